@@ -1,0 +1,12 @@
+DROP TABLE accounts;
+DROP TABLE portal_state;
+DROP TABLE user_status_counts;
+DROP TABLE activity_counts;
+DROP TABLE event_counts;
+DROP TABLE method_events;
+DROP TABLE activities;
+DROP TABLE sspr_policy;
+DROP TABLE user_methods;
+DROP TABLE group_members;
+DROP TABLE directory_groups;
+DROP TABLE users;

@@ -1,0 +1,139 @@
+//! Portal accounts: roles and password hashing (Argon2id).
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::Rng;
+use std::fmt;
+
+/// The four roles that may read reports; only a Global Administrator changes anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    GlobalAdministrator,
+    SecurityAdministrator,
+    SecurityReader,
+    ReportsReader,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::GlobalAdministrator,
+        Role::SecurityAdministrator,
+        Role::SecurityReader,
+        Role::ReportsReader,
+    ];
+
+    pub const fn key(self) -> &'static str {
+        match self {
+            Role::GlobalAdministrator => "global-administrator",
+            Role::SecurityAdministrator => "security-administrator",
+            Role::SecurityReader => "security-reader",
+            Role::ReportsReader => "reports-reader",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.key() == key)
+    }
+
+    pub const fn display_name(self) -> &'static str {
+        match self {
+            Role::GlobalAdministrator => "Global Administrator",
+            Role::SecurityAdministrator => "Security Administrator",
+            Role::SecurityReader => "Security Reader",
+            Role::ReportsReader => "Reports Reader",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+/// Hashes a password with Argon2id and a random salt (PHC string format).
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt_bytes: [u8; 16] = rand::rng().random();
+    let salt = SaltString::encode_b64(&salt_bytes)?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A one-time password for a new account: 20 characters from an alphabet
+/// without look-alikes (no 0/O, 1/l/I).
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Account names: 1–64 characters of letters, digits and `.-_@`.
+pub fn validate_username(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err("an account name has 1 to 64 characters".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '@')))
+    {
+        return Err(format!(
+            "an account name may hold letters, digits and . - _ @, not '{c}'"
+        ));
+    }
+    Ok(())
+}
+
+/// At least 12 characters: long passwords beat composition rules.
+pub fn validate_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < 12 {
+        return Err("a password needs at least 12 characters".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_only_the_right_password() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("correct horse batterz", &hash));
+        assert!(!verify_password("anything", "not a hash"));
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_differ() {
+        let a = generate_password();
+        assert_eq!(a.len(), 20);
+        assert_ne!(a, generate_password());
+        assert!(validate_password(&a).is_ok());
+    }
+
+    #[test]
+    fn roles_round_trip_and_names_are_checked() {
+        for r in Role::ALL {
+            assert_eq!(Role::from_key(r.key()), Some(r));
+        }
+        assert_eq!(Role::from_key("admin"), None);
+        assert!(validate_username("ana.admin@contoso").is_ok());
+        assert!(validate_username("").is_err());
+        assert!(validate_username("a b").is_err());
+        assert!(validate_password("short").is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! The command line: `authinsights serve | migrate | demo | account …`.
+
+use crate::accounts::{self, Role};
+use crate::config::{WebSettings, DEFAULT_BIND, DEFAULT_DATABASE_URL};
+use crate::db::{self, DatabaseUrl, DbConnection};
+use crate::ingest::demo::{self, DemoOptions};
+use crate::startup;
+use crate::web::AppState;
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use std::io::{IsTerminal, Read};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "authinsights",
+    version,
+    about = "SSPR and MFA authentication-method usage & insights"
+)]
+pub struct Cli {
+    /// postgres://… for PostgreSQL; sqlite://PATH or a file path for SQLite.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the portal.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Fill an empty database with a generated demo tenant.
+    Demo(DemoArgs),
+    /// Manage portal accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = DEFAULT_BIND)]
+    pub bind: String,
+    /// On an empty database, generate a demo tenant and a first Global Administrator.
+    #[arg(long)]
+    pub demo: bool,
+    /// Users of the `--demo` tenant.
+    #[arg(long, default_value_t = 5_000, requires = "demo")]
+    pub demo_users: u64,
+    /// Connections in the database pool.
+    #[arg(long, env = "AUTHINSIGHTS_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "AUTHINSIGHTS_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of directory users.
+    #[arg(long, default_value_t = 5_000)]
+    pub users: u64,
+    /// Days of activity, ending now.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Seed of the generator: the same seed gives the same tenant.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Method events per user per day (the reference set: 1M users, 10M events in 30 days).
+    #[arg(long, default_value_t = 1.0 / 3.0)]
+    pub events_per_user_day: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create a portal account.
+    Add {
+        name: String,
+        /// global-administrator, security-administrator, security-reader or reports-reader.
+        #[arg(long)]
+        role: String,
+        /// Read the password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let url = DatabaseUrl::parse(&cli.database_url)?;
+    match cli.command {
+        Command::Migrate => {
+            let mut conn = connect(&url)?;
+            let applied = db::migrate(&mut conn)?;
+            if applied.is_empty() {
+                println!("{}: already up to date", url.redacted());
+            } else {
+                println!("{}: applied {}", url.redacted(), applied.join(", "));
+            }
+            Ok(())
+        }
+        Command::Demo(args) => {
+            let mut conn = connect(&url)?;
+            db::migrate(&mut conn)?;
+            let options = DemoOptions {
+                users: args.users,
+                days: args.days,
+                seed: args.seed,
+                events_per_user_day: args.events_per_user_day,
+                now: chrono::Utc::now().naive_utc(),
+            };
+            options.validate()?;
+            let summary = demo::generate(&mut conn, &options, std::io::stderr().is_terminal())?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Account(AccountCommand::Add {
+            name,
+            role,
+            password_stdin,
+        }) => {
+            let role = Role::from_key(&role).with_context(|| {
+                format!(
+                    "unknown role '{role}': use global-administrator, security-administrator, security-reader or reports-reader"
+                )
+            })?;
+            accounts::validate_username(&name).map_err(anyhow::Error::msg)?;
+            if !password_stdin {
+                bail!("give the password on standard input with --password-stdin");
+            }
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input)?;
+            let password = input.lines().next().unwrap_or("").to_string();
+            accounts::validate_password(&password).map_err(anyhow::Error::msg)?;
+            let mut conn = connect(&url)?;
+            db::migrate(&mut conn)?;
+            if db::accounts::find_by_username(&mut conn, &name)?.is_some() {
+                bail!("an account named '{name}' already exists");
+            }
+            let hash = accounts::hash_password(&password)
+                .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))?;
+            db::accounts::create_account(&mut conn, &name, role, &hash, false)?;
+            println!("created account '{name}' ({role})");
+            Ok(())
+        }
+        Command::Serve(args) => serve(url, args),
+    }
+}
+
+fn connect(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {
+    url.connect()
+        .with_context(|| format!("cannot open the database {}", url.redacted()))
+}
+
+fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
+    {
+        let mut conn = connect(&url)?;
+        let applied = db::migrate(&mut conn)?;
+        if !applied.is_empty() {
+            tracing::info!("applied migrations {}", applied.join(", "));
+        }
+        if args.demo {
+            prepare_demo(&mut conn, args.demo_users)?;
+        }
+    }
+    let listener =
+        TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    let state = AppState {
+        pool: db::pool(&url, args.pool_size),
+        backend: url.backend_name(),
+        settings: Arc::new(WebSettings::from_env()),
+    };
+    println!(
+        "authinsights is serving http://{} from {}",
+        listener.local_addr()?,
+        url.redacted()
+    );
+    actix_web::rt::System::new()
+        .block_on(async move { startup::run(listener, state, args.workers)?.await })?;
+    Ok(())
+}
+
+/// `serve --demo`: fill an empty database and print a first sign-in.
+fn prepare_demo(conn: &mut DbConnection, users: u64) -> anyhow::Result<()> {
+    if demo::directory_is_empty(conn)? {
+        let options = DemoOptions {
+            users,
+            days: 30,
+            seed: 1,
+            events_per_user_day: 1.0 / 3.0,
+            now: chrono::Utc::now().naive_utc(),
+        };
+        let summary = demo::generate(conn, &options, std::io::stderr().is_terminal())?;
+        println!("{summary}");
+    } else {
+        println!("the database already holds a directory: no demo tenant generated");
+    }
+    if db::accounts::count_accounts(conn)? == 0 {
+        let password = accounts::generate_password();
+        let hash = accounts::hash_password(&password)
+            .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))?;
+        db::accounts::create_account(conn, "admin", Role::GlobalAdministrator, &hash, true)?;
+        println!();
+        println!("  Sign in as:  admin");
+        println!("  Password:    {password}");
+        println!("  (a one-time password: you will be asked to choose a new one)");
+        println!();
+    }
+    Ok(())
+}

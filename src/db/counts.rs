@@ -1,0 +1,210 @@
+//! The aggregates kept up to date at write time: users per status, method
+//! events and activities per hour. Pages read these instead of scanning.
+
+use super::models::{StatusCountRow, StatusKey};
+use super::schema::{activity_counts, event_counts, portal_state, user_status_counts, users};
+use super::{with_backend, DbConnection};
+use chrono::{NaiveDateTime, Timelike};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use std::collections::HashMap;
+
+/// The start of the hour `t` falls in: the bucket of the event aggregates.
+pub fn hour_bucket(t: NaiveDateTime) -> NaiveDateTime {
+    t.date()
+        .and_hms_opt(t.hour(), 0, 0)
+        .expect("an hour of a valid time is valid")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventBucket {
+    pub bucket: NaiveDateTime,
+    pub feature: i32,
+    pub method: i32,
+    pub success: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ActivityBucket {
+    pub bucket: NaiveDateTime,
+    pub feature: i32,
+    pub result: i32,
+}
+
+/// Adds signed deltas to the users-per-status counts, dropping rows that reach zero.
+pub fn add_status_counts(
+    conn: &mut DbConnection,
+    deltas: &HashMap<StatusKey, i64>,
+) -> QueryResult<()> {
+    use user_status_counts::dsl as c;
+    for (key, delta) in deltas.iter().filter(|(_, d)| **d != 0) {
+        let row = (
+            c::is_registered.eq(key.status.registered),
+            c::is_enabled.eq(key.status.enabled),
+            c::is_capable.eq(key.status.capable),
+            c::is_mfa_capable.eq(key.status.mfa_capable),
+            c::is_passwordless_capable.eq(key.status.passwordless_capable),
+            c::is_guest.eq(key.is_guest),
+            c::is_admin.eq(key.is_admin),
+            c::account_enabled.eq(key.account_enabled),
+            c::methods_mask.eq(key.methods_mask),
+            c::user_count.eq(*delta),
+        );
+        with_backend!(&mut *conn, conn => diesel::insert_into(c::user_status_counts)
+            .values(row)
+            .on_conflict((
+                c::is_registered,
+                c::is_enabled,
+                c::is_capable,
+                c::is_mfa_capable,
+                c::is_passwordless_capable,
+                c::is_guest,
+                c::is_admin,
+                c::account_enabled,
+                c::methods_mask,
+            ))
+            .do_update()
+            .set(c::user_count.eq(c::user_count + excluded(c::user_count)))
+            .execute(conn))?;
+    }
+    diesel::delete(c::user_status_counts.filter(c::user_count.le(0))).execute(conn)?;
+    Ok(())
+}
+
+/// Recounts users per status from the users table (after bulk loads and
+/// policy changes, which touch every user anyway).
+pub fn rebuild_status_counts(conn: &mut DbConnection) -> QueryResult<()> {
+    use user_status_counts::dsl as c;
+    diesel::delete(c::user_status_counts).execute(conn)?;
+    let grouped = users::table
+        .group_by((
+            users::is_registered,
+            users::is_enabled,
+            users::is_capable,
+            users::is_mfa_capable,
+            users::is_passwordless_capable,
+            users::is_guest,
+            users::is_admin,
+            users::account_enabled,
+            users::methods_mask,
+        ))
+        .select((
+            users::is_registered,
+            users::is_enabled,
+            users::is_capable,
+            users::is_mfa_capable,
+            users::is_passwordless_capable,
+            users::is_guest,
+            users::is_admin,
+            users::account_enabled,
+            users::methods_mask,
+            count_star(),
+        ));
+    diesel::insert_into(c::user_status_counts)
+        .values(grouped)
+        .into_columns((
+            c::is_registered,
+            c::is_enabled,
+            c::is_capable,
+            c::is_mfa_capable,
+            c::is_passwordless_capable,
+            c::is_guest,
+            c::is_admin,
+            c::account_enabled,
+            c::methods_mask,
+            c::user_count,
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every row of the users-per-status aggregate (a few thousand at most).
+pub fn status_count_rows(conn: &mut DbConnection) -> QueryResult<Vec<StatusCountRow>> {
+    user_status_counts::table
+        .select(StatusCountRow::as_select())
+        .load(conn)
+}
+
+pub fn add_event_counts(
+    conn: &mut DbConnection,
+    deltas: &HashMap<EventBucket, i64>,
+) -> QueryResult<()> {
+    use event_counts::dsl as c;
+    for (key, delta) in deltas.iter().filter(|(_, d)| **d != 0) {
+        let row = (
+            c::bucket.eq(key.bucket),
+            c::feature.eq(key.feature),
+            c::method.eq(key.method),
+            c::success.eq(key.success),
+            c::event_count.eq(*delta),
+        );
+        with_backend!(&mut *conn, conn => diesel::insert_into(c::event_counts)
+            .values(row)
+            .on_conflict((c::bucket, c::feature, c::method, c::success))
+            .do_update()
+            .set(c::event_count.eq(c::event_count + excluded(c::event_count)))
+            .execute(conn))?;
+    }
+    diesel::delete(c::event_counts.filter(c::event_count.le(0))).execute(conn)?;
+    Ok(())
+}
+
+pub fn add_activity_counts(
+    conn: &mut DbConnection,
+    deltas: &HashMap<ActivityBucket, i64>,
+) -> QueryResult<()> {
+    use activity_counts::dsl as c;
+    for (key, delta) in deltas.iter().filter(|(_, d)| **d != 0) {
+        let row = (
+            c::bucket.eq(key.bucket),
+            c::feature.eq(key.feature),
+            c::result.eq(key.result),
+            c::activity_count.eq(*delta),
+        );
+        with_backend!(&mut *conn, conn => diesel::insert_into(c::activity_counts)
+            .values(row)
+            .on_conflict((c::bucket, c::feature, c::result))
+            .do_update()
+            .set(c::activity_count.eq(c::activity_count + excluded(c::activity_count)))
+            .execute(conn))?;
+    }
+    diesel::delete(c::activity_counts.filter(c::activity_count.le(0))).execute(conn)?;
+    Ok(())
+}
+
+/// Records that the data changed now: the "Last refreshed" time of the pages.
+pub fn touch_data_changed(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(portal_state::table.find(1))
+        .set(portal_state::data_changed_at.eq(at))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn data_changed_at(conn: &mut DbConnection) -> QueryResult<NaiveDateTime> {
+    portal_state::table
+        .find(1)
+        .select(portal_state::data_changed_at)
+        .first(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn buckets_are_the_start_of_the_hour() {
+        let t = NaiveDate::from_ymd_opt(2026, 11, 23)
+            .unwrap()
+            .and_hms_milli_opt(13, 59, 59, 999)
+            .unwrap();
+        assert_eq!(
+            hour_bucket(t),
+            NaiveDate::from_ymd_opt(2026, 11, 23)
+                .unwrap()
+                .and_hms_opt(13, 0, 0)
+                .unwrap()
+        );
+    }
+}

@@ -1,0 +1,418 @@
+//! The directory's write side: the SSPR policy and the per-user status derived
+//! from it, kept true at every change.
+
+use super::counts::{add_status_counts, rebuild_status_counts, touch_data_changed};
+use super::models::{NewUserMethod, PolicyRow, StatusKey, User};
+use super::schema::{directory_groups, group_members, sspr_policy, user_methods, users};
+use super::DbConnection;
+use crate::domain::{evaluate, Method, MethodSet, SsprPolicy, UserFacts, UserStatus};
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use std::collections::{HashMap, HashSet};
+
+/// Users are read and updated in pages of this many, so memory stays flat
+/// whatever the directory's size.
+const PAGE: i64 = 5_000;
+/// Ids per `IN (…)` list: well under SQLite's bound-parameter limit.
+const ID_CHUNK: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyLoadError {
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("the stored SSPR policy is invalid: {0}")]
+    Invalid(#[from] crate::domain::policy::PolicyError),
+}
+
+pub fn load_policy_row(conn: &mut DbConnection) -> QueryResult<PolicyRow> {
+    sspr_policy::table
+        .find(1)
+        .select(PolicyRow::as_select())
+        .first(conn)
+}
+
+pub fn load_policy(conn: &mut DbConnection) -> Result<SsprPolicy, PolicyLoadError> {
+    let row = load_policy_row(conn)?;
+    Ok(SsprPolicy::from_parts(
+        &row.scope,
+        row.group_id,
+        row.methods_required,
+        row.allowed_methods,
+    )?)
+}
+
+/// What a full recomputation changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recomputed {
+    pub users: u64,
+    pub changed: u64,
+}
+
+/// Writes the policy row only; callers that do not recompute every user
+/// themselves use [`save_policy`].
+pub fn store_policy(
+    conn: &mut DbConnection,
+    policy: &SsprPolicy,
+    updated_by: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(sspr_policy::table.find(1))
+        .set((
+            sspr_policy::scope.eq(policy.scope.key()),
+            sspr_policy::group_id.eq(policy.scope.group_id()),
+            sspr_policy::methods_required.eq(i32::from(policy.methods_required())),
+            sspr_policy::allowed_methods.eq(policy.allowed().mask()),
+            sspr_policy::updated_at.eq(now),
+            sspr_policy::updated_by.eq(updated_by),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores a new policy and recomputes every user's status in the same
+/// transaction, so no page ever shows figures of the old policy after it.
+pub fn save_policy(
+    conn: &mut DbConnection,
+    policy: &SsprPolicy,
+    updated_by: Option<&str>,
+) -> QueryResult<Recomputed> {
+    conn.transaction(|conn| {
+        let now = Utc::now().naive_utc();
+        store_policy(conn, policy, updated_by, now)?;
+        let summary = recompute_all(conn, policy, now)?;
+        touch_data_changed(conn, now)?;
+        Ok(summary)
+    })
+}
+
+/// Members of the policy group among `ids`.
+fn policy_group_members(
+    conn: &mut DbConnection,
+    policy: &SsprPolicy,
+    ids: &[&str],
+) -> QueryResult<HashSet<String>> {
+    let Some(group) = policy.scope.group_id() else {
+        return Ok(HashSet::new());
+    };
+    let mut members = HashSet::new();
+    for chunk in ids.chunks(ID_CHUNK) {
+        let found: Vec<String> = group_members::table
+            .filter(group_members::group_id.eq(group))
+            .filter(group_members::user_id.eq_any(chunk))
+            .select(group_members::user_id)
+            .load(conn)?;
+        members.extend(found);
+    }
+    Ok(members)
+}
+
+fn set_status(
+    conn: &mut DbConnection,
+    ids: &[String],
+    methods_mask: Option<i32>,
+    s: UserStatus,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    for chunk in ids.chunks(ID_CHUNK) {
+        let target = users::table.filter(users::id.eq_any(chunk));
+        let status = (
+            users::is_registered.eq(s.registered),
+            users::is_enabled.eq(s.enabled),
+            users::is_capable.eq(s.capable),
+            users::is_mfa_capable.eq(s.mfa_capable),
+            users::is_passwordless_capable.eq(s.passwordless_capable),
+            users::updated_at.eq(now),
+        );
+        match methods_mask {
+            Some(mask) => diesel::update(target)
+                .set((status, users::methods_mask.eq(mask)))
+                .execute(conn)?,
+            None => diesel::update(target).set(status).execute(conn)?,
+        };
+    }
+    Ok(())
+}
+
+/// Re-evaluates every user against `policy` (from the stored methods and
+/// memberships) and rebuilds the status counts.
+pub fn recompute_all(
+    conn: &mut DbConnection,
+    policy: &SsprPolicy,
+    now: NaiveDateTime,
+) -> QueryResult<Recomputed> {
+    let mut summary = Recomputed::default();
+    let mut changed: HashMap<UserStatus, Vec<String>> = HashMap::new();
+    let mut after = String::new();
+    loop {
+        let page: Vec<User> = users::table
+            .filter(users::id.gt(&after))
+            .order(users::id)
+            .limit(PAGE)
+            .select(User::as_select())
+            .load(conn)?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        let ids: Vec<&str> = page.iter().map(|u| u.id.as_str()).collect();
+        let members = policy_group_members(conn, policy, &ids)?;
+        for user in &page {
+            summary.users += 1;
+            let facts = UserFacts {
+                is_guest: user.is_guest,
+                is_admin: user.is_admin,
+                in_policy_group: members.contains(&user.id),
+                methods: user.methods(),
+            };
+            let status = evaluate(policy, &facts);
+            if status != user.status() {
+                summary.changed += 1;
+                changed.entry(status).or_default().push(user.id.clone());
+            }
+        }
+    }
+    for (status, ids) in &changed {
+        set_status(conn, ids, None, *status, now)?;
+    }
+    rebuild_status_counts(conn)?;
+    Ok(summary)
+}
+
+/// Re-derives the methods mask and status of the given users from their
+/// stored methods and memberships, and moves them between status counts.
+/// Call it after any change to those users' facts; it returns how many changed.
+pub fn refresh_users(
+    conn: &mut DbConnection,
+    policy: &SsprPolicy,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<u64> {
+    let mut deltas: HashMap<StatusKey, i64> = HashMap::new();
+    let mut changed = 0;
+    for chunk in ids.chunks(ID_CHUNK) {
+        let page: Vec<User> = users::table
+            .filter(users::id.eq_any(chunk))
+            .select(User::as_select())
+            .load(conn)?;
+        let registered: Vec<(String, i32)> = user_methods::table
+            .filter(user_methods::user_id.eq_any(chunk))
+            .select((user_methods::user_id, user_methods::method))
+            .load(conn)?;
+        let mut masks: HashMap<String, MethodSet> = HashMap::new();
+        for (user_id, code) in registered {
+            if let Some(m) = Method::from_code(code) {
+                masks.entry(user_id).or_default().insert(m);
+            }
+        }
+        let chunk_ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let members = policy_group_members(conn, policy, &chunk_ids)?;
+        for user in page {
+            let methods = masks.get(&user.id).copied().unwrap_or_default();
+            let facts = UserFacts {
+                is_guest: user.is_guest,
+                is_admin: user.is_admin,
+                in_policy_group: members.contains(&user.id),
+                methods,
+            };
+            let status = evaluate(policy, &facts);
+            if status == user.status() && methods.mask() == user.methods_mask {
+                continue;
+            }
+            changed += 1;
+            let old = user.status_key();
+            let new = StatusKey {
+                status,
+                methods_mask: methods.mask(),
+                ..old
+            };
+            *deltas.entry(old).or_default() -= 1;
+            *deltas.entry(new).or_default() += 1;
+            set_status(
+                conn,
+                std::slice::from_ref(&user.id),
+                Some(methods.mask()),
+                status,
+                now,
+            )?;
+        }
+    }
+    add_status_counts(conn, &deltas)?;
+    if changed > 0 {
+        touch_data_changed(conn, now)?;
+    }
+    Ok(changed)
+}
+
+/// A user's own facts as the directory states them; everything else about
+/// the user is derived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryUser {
+    pub id: String,
+    pub display_name: String,
+    pub user_principal_name: String,
+    pub is_guest: bool,
+    pub directory_role: String,
+    pub is_admin: bool,
+    pub account_enabled: bool,
+}
+
+/// Inserts or updates users' own facts and re-derives their status, moving
+/// them between the status counts. Returns how many users were new.
+pub fn put_users(
+    conn: &mut DbConnection,
+    policy: &SsprPolicy,
+    records: &[DirectoryUser],
+    now: NaiveDateTime,
+) -> QueryResult<u64> {
+    let mut deltas: HashMap<StatusKey, i64> = HashMap::new();
+    let mut inserted = 0;
+    for record in records {
+        let stored: Option<User> = users::table
+            .find(&record.id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()?;
+        let search = super::models::search_text(&record.display_name, &record.user_principal_name);
+        match stored {
+            Some(old) => {
+                let moved = StatusKey {
+                    is_guest: record.is_guest,
+                    is_admin: record.is_admin,
+                    account_enabled: record.account_enabled,
+                    ..old.status_key()
+                };
+                *deltas.entry(old.status_key()).or_default() -= 1;
+                *deltas.entry(moved).or_default() += 1;
+                diesel::update(users::table.find(&record.id))
+                    .set((
+                        users::display_name.eq(&record.display_name),
+                        users::user_principal_name.eq(&record.user_principal_name),
+                        users::is_guest.eq(record.is_guest),
+                        users::directory_role.eq(&record.directory_role),
+                        users::is_admin.eq(record.is_admin),
+                        users::account_enabled.eq(record.account_enabled),
+                        users::search_text.eq(&search),
+                        users::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            None => {
+                inserted += 1;
+                let row = User {
+                    id: record.id.clone(),
+                    display_name: record.display_name.clone(),
+                    user_principal_name: record.user_principal_name.clone(),
+                    is_guest: record.is_guest,
+                    directory_role: record.directory_role.clone(),
+                    is_admin: record.is_admin,
+                    account_enabled: record.account_enabled,
+                    methods_mask: 0,
+                    is_registered: false,
+                    is_enabled: false,
+                    is_capable: false,
+                    is_mfa_capable: false,
+                    is_passwordless_capable: false,
+                    search_text: search,
+                    updated_at: now,
+                };
+                *deltas.entry(row.status_key()).or_default() += 1;
+                diesel::insert_into(users::table)
+                    .values(&row)
+                    .execute(conn)?;
+            }
+        }
+    }
+    add_status_counts(conn, &deltas)?;
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    refresh_users(conn, policy, &ids, now)?;
+    touch_data_changed(conn, now)?;
+    Ok(inserted)
+}
+
+/// Creates a group or renames it.
+pub fn put_group(conn: &mut DbConnection, id: &str, display_name: &str) -> QueryResult<()> {
+    let exists = directory_groups::table
+        .find(id)
+        .select(directory_groups::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some();
+    if exists {
+        diesel::update(directory_groups::table.find(id))
+            .set(directory_groups::display_name.eq(display_name))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(directory_groups::table)
+            .values((
+                directory_groups::id.eq(id),
+                directory_groups::display_name.eq(display_name),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Makes exactly `user_ids` the members of a group and re-derives the status
+/// of everyone who joined or left.
+pub fn set_group_members(
+    conn: &mut DbConnection,
+    policy: &SsprPolicy,
+    group_id: &str,
+    user_ids: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let before: HashSet<String> = group_members::table
+        .filter(group_members::group_id.eq(group_id))
+        .select(group_members::user_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let after: HashSet<String> = user_ids.iter().cloned().collect();
+    let left: Vec<String> = before.difference(&after).cloned().collect();
+    let joined: Vec<String> = after.difference(&before).cloned().collect();
+    for chunk in left.chunks(ID_CHUNK) {
+        diesel::delete(
+            group_members::table
+                .filter(group_members::group_id.eq(group_id))
+                .filter(group_members::user_id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    for user_id in &joined {
+        diesel::insert_into(group_members::table)
+            .values((
+                group_members::group_id.eq(group_id),
+                group_members::user_id.eq(user_id),
+            ))
+            .execute(conn)?;
+    }
+    let mut touched = left;
+    touched.extend(joined);
+    refresh_users(conn, policy, &touched, now)?;
+    Ok(())
+}
+
+/// Replaces a user's registered methods and re-derives the user's status.
+pub fn set_user_methods(
+    conn: &mut DbConnection,
+    policy: &SsprPolicy,
+    user_id: &str,
+    methods: &[(Method, Option<NaiveDateTime>)],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(user_methods::table.filter(user_methods::user_id.eq(user_id))).execute(conn)?;
+    let mut seen = MethodSet::EMPTY;
+    for (method, at) in methods {
+        if seen.contains(*method) {
+            continue;
+        }
+        seen.insert(*method);
+        diesel::insert_into(user_methods::table)
+            .values(NewUserMethod {
+                user_id,
+                method: method.code(),
+                registered_at: *at,
+            })
+            .execute(conn)?;
+    }
+    refresh_users(conn, policy, &[user_id.to_string()], now)?;
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! Storage: one connection type for SQLite and PostgreSQL, the pool, embedded
+//! migrations, and one module per question the pages ask.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, R2D2Connection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub mod accounts;
+pub mod counts;
+pub mod directory;
+pub mod models;
+pub mod overview;
+pub mod schema;
+
+/// A connection to either backend. Queries written with the diesel DSL run on
+/// both; backend-specific SQL goes through [`with_backend!`].
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs the same code on the concrete connection inside a [`DbConnection`], for
+/// the few statements that differ between backends (upserts, pragmas, locks).
+macro_rules! with_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgresql($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use with_backend;
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Which database to use, parsed from `--database-url` / `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrlError(String);
+
+impl fmt::Display for DatabaseUrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DatabaseUrlError {}
+
+impl DatabaseUrl {
+    /// `postgres://…` or `postgresql://…` is PostgreSQL; `sqlite://PATH`,
+    /// `sqlite:PATH` or a plain file path is SQLite. Any other scheme is an error,
+    /// so a mistyped URL never silently creates an empty SQLite file.
+    pub fn parse(raw: &str) -> Result<DatabaseUrl, DatabaseUrlError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(DatabaseUrlError("the database URL is empty".into()));
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(raw.to_string()));
+        }
+        let path = if let Some(rest) = raw.strip_prefix("sqlite://") {
+            rest
+        } else if let Some(rest) = raw.strip_prefix("sqlite:") {
+            rest
+        } else if let Some((scheme, _)) = raw.split_once("://") {
+            return Err(DatabaseUrlError(format!(
+                "unsupported database URL scheme '{scheme}://': use postgres://… for PostgreSQL, or sqlite://PATH or a file path for SQLite"
+            )));
+        } else {
+            raw
+        };
+        if path.is_empty() {
+            return Err(DatabaseUrlError("the SQLite URL names no file".into()));
+        }
+        if path == ":memory:" || path.contains("mode=memory") {
+            return Err(DatabaseUrlError(
+                "an in-memory SQLite database cannot be shared by the connection pool: name a file"
+                    .into(),
+            ));
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite(_) => "SQLite",
+            DatabaseUrl::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// Opens one connection, with SQLite's per-connection settings applied.
+    pub fn connect(&self) -> ConnectionResult<DbConnection> {
+        match self {
+            DatabaseUrl::Postgres(url) => {
+                PgConnection::establish(url).map(DbConnection::Postgresql)
+            }
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&path)?;
+                // busy_timeout first: the others may need the lock.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000;
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA cache_size = -65536;
+                     PRAGMA temp_store = MEMORY;",
+                )
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    /// A display form without a password.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut u) if u.password().is_some() => {
+                    let _ = u.set_password(Some("***"));
+                    u.to_string()
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+/// The r2d2 manager: connects to the backend the URL names, never guessing.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.url.connect().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        with_backend!(conn, c => R2D2Connection::is_broken(c))
+    }
+}
+
+/// Builds a pool without connecting yet: a database that is down at the
+/// moment makes requests fail with 503 until it returns, not the process exit.
+pub fn pool(url: &DatabaseUrl, max_size: u32) -> Pool {
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(0))
+        .connection_timeout(Duration::from_secs(3))
+        .test_on_check_out(true)
+        .build_unchecked(Manager { url: url.clone() })
+}
+
+/// Applies pending migrations. On PostgreSQL an advisory lock lets several
+/// instances start at once: one migrates, the others wait and find nothing to do.
+pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("SQLite migration failed: {e}"))?
+            .iter()
+            .map(|v| v.to_string())
+            .collect(),
+        DbConnection::Postgresql(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(7275616)")?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|vs| vs.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+                .map_err(|e| anyhow::anyhow!("PostgreSQL migration failed: {e}"));
+            c.batch_execute("SELECT pg_advisory_unlock(7275616)")?;
+            result?
+        }
+    };
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_by_scheme() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db"),
+            Ok(DatabaseUrl::Postgres("postgres://u@h/db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://h/db"),
+            Ok(DatabaseUrl::Postgres("postgresql://h/db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/a.db"),
+            Ok(DatabaseUrl::Sqlite("data/a.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/a.db"),
+            Ok(DatabaseUrl::Sqlite("/var/a.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("./authinsights.db"),
+            Ok(DatabaseUrl::Sqlite("./authinsights.db".into()))
+        );
+    }
+
+    #[test]
+    fn mistyped_or_unusable_urls_are_errors() {
+        let err = DatabaseUrl::parse("postgress://h/db").unwrap_err();
+        assert!(err.to_string().contains("postgress://"), "{err}");
+        assert!(DatabaseUrl::parse("mysql://h/db").is_err());
+        assert!(DatabaseUrl::parse("").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+        assert!(DatabaseUrl::parse(":memory:").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let url = DatabaseUrl::parse("postgres://app:secret@db:5432/ai").unwrap();
+        assert!(!url.redacted().contains("secret"));
+        assert!(url.redacted().contains("app"));
+    }
+}

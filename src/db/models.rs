@@ -1,0 +1,179 @@
+//! Rows as diesel reads and writes them.
+
+use super::schema::*;
+use crate::domain::{MethodSet, UserStatus};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub display_name: String,
+    pub user_principal_name: String,
+    pub is_guest: bool,
+    pub directory_role: String,
+    pub is_admin: bool,
+    pub account_enabled: bool,
+    pub methods_mask: i32,
+    pub is_registered: bool,
+    pub is_enabled: bool,
+    pub is_capable: bool,
+    pub is_mfa_capable: bool,
+    pub is_passwordless_capable: bool,
+    pub search_text: String,
+    pub updated_at: NaiveDateTime,
+}
+
+impl User {
+    pub fn status(&self) -> UserStatus {
+        UserStatus {
+            registered: self.is_registered,
+            enabled: self.is_enabled,
+            capable: self.is_capable,
+            mfa_capable: self.is_mfa_capable,
+            passwordless_capable: self.is_passwordless_capable,
+        }
+    }
+
+    pub fn methods(&self) -> MethodSet {
+        MethodSet::from_mask(self.methods_mask)
+    }
+
+    pub fn status_key(&self) -> StatusKey {
+        StatusKey {
+            status: self.status(),
+            is_guest: self.is_guest,
+            is_admin: self.is_admin,
+            account_enabled: self.account_enabled,
+            methods_mask: self.methods_mask,
+        }
+    }
+}
+
+/// The text the search box matches: both names, lower-cased once at write time.
+pub fn search_text(display_name: &str, user_principal_name: &str) -> String {
+    format!(
+        "{}\n{}",
+        display_name.to_lowercase(),
+        user_principal_name.to_lowercase()
+    )
+}
+
+/// One row of `user_status_counts`: every filterable user attribute a count
+/// may be asked for, except the search text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusKey {
+    pub status: UserStatus,
+    pub is_guest: bool,
+    pub is_admin: bool,
+    pub account_enabled: bool,
+    pub methods_mask: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = user_status_counts)]
+pub struct StatusCountRow {
+    pub is_registered: bool,
+    pub is_enabled: bool,
+    pub is_capable: bool,
+    pub is_mfa_capable: bool,
+    pub is_passwordless_capable: bool,
+    pub is_guest: bool,
+    pub is_admin: bool,
+    pub account_enabled: bool,
+    pub methods_mask: i32,
+    pub user_count: i64,
+}
+
+impl StatusCountRow {
+    pub fn key(&self) -> StatusKey {
+        StatusKey {
+            status: UserStatus {
+                registered: self.is_registered,
+                enabled: self.is_enabled,
+                capable: self.is_capable,
+                mfa_capable: self.is_mfa_capable,
+                passwordless_capable: self.is_passwordless_capable,
+            },
+            is_guest: self.is_guest,
+            is_admin: self.is_admin,
+            account_enabled: self.account_enabled,
+            methods_mask: self.methods_mask,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = directory_groups)]
+pub struct NewGroup<'a> {
+    pub id: &'a str,
+    pub display_name: &'a str,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = group_members)]
+pub struct NewMember<'a> {
+    pub group_id: &'a str,
+    pub user_id: &'a str,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = user_methods)]
+pub struct NewUserMethod<'a> {
+    pub user_id: &'a str,
+    pub method: i32,
+    pub registered_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = activities)]
+pub struct Activity {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub user_principal_name: String,
+    pub user_display_name: String,
+    pub user_role: String,
+    pub feature: i32,
+    pub methods_mask: i32,
+    pub result: i32,
+    pub details: Option<i32>,
+    pub occurred_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = method_events)]
+pub struct MethodEvent {
+    pub id: String,
+    pub activity_id: Option<String>,
+    pub user_id: String,
+    pub feature: i32,
+    pub method: i32,
+    pub success: bool,
+    pub failure_reason: Option<String>,
+    pub occurred_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sspr_policy)]
+pub struct PolicyRow {
+    pub scope: String,
+    pub group_id: Option<String>,
+    pub methods_required: i32,
+    pub allowed_methods: i32,
+    pub updated_at: NaiveDateTime,
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub disabled: bool,
+    pub must_change_password: bool,
+    pub created_at: NaiveDateTime,
+    pub last_sign_in_at: Option<NaiveDateTime>,
+}

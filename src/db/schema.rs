@@ -1,0 +1,157 @@
+//! Diesel table definitions shared by both backends: only types SQLite and
+//! PostgreSQL have in common (Text, Integer, BigInt, Bool, Timestamp).
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        display_name -> Text,
+        user_principal_name -> Text,
+        is_guest -> Bool,
+        directory_role -> Text,
+        is_admin -> Bool,
+        account_enabled -> Bool,
+        methods_mask -> Integer,
+        is_registered -> Bool,
+        is_enabled -> Bool,
+        is_capable -> Bool,
+        is_mfa_capable -> Bool,
+        is_passwordless_capable -> Bool,
+        search_text -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    directory_groups (id) {
+        id -> Text,
+        display_name -> Text,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    user_methods (user_id, method) {
+        user_id -> Text,
+        method -> Integer,
+        registered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sspr_policy (id) {
+        id -> Integer,
+        scope -> Text,
+        group_id -> Nullable<Text>,
+        methods_required -> Integer,
+        allowed_methods -> Integer,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    activities (id) {
+        id -> Text,
+        user_id -> Nullable<Text>,
+        user_principal_name -> Text,
+        user_display_name -> Text,
+        user_role -> Text,
+        feature -> Integer,
+        methods_mask -> Integer,
+        result -> Integer,
+        details -> Nullable<Integer>,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    method_events (id) {
+        id -> Text,
+        activity_id -> Nullable<Text>,
+        user_id -> Text,
+        feature -> Integer,
+        method -> Integer,
+        success -> Bool,
+        failure_reason -> Nullable<Text>,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_counts (bucket, feature, method, success) {
+        bucket -> Timestamp,
+        feature -> Integer,
+        method -> Integer,
+        success -> Bool,
+        event_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    activity_counts (bucket, feature, result) {
+        bucket -> Timestamp,
+        feature -> Integer,
+        result -> Integer,
+        activity_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_status_counts (is_registered, is_enabled, is_capable, is_mfa_capable, is_passwordless_capable, is_guest, is_admin, account_enabled, methods_mask) {
+        is_registered -> Bool,
+        is_enabled -> Bool,
+        is_capable -> Bool,
+        is_mfa_capable -> Bool,
+        is_passwordless_capable -> Bool,
+        is_guest -> Bool,
+        is_admin -> Bool,
+        account_enabled -> Bool,
+        methods_mask -> Integer,
+        user_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    portal_state (id) {
+        id -> Integer,
+        data_changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        must_change_password -> Bool,
+        created_at -> Timestamp,
+        last_sign_in_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(group_members -> users (user_id));
+diesel::joinable!(group_members -> directory_groups (group_id));
+diesel::joinable!(user_methods -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    directory_groups,
+    group_members,
+    user_methods,
+    sspr_policy,
+    activities,
+    method_events,
+    event_counts,
+    activity_counts,
+    user_status_counts,
+    portal_state,
+    accounts,
+);

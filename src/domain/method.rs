@@ -1,0 +1,504 @@
+//! The catalogue of authentication methods a directory user can register, and the
+//! "authentication info" the SSPR policy counts them as.
+//!
+//! Codes are stored in the database: never renumber a variant.
+
+use std::fmt;
+
+/// One authentication method as it is registered and used.
+///
+/// The first seven are the usage methods of the seed (they serve SSPR); the rest
+/// matter for MFA and passwordless sign-in only and never count toward SSPR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    AppNotification,
+    AppCode,
+    MobileCall,
+    OfficeCall,
+    MobileSms,
+    Email,
+    SecurityQuestions,
+    Fido2,
+    Passkey,
+    WindowsHello,
+    HardwareOtp,
+    TemporaryAccessPass,
+    AuthenticatorPasswordless,
+}
+
+impl Method {
+    pub const ALL: [Method; 13] = [
+        Method::AppNotification,
+        Method::AppCode,
+        Method::MobileCall,
+        Method::OfficeCall,
+        Method::MobileSms,
+        Method::Email,
+        Method::SecurityQuestions,
+        Method::Fido2,
+        Method::Passkey,
+        Method::WindowsHello,
+        Method::HardwareOtp,
+        Method::TemporaryAccessPass,
+        Method::AuthenticatorPasswordless,
+    ];
+
+    /// The seven usage methods of the Registrations / Resets charts and reset details.
+    pub const USAGE: [Method; 7] = [
+        Method::AppNotification,
+        Method::AppCode,
+        Method::MobileCall,
+        Method::OfficeCall,
+        Method::MobileSms,
+        Method::Email,
+        Method::SecurityQuestions,
+    ];
+
+    /// Stable database code.
+    pub const fn code(self) -> i32 {
+        match self {
+            Method::AppNotification => 0,
+            Method::AppCode => 1,
+            Method::MobileCall => 2,
+            Method::OfficeCall => 3,
+            Method::MobileSms => 4,
+            Method::Email => 5,
+            Method::SecurityQuestions => 6,
+            Method::Fido2 => 7,
+            Method::Passkey => 8,
+            Method::WindowsHello => 9,
+            Method::HardwareOtp => 10,
+            Method::TemporaryAccessPass => 11,
+            Method::AuthenticatorPasswordless => 12,
+        }
+    }
+
+    pub fn from_code(code: i32) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.code() == code)
+    }
+
+    /// Stable key used in URLs, CSV and the API.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Method::AppNotification => "app_notification",
+            Method::AppCode => "app_code",
+            Method::MobileCall => "mobile_call",
+            Method::OfficeCall => "office_call",
+            Method::MobileSms => "mobile_sms",
+            Method::Email => "email",
+            Method::SecurityQuestions => "security_questions",
+            Method::Fido2 => "fido2",
+            Method::Passkey => "passkey",
+            Method::WindowsHello => "windows_hello",
+            Method::HardwareOtp => "hardware_otp",
+            Method::TemporaryAccessPass => "temporary_access_pass",
+            Method::AuthenticatorPasswordless => "authenticator_passwordless",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.key() == key)
+    }
+
+    /// The seed's display name.
+    pub const fn display_name(self) -> &'static str {
+        match self {
+            Method::AppNotification => "App notification",
+            Method::AppCode => "App code",
+            Method::MobileCall => "Phone call",
+            Method::OfficeCall => "Office call",
+            Method::MobileSms => "SMS",
+            Method::Email => "Email",
+            Method::SecurityQuestions => "Security questions",
+            Method::Fido2 => "FIDO2 security key",
+            Method::Passkey => "Passkey",
+            Method::WindowsHello => "Windows Hello for Business",
+            Method::HardwareOtp => "Hardware OTP token",
+            Method::TemporaryAccessPass => "Temporary Access Pass",
+            Method::AuthenticatorPasswordless => "Authenticator passwordless sign-in",
+        }
+    }
+
+    pub const fn bit(self) -> i32 {
+        1 << self.code()
+    }
+
+    /// The authentication info the SSPR policy counts this method as; `None` for
+    /// methods that never serve SSPR.
+    pub const fn policy_method(self) -> Option<PolicyMethod> {
+        match self {
+            Method::AppNotification => Some(PolicyMethod::AppNotification),
+            Method::AppCode => Some(PolicyMethod::AppCode),
+            Method::MobileCall | Method::MobileSms => Some(PolicyMethod::MobilePhone),
+            Method::OfficeCall => Some(PolicyMethod::OfficePhone),
+            Method::Email => Some(PolicyMethod::Email),
+            Method::SecurityQuestions => Some(PolicyMethod::SecurityQuestions),
+            _ => None,
+        }
+    }
+
+    /// Usable as a second factor. Email and security questions are not; a
+    /// Temporary Access Pass is a short-lived bootstrap credential, not a factor a
+    /// user keeps, so it does not make a user MFA capable either.
+    pub const fn is_mfa_capable(self) -> bool {
+        !matches!(
+            self,
+            Method::Email | Method::SecurityQuestions | Method::TemporaryAccessPass
+        )
+    }
+
+    /// Signs a user in without a password.
+    pub const fn is_passwordless(self) -> bool {
+        matches!(
+            self,
+            Method::Fido2
+                | Method::Passkey
+                | Method::WindowsHello
+                | Method::AuthenticatorPasswordless
+        )
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+/// The authentication info the SSPR policy allows and counts. A mobile phone
+/// registered for SMS and for calls is one piece of information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicyMethod {
+    AppNotification,
+    AppCode,
+    MobilePhone,
+    OfficePhone,
+    Email,
+    SecurityQuestions,
+}
+
+impl PolicyMethod {
+    pub const ALL: [PolicyMethod; 6] = [
+        PolicyMethod::AppNotification,
+        PolicyMethod::AppCode,
+        PolicyMethod::MobilePhone,
+        PolicyMethod::OfficePhone,
+        PolicyMethod::Email,
+        PolicyMethod::SecurityQuestions,
+    ];
+
+    pub const fn code(self) -> i32 {
+        match self {
+            PolicyMethod::AppNotification => 0,
+            PolicyMethod::AppCode => 1,
+            PolicyMethod::MobilePhone => 2,
+            PolicyMethod::OfficePhone => 3,
+            PolicyMethod::Email => 4,
+            PolicyMethod::SecurityQuestions => 5,
+        }
+    }
+
+    pub const fn bit(self) -> i32 {
+        1 << self.code()
+    }
+
+    pub const fn key(self) -> &'static str {
+        match self {
+            PolicyMethod::AppNotification => "app_notification",
+            PolicyMethod::AppCode => "app_code",
+            PolicyMethod::MobilePhone => "mobile_phone",
+            PolicyMethod::OfficePhone => "office_phone",
+            PolicyMethod::Email => "email",
+            PolicyMethod::SecurityQuestions => "security_questions",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<PolicyMethod> {
+        PolicyMethod::ALL.into_iter().find(|m| m.key() == key)
+    }
+
+    pub const fn display_name(self) -> &'static str {
+        match self {
+            PolicyMethod::AppNotification => "App notification",
+            PolicyMethod::AppCode => "App code",
+            PolicyMethod::MobilePhone => "Mobile phone",
+            PolicyMethod::OfficePhone => "Office phone",
+            PolicyMethod::Email => "Email",
+            PolicyMethod::SecurityQuestions => "Security questions",
+        }
+    }
+
+    /// The name the classic password-management reports use ("Data Registered",
+    /// "Methods Used").
+    pub const fn classic_name(self) -> &'static str {
+        match self {
+            PolicyMethod::AppNotification => "Mobile App Notification",
+            PolicyMethod::AppCode => "Mobile App Code",
+            PolicyMethod::MobilePhone => "Mobile Phone",
+            PolicyMethod::OfficePhone => "Office Phone",
+            PolicyMethod::Email => "Alternate Email",
+            PolicyMethod::SecurityQuestions => "Security Questions",
+        }
+    }
+}
+
+impl fmt::Display for PolicyMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+/// A set of registered or used methods, stored as a bit mask of [`Method::bit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct MethodSet(i32);
+
+impl MethodSet {
+    pub const EMPTY: MethodSet = MethodSet(0);
+
+    /// Accepts only bits of known methods, so a corrupt mask never renders as a
+    /// method that does not exist.
+    pub fn from_mask(mask: i32) -> MethodSet {
+        let known = Method::ALL.iter().fold(0, |acc, m| acc | m.bit());
+        MethodSet(mask & known)
+    }
+
+    pub const fn mask(self) -> i32 {
+        self.0
+    }
+
+    pub fn with(self, method: Method) -> MethodSet {
+        MethodSet(self.0 | method.bit())
+    }
+
+    pub fn insert(&mut self, method: Method) {
+        self.0 |= method.bit();
+    }
+
+    pub const fn contains(self, method: Method) -> bool {
+        self.0 & method.bit() != 0
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn intersects(self, other: MethodSet) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Method> {
+        Method::ALL.into_iter().filter(move |m| self.contains(*m))
+    }
+
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// The distinct authentication info these methods amount to.
+    pub fn policy_methods(self) -> PolicyMethodSet {
+        self.iter()
+            .filter_map(Method::policy_method)
+            .fold(PolicyMethodSet::EMPTY, PolicyMethodSet::with)
+    }
+
+    /// Display names joined with ", " in catalogue order.
+    pub fn display(self) -> String {
+        self.iter()
+            .map(Method::display_name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl FromIterator<Method> for MethodSet {
+    fn from_iter<I: IntoIterator<Item = Method>>(iter: I) -> Self {
+        iter.into_iter().fold(MethodSet::EMPTY, MethodSet::with)
+    }
+}
+
+/// A set of policy methods (authentication info), stored as a bit mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PolicyMethodSet(i32);
+
+impl PolicyMethodSet {
+    pub const EMPTY: PolicyMethodSet = PolicyMethodSet(0);
+
+    pub fn all() -> PolicyMethodSet {
+        PolicyMethod::ALL.into_iter().collect()
+    }
+
+    pub fn from_mask(mask: i32) -> PolicyMethodSet {
+        PolicyMethodSet(mask & PolicyMethodSet::all().0)
+    }
+
+    pub const fn mask(self) -> i32 {
+        self.0
+    }
+
+    pub fn with(self, method: PolicyMethod) -> PolicyMethodSet {
+        PolicyMethodSet(self.0 | method.bit())
+    }
+
+    pub fn without(self, method: PolicyMethod) -> PolicyMethodSet {
+        PolicyMethodSet(self.0 & !method.bit())
+    }
+
+    pub const fn contains(self, method: PolicyMethod) -> bool {
+        self.0 & method.bit() != 0
+    }
+
+    pub fn intersection(self, other: PolicyMethodSet) -> PolicyMethodSet {
+        PolicyMethodSet(self.0 & other.0)
+    }
+
+    pub fn difference(self, other: PolicyMethodSet) -> PolicyMethodSet {
+        PolicyMethodSet(self.0 & !other.0)
+    }
+
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = PolicyMethod> {
+        PolicyMethod::ALL
+            .into_iter()
+            .filter(move |m| self.contains(*m))
+    }
+
+    /// Names joined for a sentence: "Email and Mobile phone".
+    pub fn display(self) -> String {
+        let names: Vec<&str> = self.iter().map(PolicyMethod::display_name).collect();
+        match names.split_last() {
+            None => String::new(),
+            Some((last, [])) => (*last).to_string(),
+            Some((last, rest)) => format!("{} and {}", rest.join(", "), last),
+        }
+    }
+
+    /// The classic reports' form: "Alternate Email + Mobile Phone".
+    pub fn classic(self) -> String {
+        let mut names: Vec<&str> = self.iter().map(PolicyMethod::classic_name).collect();
+        names.sort_unstable();
+        names.join(" + ")
+    }
+}
+
+impl FromIterator<PolicyMethod> for PolicyMethodSet {
+    fn from_iter<I: IntoIterator<Item = PolicyMethod>>(iter: I) -> Self {
+        iter.into_iter()
+            .fold(PolicyMethodSet::EMPTY, PolicyMethodSet::with)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_keys_and_bits_are_unique_and_round_trip() {
+        for m in Method::ALL {
+            assert_eq!(Method::from_code(m.code()), Some(m));
+            assert_eq!(Method::from_key(m.key()), Some(m));
+        }
+        let mask = Method::ALL.iter().fold(0, |acc, m| {
+            assert_eq!(acc & m.bit(), 0, "{m:?} shares a bit");
+            acc | m.bit()
+        });
+        assert_eq!(mask.count_ones(), 13);
+        for p in PolicyMethod::ALL {
+            assert_eq!(PolicyMethod::from_key(p.key()), Some(p));
+        }
+    }
+
+    #[test]
+    fn usage_methods_have_the_seed_display_names() {
+        let names: Vec<&str> = Method::USAGE.iter().map(|m| m.display_name()).collect();
+        assert_eq!(
+            names,
+            [
+                "App notification",
+                "App code",
+                "Phone call",
+                "Office call",
+                "SMS",
+                "Email",
+                "Security questions"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mobile_phone_counts_once_for_sms_and_call() {
+        let set: MethodSet = [Method::MobileSms, Method::MobileCall]
+            .into_iter()
+            .collect();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.policy_methods().len(), 1);
+        assert!(set.policy_methods().contains(PolicyMethod::MobilePhone));
+    }
+
+    #[test]
+    fn non_sspr_methods_never_map_to_policy_methods() {
+        for m in &Method::ALL[7..] {
+            assert_eq!(m.policy_method(), None, "{m:?}");
+        }
+        for m in Method::USAGE {
+            assert!(m.policy_method().is_some(), "{m:?}");
+        }
+    }
+
+    #[test]
+    fn mfa_and_passwordless_classification() {
+        let mfa: Vec<Method> = Method::ALL
+            .into_iter()
+            .filter(|m| m.is_mfa_capable())
+            .collect();
+        assert!(!mfa.contains(&Method::Email));
+        assert!(!mfa.contains(&Method::SecurityQuestions));
+        assert!(!mfa.contains(&Method::TemporaryAccessPass));
+        for m in [
+            Method::AppNotification,
+            Method::AppCode,
+            Method::MobileSms,
+            Method::MobileCall,
+            Method::OfficeCall,
+            Method::Fido2,
+            Method::Passkey,
+            Method::WindowsHello,
+            Method::HardwareOtp,
+        ] {
+            assert!(mfa.contains(&m), "{m:?} should be MFA capable");
+        }
+        let pwless: Vec<Method> = Method::ALL
+            .into_iter()
+            .filter(|m| m.is_passwordless())
+            .collect();
+        assert_eq!(
+            pwless,
+            [
+                Method::Fido2,
+                Method::Passkey,
+                Method::WindowsHello,
+                Method::AuthenticatorPasswordless
+            ]
+        );
+    }
+
+    #[test]
+    fn classic_combination_names() {
+        let set: PolicyMethodSet = [PolicyMethod::MobilePhone, PolicyMethod::Email]
+            .into_iter()
+            .collect();
+        assert_eq!(set.classic(), "Alternate Email + Mobile Phone");
+        assert_eq!(set.display(), "Mobile phone and Email");
+    }
+
+    #[test]
+    fn unknown_mask_bits_are_dropped() {
+        assert_eq!(MethodSet::from_mask(1 << 20 | 1).mask(), 1);
+    }
+}

@@ -1,0 +1,11 @@
+//! The rules of the product in plain Rust: no SQL, no HTTP.
+
+pub mod activity;
+pub mod method;
+pub mod policy;
+pub mod status;
+
+pub use activity::{ActivityResult, Details, Feature};
+pub use method::{Method, MethodSet, PolicyMethod, PolicyMethodSet};
+pub use policy::{Scope, SsprPolicy};
+pub use status::{assess, evaluate, Assessment, ScopeReason, UserFacts, UserStatus};

@@ -1,0 +1,379 @@
+//! Per-user status: Registered, Enabled and Capable for SSPR, plus MFA capable
+//! and passwordless capable — with the reasons behind each, so a page can
+//! explain every figure.
+
+use super::method::{MethodSet, PolicyMethodSet};
+use super::policy::{Requirement, Scope, SsprPolicy};
+
+/// What the rules need to know about a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserFacts {
+    pub is_guest: bool,
+    pub is_admin: bool,
+    /// Member of the group the policy is scoped to (false when the scope has no group).
+    pub in_policy_group: bool,
+    pub methods: MethodSet,
+}
+
+/// The five per-user figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct UserStatus {
+    pub registered: bool,
+    pub enabled: bool,
+    pub capable: bool,
+    pub mfa_capable: bool,
+    pub passwordless_capable: bool,
+}
+
+/// Why a user is or is not in scope of the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeReason {
+    /// Administrators are always in scope.
+    Administrator,
+    /// Member (or guest member) of the group the policy is scoped to.
+    InPolicyGroup,
+    /// The policy is scoped to a group the user is not in.
+    NotInPolicyGroup,
+    /// The policy covers all member users.
+    AllMembers,
+    /// The policy covers all member users, and guests are excluded.
+    GuestExcluded,
+    /// SSPR is not enabled for users.
+    ScopeNone,
+}
+
+impl ScopeReason {
+    pub fn enabled(self) -> bool {
+        matches!(
+            self,
+            ScopeReason::Administrator | ScopeReason::InPolicyGroup | ScopeReason::AllMembers
+        )
+    }
+}
+
+/// The full evaluation of one user against the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub requirement: Requirement,
+    /// Registered info that counts toward the requirement.
+    pub counted: PolicyMethodSet,
+    /// Registered info the requirement does not allow.
+    pub not_allowed: PolicyMethodSet,
+    pub scope: ScopeReason,
+    pub status: UserStatus,
+}
+
+/// Applies the rules of DESIGN.md section 2 to one user.
+pub fn assess(policy: &SsprPolicy, facts: &UserFacts) -> Assessment {
+    let requirement = policy.requirement_for(facts.is_admin);
+    let registered_info = facts.methods.policy_methods();
+    let counted = registered_info.intersection(requirement.allowed);
+    let not_allowed = registered_info.difference(requirement.allowed);
+    let registered = counted.len() >= requirement.methods_required as usize;
+
+    let scope = if facts.is_admin {
+        ScopeReason::Administrator
+    } else {
+        match &policy.scope {
+            Scope::None => ScopeReason::ScopeNone,
+            Scope::All if facts.is_guest => ScopeReason::GuestExcluded,
+            Scope::All => ScopeReason::AllMembers,
+            Scope::Selected { .. } if facts.in_policy_group => ScopeReason::InPolicyGroup,
+            Scope::Selected { .. } => ScopeReason::NotInPolicyGroup,
+        }
+    };
+    let enabled = scope.enabled();
+
+    Assessment {
+        requirement,
+        counted,
+        not_allowed,
+        scope,
+        status: UserStatus {
+            registered,
+            enabled,
+            capable: registered && enabled,
+            mfa_capable: facts.methods.iter().any(|m| m.is_mfa_capable()),
+            passwordless_capable: facts.methods.iter().any(|m| m.is_passwordless()),
+        },
+    }
+}
+
+/// Shortcut when only the figures are needed.
+pub fn evaluate(policy: &SsprPolicy, facts: &UserFacts) -> UserStatus {
+    assess(policy, facts).status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::method::{Method, PolicyMethod};
+
+    use Method::*;
+
+    fn pilot_policy(scope: Scope) -> SsprPolicy {
+        SsprPolicy::new(
+            scope,
+            2,
+            [
+                PolicyMethod::AppNotification,
+                PolicyMethod::AppCode,
+                PolicyMethod::MobilePhone,
+                PolicyMethod::Email,
+            ]
+            .into_iter()
+            .collect(),
+        )
+        .unwrap()
+    }
+
+    fn selected() -> Scope {
+        Scope::Selected {
+            group_id: "sspr-pilot".into(),
+        }
+    }
+
+    struct Row {
+        name: &'static str,
+        guest: bool,
+        admin: bool,
+        in_group: bool,
+        methods: &'static [Method],
+        registered: bool,
+        enabled: bool,
+        mfa: bool,
+        passwordless: bool,
+    }
+
+    /// DESIGN.md's worked example, row for row.
+    const WORKED_EXAMPLE: &[Row] = &[
+        Row {
+            name: "Ana",
+            guest: false,
+            admin: false,
+            in_group: true,
+            methods: &[Email, MobileSms],
+            registered: true,
+            enabled: true,
+            mfa: true,
+            passwordless: false,
+        },
+        Row {
+            name: "Ben",
+            guest: false,
+            admin: false,
+            in_group: true,
+            methods: &[MobileSms, MobileCall],
+            registered: false,
+            enabled: true,
+            mfa: true,
+            passwordless: false,
+        },
+        Row {
+            name: "Cai",
+            guest: false,
+            admin: false,
+            in_group: false,
+            methods: &[Email, AppCode],
+            registered: true,
+            enabled: false,
+            mfa: true,
+            passwordless: false,
+        },
+        Row {
+            name: "Dee",
+            guest: true,
+            admin: false,
+            in_group: true,
+            methods: &[Email, MobileSms],
+            registered: true,
+            enabled: true,
+            mfa: true,
+            passwordless: false,
+        },
+        Row {
+            name: "Eve",
+            guest: false,
+            admin: false,
+            in_group: true,
+            methods: &[OfficeCall, SecurityQuestions],
+            registered: false,
+            enabled: true,
+            mfa: true,
+            passwordless: false,
+        },
+        Row {
+            name: "Fay",
+            guest: false,
+            admin: true,
+            in_group: false,
+            methods: &[AppNotification, Email],
+            registered: true,
+            enabled: true,
+            mfa: true,
+            passwordless: false,
+        },
+        Row {
+            name: "Gus",
+            guest: false,
+            admin: true,
+            in_group: false,
+            methods: &[Email, SecurityQuestions],
+            registered: false,
+            enabled: true,
+            mfa: false,
+            passwordless: false,
+        },
+        Row {
+            name: "Hal",
+            guest: false,
+            admin: false,
+            in_group: true,
+            methods: &[Email, MobileSms],
+            registered: true,
+            enabled: true,
+            mfa: true,
+            passwordless: false,
+        },
+        Row {
+            name: "Ivy",
+            guest: false,
+            admin: false,
+            in_group: true,
+            methods: &[Fido2],
+            registered: false,
+            enabled: true,
+            mfa: true,
+            passwordless: true,
+        },
+    ];
+
+    fn facts(row: &Row) -> UserFacts {
+        UserFacts {
+            is_guest: row.guest,
+            is_admin: row.admin,
+            in_policy_group: row.in_group,
+            methods: row.methods.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn worked_example_scope_selected() {
+        let policy = pilot_policy(selected());
+        for row in WORKED_EXAMPLE {
+            let s = evaluate(&policy, &facts(row));
+            assert_eq!(s.registered, row.registered, "{} registered", row.name);
+            assert_eq!(s.enabled, row.enabled, "{} enabled", row.name);
+            assert_eq!(
+                s.capable,
+                row.registered && row.enabled,
+                "{} capable",
+                row.name
+            );
+            assert_eq!(s.mfa_capable, row.mfa, "{} MFA capable", row.name);
+            assert_eq!(
+                s.passwordless_capable, row.passwordless,
+                "{} passwordless",
+                row.name
+            );
+        }
+    }
+
+    #[test]
+    fn worked_example_scope_all() {
+        let policy = pilot_policy(Scope::All);
+        let status = |name: &str| {
+            let row = WORKED_EXAMPLE.iter().find(|r| r.name == name).unwrap();
+            evaluate(&policy, &facts(row))
+        };
+        assert!(status("Cai").enabled && status("Cai").capable);
+        assert!(!status("Dee").enabled, "guests are never in scope of 'all'");
+        assert!(!status("Dee").capable);
+        assert!(status("Ana").capable);
+    }
+
+    #[test]
+    fn worked_example_scope_none_leaves_only_administrators_enabled() {
+        let policy = pilot_policy(Scope::None);
+        let enabled: Vec<&str> = WORKED_EXAMPLE
+            .iter()
+            .filter(|r| evaluate(&policy, &facts(r)).enabled)
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(enabled, ["Fay", "Gus"]);
+    }
+
+    #[test]
+    fn explanation_parts_for_eve_and_gus() {
+        let policy = pilot_policy(selected());
+        let eve = WORKED_EXAMPLE.iter().find(|r| r.name == "Eve").unwrap();
+        let a = assess(&policy, &facts(eve));
+        assert!(a.counted.is_empty());
+        assert_eq!(
+            a.not_allowed,
+            [PolicyMethod::OfficePhone, PolicyMethod::SecurityQuestions]
+                .into_iter()
+                .collect()
+        );
+        assert_eq!(a.scope, ScopeReason::InPolicyGroup);
+
+        let gus = WORKED_EXAMPLE.iter().find(|r| r.name == "Gus").unwrap();
+        let a = assess(&policy, &facts(gus));
+        assert!(a.requirement.administrator_policy);
+        assert_eq!(a.counted.len(), 1);
+        assert!(a.not_allowed.contains(PolicyMethod::SecurityQuestions));
+        assert_eq!(a.scope, ScopeReason::Administrator);
+    }
+
+    #[test]
+    fn one_method_policy_counts_a_single_phone() {
+        let policy = SsprPolicy::new(
+            Scope::All,
+            1,
+            PolicyMethodSet::EMPTY.with(PolicyMethod::MobilePhone),
+        )
+        .unwrap();
+        let f = UserFacts {
+            is_guest: false,
+            is_admin: false,
+            in_policy_group: false,
+            methods: MethodSet::EMPTY.with(MobileCall),
+        };
+        assert!(evaluate(&policy, &f).capable);
+    }
+
+    #[test]
+    fn non_sspr_methods_never_register_a_user() {
+        let policy = SsprPolicy::new(Scope::All, 1, PolicyMethodSet::all()).unwrap();
+        let f = UserFacts {
+            is_guest: false,
+            is_admin: false,
+            in_policy_group: false,
+            methods: [
+                Fido2,
+                Passkey,
+                WindowsHello,
+                HardwareOtp,
+                TemporaryAccessPass,
+                AuthenticatorPasswordless,
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let s = evaluate(&policy, &f);
+        assert!(!s.registered);
+        assert!(s.mfa_capable && s.passwordless_capable);
+    }
+
+    #[test]
+    fn a_temporary_access_pass_alone_is_not_mfa() {
+        let policy = SsprPolicy::default();
+        let f = UserFacts {
+            is_guest: false,
+            is_admin: false,
+            in_policy_group: false,
+            methods: MethodSet::EMPTY.with(TemporaryAccessPass),
+        };
+        assert!(!evaluate(&policy, &f).mfa_capable);
+    }
+}

@@ -1,0 +1,102 @@
+//! Multi-row inserts sized to each backend's bound-parameter limit.
+
+use crate::db::models::{Activity, MethodEvent, NewMember, NewUserMethod, User};
+use crate::db::schema::{activities, group_members, method_events, user_methods, users};
+use crate::db::DbConnection;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+/// Bound parameters one statement may carry: SQLite allows 32,766 and
+/// PostgreSQL 65,535; staying under the smaller keeps one code path.
+const MAX_PARAMS: usize = 32_000;
+
+fn rows_per_statement(columns: usize) -> usize {
+    MAX_PARAMS / columns
+}
+
+/// On SQLite one cached single-row statement per row beats multi-row
+/// statements, which SQLite must parse anew each time; PostgreSQL pays a round
+/// trip per statement, so it gets rows in large multi-row statements.
+macro_rules! bulk_insert {
+    ($name:ident, $row:ty, $table:path, $columns:expr) => {
+        pub fn $name(conn: &mut DbConnection, rows: &[$row]) -> QueryResult<usize> {
+            let mut n = 0;
+            match conn {
+                DbConnection::Sqlite(c) => {
+                    for row in rows {
+                        n += diesel::insert_into($table).values(row).execute(c)?;
+                    }
+                }
+                DbConnection::Postgresql(c) => {
+                    for chunk in rows.chunks(rows_per_statement($columns)) {
+                        n += diesel::insert_into($table).values(chunk).execute(c)?;
+                    }
+                }
+            }
+            Ok(n)
+        }
+    };
+}
+
+bulk_insert!(insert_users, User, users::table, 15);
+bulk_insert!(
+    insert_user_methods,
+    NewUserMethod<'_>,
+    user_methods::table,
+    3
+);
+bulk_insert!(insert_members, NewMember<'_>, group_members::table, 2);
+bulk_insert!(insert_activities, Activity, activities::table, 10);
+bulk_insert!(insert_method_events, MethodEvent, method_events::table, 8);
+
+#[derive(diesel::QueryableByName)]
+struct IndexDefinition {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    definition: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+/// The tables a bulk load fills.
+const LOADED_TABLES: &str =
+    "'users', 'group_members', 'user_methods', 'activities', 'method_events'";
+
+/// Drops the secondary indexes of the bulk-loaded tables and returns their
+/// definitions, read from the database's own catalogue, for
+/// [`recreate_indexes`]. Building an index once from sorted rows is far
+/// cheaper than maintaining it row by row. Only for an empty database inside
+/// one transaction: a failed load rolls the drop back with it.
+pub fn drop_secondary_indexes(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    let found: Vec<IndexDefinition> = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(format!(
+            "SELECT sql AS definition, name FROM sqlite_master \
+             WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({LOADED_TABLES})"
+        ))
+        .load(c)?,
+        DbConnection::Postgresql(c) => diesel::sql_query(format!(
+            "SELECT i.indexdef AS definition, i.indexname AS name FROM pg_indexes i \
+             WHERE i.schemaname = current_schema() AND i.tablename IN ({LOADED_TABLES}) \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+        ))
+        .load(c)?,
+    };
+    for index in &found {
+        let drop = format!("DROP INDEX {}", index.name);
+        match conn {
+            DbConnection::Sqlite(c) => c.batch_execute(&drop)?,
+            DbConnection::Postgresql(c) => c.batch_execute(&drop)?,
+        }
+    }
+    Ok(found.into_iter().map(|i| i.definition).collect())
+}
+
+/// Recreates indexes dropped by [`drop_secondary_indexes`].
+pub fn recreate_indexes(conn: &mut DbConnection, definitions: &[String]) -> QueryResult<()> {
+    for definition in definitions {
+        match conn {
+            DbConnection::Sqlite(c) => c.batch_execute(definition)?,
+            DbConnection::Postgresql(c) => c.batch_execute(definition)?,
+        }
+    }
+    Ok(())
+}

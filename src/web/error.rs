@@ -1,0 +1,118 @@
+//! The one error type of the web layer. Each variant knows its status and
+//! renders the error page; internals are logged, never shown.
+
+use actix_web::http::{header::ContentType, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+use std::fmt;
+
+#[derive(Debug)]
+pub enum AppError {
+    /// Bad input: the message names the parameter and what is allowed.
+    BadRequest(String),
+    NotFound,
+    /// The database cannot be reached right now.
+    Unavailable,
+    /// Anything else; the text goes to the log only.
+    Internal(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+pub fn bad_request(message: impl Into<String>) -> AppError {
+    AppError::BadRequest(message.into())
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::BadRequest(m) => write!(f, "bad request: {m}"),
+            AppError::NotFound => f.write_str("not found"),
+            AppError::Unavailable => f.write_str("database unavailable"),
+            AppError::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        tracing::warn!("database pool: {e}");
+        AppError::Unavailable
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => AppError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => {
+                tracing::warn!("database connection lost: {e}");
+                AppError::Unavailable
+            }
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(format!("template: {e}"))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (title, message) = match self {
+            AppError::BadRequest(m) => ("Bad request", m.as_str()),
+            AppError::NotFound => ("Not found", "There is no page at this address."),
+            AppError::Unavailable => (
+                "Database unavailable",
+                "The database cannot be reached right now. The portal reconnects by itself: try again in a moment.",
+            ),
+            AppError::Internal(detail) => {
+                tracing::error!("internal error: {detail}");
+                (
+                    "Something went wrong",
+                    "The portal could not complete this request. The details are in the server log.",
+                )
+            }
+        };
+        let status = self.status_code();
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title,
+            message,
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
+        HttpResponse::build(status)
+            .content_type(ContentType::html())
+            .body(body)
+    }
+}

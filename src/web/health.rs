@@ -1,0 +1,23 @@
+//! `/healthz`: 200 when the database answers, 503 when it does not. No sign-in, no data.
+
+use super::AppState;
+use actix_web::{get, web, HttpResponse};
+use diesel::connection::SimpleConnection;
+
+#[get("/healthz")]
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let answered = state
+        .db(|conn| {
+            conn.batch_execute("SELECT 1")
+                .map_err(super::error::AppError::from)
+        })
+        .await;
+    match answered {
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ok\n"),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("database unavailable\n"),
+    }
+}

@@ -1,0 +1,78 @@
+//! HTTP: one module per page, thin handlers (parse → query → template).
+
+pub mod error;
+pub mod health;
+pub mod overview;
+
+use crate::db::{DbConnection, Pool};
+use error::{AppError, AppResult};
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub backend: &'static str,
+    pub settings: Arc<crate::config::WebSettings>,
+}
+
+impl AppState {
+    /// Runs blocking diesel work on the blocking thread pool with a pooled connection.
+    pub async fn db<T, F>(&self, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(AppError::from)?
+    }
+}
+
+/// Formats a count with thin thousands separators: 1 234 567.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A share as a percentage with one decimal, "0.0" for an empty whole.
+pub fn percent(part: i64, whole: i64) -> String {
+    if whole <= 0 {
+        return "0.0".into();
+    }
+    format!("{:.1}", part as f64 * 100.0 / whole as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(-12345), "-12,345");
+    }
+
+    #[test]
+    fn percent_handles_empty_wholes() {
+        assert_eq!(percent(1, 3), "33.3");
+        assert_eq!(percent(5, 0), "0.0");
+    }
+}
