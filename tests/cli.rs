@@ -1,6 +1,8 @@
 //! The command line as a new user runs it: `serve --demo`, `migrate`,
 //! `account add`, and what a mistyped database URL does.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{texts, Backend, TestDb};

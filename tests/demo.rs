@@ -1,6 +1,8 @@
 //! The demo tenant: consistent aggregates, every result and details value,
 //! and the same tenant for the same seed.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use authinsights::db::counts::rebuild_status_counts;

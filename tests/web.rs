@@ -1,5 +1,7 @@
 //! The portal over HTTP: the overview's counts, health, errors and headers.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use authinsights::db::directory::save_policy;

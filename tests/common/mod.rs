@@ -1,6 +1,7 @@
 //! Test harness: every database test runs on SQLite and on PostgreSQL, each on
 //! a fresh database of its own, through the real application.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used)]
 
 pub mod tenant;
 

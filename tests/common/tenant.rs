@@ -1,6 +1,8 @@
 //! DESIGN.md's worked example as a tenant, written through the same
 //! directory functions imports use.
 
+#![allow(clippy::unwrap_used)]
+
 use authinsights::db::directory::{
     put_group, put_users, save_policy, set_group_members, set_user_methods, DirectoryUser,
 };
