@@ -14,7 +14,7 @@ use crate::db::counts::{
 use crate::db::directory::store_policy;
 use crate::db::models::{search_text, Activity, MethodEvent, NewMember, NewUserMethod, User};
 use crate::db::schema::{activities, directory_groups, users};
-use crate::db::{accounts::format_guid, with_backend, DbConnection};
+use crate::db::{accounts::format_guid, DbConnection};
 use crate::domain::{
     evaluate, ActivityResult, Details, Feature, Method, MethodSet, PolicyMethod, Scope, SsprPolicy,
     UserFacts, UserStatus,
@@ -323,10 +323,10 @@ pub fn generate(
     );
     let mut summary = result?;
     // Fresh statistics for the query planner (sampled: seconds, not minutes).
-    with_backend!(conn, c => match c {
-        _ if sqlite => c.batch_execute("PRAGMA analysis_limit = 1000; ANALYZE;"),
-        _ => c.batch_execute("ANALYZE;"),
-    })
+    match conn {
+        DbConnection::Sqlite(c) => c.batch_execute("PRAGMA analysis_limit = 1000; ANALYZE;"),
+        DbConnection::Postgresql(c) => c.batch_execute("ANALYZE;"),
+    }
     .context("analysing the new tables")?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
