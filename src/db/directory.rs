@@ -5,7 +5,7 @@ use super::counts::{add_status_counts, rebuild_status_counts, touch_data_changed
 use super::models::{NewUserMethod, PolicyRow, StatusKey, User};
 use super::schema::{directory_groups, group_members, sspr_policy, user_methods, users};
 use super::DbConnection;
-use crate::domain::{evaluate, Method, MethodSet, SsprPolicy, UserFacts, UserStatus};
+use crate::domain::{evaluate, Method, MethodSet, SsprPolicy, UserFacts};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -106,29 +106,27 @@ fn policy_group_members(
     Ok(members)
 }
 
-fn set_status(
+/// Writes the derived columns of users who share one new key.
+fn set_derived(
     conn: &mut DbConnection,
     ids: &[String],
-    methods_mask: Option<i32>,
-    s: UserStatus,
+    key: StatusKey,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    let s = key.status;
     for chunk in ids.chunks(ID_CHUNK) {
-        let target = users::table.filter(users::id.eq_any(chunk));
-        let status = (
-            users::is_registered.eq(s.registered),
-            users::is_enabled.eq(s.enabled),
-            users::is_capable.eq(s.capable),
-            users::is_mfa_capable.eq(s.mfa_capable),
-            users::is_passwordless_capable.eq(s.passwordless_capable),
-            users::updated_at.eq(now),
-        );
-        match methods_mask {
-            Some(mask) => diesel::update(target)
-                .set((status, users::methods_mask.eq(mask)))
-                .execute(conn)?,
-            None => diesel::update(target).set(status).execute(conn)?,
-        };
+        diesel::update(users::table.filter(users::id.eq_any(chunk)))
+            .set((
+                users::is_registered.eq(s.registered),
+                users::is_enabled.eq(s.enabled),
+                users::is_capable.eq(s.capable),
+                users::is_mfa_capable.eq(s.mfa_capable),
+                users::is_passwordless_capable.eq(s.passwordless_capable),
+                users::methods_mask.eq(key.methods_mask),
+                users::status_key.eq(key.pack()),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
     }
     Ok(())
 }
@@ -141,7 +139,7 @@ pub fn recompute_all(
     now: NaiveDateTime,
 ) -> QueryResult<Recomputed> {
     let mut summary = Recomputed::default();
-    let mut changed: HashMap<UserStatus, Vec<String>> = HashMap::new();
+    let mut changed: HashMap<StatusKey, Vec<String>> = HashMap::new();
     let mut after = String::new();
     loop {
         let page: Vec<User> = users::table
@@ -162,15 +160,18 @@ pub fn recompute_all(
                 in_policy_group: members.contains(&user.id),
                 methods: user.methods(),
             };
-            let status = evaluate(policy, &facts);
-            if status != user.status() {
+            let key = StatusKey {
+                status: evaluate(policy, &facts),
+                ..user.key()
+            };
+            if key.pack() != user.status_key {
                 summary.changed += 1;
-                changed.entry(status).or_default().push(user.id.clone());
+                changed.entry(key).or_default().push(user.id.clone());
             }
         }
     }
-    for (status, ids) in &changed {
-        set_status(conn, ids, None, *status, now)?;
+    for (key, ids) in &changed {
+        set_derived(conn, ids, *key, now)?;
     }
     rebuild_status_counts(conn)?;
     Ok(summary)
@@ -212,26 +213,19 @@ pub fn refresh_users(
                 in_policy_group: members.contains(&user.id),
                 methods,
             };
-            let status = evaluate(policy, &facts);
-            if status == user.status() && methods.mask() == user.methods_mask {
-                continue;
-            }
-            changed += 1;
-            let old = user.status_key();
+            let old = user.key();
             let new = StatusKey {
-                status,
+                status: evaluate(policy, &facts),
                 methods_mask: methods.mask(),
                 ..old
             };
+            if new.pack() == user.status_key {
+                continue;
+            }
+            changed += 1;
             *deltas.entry(old).or_default() -= 1;
             *deltas.entry(new).or_default() += 1;
-            set_status(
-                conn,
-                std::slice::from_ref(&user.id),
-                Some(methods.mask()),
-                status,
-                now,
-            )?;
+            set_derived(conn, std::slice::from_ref(&user.id), new, now)?;
         }
     }
     add_status_counts(conn, &deltas)?;
@@ -277,9 +271,9 @@ pub fn put_users(
                     is_guest: record.is_guest,
                     is_admin: record.is_admin,
                     account_enabled: record.account_enabled,
-                    ..old.status_key()
+                    ..old.key()
                 };
-                *deltas.entry(old.status_key()).or_default() -= 1;
+                *deltas.entry(old.key()).or_default() -= 1;
                 *deltas.entry(moved).or_default() += 1;
                 diesel::update(users::table.find(&record.id))
                     .set((
@@ -296,7 +290,7 @@ pub fn put_users(
             }
             None => {
                 inserted += 1;
-                let row = User {
+                let mut row = User {
                     id: record.id.clone(),
                     display_name: record.display_name.clone(),
                     user_principal_name: record.user_principal_name.clone(),
@@ -312,8 +306,10 @@ pub fn put_users(
                     is_passwordless_capable: false,
                     search_text: search,
                     updated_at: now,
+                    status_key: 0,
                 };
-                *deltas.entry(row.status_key()).or_default() += 1;
+                row.status_key = row.key().pack();
+                *deltas.entry(row.key()).or_default() += 1;
                 diesel::insert_into(users::table)
                     .values(&row)
                     .execute(conn)?;

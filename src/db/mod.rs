@@ -12,9 +12,12 @@ use std::time::Duration;
 pub mod accounts;
 pub mod counts;
 pub mod directory;
+pub mod events;
 pub mod models;
 pub mod overview;
+pub mod registrations;
 pub mod schema;
+pub mod users;
 
 /// A connection to either backend. Queries written with the diesel DSL run on
 /// both; backend-specific SQL goes through [`with_backend!`].

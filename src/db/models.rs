@@ -1,6 +1,7 @@
 //! Rows as diesel reads and writes them.
 
 use super::schema::*;
+pub use crate::domain::status::StatusKey;
 use crate::domain::{MethodSet, UserStatus};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -23,6 +24,8 @@ pub struct User {
     pub is_passwordless_capable: bool,
     pub search_text: String,
     pub updated_at: NaiveDateTime,
+    /// [`StatusKey::pack`] of the columns above, for the list indexes.
+    pub status_key: i32,
 }
 
 impl User {
@@ -40,7 +43,8 @@ impl User {
         MethodSet::from_mask(self.methods_mask)
     }
 
-    pub fn status_key(&self) -> StatusKey {
+    /// The user's attributes as the status counts group them.
+    pub fn key(&self) -> StatusKey {
         StatusKey {
             status: self.status(),
             is_guest: self.is_guest,
@@ -58,17 +62,6 @@ pub fn search_text(display_name: &str, user_principal_name: &str) -> String {
         display_name.to_lowercase(),
         user_principal_name.to_lowercase()
     )
-}
-
-/// One row of `user_status_counts`: every filterable user attribute a count
-/// may be asked for, except the search text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StatusKey {
-    pub status: UserStatus,
-    pub is_guest: bool,
-    pub is_admin: bool,
-    pub account_enabled: bool,
-    pub methods_mask: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -18,6 +18,7 @@ diesel::table! {
         is_passwordless_capable -> Bool,
         search_text -> Text,
         updated_at -> Timestamp,
+        status_key -> Integer,
     }
 }
 

@@ -1,6 +1,8 @@
 //! The rules of the product in plain Rust: no SQL, no HTTP.
 
 pub mod activity;
+pub mod explain;
+pub mod filter;
 pub mod method;
 pub mod policy;
 pub mod status;
@@ -8,4 +10,4 @@ pub mod status;
 pub use activity::{ActivityResult, Details, Feature};
 pub use method::{Method, MethodSet, PolicyMethod, PolicyMethodSet};
 pub use policy::{Scope, SsprPolicy};
-pub use status::{assess, evaluate, Assessment, ScopeReason, UserFacts, UserStatus};
+pub use status::{assess, evaluate, Assessment, ScopeReason, StatusKey, UserFacts, UserStatus};

@@ -104,6 +104,64 @@ pub fn evaluate(policy: &SsprPolicy, facts: &UserFacts) -> UserStatus {
     assess(policy, facts).status
 }
 
+/// One row of `user_status_counts`: every filterable user attribute a count
+/// may be asked for, except the search text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusKey {
+    pub status: UserStatus,
+    pub is_guest: bool,
+    pub is_admin: bool,
+    pub account_enabled: bool,
+    pub methods_mask: i32,
+}
+
+/// Bit positions of the packed key (the migration `..._lists` uses the same).
+const FLAG_BITS: [u32; 8] = [16, 17, 18, 19, 20, 21, 22, 23];
+const METHODS_BITS: i32 = 0xffff;
+
+impl StatusKey {
+    fn flags(&self) -> [bool; 8] {
+        [
+            self.status.registered,
+            self.status.enabled,
+            self.status.capable,
+            self.status.mfa_capable,
+            self.status.passwordless_capable,
+            self.is_guest,
+            self.is_admin,
+            self.account_enabled,
+        ]
+    }
+
+    /// The key as one integer: the users table's `status_key` column, which
+    /// the list indexes lead with.
+    pub fn pack(&self) -> i32 {
+        self.flags()
+            .iter()
+            .zip(FLAG_BITS)
+            .fold(self.methods_mask & METHODS_BITS, |key, (on, bit)| {
+                key | (i32::from(*on) << bit)
+            })
+    }
+
+    pub fn unpack(key: i32) -> StatusKey {
+        let on = |i: usize| key & (1 << FLAG_BITS[i]) != 0;
+        StatusKey {
+            status: UserStatus {
+                registered: on(0),
+                enabled: on(1),
+                capable: on(2),
+                mfa_capable: on(3),
+                passwordless_capable: on(4),
+            },
+            is_guest: on(5),
+            is_admin: on(6),
+            account_enabled: on(7),
+            methods_mask: key & METHODS_BITS,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +433,25 @@ mod tests {
             methods: MethodSet::EMPTY.with(TemporaryAccessPass),
         };
         assert!(!evaluate(&policy, &f).mfa_capable);
+    }
+
+    #[test]
+    fn status_keys_pack_and_unpack() {
+        let key = StatusKey {
+            status: UserStatus {
+                registered: true,
+                enabled: false,
+                capable: false,
+                mfa_capable: true,
+                passwordless_capable: true,
+            },
+            is_guest: false,
+            is_admin: true,
+            account_enabled: true,
+            methods_mask: 0b1_0000_0000_0101,
+        };
+        let packed = key.pack();
+        assert_eq!(packed, 0b1101_1001 << 16 | 0b1_0000_0000_0101);
+        assert_eq!(StatusKey::unpack(packed), key);
     }
 }

@@ -38,7 +38,7 @@ macro_rules! bulk_insert {
     };
 }
 
-bulk_insert!(insert_users, User, users::table, 15);
+bulk_insert!(insert_users, User, users::table, 16);
 bulk_insert!(
     insert_user_methods,
     NewUserMethod<'_>,

@@ -12,7 +12,9 @@ use crate::db::counts::{
     ActivityBucket, EventBucket,
 };
 use crate::db::directory::store_policy;
-use crate::db::models::{search_text, Activity, MethodEvent, NewMember, NewUserMethod, User};
+use crate::db::models::{
+    search_text, Activity, MethodEvent, NewMember, NewUserMethod, StatusKey, User,
+};
 use crate::db::schema::{activities, directory_groups, users};
 use crate::db::{accounts::format_guid, DbConnection};
 use crate::domain::{
@@ -537,6 +539,14 @@ fn generate_users(
                 is_mfa_capable: p.status.mfa_capable,
                 is_passwordless_capable: p.status.passwordless_capable,
                 updated_at: opts.now,
+                status_key: StatusKey {
+                    status: p.status,
+                    is_guest: p.is_guest,
+                    is_admin: p.is_admin,
+                    account_enabled: p.account_enabled,
+                    methods_mask: p.methods.mask(),
+                }
+                .pack(),
             })
             .collect();
         summary.users += bulk::insert_users(conn, &rows)? as u64;

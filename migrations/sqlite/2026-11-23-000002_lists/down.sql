@@ -1,0 +1,6 @@
+DROP INDEX method_events_by_user;
+DROP INDEX method_events_by_kind;
+DROP INDEX users_by_search;
+DROP INDEX users_by_key_upn;
+DROP INDEX users_by_key_name;
+ALTER TABLE users DROP COLUMN status_key;

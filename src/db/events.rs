@@ -1,0 +1,437 @@
+//! Activities and method events: recording them with their aggregates, the
+//! chart figures, and reset details (one page of method events).
+//!
+//! Chart figures and list counts are sums of the hourly aggregate. A page is
+//! read as one ordered stream per (feature, method, status) the filter admits,
+//! each from the `(feature, method, success, occurred_at, id)` index and cut
+//! at one page, merged here: a page costs at most 28 short index reads, however
+//! rare or common the events asked for. A search narrows to the users it
+//! matches and reads their events by user; a search that matches more users
+//! than [`SEARCH_USER_LIMIT`] walks the time index instead and cannot be
+//! counted exactly without scanning, which the page says.
+
+use super::counts::{
+    add_activity_counts, add_event_counts, hour_bucket, touch_data_changed, ActivityBucket,
+    EventBucket,
+};
+use super::models::{Activity, MethodEvent};
+use super::schema::{event_counts, method_events, users};
+use super::DbConnection;
+use crate::domain::filter::{Cursor, EventFilter, PagePosition, PageSize, Search, TimeWindow};
+use crate::domain::{Feature, Method};
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use std::collections::HashMap;
+
+type Db = <DbConnection as Connection>::Backend;
+
+/// A search matching up to this many users is counted exactly and read by user.
+pub const SEARCH_USER_LIMIT: usize = 5_000;
+const ID_CHUNK: usize = 500;
+
+/// The aggregate deltas of a batch of new activities and events.
+pub fn count_deltas(
+    activities: &[Activity],
+    events: &[MethodEvent],
+) -> (HashMap<ActivityBucket, i64>, HashMap<EventBucket, i64>) {
+    let mut a_counts: HashMap<ActivityBucket, i64> = HashMap::new();
+    for a in activities {
+        *a_counts
+            .entry(ActivityBucket {
+                bucket: hour_bucket(a.occurred_at),
+                feature: a.feature,
+                result: a.result,
+            })
+            .or_default() += 1;
+    }
+    let mut e_counts: HashMap<EventBucket, i64> = HashMap::new();
+    for e in events {
+        *e_counts
+            .entry(EventBucket {
+                bucket: hour_bucket(e.occurred_at),
+                feature: e.feature,
+                method: e.method,
+                success: e.success,
+            })
+            .or_default() += 1;
+    }
+    (a_counts, e_counts)
+}
+
+/// Stores new activities and their method events and moves the aggregates
+/// with them, in one transaction.
+pub fn record(
+    conn: &mut DbConnection,
+    activities: &[Activity],
+    events: &[MethodEvent],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        crate::ingest::bulk::insert_activities(conn, activities)?;
+        crate::ingest::bulk::insert_method_events(conn, events)?;
+        let (a_counts, e_counts) = count_deltas(activities, events);
+        add_activity_counts(conn, &a_counts)?;
+        add_event_counts(conn, &e_counts)?;
+        touch_data_changed(conn, now)
+    })
+}
+
+/// Method events of one kind in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindCount {
+    pub feature: Feature,
+    pub method: Method,
+    pub success: bool,
+    pub count: i64,
+}
+
+/// Method events per (feature, method, status) in the window, from the
+/// hourly aggregate.
+pub fn kind_counts(conn: &mut DbConnection, window: TimeWindow) -> QueryResult<Vec<KindCount>> {
+    let mut q = event_counts::table
+        .filter(event_counts::bucket.ge(window.start))
+        .group_by((
+            event_counts::feature,
+            event_counts::method,
+            event_counts::success,
+        ))
+        .select((
+            event_counts::feature,
+            event_counts::method,
+            event_counts::success,
+            // SUM of a BIGINT is NUMERIC on PostgreSQL; both backends agree on BIGINT.
+            sql::<BigInt>("CAST(SUM(event_count) AS BIGINT)"),
+        ))
+        .into_boxed::<Db>();
+    if let Some(end) = window.end {
+        q = q.filter(event_counts::bucket.lt(end));
+    }
+    let rows: Vec<(i32, i32, bool, i64)> = q.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(f, m, success, n)| {
+            Some(KindCount {
+                feature: Feature::from_code(f)?,
+                method: Method::from_code(m)?,
+                success,
+                count: n,
+            })
+        })
+        .filter(|k| k.count > 0)
+        .collect())
+}
+
+/// One row of reset details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: String,
+    pub occurred_at: NaiveDateTime,
+    pub feature: i32,
+    pub method: i32,
+    pub success: bool,
+    pub failure_reason: Option<String>,
+    pub user_id: String,
+    pub display_name: Option<String>,
+    pub user_principal_name: Option<String>,
+}
+
+/// How many events pass the filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventCount {
+    Exact(i64),
+    /// The search matches this many users: too many to count their events
+    /// without a scan.
+    SearchTooBroad {
+        users: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    pub rows: Vec<EventRow>,
+    pub count: EventCount,
+    pub has_next: bool,
+    pub has_prev: bool,
+}
+
+impl EventPage {
+    pub fn cursor(row: &EventRow) -> Cursor {
+        Cursor::for_time(row.occurred_at, &row.id)
+    }
+}
+
+/// What reset details asks for.
+#[derive(Debug, Clone)]
+pub struct EventQuery {
+    pub filter: EventFilter,
+    pub size: PageSize,
+    pub position: PagePosition,
+}
+
+/// The keyset: newest first; `after` goes back in time, `before` forward.
+struct Keyset {
+    at: Option<(NaiveDateTime, String)>,
+    /// Reading toward older events.
+    backwards_in_time: bool,
+}
+
+impl Keyset {
+    fn new(position: &PagePosition) -> QueryResult<Keyset> {
+        let parse = |c: &Cursor, param: &str| {
+            c.time(param)
+                .map(|t| (t, c.id.clone()))
+                .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))
+        };
+        Ok(match position {
+            PagePosition::First => Keyset {
+                at: None,
+                backwards_in_time: true,
+            },
+            PagePosition::After(c) => Keyset {
+                at: Some(parse(c, "after")?),
+                backwards_in_time: true,
+            },
+            PagePosition::Before(c) => Keyset {
+                at: Some(parse(c, "before")?),
+                backwards_in_time: false,
+            },
+        })
+    }
+}
+
+macro_rules! window_and_keyset {
+    ($q:expr, $window:expr, $keyset:expr, $limit:expr) => {{
+        let mut q = $q.filter(method_events::occurred_at.ge($window.start));
+        if let Some(end) = $window.end {
+            q = q.filter(method_events::occurred_at.lt(end));
+        }
+        if let Some((t, id)) = &$keyset.at {
+            q = if $keyset.backwards_in_time {
+                q.filter(
+                    method_events::occurred_at.le(*t).and(
+                        method_events::occurred_at
+                            .lt(*t)
+                            .or(method_events::id.lt(id.clone())),
+                    ),
+                )
+            } else {
+                q.filter(
+                    method_events::occurred_at.ge(*t).and(
+                        method_events::occurred_at
+                            .gt(*t)
+                            .or(method_events::id.gt(id.clone())),
+                    ),
+                )
+            };
+        }
+        q = if $keyset.backwards_in_time {
+            q.order_by((method_events::occurred_at.desc(), method_events::id.desc()))
+        } else {
+            q.order_by((method_events::occurred_at.asc(), method_events::id.asc()))
+        };
+        q.limit($limit)
+    }};
+}
+
+/// Checks the cursors before any reading, so a forged one is a 400, not a 500.
+pub fn validate_position(
+    position: &PagePosition,
+) -> Result<(), crate::domain::filter::FilterError> {
+    match position {
+        PagePosition::First => Ok(()),
+        PagePosition::After(c) => c.time("after").map(|_| ()),
+        PagePosition::Before(c) => c.time("before").map(|_| ()),
+    }
+}
+
+pub fn event_page(conn: &mut DbConnection, q: &EventQuery) -> QueryResult<EventPage> {
+    let keyset = Keyset::new(&q.position)?;
+    let limit = i64::from(q.size.get()) + 1;
+    let f = &q.filter;
+    let kinds: Vec<KindCount> = kind_counts(conn, f.window)?
+        .into_iter()
+        .filter(|k| f.admits_kind(k.feature, k.method, k.success))
+        .collect();
+    let admitted: i64 = kinds.iter().map(|k| k.count).sum();
+
+    let (keys, count) = match &f.search {
+        None => {
+            let mut keys = Vec::new();
+            for k in &kinds {
+                keys.extend(kind_stream(conn, f.window, k, &keyset, limit)?);
+            }
+            (keys, EventCount::Exact(admitted))
+        }
+        Some(_) if admitted == 0 => (Vec::new(), EventCount::Exact(0)),
+        Some(search) => {
+            let ids = matching_user_ids(conn, search)?;
+            if ids.len() <= SEARCH_USER_LIMIT {
+                let mut keys = Vec::new();
+                let mut n = 0;
+                for chunk in ids.chunks(ID_CHUNK) {
+                    n += count_for_users(conn, f, chunk)?;
+                    keys.extend(users_stream(conn, f, chunk, &keyset, limit)?);
+                }
+                (keys, EventCount::Exact(n))
+            } else {
+                let users = count_users(conn, search)?;
+                let keys = search_walk(conn, f, search, &keyset, limit)?;
+                (keys, EventCount::SearchTooBroad { users })
+            }
+        }
+    };
+    let (page_keys, more) = merge(keys, &keyset, limit);
+    let rows = load_rows(conn, &page_keys)?;
+    let (has_prev, has_next) = match q.position {
+        PagePosition::First => (false, more),
+        PagePosition::After(_) => (true, more),
+        PagePosition::Before(_) => (more, true),
+    };
+    Ok(EventPage {
+        rows,
+        count,
+        has_next,
+        has_prev,
+    })
+}
+
+/// Keeps the first page of the merged streams in display order (newest first).
+fn merge(
+    mut keys: Vec<(NaiveDateTime, String)>,
+    keyset: &Keyset,
+    limit: i64,
+) -> (Vec<(NaiveDateTime, String)>, bool) {
+    keys.sort_unstable();
+    keys.dedup();
+    if keyset.backwards_in_time {
+        keys.reverse();
+    }
+    let size = (limit - 1) as usize;
+    let more = keys.len() > size;
+    keys.truncate(size);
+    if !keyset.backwards_in_time {
+        keys.reverse();
+    }
+    (keys, more)
+}
+
+fn kind_stream(
+    conn: &mut DbConnection,
+    window: TimeWindow,
+    k: &KindCount,
+    keyset: &Keyset,
+    limit: i64,
+) -> QueryResult<Vec<(NaiveDateTime, String)>> {
+    let q = method_events::table
+        .filter(method_events::feature.eq(k.feature.code()))
+        .filter(method_events::method.eq(k.method.code()))
+        .filter(method_events::success.eq(k.success))
+        .select((method_events::occurred_at, method_events::id))
+        .into_boxed::<Db>();
+    window_and_keyset!(q, window, keyset, limit).load(conn)
+}
+
+fn with_kind_filter<'a>(
+    mut q: method_events::BoxedQuery<'a, Db>,
+    f: &EventFilter,
+) -> method_events::BoxedQuery<'a, Db> {
+    if let Some(feature) = f.feature {
+        q = q.filter(method_events::feature.eq(feature.code()));
+    }
+    if let Some(method) = f.method {
+        q = q.filter(method_events::method.eq(method.code()));
+    }
+    if let Some(outcome) = f.outcome {
+        q = q.filter(method_events::success.eq(outcome.is_success()));
+    }
+    q
+}
+
+fn count_for_users(conn: &mut DbConnection, f: &EventFilter, ids: &[String]) -> QueryResult<i64> {
+    let mut q = with_kind_filter(method_events::table.into_boxed(), f)
+        .filter(method_events::user_id.eq_any(ids))
+        .filter(method_events::occurred_at.ge(f.window.start));
+    if let Some(end) = f.window.end {
+        q = q.filter(method_events::occurred_at.lt(end));
+    }
+    q.count().get_result(conn)
+}
+
+fn users_stream(
+    conn: &mut DbConnection,
+    f: &EventFilter,
+    ids: &[String],
+    keyset: &Keyset,
+    limit: i64,
+) -> QueryResult<Vec<(NaiveDateTime, String)>> {
+    let q = with_kind_filter(method_events::table.into_boxed(), f)
+        .filter(method_events::user_id.eq_any(ids))
+        .select((method_events::occurred_at, method_events::id));
+    window_and_keyset!(q, f.window, keyset, limit).load(conn)
+}
+
+fn search_walk(
+    conn: &mut DbConnection,
+    f: &EventFilter,
+    search: &Search,
+    keyset: &Keyset,
+    limit: i64,
+) -> QueryResult<Vec<(NaiveDateTime, String)>> {
+    let matching = users::table
+        .filter(users::search_text.like(search.like_pattern()).escape('\\'))
+        .select(users::id);
+    let q = with_kind_filter(method_events::table.into_boxed(), f)
+        .filter(method_events::user_id.eq_any(matching))
+        .select((method_events::occurred_at, method_events::id));
+    window_and_keyset!(q, f.window, keyset, limit).load(conn)
+}
+
+fn matching_user_ids(conn: &mut DbConnection, search: &Search) -> QueryResult<Vec<String>> {
+    users::table
+        .filter(users::search_text.like(search.like_pattern()).escape('\\'))
+        .select(users::id)
+        .limit(SEARCH_USER_LIMIT as i64 + 1)
+        .load(conn)
+}
+
+fn count_users(conn: &mut DbConnection, search: &Search) -> QueryResult<i64> {
+    users::table
+        .filter(users::search_text.like(search.like_pattern()).escape('\\'))
+        .count()
+        .get_result(conn)
+}
+
+/// The rows of one page, in the order of `keys`.
+fn load_rows(
+    conn: &mut DbConnection,
+    keys: &[(NaiveDateTime, String)],
+) -> QueryResult<Vec<EventRow>> {
+    let ids: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
+    let mut rows: Vec<EventRow> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(ID_CHUNK) {
+        let found: Vec<(MethodEvent, Option<(String, String)>)> = method_events::table
+            .left_join(users::table.on(users::id.eq(method_events::user_id)))
+            .filter(method_events::id.eq_any(chunk))
+            .select((
+                MethodEvent::as_select(),
+                (users::display_name, users::user_principal_name).nullable(),
+            ))
+            .load(conn)?;
+        rows.extend(found.into_iter().map(|(e, user)| EventRow {
+            id: e.id,
+            occurred_at: e.occurred_at,
+            feature: e.feature,
+            method: e.method,
+            success: e.success,
+            failure_reason: e.failure_reason,
+            user_id: e.user_id,
+            display_name: user.as_ref().map(|u| u.0.clone()),
+            user_principal_name: user.map(|u| u.1),
+        }));
+    }
+    let order: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    rows.sort_by_key(|r| order.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
+    Ok(rows)
+}

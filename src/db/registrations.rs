@@ -1,0 +1,321 @@
+//! Registration details: one page of users that pass a filter, and how many
+//! pass it.
+//!
+//! Counts come from the users-per-status aggregate (every filter but the
+//! search is a set of status keys), never from counting rows. A page is read
+//! by keyset, in one of two ways chosen from that count:
+//! - a filter that many users pass walks the name (or user name) index and
+//!   stops after one page;
+//! - a filter few users pass seeks the status keys it admits in the
+//!   `(status_key, name, id)` index and sorts that small set.
+//!
+//! A search first collects the matching users from the narrow search index
+//! (with their sort values); up to [`SEARCH_SORT_LIMIT`] matches are counted
+//! and paged in memory, more fall back to a walk and an index-only count.
+
+use super::counts::status_count_rows;
+use super::models::User;
+use super::schema::users;
+use super::DbConnection;
+use crate::domain::filter::{
+    Cursor, PagePosition, PageSize, RegistrationFilter, Search, Sort, SortField,
+};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::Integer;
+
+type Db = <DbConnection as Connection>::Backend;
+type Query<'a> = users::BoxedQuery<'a, Db>;
+
+/// A walk is chosen when at least one user in this many passes the filter,
+/// so a page costs at most about `size × SEEK_RATIO` index entries.
+const SEEK_RATIO: i64 = 50;
+/// Search matches up to this many are sorted and paged in memory.
+pub const SEARCH_SORT_LIMIT: usize = 20_000;
+/// Ids per `IN (…)` list.
+const ID_CHUNK: usize = 500;
+
+/// What the page asks for.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationQuery {
+    pub filter: RegistrationFilter,
+    pub sort: Sort,
+    pub size: PageSize,
+    pub position: PagePosition,
+}
+
+/// One page of users, in display order.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationPage {
+    pub users: Vec<User>,
+    /// Users passing the filter, on every page.
+    pub count: i64,
+    pub has_next: bool,
+    pub has_prev: bool,
+}
+
+impl RegistrationPage {
+    /// The cursor of a row for `sort`.
+    pub fn cursor(user: &User, sort: Sort) -> Cursor {
+        Cursor {
+            value: sort_value(user, sort).to_string(),
+            id: user.id.clone(),
+        }
+    }
+}
+
+fn sort_value(user: &User, sort: Sort) -> &str {
+    match sort.field {
+        SortField::Name => &user.display_name,
+        SortField::UserName => &user.user_principal_name,
+    }
+}
+
+/// The packed status keys the filter admits, and how many users have them.
+fn admitted_keys(
+    conn: &mut DbConnection,
+    filter: &RegistrationFilter,
+) -> QueryResult<(Vec<i32>, i64, i64)> {
+    let mut keys = Vec::new();
+    let (mut admitted, mut total) = (0, 0);
+    for row in status_count_rows(conn)? {
+        total += row.user_count;
+        let key = row.key();
+        if filter.admits(&key) {
+            keys.push(key.pack());
+            admitted += row.user_count;
+        }
+    }
+    Ok((keys, admitted, total))
+}
+
+/// How many users pass the filter (search included).
+pub fn count_registrations(
+    conn: &mut DbConnection,
+    filter: &RegistrationFilter,
+) -> QueryResult<i64> {
+    let (keys, admitted, _) = admitted_keys(conn, filter)?;
+    match &filter.search {
+        None => Ok(admitted),
+        Some(_) if admitted == 0 => Ok(0),
+        Some(search) => {
+            let keys = filter.narrows_by_key().then_some(keys.as_slice());
+            count_search(conn, search, keys)
+        }
+    }
+}
+
+pub fn registration_page(
+    conn: &mut DbConnection,
+    q: &RegistrationQuery,
+) -> QueryResult<RegistrationPage> {
+    let (keys, admitted, total) = admitted_keys(conn, &q.filter)?;
+    if admitted == 0 {
+        return Ok(RegistrationPage::default());
+    }
+    let keys = q.filter.narrows_by_key().then_some(keys.as_slice());
+    match &q.filter.search {
+        None => {
+            let seek = keys.is_some() && admitted * SEEK_RATIO <= total;
+            let mut page = read_page(conn, q, keys, seek, None)?;
+            page.count = admitted;
+            Ok(page)
+        }
+        Some(search) => {
+            let matches = search_matches(conn, search, keys, q.sort)?;
+            if matches.len() <= SEARCH_SORT_LIMIT {
+                page_in_memory(conn, q, matches)
+            } else {
+                let mut page = read_page(conn, q, keys, false, Some(search))?;
+                page.count = count_search(conn, search, keys)?;
+                Ok(page)
+            }
+        }
+    }
+}
+
+/// The status-key condition: seeking uses the key index; walking must not,
+/// so on SQLite the column is wrapped in a no-op (`+status_key`) that keeps
+/// the planner on the ordered name index.
+fn with_keys<'a>(q: Query<'a>, keys: Option<&'a [i32]>, seek: bool, sqlite: bool) -> Query<'a> {
+    match keys {
+        None => q,
+        Some(keys) if seek || !sqlite => q.filter(users::status_key.eq_any(keys)),
+        Some(keys) => q.filter(sql::<Integer>("+status_key").eq_any(keys)),
+    }
+}
+
+fn with_search<'a>(q: Query<'a>, search: &Search) -> Query<'a> {
+    q.filter(users::search_text.like(search.like_pattern()).escape('\\'))
+}
+
+/// Adds the keyset condition and order for `sort` and `position`; returns
+/// whether the rows come back reversed (a "previous" page reads backwards).
+fn with_keyset<'a>(
+    mut q: Query<'a>,
+    sort: Sort,
+    position: &PagePosition,
+    limit: i64,
+) -> (Query<'a>, bool) {
+    let (cursor, forward) = match position {
+        PagePosition::First => (None, true),
+        PagePosition::After(c) => (Some(c.clone()), true),
+        PagePosition::Before(c) => (Some(c.clone()), false),
+    };
+    // Reading order: ascending unless (descending sort) xor (reading backwards).
+    let ascending = sort.descending != forward;
+    macro_rules! keyset {
+        ($col:expr) => {{
+            if let Some(c) = cursor {
+                q = if ascending {
+                    q.filter(
+                        $col.ge(c.value.clone())
+                            .and($col.gt(c.value).or(users::id.gt(c.id))),
+                    )
+                } else {
+                    q.filter(
+                        $col.le(c.value.clone())
+                            .and($col.lt(c.value).or(users::id.lt(c.id))),
+                    )
+                };
+            }
+            q = if ascending {
+                q.order_by(($col.asc(), users::id.asc()))
+            } else {
+                q.order_by(($col.desc(), users::id.desc()))
+            };
+        }};
+    }
+    match sort.field {
+        SortField::Name => keyset!(users::display_name),
+        SortField::UserName => keyset!(users::user_principal_name),
+    }
+    (q.limit(limit), !forward)
+}
+
+fn read_page(
+    conn: &mut DbConnection,
+    q: &RegistrationQuery,
+    keys: Option<&[i32]>,
+    seek: bool,
+    search: Option<&Search>,
+) -> QueryResult<RegistrationPage> {
+    let sqlite = matches!(conn, DbConnection::Sqlite(_));
+    let size = i64::from(q.size.get());
+    let mut query = with_keys(users::table.into_boxed(), keys, seek, sqlite);
+    if let Some(search) = search {
+        query = with_search(query, search);
+    }
+    let (query, reversed) = with_keyset(query, q.sort, &q.position, size + 1);
+    let mut rows: Vec<User> = query.select(User::as_select()).load(conn)?;
+    let more = rows.len() as i64 > size;
+    rows.truncate(size as usize);
+    if reversed {
+        rows.reverse();
+    }
+    Ok(paged(rows, &q.position, more))
+}
+
+/// Sets the paging flags from whether a row beyond the page was found.
+fn paged(users: Vec<User>, position: &PagePosition, more: bool) -> RegistrationPage {
+    let (has_prev, has_next) = match position {
+        PagePosition::First => (false, more),
+        PagePosition::After(_) => (true, more),
+        PagePosition::Before(_) => (more, true),
+    };
+    RegistrationPage {
+        users,
+        count: 0,
+        has_next,
+        has_prev,
+    }
+}
+
+/// (sort value, id) of every user the search matches, up to one more than
+/// [`SEARCH_SORT_LIMIT`]; read from the search index alone on SQLite.
+fn search_matches(
+    conn: &mut DbConnection,
+    search: &Search,
+    keys: Option<&[i32]>,
+    sort: Sort,
+) -> QueryResult<Vec<(String, String)>> {
+    let query = with_search(
+        with_keys(users::table.into_boxed(), keys, true, false),
+        search,
+    )
+    .limit(SEARCH_SORT_LIMIT as i64 + 1);
+    match sort.field {
+        SortField::Name => query.select((users::display_name, users::id)).load(conn),
+        SortField::UserName => query
+            .select((users::user_principal_name, users::id))
+            .load(conn),
+    }
+}
+
+fn count_search(
+    conn: &mut DbConnection,
+    search: &Search,
+    keys: Option<&[i32]>,
+) -> QueryResult<i64> {
+    with_search(
+        with_keys(users::table.into_boxed(), keys, true, false),
+        search,
+    )
+    .count()
+    .get_result(conn)
+}
+
+/// Sorts a bounded set of matches, cuts the page out by keyset and loads its rows.
+fn page_in_memory(
+    conn: &mut DbConnection,
+    q: &RegistrationQuery,
+    mut matches: Vec<(String, String)>,
+) -> QueryResult<RegistrationPage> {
+    let count = matches.len() as i64;
+    // Byte order, as both backends compare these columns (COLLATE "C").
+    matches.sort_unstable();
+    if q.sort.descending {
+        matches.reverse();
+    }
+    let size = q.size.get() as usize;
+    let before_cursor = |m: &(String, String), c: &Cursor| {
+        let key = (m.0.as_str(), m.1.as_str());
+        let at = (c.value.as_str(), c.id.as_str());
+        if q.sort.descending {
+            key > at
+        } else {
+            key < at
+        }
+    };
+    let (slice, more) = match &q.position {
+        PagePosition::First => (&matches[..size.min(matches.len())], matches.len() > size),
+        PagePosition::After(c) => {
+            // First match strictly past the cursor in display order.
+            let start =
+                matches.partition_point(|m| before_cursor(m, c) || (m.0 == c.value && m.1 == c.id));
+            let end = (start + size).min(matches.len());
+            (&matches[start..end], matches.len() > end)
+        }
+        PagePosition::Before(c) => {
+            let end = matches.partition_point(|m| before_cursor(m, c));
+            let start = end.saturating_sub(size);
+            (&matches[start..end], start > 0)
+        }
+    };
+    let ids: Vec<&str> = slice.iter().map(|m| m.1.as_str()).collect();
+    let mut rows: Vec<User> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(ID_CHUNK) {
+        rows.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .select(User::as_select())
+                .load::<User>(conn)?,
+        );
+    }
+    let order: std::collections::HashMap<&str, usize> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    rows.sort_by_key(|u| order.get(u.id.as_str()).copied().unwrap_or(usize::MAX));
+    let mut page = paged(rows, &q.position, more);
+    page.count = count;
+    Ok(page)
+}

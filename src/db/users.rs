@@ -1,0 +1,98 @@
+//! One user with everything the user page explains: the stored statuses,
+//! the policy they were derived from, methods, groups and recent activities.
+
+use super::directory::{load_policy, PolicyLoadError};
+use super::models::{Activity, User};
+use super::schema::{activities, directory_groups, group_members, user_methods, users};
+use super::DbConnection;
+use crate::domain::{assess, Assessment, Method, SsprPolicy, UserFacts};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// Recent activities shown on the user page.
+pub const RECENT_ACTIVITIES: i64 = 20;
+
+#[derive(Debug, Clone)]
+pub struct UserDetail {
+    pub user: User,
+    /// Registered methods in catalogue order, with when they were registered.
+    pub methods: Vec<(Method, Option<NaiveDateTime>)>,
+    /// (id, display name) of the user's groups, by name.
+    pub groups: Vec<(String, String)>,
+    pub policy: SsprPolicy,
+    /// Display name of the group the policy is scoped to, if any.
+    pub policy_group_name: Option<String>,
+    /// The rules applied now to the stored facts.
+    pub assessment: Assessment,
+    pub activities: Vec<Activity>,
+}
+
+pub fn user_detail(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<UserDetail>, PolicyLoadError> {
+    let Some(user) = users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let policy = load_policy(conn)?;
+
+    let mut methods: Vec<(Method, Option<NaiveDateTime>)> = user_methods::table
+        .filter(user_methods::user_id.eq(id))
+        .select((user_methods::method, user_methods::registered_at))
+        .load::<(i32, Option<NaiveDateTime>)>(conn)?
+        .into_iter()
+        .filter_map(|(code, at)| Some((Method::from_code(code)?, at)))
+        .collect();
+    methods.sort_by_key(|(m, _)| m.code());
+
+    let groups: Vec<(String, String)> = group_members::table
+        .inner_join(directory_groups::table.on(directory_groups::id.eq(group_members::group_id)))
+        .filter(group_members::user_id.eq(id))
+        .order_by((directory_groups::display_name, directory_groups::id))
+        .select((directory_groups::id, directory_groups::display_name))
+        .load(conn)?;
+
+    let policy_group_name = match policy.scope.group_id() {
+        Some(group) => directory_groups::table
+            .find(group)
+            .select(directory_groups::display_name)
+            .first::<String>(conn)
+            .optional()?,
+        None => None,
+    };
+    let in_policy_group = policy
+        .scope
+        .group_id()
+        .is_some_and(|g| groups.iter().any(|(id, _)| id == g));
+    let assessment = assess(
+        &policy,
+        &UserFacts {
+            is_guest: user.is_guest,
+            is_admin: user.is_admin,
+            in_policy_group,
+            methods: methods.iter().map(|(m, _)| *m).collect(),
+        },
+    );
+
+    let activities: Vec<Activity> = activities::table
+        .filter(activities::user_id.eq(id))
+        .order_by((activities::occurred_at.desc(), activities::id.desc()))
+        .limit(RECENT_ACTIVITIES)
+        .select(Activity::as_select())
+        .load(conn)?;
+
+    Ok(Some(UserDetail {
+        user,
+        methods,
+        groups,
+        policy,
+        policy_group_name,
+        assessment,
+        activities,
+    }))
+}
