@@ -9,6 +9,9 @@ use std::net::TcpListener;
 /// Every route of the portal.
 pub fn routes(cfg: &mut aw::ServiceConfig) {
     cfg.service(web::overview::overview)
+        .service(web::registrations::registrations)
+        .service(web::activity::activity)
+        .service(web::users::user)
         .service(web::health::healthz);
 }
 

@@ -70,8 +70,8 @@ async fn serve_demo(backend: Backend) {
         .unwrap();
     let counts = texts(&html, ".tile-count");
     assert_eq!(counts.len(), 3);
-    let refreshed = texts(&html, ".refreshed").join(" ");
-    assert!(refreshed.contains("300 users"), "{refreshed}");
+    let lede = texts(&html, ".lede").join(" ");
+    assert!(lede.starts_with("300 users in the directory"), "{lede}");
 
     // The account exists with a hashed password.
     let mut conn = db.connect();

@@ -75,12 +75,11 @@ pub fn registered(a: &Assessment, ctx: &Context<'_>) -> Explanation {
     };
     let mut reason = if a.status.registered {
         format!(
-            "{} of the {} {} requires {} registered: {}.",
-            a.counted.len(),
-            count_word(req.methods_required as usize),
+            "registered {} {} allows ({}); it requires {}.",
+            count_word(a.counted.len()),
             policy_name,
-            if a.counted.len() == 1 { "is" } else { "are" },
-            counted
+            counted,
+            req.methods_required
         )
     } else {
         format!(
@@ -344,7 +343,7 @@ mod tests {
         let e = explain(false, false, true, &[Email, MobileSms]);
         assert_eq!(
             e[0].reason,
-            "2 of the 2 methods the policy requires are registered: Mobile phone and Email."
+            "Registered 2 methods the policy allows (Mobile phone and Email); it requires 2."
         );
         assert_eq!(
             e[2].reason,

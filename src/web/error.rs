@@ -1,6 +1,7 @@
 //! The one error type of the web layer. Each variant knows its status and
 //! renders the error page; internals are logged, never shown.
 
+use super::layout::Layout;
 use actix_web::http::{header::ContentType, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
@@ -10,6 +11,11 @@ use std::fmt;
 pub enum AppError {
     /// Bad input: the message names the parameter and what is allowed.
     BadRequest(String),
+    /// Bad input on a list page, which the error page offers to reopen without it.
+    BadPageRequest {
+        message: String,
+        page: &'static str,
+    },
     NotFound,
     /// The database cannot be reached right now.
     Unavailable,
@@ -23,10 +29,22 @@ pub fn bad_request(message: impl Into<String>) -> AppError {
     AppError::BadRequest(message.into())
 }
 
+impl AppError {
+    /// Ties a bad request to the page it was for.
+    pub fn on_page(self, page: &'static str) -> AppError {
+        match self {
+            AppError::BadRequest(message) => AppError::BadPageRequest { message, page },
+            other => other,
+        }
+    }
+}
+
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AppError::BadRequest(m) => write!(f, "bad request: {m}"),
+            AppError::BadRequest(m) | AppError::BadPageRequest { message: m, .. } => {
+                write!(f, "bad request: {m}")
+            }
             AppError::NotFound => f.write_str("not found"),
             AppError::Unavailable => f.write_str("database unavailable"),
             AppError::Internal(m) => write!(f, "internal error: {m}"),
@@ -56,6 +74,15 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+impl From<crate::db::directory::PolicyLoadError> for AppError {
+    fn from(e: crate::db::directory::PolicyLoadError) -> Self {
+        match e {
+            crate::db::directory::PolicyLoadError::Database(e) => e.into(),
+            invalid => AppError::Internal(invalid.to_string()),
+        }
+    }
+}
+
 impl From<actix_web::error::BlockingError> for AppError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         AppError::Internal(e.to_string())
@@ -71,15 +98,17 @@ impl From<askama::Error> for AppError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    layout: Layout,
     status: u16,
-    title: &'a str,
     message: &'a str,
+    back_href: &'a str,
+    back_label: &'a str,
 }
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::BadPageRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -87,8 +116,14 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let (mut back_href, mut back_label) = ("/", "Back to the overview");
         let (title, message) = match self {
             AppError::BadRequest(m) => ("Bad request", m.as_str()),
+            AppError::BadPageRequest { message, page } => {
+                back_href = page;
+                back_label = "Open the page without these parameters";
+                ("Bad request", message.as_str())
+            }
             AppError::NotFound => ("Not found", "There is no page at this address."),
             AppError::Unavailable => (
                 "Database unavailable",
@@ -104,9 +139,11 @@ impl ResponseError for AppError {
         };
         let status = self.status_code();
         let page = ErrorPage {
+            layout: Layout::page(title, ""),
             status: status.as_u16(),
-            title,
             message,
+            back_href,
+            back_label,
         };
         let body = page
             .render()

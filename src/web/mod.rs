@@ -1,8 +1,14 @@
 //! HTTP: one module per page, thin handlers (parse → query → template).
 
+pub mod activity;
 pub mod error;
+pub mod forms;
 pub mod health;
+pub mod layout;
 pub mod overview;
+pub mod params;
+pub mod registrations;
+pub mod users;
 
 use crate::db::{DbConnection, Pool};
 use error::{AppError, AppResult};
@@ -33,7 +39,32 @@ impl AppState {
     }
 }
 
-/// Formats a count with thin thousands separators: 1 234 567.
+/// Renders a page as an HTML response.
+pub fn html(page: impl askama::Template) -> AppResult<actix_web::HttpResponse> {
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+/// The address of a user's page; ids are percent-encoded as one path segment.
+pub fn user_href(id: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+    const SEGMENT: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'/')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'`')
+        .add(b'{')
+        .add(b'}');
+    format!("/users/{}", utf8_percent_encode(id, SEGMENT))
+}
+
+/// Formats a count with thousands separators: 1,234,567.
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);

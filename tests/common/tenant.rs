@@ -6,9 +6,13 @@
 use authinsights::db::directory::{
     put_group, put_users, save_policy, set_group_members, set_user_methods, DirectoryUser,
 };
+use authinsights::db::events::record;
+use authinsights::db::models::{Activity, MethodEvent};
 use authinsights::db::DbConnection;
-use authinsights::domain::{Method, PolicyMethod, Scope, SsprPolicy};
-use chrono::Utc;
+use authinsights::domain::{
+    ActivityResult, Details, Feature, Method, PolicyMethod, Scope, SsprPolicy,
+};
+use chrono::{Duration, NaiveDateTime, Utc};
 
 pub const PILOT_GROUP: &str = "group-sspr-pilot";
 
@@ -146,4 +150,200 @@ pub fn build_worked_example(conn: &mut DbConnection) {
             methods.iter().map(|m| (*m, Some(now))).collect();
         set_user_methods(conn, &policy, id, &list, now).expect("methods save");
     }
+}
+
+/// One method event of the events tenant, with the activity around it.
+#[derive(Debug, Clone)]
+pub struct TestEvent {
+    pub id: &'static str,
+    pub user_id: &'static str,
+    pub name: &'static str,
+    pub feature: Feature,
+    pub method: Method,
+    pub success: bool,
+    pub reason: Option<&'static str>,
+    /// Minutes before now.
+    pub minutes_ago: i64,
+}
+
+impl TestEvent {
+    pub fn at(&self, now: NaiveDateTime) -> NaiveDateTime {
+        now - Duration::minutes(self.minutes_ago)
+    }
+}
+
+/// Events at chosen distances from now: inside 24 hours, 7 days, 30 days, and
+/// one outside every range. Newest first.
+pub const EVENTS: &[TestEvent] = {
+    use Feature::*;
+    use Method::*;
+    &[
+        TestEvent {
+            id: "ev-01",
+            user_id: "u-ana",
+            name: "Ana",
+            feature: Reset,
+            method: MobileSms,
+            success: true,
+            reason: None,
+            minutes_ago: 60,
+        },
+        TestEvent {
+            id: "ev-02",
+            user_id: "u-ana",
+            name: "Ana",
+            feature: Reset,
+            method: Email,
+            success: false,
+            reason: Some("Invalid verification code"),
+            minutes_ago: 120,
+        },
+        TestEvent {
+            id: "ev-03",
+            user_id: "u-gus",
+            name: "Gus",
+            feature: Reset,
+            method: Email,
+            success: true,
+            reason: None,
+            minutes_ago: 25 * 60,
+        },
+        TestEvent {
+            id: "ev-04",
+            user_id: "u-ben",
+            name: "Ben",
+            feature: Registration,
+            method: MobileSms,
+            success: true,
+            reason: None,
+            minutes_ago: 2 * 1440,
+        },
+        TestEvent {
+            id: "ev-05",
+            user_id: "u-eve",
+            name: "Eve",
+            feature: Reset,
+            method: OfficeCall,
+            success: false,
+            reason: Some("Call not answered"),
+            minutes_ago: 3 * 1440,
+        },
+        TestEvent {
+            id: "ev-06",
+            user_id: "u-fay",
+            name: "Fay",
+            feature: Reset,
+            method: AppNotification,
+            success: true,
+            reason: None,
+            minutes_ago: 10 * 1440,
+        },
+        TestEvent {
+            id: "ev-07",
+            user_id: "u-dee",
+            name: "Dee",
+            feature: Registration,
+            method: Email,
+            success: false,
+            reason: Some("Verification not completed"),
+            minutes_ago: 20 * 1440,
+        },
+        TestEvent {
+            id: "ev-08",
+            user_id: "u-cai",
+            name: "Cai",
+            feature: Reset,
+            method: AppCode,
+            success: true,
+            reason: None,
+            minutes_ago: 40 * 1440,
+        },
+    ]
+};
+
+/// Records [`EVENTS`] (each in an activity of its own) through the same
+/// write path as ingest, aggregates included.
+pub fn build_events(conn: &mut DbConnection, now: NaiveDateTime) {
+    let mut activities = Vec::new();
+    let mut events = Vec::new();
+    for e in EVENTS {
+        let at = e.at(now);
+        let (result, details) = match (e.feature, e.success) {
+            (Feature::Reset, true) => (
+                ActivityResult::Succeeded,
+                Details::for_result(ActivityResult::Succeeded).next(),
+            ),
+            (Feature::Reset, false) => (
+                ActivityResult::Failed,
+                Details::for_result(ActivityResult::Failed).next(),
+            ),
+            (Feature::Registration, true) => (ActivityResult::Succeeded, None),
+            (Feature::Registration, false) => (ActivityResult::Failed, None),
+        };
+        let activity_id = format!("ac-{}", &e.id[3..]);
+        activities.push(Activity {
+            id: activity_id.clone(),
+            user_id: Some(e.user_id.to_string()),
+            user_principal_name: format!("{}@contoso.example", e.name.to_lowercase()),
+            user_display_name: e.name.to_string(),
+            user_role: "User".into(),
+            feature: e.feature.code(),
+            methods_mask: e.method.policy_method().map(|p| p.bit()).unwrap_or(0),
+            result: result.code(),
+            details: details.map(|d| d.code()),
+            occurred_at: at,
+        });
+        events.push(MethodEvent {
+            id: e.id.to_string(),
+            activity_id: Some(activity_id),
+            user_id: e.user_id.to_string(),
+            feature: e.feature.code(),
+            method: e.method.code(),
+            success: e.success,
+            failure_reason: e.reason.map(str::to_string),
+            occurred_at: at,
+        });
+    }
+    record(conn, &activities, &events, now).expect("the events record");
+}
+
+/// A crowd of `n` generated members (two of them administrators) besides
+/// nothing else: enough users that selective filters take the seek path.
+/// Returns their ids. Names repeat, so ties are broken by id.
+pub fn build_crowd(conn: &mut DbConnection, n: usize) -> Vec<String> {
+    let now = Utc::now().naive_utc();
+    let policy = SsprPolicy::new(Scope::All, 1, PolicyMethod::ALL.into_iter().collect()).unwrap();
+    save_policy(conn, &policy, Some("test")).expect("the policy saves");
+    let firsts = ["Zoë", "Ana", "Łukasz", "Renée", "Ben", "O'Neil"];
+    let records: Vec<DirectoryUser> = (0..n)
+        .map(|i| DirectoryUser {
+            id: format!("c-{i:04}"),
+            display_name: format!("{} Crowd{:02}", firsts[i % firsts.len()], (i * 7) % 13),
+            user_principal_name: format!("crowd.{:04}@contoso.example", (i * 37) % n),
+            is_guest: i % 10 == 3,
+            directory_role: if i % 61 == 5 {
+                "Helpdesk Administrator"
+            } else {
+                "User"
+            }
+            .into(),
+            is_admin: i % 61 == 5,
+            account_enabled: i % 17 != 0,
+        })
+        .collect();
+    put_users(conn, &policy, &records, now).expect("the users save");
+    let mut ids = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let methods: &[Method] = match i % 4 {
+            0 => &[],
+            1 => &[Method::Email],
+            2 => &[Method::Email, Method::MobileSms],
+            _ => &[Method::Fido2],
+        };
+        let list: Vec<(Method, Option<NaiveDateTime>)> =
+            methods.iter().map(|m| (*m, Some(now))).collect();
+        set_user_methods(conn, &policy, &r.id, &list, now).expect("methods save");
+        ids.push(r.id.clone());
+    }
+    ids
 }

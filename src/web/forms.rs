@@ -1,0 +1,86 @@
+//! Pieces the list pages share: select fields for GET forms, the pager, and
+//! Yes/No cells.
+
+pub struct SelectOption {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// A labelled `<select>` of a GET filter form.
+pub struct SelectField {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub options: Vec<SelectOption>,
+}
+
+impl SelectField {
+    pub fn new(
+        name: &'static str,
+        label: &'static str,
+        options: &[(&str, &str)],
+        current: &str,
+    ) -> SelectField {
+        SelectField::owned(
+            name,
+            label,
+            options
+                .iter()
+                .map(|(v, l)| (v.to_string(), l.to_string()))
+                .collect(),
+            current,
+        )
+    }
+
+    pub fn owned(
+        name: &'static str,
+        label: &'static str,
+        options: Vec<(String, String)>,
+        current: &str,
+    ) -> SelectField {
+        SelectField {
+            name,
+            label,
+            options: options
+                .into_iter()
+                .map(|(value, label)| SelectOption {
+                    selected: value == current,
+                    value,
+                    label,
+                })
+                .collect(),
+        }
+    }
+
+    /// Adds `value` as an option when the URL asked for one the form does not offer.
+    pub fn ensure_selected(&mut self, value: &str, label: &str) {
+        if !self.options.iter().any(|o| o.selected) {
+            self.options.push(SelectOption {
+                value: value.to_string(),
+                label: label.to_string(),
+                selected: true,
+            });
+        }
+    }
+}
+
+/// Links to the first, previous and next pages, where there are such pages.
+pub struct Pager {
+    pub first: Option<String>,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    pub fn is_needed(&self) -> bool {
+        self.first.is_some() || self.prev.is_some() || self.next.is_some()
+    }
+}
+
+pub fn yes_no(value: bool) -> &'static str {
+    if value {
+        "Yes"
+    } else {
+        "No"
+    }
+}

@@ -1,0 +1,319 @@
+//! `/registrations`: registration details, one row per user.
+
+use super::error::AppResult;
+use super::forms::{yes_no, Pager, SelectField};
+use super::layout::Layout;
+use super::params::{href, query_string, Params};
+use super::{html, thousands, user_href, AppState};
+use crate::db::counts::data_changed_at;
+use crate::db::models::User;
+use crate::db::registrations::{registration_page, RegistrationPage, RegistrationQuery};
+use crate::domain::filter::{
+    parse_methods, PagePosition, PageSize, RegistrationFilter, Search, Sort, Tristate, UserType,
+};
+use crate::domain::Method;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use askama::Template;
+
+pub const PATH: &str = "/registrations";
+
+/// Every parameter the page accepts.
+pub const PARAMS: [&str; 14] = [
+    "registered",
+    "enabled",
+    "capable",
+    "mfa_capable",
+    "passwordless_capable",
+    "method",
+    "user_type",
+    "admin",
+    "account_enabled",
+    "q",
+    "sort",
+    "size",
+    "after",
+    "before",
+];
+
+/// The status filters: (parameter, label).
+const STATUS_FILTERS: [(&str, &str); 7] = [
+    ("registered", "Registered"),
+    ("enabled", "Enabled"),
+    ("capable", "Capable"),
+    ("mfa_capable", "MFA capable"),
+    ("passwordless_capable", "Passwordless capable"),
+    ("admin", "Admin"),
+    ("account_enabled", "Account enabled"),
+];
+
+fn tristate_of(f: &RegistrationFilter, param: &str) -> Tristate {
+    match param {
+        "registered" => f.registered,
+        "enabled" => f.enabled,
+        "capable" => f.capable,
+        "mfa_capable" => f.mfa_capable,
+        "passwordless_capable" => f.passwordless_capable,
+        "admin" => f.admin,
+        _ => f.account_enabled,
+    }
+}
+
+/// Parses the whole query string of the page.
+pub fn parse_query(query: &str) -> AppResult<RegistrationQuery> {
+    let p = Params::parse(query, &PARAMS)?;
+    let t = |name: &str| -> AppResult<Tristate> { Ok(Tristate::parse(name, p.one(name)?)?) };
+    let filter = RegistrationFilter {
+        registered: t("registered")?,
+        enabled: t("enabled")?,
+        capable: t("capable")?,
+        mfa_capable: t("mfa_capable")?,
+        passwordless_capable: t("passwordless_capable")?,
+        methods: parse_methods("method", p.all("method"), &Method::ALL)?,
+        user_type: UserType::parse("user_type", p.one("user_type")?)?,
+        admin: t("admin")?,
+        account_enabled: t("account_enabled")?,
+        search: Search::parse("q", p.one("q")?)?,
+    };
+    Ok(RegistrationQuery {
+        filter,
+        sort: Sort::parse("sort", p.one("sort")?)?,
+        size: PageSize::parse("size", p.one("size")?)?,
+        position: PagePosition::parse(p.one("after")?, p.one("before")?)?,
+    })
+}
+
+/// The filter as URL parameters, in a stable order, defaults left out.
+pub fn filter_pairs(f: &RegistrationFilter) -> Vec<(&'static str, String)> {
+    let mut pairs = Vec::new();
+    for (param, _) in &STATUS_FILTERS[..5] {
+        pairs.push((*param, tristate_of(f, param).key().to_string()));
+    }
+    for m in f.methods.iter() {
+        pairs.push(("method", m.key().to_string()));
+    }
+    pairs.push((
+        "user_type",
+        f.user_type.map(|u| u.key()).unwrap_or("").into(),
+    ));
+    pairs.push(("admin", f.admin.key().into()));
+    pairs.push(("account_enabled", f.account_enabled.key().into()));
+    pairs.push((
+        "q",
+        f.search
+            .as_ref()
+            .map(|s| s.typed().to_string())
+            .unwrap_or_default(),
+    ));
+    pairs.retain(|(_, v)| !v.is_empty());
+    pairs
+}
+
+/// The URL of the list for a filter (first page, default order).
+pub fn filter_href(f: &RegistrationFilter) -> String {
+    list_href(PATH, f, Sort::default(), PageSize::DEFAULT, None)
+}
+
+fn list_href(
+    path: &str,
+    f: &RegistrationFilter,
+    sort: Sort,
+    size: PageSize,
+    position: Option<(&str, String)>,
+) -> String {
+    let mut pairs = filter_pairs(f);
+    if sort != Sort::default() {
+        pairs.push(("sort", sort.key().into()));
+    }
+    if size != PageSize::DEFAULT {
+        pairs.push(("size", size.get().to_string()));
+    }
+    if let Some((name, cursor)) = position {
+        pairs.push((name, cursor));
+    }
+    href(
+        path,
+        &query_string(pairs.iter().map(|(k, v)| (*k, v.as_str()))),
+    )
+}
+
+pub struct Row {
+    pub href: String,
+    pub name: String,
+    pub user_name: String,
+    pub registered: &'static str,
+    pub enabled: &'static str,
+    pub capable: &'static str,
+    pub mfa_capable: &'static str,
+    pub passwordless_capable: &'static str,
+    pub admin: &'static str,
+    pub user_type: &'static str,
+    pub account_enabled: &'static str,
+    pub methods: String,
+}
+
+impl Row {
+    fn new(u: &User) -> Row {
+        Row {
+            href: user_href(&u.id),
+            name: u.display_name.clone(),
+            user_name: u.user_principal_name.clone(),
+            registered: yes_no(u.is_registered),
+            enabled: yes_no(u.is_enabled),
+            capable: yes_no(u.is_capable),
+            mfa_capable: yes_no(u.is_mfa_capable),
+            passwordless_capable: yes_no(u.is_passwordless_capable),
+            admin: yes_no(u.is_admin),
+            user_type: if u.is_guest { "Guest" } else { "Member" },
+            account_enabled: yes_no(u.account_enabled),
+            methods: u.methods().display(),
+        }
+    }
+}
+
+pub struct MethodChoice {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+/// A sortable column heading: the link flips or sets the order.
+pub struct SortHeading {
+    pub label: &'static str,
+    pub href: String,
+    /// `ascending`, `descending` or `none` (aria-sort).
+    pub aria_sort: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "registrations.html")]
+pub struct RegistrationsPage {
+    pub layout: Layout,
+    pub selects: Vec<SelectField>,
+    pub methods: Vec<MethodChoice>,
+    pub q: String,
+    pub sort_select: SelectField,
+    pub size_select: SelectField,
+    pub count: String,
+    pub count_is_one: bool,
+    pub filtered: bool,
+    pub clear_href: String,
+    pub headings: Vec<SortHeading>,
+    pub rows: Vec<Row>,
+    pub pager: Pager,
+}
+
+impl RegistrationsPage {
+    pub fn new(q: &RegistrationQuery, page: &RegistrationPage, layout: Layout) -> Self {
+        let f = &q.filter;
+        let mut selects: Vec<SelectField> = STATUS_FILTERS
+            .iter()
+            .map(|(param, label)| {
+                SelectField::new(
+                    param,
+                    label,
+                    &[("", "All"), ("yes", "Yes"), ("no", "No")],
+                    tristate_of(f, param).key(),
+                )
+            })
+            .collect();
+        selects.push(SelectField::new(
+            "user_type",
+            "User type",
+            &[("", "All"), ("member", "Member"), ("guest", "Guest")],
+            f.user_type.map(|u| u.key()).unwrap_or(""),
+        ));
+        let sort_options: Vec<(&str, &str)> =
+            Sort::ALL.iter().map(|s| (s.key(), s.label())).collect();
+        let size_options: Vec<(String, String)> = PageSize::CHOICES
+            .iter()
+            .map(|n| (n.to_string(), format!("{n} rows")))
+            .collect();
+        let mut size_select = SelectField::owned(
+            "size",
+            "Rows per page",
+            size_options,
+            &q.size.get().to_string(),
+        );
+        size_select.ensure_selected(&q.size.get().to_string(), &format!("{} rows", q.size.get()));
+
+        let link = |position: Option<(&str, String)>| list_href(PATH, f, q.sort, q.size, position);
+        let pager = Pager {
+            first: page.has_prev.then(|| link(None)),
+            prev: page
+                .has_prev
+                .then(|| page.users.first())
+                .flatten()
+                .map(|u| {
+                    link(Some((
+                        "before",
+                        RegistrationPage::cursor(u, q.sort).encode(),
+                    )))
+                }),
+            next: page.has_next.then(|| page.users.last()).flatten().map(|u| {
+                link(Some((
+                    "after",
+                    RegistrationPage::cursor(u, q.sort).encode(),
+                )))
+            }),
+        };
+        let heading = |label, field| {
+            let current = q.sort.field == field;
+            let next = Sort {
+                field,
+                descending: current && !q.sort.descending,
+            };
+            SortHeading {
+                label,
+                href: list_href(PATH, f, next, q.size, None),
+                aria_sort: match (current, q.sort.descending) {
+                    (false, _) => "none",
+                    (true, false) => "ascending",
+                    (true, true) => "descending",
+                },
+            }
+        };
+        use crate::domain::filter::SortField;
+        RegistrationsPage {
+            layout,
+            selects,
+            methods: Method::ALL
+                .iter()
+                .map(|m| MethodChoice {
+                    key: m.key(),
+                    label: m.display_name(),
+                    checked: f.methods.contains(*m),
+                })
+                .collect(),
+            q: f.search
+                .as_ref()
+                .map(|s| s.typed().to_string())
+                .unwrap_or_default(),
+            sort_select: SelectField::new("sort", "Sort by", &sort_options, q.sort.key()),
+            size_select,
+            count: thousands(page.count),
+            count_is_one: page.count == 1,
+            filtered: *f != RegistrationFilter::default(),
+            clear_href: PATH.to_string(),
+            headings: vec![
+                heading("Name", SortField::Name),
+                heading("User name", SortField::UserName),
+            ],
+            rows: page.users.iter().map(Row::new).collect(),
+            pager,
+        }
+    }
+}
+
+#[get("/registrations")]
+pub async fn registrations(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let query = parse_query(req.query_string()).map_err(|e| e.on_page(PATH))?;
+    let q = query.clone();
+    let (page, refreshed) = state
+        .db(move |conn| Ok((registration_page(conn, &q)?, data_changed_at(conn)?)))
+        .await?;
+    let layout = Layout::page("Registration details", "registrations").refreshed(refreshed);
+    html(RegistrationsPage::new(&query, &page, layout))
+}

@@ -1,0 +1,240 @@
+//! Reset details over HTTP: method events of a range with filters, search,
+//! counts and keyset paging.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use authinsights::domain::{Feature, Method};
+use chrono::{Duration, NaiveDateTime, Utc};
+use common::tenant::{build_events, build_worked_example, TestEvent, EVENTS};
+use common::{texts, Backend, TestApp};
+
+async fn spawn_with_events(backend: Backend) -> (TestApp, NaiveDateTime) {
+    let app = TestApp::spawn(backend).await;
+    let now = Utc::now().naive_utc();
+    app.with_conn(|conn| {
+        build_worked_example(conn);
+        build_events(conn, now);
+    });
+    (app, now)
+}
+
+/// (names, summary) of a reset-details page.
+async fn events(app: &TestApp, query: &str) -> (Vec<String>, String) {
+    let response = app.get(&format!("/activity{query}")).await;
+    assert_eq!(response.status(), 200, "{query}");
+    let html = response.text().await.unwrap();
+    (
+        texts(&html, "td.c-name"),
+        texts(&html, ".match-count").join(" "),
+    )
+}
+
+fn names(pick: impl Fn(&TestEvent) -> bool) -> Vec<&'static str> {
+    EVENTS.iter().filter(|e| pick(e)).map(|e| e.name).collect()
+}
+
+async fn filters_and_ranges(backend: Backend) {
+    let (app, now) = spawn_with_events(backend).await;
+    let within = |days: i64| move |e: &TestEvent| e.minutes_ago < days * 1440 - 60;
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("", names(within(30))),
+        ("?range=30d", names(within(30))),
+        ("?range=7d", names(within(7))),
+        ("?range=24h", vec!["Ana", "Ana"]),
+        ("?feature=registration", vec!["Ben", "Dee"]),
+        ("?feature=reset&range=7d", vec!["Ana", "Ana", "Gus", "Eve"]),
+        ("?status=failure", vec!["Ana", "Eve", "Dee"]),
+        ("?method=email", vec!["Ana", "Gus", "Dee"]),
+        (
+            "?feature=reset&method=email&status=success&range=7d",
+            vec!["Gus"],
+        ),
+        ("?method=security_questions", vec![]),
+        ("?q=ana", vec!["Ana", "Ana"]),
+        ("?q=ANA&status=success", vec!["Ana"]),
+        ("?q=zzz", vec![]),
+        (
+            "?feature=&method=&status=&range=30d&from=&to=&q=&size=50",
+            names(within(30)),
+        ),
+    ];
+    for (query, expected) in &cases {
+        let (got, summary) = events(&app, query).await;
+        assert_eq!(&got, expected, "{query}");
+        let count = expected.len();
+        let noun = if count == 1 { "event" } else { "events" };
+        assert!(
+            summary.starts_with(&format!("{count} method {noun} ")),
+            "{query}: {summary}"
+        );
+    }
+
+    // Custom dates: whole UTC days, expected from each event's date.
+    let today = now.date();
+    let from = today - Duration::days(3);
+    let to = today - Duration::days(1);
+    let expected: Vec<&str> = names(|e| {
+        let d = e.at(now).date();
+        d >= from && d <= to
+    });
+    let (got, summary) = events(&app, &format!("?range=custom&from={from}&to={to}")).await;
+    assert_eq!(got, expected);
+    assert!(
+        summary.contains(&format!("from {from} to {to}")),
+        "{summary}"
+    );
+    // Dates alone imply a custom range.
+    let (got, _) = events(&app, &format!("?from={from}&to={to}")).await;
+    assert_eq!(got, expected);
+
+    // The columns of a row.
+    let html = app
+        .get("/activity?status=failure&feature=reset&method=office_call")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let row = texts(&html, "tbody td");
+    let eve = EVENTS.iter().find(|e| e.id == "ev-05").unwrap();
+    assert_eq!(
+        row,
+        [
+            "Eve".to_string(),
+            "eve@contoso.example".into(),
+            "Reset".into(),
+            "Office call".into(),
+            "Failure".into(),
+            eve.at(now).format("%Y-%m-%d %H:%M:%S").to_string(),
+            "Call not answered".into(),
+        ]
+    );
+    assert_eq!(
+        texts(&html, "thead th"),
+        [
+            "Name",
+            "User name",
+            "Feature",
+            "Authentication method",
+            "Status",
+            "Date (UTC) ▼",
+            "Failure reason"
+        ]
+    );
+
+    // An empty list says so and offers to clear.
+    let html = app.get("/activity?q=zzz").await.text().await.unwrap();
+    assert_eq!(
+        texts(&html, ".empty p")[0],
+        "No method events match these filters in this range."
+    );
+    assert_eq!(texts(&html, ".empty a"), ["Clear the filters"]);
+    // The seven usage methods are offered, as the seed lists them.
+    let methods = texts(&html, "#f-method option");
+    assert_eq!(methods[0], "All");
+    assert_eq!(
+        &methods[1..],
+        Method::USAGE.map(|m| m.display_name().to_string())
+    );
+    assert_eq!(
+        texts(&html, "#f-feature option"),
+        ["All", "Registration", "Reset"]
+    );
+    let _ = Feature::ALL;
+}
+db_test!(filters_ranges_and_search, filters_and_ranges);
+
+async fn paging(backend: Backend) {
+    let (app, now) = spawn_with_events(backend).await;
+    let expected: Vec<String> = EVENTS
+        .iter()
+        .filter(|e| e.minutes_ago < 29 * 1440)
+        .map(|e| e.at(now).format("%Y-%m-%d %H:%M:%S").to_string())
+        .collect();
+    for first in ["/activity?size=2", "/activity?size=3&q=contoso"] {
+        let mut url = first.to_string();
+        let mut seen: Vec<String> = Vec::new();
+        let mut pages: Vec<Vec<String>> = Vec::new();
+        loop {
+            let html = app.get(&url).await.text().await.unwrap();
+            let page = texts(&html, "td.c-date");
+            seen.extend(page.clone());
+            pages.push(page);
+            let doc = scraper::Html::parse_document(&html);
+            match doc
+                .select(&scraper::Selector::parse("a[rel=next]").unwrap())
+                .next()
+            {
+                Some(a) => url = a.value().attr("href").unwrap().to_string(),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen, expected,
+            "{first}: newest first, no gaps or duplicates"
+        );
+        for page in pages.iter().rev().skip(1) {
+            let html = app.get(&url).await.text().await.unwrap();
+            let doc = scraper::Html::parse_document(&html);
+            url = doc
+                .select(&scraper::Selector::parse("a[rel=prev]").unwrap())
+                .next()
+                .unwrap()
+                .value()
+                .attr("href")
+                .unwrap()
+                .to_string();
+            let html = app.get(&url).await.text().await.unwrap();
+            assert_eq!(&texts(&html, "td.c-date"), page, "{first}: back to {url}");
+        }
+    }
+}
+db_test!(keyset_paging_newest_first, paging);
+
+async fn bad_parameters(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let today = Utc::now().naive_utc().date();
+    let old = (today - Duration::days(31)).to_string();
+    let future = (today + Duration::days(1)).to_string();
+    let from = (today - Duration::days(2)).to_string();
+    let to = (today - Duration::days(5)).to_string();
+    for (query, param, hint) in [
+        ("range=1y".to_string(), "range", "24h, 7d, 30d or custom"),
+        ("from=2026-02-30".into(), "from", "YYYY-MM-DD"),
+        ("to=yesterday".into(), "to", "YYYY-MM-DD"),
+        (format!("from={old}"), "from", "retention"),
+        (format!("to={future}"), "to", "future"),
+        (format!("from={from}&to={to}"), "from", "after the end date"),
+        ("status=maybe".into(), "status", "success, failure or all"),
+        (
+            "feature=login".into(),
+            "feature",
+            "registration, reset or all",
+        ),
+        ("method=fido2".into(), "method", "security_questions"),
+        ("size=1000".into(), "size", "from 1 to 500"),
+        ("after=bm90IGEgY3Vyc29y".into(), "after", "first page"),
+        ("colour=blue".into(), "colour", "This page accepts: feature"),
+    ] {
+        let response = app.get(&format!("/activity?{query}")).await;
+        assert_eq!(response.status(), 400, "{query}");
+        let html = response.text().await.unwrap();
+        let message = texts(&html, ".error-message").join(" ");
+        assert!(
+            message.contains(&format!("'{param}'")),
+            "{query}: {message}"
+        );
+        assert!(message.contains(hint), "{query}: {message}");
+    }
+    // A cursor of the registration list is not an event position.
+    let cursor = authinsights::domain::filter::Cursor {
+        value: "Ana".into(),
+        id: "u-ana".into(),
+    };
+    let response = app
+        .get(&format!("/activity?after={}", cursor.encode()))
+        .await;
+    assert_eq!(response.status(), 400);
+}
+db_test!(bad_parameters_give_400, bad_parameters);
