@@ -188,11 +188,39 @@ async fn search_and_sort(backend: Backend) {
             vec!["Ivy", "Gus", "Eve", "Ben"],
         ),
         ("?sort=user_name&admin=yes", vec!["Fay", "Gus"]),
+        ("?q=%22ana%22", vec![]),
     ] {
         let (names, count) = list(&app, query).await;
         assert_eq!(names, expected, "{query}");
         assert_eq!(count, expected.len().to_string(), "{query}");
     }
+
+    // A renamed user is found by the new name only: the search index follows.
+    app.with_conn(|conn| {
+        let policy = authinsights::db::directory::load_policy(conn).unwrap();
+        let renamed = authinsights::db::directory::DirectoryUser {
+            id: "u-eve".into(),
+            display_name: "Evelyn Zhou".into(),
+            user_principal_name: "evelyn.zhou@contoso.example".into(),
+            is_guest: false,
+            directory_role: "User".into(),
+            is_admin: false,
+            account_enabled: true,
+        };
+        authinsights::db::directory::put_users(
+            conn,
+            &policy,
+            &[renamed],
+            chrono::Utc::now().naive_utc(),
+        )
+        .unwrap();
+    });
+    assert_eq!(list(&app, "?q=zhou").await.0, ["Evelyn Zhou"]);
+    assert_eq!(list(&app, "?q=eve@").await.0, Vec::<String>::new());
+    assert_eq!(
+        list(&app, "?q=evelyn&registered=no").await.0,
+        ["Evelyn Zhou"]
+    );
 }
 db_test!(search_and_sort, search_and_sort);
 

@@ -2,7 +2,9 @@
 //! events and activities per hour. Pages read these instead of scanning.
 
 use super::models::{StatusCountRow, StatusKey};
-use super::schema::{activity_counts, event_counts, portal_state, user_status_counts, users};
+use super::schema::{
+    activity_counts, event_counts, event_counts_daily, portal_state, user_status_counts, users,
+};
 use super::{with_backend, DbConnection};
 use chrono::{NaiveDateTime, Timelike};
 use diesel::dsl::count_star;
@@ -147,6 +149,45 @@ pub fn add_event_counts(
             .execute(conn))?;
     }
     diesel::delete(c::event_counts.filter(c::event_count.le(0))).execute(conn)?;
+    add_daily_event_counts(conn, deltas)
+}
+
+/// The start of the day `t` falls in: the bucket of the daily rollup.
+pub fn day_bucket(t: NaiveDateTime) -> NaiveDateTime {
+    t.date().and_time(chrono::NaiveTime::MIN)
+}
+
+/// Moves the daily rollup with the hourly deltas.
+fn add_daily_event_counts(
+    conn: &mut DbConnection,
+    hourly: &HashMap<EventBucket, i64>,
+) -> QueryResult<()> {
+    use event_counts_daily::dsl as c;
+    let mut daily: HashMap<EventBucket, i64> = HashMap::new();
+    for (key, delta) in hourly {
+        *daily
+            .entry(EventBucket {
+                bucket: day_bucket(key.bucket),
+                ..*key
+            })
+            .or_default() += delta;
+    }
+    for (key, delta) in daily.iter().filter(|(_, d)| **d != 0) {
+        let row = (
+            c::day.eq(key.bucket),
+            c::feature.eq(key.feature),
+            c::method.eq(key.method),
+            c::success.eq(key.success),
+            c::event_count.eq(*delta),
+        );
+        with_backend!(&mut *conn, conn => diesel::insert_into(c::event_counts_daily)
+            .values(row)
+            .on_conflict((c::day, c::feature, c::method, c::success))
+            .do_update()
+            .set(c::event_count.eq(c::event_count + excluded(c::event_count)))
+            .execute(conn))?;
+    }
+    diesel::delete(c::event_counts_daily.filter(c::event_count.le(0))).execute(conn)?;
     Ok(())
 }
 

@@ -258,6 +258,7 @@ pub fn put_users(
 ) -> QueryResult<u64> {
     let mut deltas: HashMap<StatusKey, i64> = HashMap::new();
     let mut inserted = 0;
+    let mut next_search_rowid = next_search_rowid(conn)?;
     for record in records {
         let stored: Option<User> = users::table
             .find(&record.id)
@@ -307,7 +308,9 @@ pub fn put_users(
                     search_text: search,
                     updated_at: now,
                     status_key: 0,
+                    search_rowid: next_search_rowid,
                 };
+                next_search_rowid += 1;
                 row.status_key = row.key().pack();
                 *deltas.entry(row.key()).or_default() += 1;
                 diesel::insert_into(users::table)
@@ -321,6 +324,14 @@ pub fn put_users(
     refresh_users(conn, policy, &ids, now)?;
     touch_data_changed(conn, now)?;
     Ok(inserted)
+}
+
+/// The next free key of the search index (one past the largest given).
+pub fn next_search_rowid(conn: &mut DbConnection) -> QueryResult<i64> {
+    let max: Option<i64> = users::table
+        .select(diesel::dsl::max(users::search_rowid))
+        .first(conn)?;
+    Ok(max.unwrap_or(0) + 1)
 }
 
 /// Creates a group or renames it.

@@ -11,15 +11,15 @@
 //! counted exactly without scanning, which the page says.
 
 use super::counts::{
-    add_activity_counts, add_event_counts, hour_bucket, touch_data_changed, ActivityBucket,
-    EventBucket,
+    add_activity_counts, add_event_counts, day_bucket, hour_bucket, touch_data_changed,
+    ActivityBucket, EventBucket,
 };
 use super::models::{Activity, MethodEvent};
-use super::schema::{event_counts, method_events, users};
+use super::schema::{event_counts, event_counts_daily, method_events, users};
 use super::DbConnection;
 use crate::domain::filter::{Cursor, EventFilter, PagePosition, PageSize, Search, TimeWindow};
 use crate::domain::{Feature, Method};
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -87,40 +87,103 @@ pub struct KindCount {
     pub count: i64,
 }
 
-/// Method events per (feature, method, status) in the window, from the
-/// hourly aggregate.
-pub fn kind_counts(conn: &mut DbConnection, window: TimeWindow) -> QueryResult<Vec<KindCount>> {
-    let mut q = event_counts::table
-        .filter(event_counts::bucket.ge(window.start))
-        .group_by((
-            event_counts::feature,
-            event_counts::method,
-            event_counts::success,
-        ))
+type KindSums = Vec<(i32, i32, bool, i64)>;
+
+/// Hourly sums in `[from, to)` (no `to`: no upper bound).
+fn hourly_sums(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: Option<NaiveDateTime>,
+) -> QueryResult<KindSums> {
+    use event_counts::dsl as c;
+    let mut q = c::event_counts
+        .filter(c::bucket.ge(from))
+        .group_by((c::feature, c::method, c::success))
         .select((
-            event_counts::feature,
-            event_counts::method,
-            event_counts::success,
-            // SUM of a BIGINT is NUMERIC on PostgreSQL; both backends agree on BIGINT.
+            c::feature,
+            c::method,
+            c::success,
+            // SUM of a BIGINT is NUMERIC on PostgreSQL; both agree on BIGINT.
             sql::<BigInt>("CAST(SUM(event_count) AS BIGINT)"),
         ))
         .into_boxed::<Db>();
-    if let Some(end) = window.end {
-        q = q.filter(event_counts::bucket.lt(end));
+    if let Some(to) = to {
+        q = q.filter(c::bucket.lt(to));
     }
-    let rows: Vec<(i32, i32, bool, i64)> = q.load(conn)?;
-    Ok(rows
+    q.load(conn)
+}
+
+/// Daily sums of the days in `[from, to)`, both midnights.
+fn daily_sums(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: Option<NaiveDateTime>,
+) -> QueryResult<KindSums> {
+    use event_counts_daily::dsl as c;
+    let mut q = c::event_counts_daily
+        .filter(c::day.ge(from))
+        .group_by((c::feature, c::method, c::success))
+        .select((
+            c::feature,
+            c::method,
+            c::success,
+            sql::<BigInt>("CAST(SUM(event_count) AS BIGINT)"),
+        ))
+        .into_boxed::<Db>();
+    if let Some(to) = to {
+        q = q.filter(c::day.lt(to));
+    }
+    q.load(conn)
+}
+
+/// Method events per (feature, method, status) in the window, from the
+/// maintained counts: whole days from the daily rollup, the hours before the
+/// first whole day (and after the last, for a window with an end) from the
+/// hourly counts. Exact, because windows start and end on whole hours.
+pub fn kind_counts(conn: &mut DbConnection, window: TimeWindow) -> QueryResult<Vec<KindCount>> {
+    let first_day = {
+        let d = day_bucket(window.start);
+        if d == window.start {
+            d
+        } else {
+            d + Duration::days(1)
+        }
+    };
+    let mut parts: KindSums = Vec::new();
+    match window.end {
+        None => {
+            parts.extend(hourly_sums(conn, window.start, Some(first_day))?);
+            parts.extend(daily_sums(conn, first_day, None)?);
+        }
+        Some(end) => {
+            let last_day = day_bucket(end);
+            if last_day <= first_day {
+                parts.extend(hourly_sums(conn, window.start, Some(end))?);
+            } else {
+                parts.extend(hourly_sums(conn, window.start, Some(first_day))?);
+                parts.extend(daily_sums(conn, first_day, Some(last_day))?);
+                parts.extend(hourly_sums(conn, last_day, Some(end))?);
+            }
+        }
+    }
+    let mut sums: HashMap<(i32, i32, bool), i64> = HashMap::new();
+    for (f, m, success, n) in parts {
+        *sums.entry((f, m, success)).or_default() += n;
+    }
+    let mut out: Vec<KindCount> = sums
         .into_iter()
-        .filter_map(|(f, m, success, n)| {
+        .filter(|(_, n)| *n > 0)
+        .filter_map(|((f, m, success), count)| {
             Some(KindCount {
                 feature: Feature::from_code(f)?,
                 method: Method::from_code(m)?,
                 success,
-                count: n,
+                count,
             })
         })
-        .filter(|k| k.count > 0)
-        .collect())
+        .collect();
+    out.sort_by_key(|k| (k.feature.code(), k.method.code(), !k.success));
+    Ok(out)
 }
 
 /// One row of reset details.
@@ -389,18 +452,17 @@ fn search_walk(
 }
 
 fn matching_user_ids(conn: &mut DbConnection, search: &Search) -> QueryResult<Vec<String>> {
+    let condition = super::search::condition(conn, search);
     users::table
-        .filter(users::search_text.like(search.like_pattern()).escape('\\'))
+        .into_boxed()
+        .filter(condition)
         .select(users::id)
         .limit(SEARCH_USER_LIMIT as i64 + 1)
         .load(conn)
 }
 
 fn count_users(conn: &mut DbConnection, search: &Search) -> QueryResult<i64> {
-    users::table
-        .filter(users::search_text.like(search.like_pattern()).escape('\\'))
-        .count()
-        .get_result(conn)
+    super::search::count_matches(conn, search)
 }
 
 /// The rows of one page, in the order of `keys`.

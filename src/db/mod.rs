@@ -17,6 +17,7 @@ pub mod models;
 pub mod overview;
 pub mod registrations;
 pub mod schema;
+pub mod search;
 pub mod users;
 
 /// A connection to either backend. Queries written with the diesel DSL run on

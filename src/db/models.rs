@@ -26,6 +26,8 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     /// [`StatusKey::pack`] of the columns above, for the list indexes.
     pub status_key: i32,
+    /// Stable key of the user's row in the SQLite search index.
+    pub search_rowid: i64,
 }
 
 impl User {

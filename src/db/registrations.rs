@@ -9,13 +9,15 @@
 //! - a filter few users pass seeks the status keys it admits in the
 //!   `(status_key, name, id)` index and sorts that small set.
 //!
-//! A search first collects the matching users from the narrow search index
-//! (with their sort values); up to [`SEARCH_SORT_LIMIT`] matches are counted
-//! and paged in memory, more fall back to a walk and an index-only count.
+//! A search is counted from the search index first (`db::search`); up to
+//! [`SEARCH_SORT_LIMIT`] matches are collected with their sort values from a
+//! covering index and paged in memory, more walk the ordered index checking
+//! each row's text.
 
 use super::counts::status_count_rows;
 use super::models::User;
 use super::schema::users;
+use super::search::{self, count_matches};
 use super::DbConnection;
 use crate::domain::filter::{
     Cursor, PagePosition, PageSize, RegistrationFilter, Search, Sort, SortField,
@@ -31,7 +33,7 @@ type Query<'a> = users::BoxedQuery<'a, Db>;
 /// so a page costs at most about `size × SEEK_RATIO` index entries.
 const SEEK_RATIO: i64 = 50;
 /// Search matches up to this many are sorted and paged in memory.
-pub const SEARCH_SORT_LIMIT: usize = 20_000;
+pub const SEARCH_SORT_LIMIT: usize = 5_000;
 /// Ids per `IN (…)` list.
 const ID_CHUNK: usize = 500;
 
@@ -122,13 +124,29 @@ pub fn registration_page(
             Ok(page)
         }
         Some(search) => {
-            let matches = search_matches(conn, search, keys, q.sort)?;
-            if matches.len() <= SEARCH_SORT_LIMIT {
-                page_in_memory(conn, q, matches)
-            } else {
-                let mut page = read_page(conn, q, keys, false, Some(search))?;
-                page.count = count_search(conn, search, keys)?;
-                Ok(page)
+            let matched = count_matches(conn, search)?;
+            if matched == 0 {
+                return Ok(RegistrationPage::default());
+            }
+            // With status filters too, count the users passing both when the
+            // search alone matches too many to collect.
+            let combined = match keys {
+                Some(_) if matched as usize > SEARCH_SORT_LIMIT => {
+                    Some(count_search(conn, search, keys)?)
+                }
+                Some(_) => None,
+                None => Some(matched),
+            };
+            match combined {
+                Some(n) if n as usize > SEARCH_SORT_LIMIT => {
+                    let mut page = read_page(conn, q, keys, false, Some(search))?;
+                    page.count = n;
+                    Ok(page)
+                }
+                _ => {
+                    let matches = search_matches(conn, search, keys, q.sort)?;
+                    page_in_memory(conn, q, matches)
+                }
             }
         }
     }
@@ -143,10 +161,6 @@ fn with_keys<'a>(q: Query<'a>, keys: Option<&'a [i32]>, seek: bool, sqlite: bool
         Some(keys) if seek || !sqlite => q.filter(users::status_key.eq_any(keys)),
         Some(keys) => q.filter(sql::<Integer>("+status_key").eq_any(keys)),
     }
-}
-
-fn with_search<'a>(q: Query<'a>, search: &Search) -> Query<'a> {
-    q.filter(users::search_text.like(search.like_pattern()).escape('\\'))
 }
 
 /// Adds the keyset condition and order for `sort` and `position`; returns
@@ -204,7 +218,7 @@ fn read_page(
     let size = i64::from(q.size.get());
     let mut query = with_keys(users::table.into_boxed(), keys, seek, sqlite);
     if let Some(search) = search {
-        query = with_search(query, search);
+        query = query.filter(search::row_condition(search));
     }
     let (query, reversed) = with_keyset(query, q.sort, &q.position, size + 1);
     let mut rows: Vec<User> = query.select(User::as_select()).load(conn)?;
@@ -232,18 +246,17 @@ fn paged(users: Vec<User>, position: &PagePosition, more: bool) -> RegistrationP
 }
 
 /// (sort value, id) of every user the search matches, up to one more than
-/// [`SEARCH_SORT_LIMIT`]; read from the search index alone on SQLite.
+/// [`SEARCH_SORT_LIMIT`]; on SQLite from the trigram index and a covering index.
 fn search_matches(
     conn: &mut DbConnection,
     search: &Search,
     keys: Option<&[i32]>,
     sort: Sort,
 ) -> QueryResult<Vec<(String, String)>> {
-    let query = with_search(
-        with_keys(users::table.into_boxed(), keys, true, false),
-        search,
-    )
-    .limit(SEARCH_SORT_LIMIT as i64 + 1);
+    let condition = search::condition(conn, search);
+    let query = with_keys(users::table.into_boxed(), keys, true, false)
+        .filter(condition)
+        .limit(SEARCH_SORT_LIMIT as i64 + 1);
     match sort.field {
         SortField::Name => query.select((users::display_name, users::id)).load(conn),
         SortField::UserName => query
@@ -257,12 +270,11 @@ fn count_search(
     search: &Search,
     keys: Option<&[i32]>,
 ) -> QueryResult<i64> {
-    with_search(
-        with_keys(users::table.into_boxed(), keys, true, false),
-        search,
-    )
-    .count()
-    .get_result(conn)
+    let condition = search::condition(conn, search);
+    with_keys(users::table.into_boxed(), keys, true, false)
+        .filter(condition)
+        .count()
+        .get_result(conn)
 }
 
 /// Sorts a bounded set of matches, cuts the page out by keyset and loads its rows.

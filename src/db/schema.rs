@@ -19,6 +19,7 @@ diesel::table! {
         search_text -> Text,
         updated_at -> Timestamp,
         status_key -> Integer,
+        search_rowid -> BigInt,
     }
 }
 
@@ -81,6 +82,16 @@ diesel::table! {
         success -> Bool,
         failure_reason -> Nullable<Text>,
         occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_counts_daily (day, feature, method, success) {
+        day -> Timestamp,
+        feature -> Integer,
+        method -> Integer,
+        success -> Bool,
+        event_count -> BigInt,
     }
 }
 
@@ -151,6 +162,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     activities,
     method_events,
     event_counts,
+    event_counts_daily,
     activity_counts,
     user_status_counts,
     portal_state,

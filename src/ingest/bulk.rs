@@ -38,7 +38,7 @@ macro_rules! bulk_insert {
     };
 }
 
-bulk_insert!(insert_users, User, users::table, 16);
+bulk_insert!(insert_users, User, users::table, 17);
 bulk_insert!(
     insert_user_methods,
     NewUserMethod<'_>,
@@ -55,33 +55,37 @@ struct IndexDefinition {
     definition: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
     name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
 }
 
 /// The tables a bulk load fills.
 const LOADED_TABLES: &str =
     "'users', 'group_members', 'user_methods', 'activities', 'method_events'";
 
-/// Drops the secondary indexes of the bulk-loaded tables and returns their
-/// definitions, read from the database's own catalogue, for
-/// [`recreate_indexes`]. Building an index once from sorted rows is far
-/// cheaper than maintaining it row by row. Only for an empty database inside
-/// one transaction: a failed load rolls the drop back with it.
+/// Drops the secondary indexes of the bulk-loaded tables (and on SQLite the
+/// triggers that keep the search index) and returns their definitions, read
+/// from the database's own catalogue, for [`recreate_indexes`]. Building an
+/// index once from sorted rows is far cheaper than maintaining it row by
+/// row. Only for an empty database inside one transaction: a failed load
+/// rolls the drop back with it.
 pub fn drop_secondary_indexes(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     let found: Vec<IndexDefinition> = match conn {
         DbConnection::Sqlite(c) => diesel::sql_query(format!(
-            "SELECT sql AS definition, name FROM sqlite_master \
-             WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({LOADED_TABLES})"
+            "SELECT sql AS definition, name, type AS kind FROM sqlite_master \
+             WHERE type IN ('index', 'trigger') AND sql IS NOT NULL \
+             AND tbl_name IN ({LOADED_TABLES}) ORDER BY type, name"
         ))
         .load(c)?,
         DbConnection::Postgresql(c) => diesel::sql_query(format!(
-            "SELECT i.indexdef AS definition, i.indexname AS name FROM pg_indexes i \
+            "SELECT i.indexdef AS definition, i.indexname AS name, 'index' AS kind FROM pg_indexes i \
              WHERE i.schemaname = current_schema() AND i.tablename IN ({LOADED_TABLES}) \
              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
         ))
         .load(c)?,
     };
     for index in &found {
-        let drop = format!("DROP INDEX {}", index.name);
+        let drop = format!("DROP {} {}", index.kind.to_uppercase(), index.name);
         match conn {
             DbConnection::Sqlite(c) => c.batch_execute(&drop)?,
             DbConnection::Postgresql(c) => c.batch_execute(&drop)?,
@@ -90,13 +94,17 @@ pub fn drop_secondary_indexes(conn: &mut DbConnection) -> QueryResult<Vec<String
     Ok(found.into_iter().map(|i| i.definition).collect())
 }
 
-/// Recreates indexes dropped by [`drop_secondary_indexes`].
+/// Recreates what [`drop_secondary_indexes`] dropped, and on SQLite builds
+/// the search index over the loaded users in one pass.
 pub fn recreate_indexes(conn: &mut DbConnection, definitions: &[String]) -> QueryResult<()> {
     for definition in definitions {
         match conn {
             DbConnection::Sqlite(c) => c.batch_execute(definition)?,
             DbConnection::Postgresql(c) => c.batch_execute(definition)?,
         }
+    }
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute("INSERT INTO users_fts (users_fts) VALUES ('rebuild')")?;
     }
     Ok(())
 }

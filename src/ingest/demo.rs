@@ -520,10 +520,12 @@ fn generate_users(
     // Writing in id order appends to every index keyed by the user id.
     people.sort_unstable_by(|a, b| a.id.cmp(&b.id));
 
-    for chunk in people.chunks(CHUNK) {
+    for (c, chunk) in people.chunks(CHUNK).enumerate() {
         let rows: Vec<User> = chunk
             .iter()
-            .map(|p| User {
+            .enumerate()
+            .map(|(i, p)| User {
+                search_rowid: (c * CHUNK + i + 1) as i64,
                 id: p.id.clone(),
                 search_text: search_text(&p.name, &p.upn),
                 display_name: p.name.clone(),

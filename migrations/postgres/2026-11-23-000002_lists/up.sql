@@ -26,3 +26,21 @@ CREATE INDEX users_by_search ON users USING gin (search_text gin_trgm_ops);
 
 CREATE INDEX method_events_by_kind ON method_events (feature, method, success, occurred_at, id);
 CREATE INDEX method_events_by_user ON method_events (user_id, occurred_at, id, feature, method, success);
+
+-- A daily rollup beside the hourly counts: a 30-day chart sums about 2,000
+-- rows instead of 20,000.
+CREATE TABLE event_counts_daily (
+    day TIMESTAMP NOT NULL, -- midnight UTC of the day the events fall in
+    feature INTEGER NOT NULL,
+    method INTEGER NOT NULL,
+    success BOOLEAN NOT NULL,
+    event_count BIGINT NOT NULL,
+    PRIMARY KEY (day, feature, method, success)
+);
+INSERT INTO event_counts_daily
+SELECT date_trunc('day', bucket), feature, method, success, SUM(event_count)
+FROM event_counts GROUP BY 1, 2, 3, 4;
+
+-- The SQLite search index's stable key; PostgreSQL searches through the
+-- trigram index above and keeps the column only so both schemas match.
+ALTER TABLE users ADD COLUMN search_rowid BIGINT NOT NULL DEFAULT 0;

@@ -1,3 +1,10 @@
+DROP TRIGGER users_fts_update;
+DROP TRIGGER users_fts_delete;
+DROP TRIGGER users_fts_insert;
+DROP TABLE users_fts;
+DROP INDEX users_by_search_rowid;
+ALTER TABLE users DROP COLUMN search_rowid;
+DROP TABLE event_counts_daily;
 DROP INDEX method_events_by_user;
 DROP INDEX method_events_by_kind;
 DROP INDEX users_by_search;
