@@ -238,3 +238,35 @@ async fn bad_parameters(backend: Backend) {
     assert_eq!(response.status(), 400);
 }
 db_test!(bad_parameters_give_400, bad_parameters);
+
+async fn broad_search_paths(backend: Backend) {
+    use authinsights::db::events::{event_page_with, EventCount};
+    use authinsights::web::activity::parse_query;
+    let (app, now) = spawn_with_events(backend).await;
+    for query in [
+        "q=contoso&size=3",
+        "q=ana",
+        "q=contoso&feature=reset&method=email",
+        "q=contoso&status=failure&range=7d",
+    ] {
+        let q = parse_query(query, now).unwrap();
+        let (by_user, walked) = app.with_conn(|conn| {
+            (
+                event_page_with(conn, &q, 5_000).unwrap(),
+                event_page_with(conn, &q, 0).unwrap(),
+            )
+        });
+        assert_eq!(
+            walked.rows, by_user.rows,
+            "{query}: the same rows either way"
+        );
+        assert_eq!(walked.has_next, by_user.has_next, "{query}");
+        assert!(matches!(by_user.count, EventCount::Exact(_)), "{query}");
+        assert!(
+            matches!(walked.count, EventCount::SearchTooBroad { .. }),
+            "{query}: {:?}",
+            walked.count
+        );
+    }
+}
+db_test!(broad_searches_walk_to_the_same_rows, broad_search_paths);

@@ -22,7 +22,7 @@ use crate::domain::{Feature, Method};
 use chrono::{Duration, NaiveDateTime};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Bool, Integer};
 use std::collections::HashMap;
 
 type Db = <DbConnection as Connection>::Backend;
@@ -310,6 +310,16 @@ pub fn validate_position(
 }
 
 pub fn event_page(conn: &mut DbConnection, q: &EventQuery) -> QueryResult<EventPage> {
+    event_page_with(conn, q, SEARCH_USER_LIMIT)
+}
+
+/// [`event_page`] with the number of matched users above which a search is
+/// read by walking instead of by user (tests set it low to exercise both).
+pub fn event_page_with(
+    conn: &mut DbConnection,
+    q: &EventQuery,
+    user_limit: usize,
+) -> QueryResult<EventPage> {
     let keyset = Keyset::new(&q.position)?;
     let limit = i64::from(q.size.get()) + 1;
     let f = &q.filter;
@@ -329,8 +339,9 @@ pub fn event_page(conn: &mut DbConnection, q: &EventQuery) -> QueryResult<EventP
         }
         Some(_) if admitted == 0 => (Vec::new(), EventCount::Exact(0)),
         Some(search) => {
-            let ids = matching_user_ids(conn, search)?;
-            if ids.len() <= SEARCH_USER_LIMIT {
+            let users = count_users(conn, search)?;
+            if users as usize <= user_limit {
+                let ids = matching_user_ids(conn, search)?;
                 let mut keys = Vec::new();
                 let mut n = 0;
                 for chunk in ids.chunks(ID_CHUNK) {
@@ -339,8 +350,20 @@ pub fn event_page(conn: &mut DbConnection, q: &EventQuery) -> QueryResult<EventP
                 }
                 (keys, EventCount::Exact(n))
             } else {
-                let users = count_users(conn, search)?;
-                let keys = search_walk(conn, f, search, &keyset, limit)?;
+                let total: i64 = kind_counts(conn, f.window)?.iter().map(|k| k.count).sum();
+                let keys = if admitted * 20 >= total {
+                    search_walk(conn, f, search, &keyset, limit)?
+                } else {
+                    // A rare kind of event: one stream per kind, each
+                    // checking the user of every event it passes.
+                    let mut keys = Vec::new();
+                    for k in &kinds {
+                        keys.extend(kind_search_stream(
+                            conn, f.window, k, search, &keyset, limit,
+                        )?);
+                    }
+                    keys
+                };
                 (keys, EventCount::SearchTooBroad { users })
             }
         }
@@ -435,6 +458,9 @@ fn users_stream(
     window_and_keyset!(q, f.window, keyset, limit).load(conn)
 }
 
+/// Walks the time index, checking each event's kind and user: for a search
+/// that matches many users and kinds that are common. On SQLite the kind
+/// columns are wrapped (`+feature`) so the planner keeps to the time order.
 fn search_walk(
     conn: &mut DbConnection,
     f: &EventFilter,
@@ -442,13 +468,42 @@ fn search_walk(
     keyset: &Keyset,
     limit: i64,
 ) -> QueryResult<Vec<(NaiveDateTime, String)>> {
-    let matching = users::table
-        .filter(users::search_text.like(search.like_pattern()).escape('\\'))
-        .select(users::id);
-    let q = with_kind_filter(method_events::table.into_boxed(), f)
-        .filter(method_events::user_id.eq_any(matching))
-        .select((method_events::occurred_at, method_events::id));
+    let mut q = method_events::table
+        .into_boxed()
+        .filter(super::search::event_user_condition(search));
+    if matches!(conn, DbConnection::Sqlite(_)) {
+        if let Some(feature) = f.feature {
+            q = q.filter(sql::<Integer>("+method_events.feature").eq(feature.code()));
+        }
+        if let Some(method) = f.method {
+            q = q.filter(sql::<Integer>("+method_events.method").eq(method.code()));
+        }
+        if let Some(outcome) = f.outcome {
+            q = q.filter(sql::<Bool>("+method_events.success").eq(outcome.is_success()));
+        }
+    } else {
+        q = with_kind_filter(q, f);
+    }
+    let q = q.select((method_events::occurred_at, method_events::id));
     window_and_keyset!(q, f.window, keyset, limit).load(conn)
+}
+
+fn kind_search_stream(
+    conn: &mut DbConnection,
+    window: TimeWindow,
+    k: &KindCount,
+    search: &Search,
+    keyset: &Keyset,
+    limit: i64,
+) -> QueryResult<Vec<(NaiveDateTime, String)>> {
+    let q = method_events::table
+        .filter(method_events::feature.eq(k.feature.code()))
+        .filter(method_events::method.eq(k.method.code()))
+        .filter(method_events::success.eq(k.success))
+        .into_boxed::<Db>()
+        .filter(super::search::event_user_condition(search))
+        .select((method_events::occurred_at, method_events::id));
+    window_and_keyset!(q, window, keyset, limit).load(conn)
 }
 
 fn matching_user_ids(conn: &mut DbConnection, search: &Search) -> QueryResult<Vec<String>> {
@@ -462,7 +517,7 @@ fn matching_user_ids(conn: &mut DbConnection, search: &Search) -> QueryResult<Ve
 }
 
 fn count_users(conn: &mut DbConnection, search: &Search) -> QueryResult<i64> {
-    super::search::count_matches(conn, search)
+    super::search::count_matches(conn, search, super::registrations::SEARCH_COUNT_CAP)
 }
 
 /// The rows of one page, in the order of `keys`.

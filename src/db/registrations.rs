@@ -32,8 +32,14 @@ type Query<'a> = users::BoxedQuery<'a, Db>;
 /// A walk is chosen when at least one user in this many passes the filter,
 /// so a page costs at most about `size × SEEK_RATIO` index entries.
 const SEEK_RATIO: i64 = 50;
-/// Search matches up to this many are sorted and paged in memory.
+/// Search matches up to this many are sorted and paged in memory ...
 pub const SEARCH_SORT_LIMIT: usize = 5_000;
+/// ... or up to this many when status filters narrow them further (walking
+/// the name index with both a search and a status filter can be long).
+pub const SEARCH_FILTER_LIMIT: usize = 50_000;
+/// A search is counted exactly up to this many users; past it the page says
+/// "more than" this, as an exact figure would cost a scan of every name.
+pub const SEARCH_COUNT_CAP: i64 = 50_000;
 /// Ids per `IN (…)` list.
 const ID_CHUNK: usize = 500;
 
@@ -52,6 +58,9 @@ pub struct RegistrationPage {
     pub users: Vec<User>,
     /// Users passing the filter, on every page.
     pub count: i64,
+    /// True when a broad search matched more than [`SEARCH_COUNT_CAP`]
+    /// users, and `count` is that cap.
+    pub count_capped: bool,
     pub has_next: bool,
     pub has_prev: bool,
 }
@@ -91,22 +100,6 @@ fn admitted_keys(
     Ok((keys, admitted, total))
 }
 
-/// How many users pass the filter (search included).
-pub fn count_registrations(
-    conn: &mut DbConnection,
-    filter: &RegistrationFilter,
-) -> QueryResult<i64> {
-    let (keys, admitted, _) = admitted_keys(conn, filter)?;
-    match &filter.search {
-        None => Ok(admitted),
-        Some(_) if admitted == 0 => Ok(0),
-        Some(search) => {
-            let keys = filter.narrows_by_key().then_some(keys.as_slice());
-            count_search(conn, search, keys)
-        }
-    }
-}
-
 pub fn registration_page(
     conn: &mut DbConnection,
     q: &RegistrationQuery,
@@ -124,32 +117,43 @@ pub fn registration_page(
             Ok(page)
         }
         Some(search) => {
-            let matched = count_matches(conn, search)?;
+            let matched = count_matches(conn, search, SEARCH_COUNT_CAP)?;
             if matched == 0 {
                 return Ok(RegistrationPage::default());
             }
-            // With status filters too, count the users passing both when the
-            // search alone matches too many to collect.
-            let combined = match keys {
-                Some(_) if matched as usize > SEARCH_SORT_LIMIT => {
-                    Some(count_search(conn, search, keys)?)
-                }
-                Some(_) => None,
-                None => Some(matched),
-            };
-            match combined {
-                Some(n) if n as usize > SEARCH_SORT_LIMIT => {
-                    let mut page = read_page(conn, q, keys, false, Some(search))?;
-                    page.count = n;
-                    Ok(page)
-                }
-                _ => {
-                    let matches = search_matches(conn, search, keys, q.sort)?;
-                    page_in_memory(conn, q, matches)
-                }
+            // Collect and sort in memory what is small enough: the users of
+            // a selective status filter checked against the search, or the
+            // search's matches checked against the status filter.
+            if keys.is_some() && admitted as usize <= SEARCH_FILTER_LIMIT / 2 {
+                let matches = search_matches(conn, search, keys, q.sort, Driver::Keys)?;
+                return page_in_memory(conn, q, matches);
             }
+            let limit = if keys.is_some() {
+                SEARCH_FILTER_LIMIT
+            } else {
+                SEARCH_SORT_LIMIT
+            };
+            if matched as usize <= limit {
+                let matches = search_matches(conn, search, keys, q.sort, Driver::Search)?;
+                return page_in_memory(conn, q, matches);
+            }
+            let count = match keys {
+                Some(_) => count_search_capped(conn, search, keys)?,
+                None => matched,
+            };
+            let mut page = read_page(conn, q, keys, false, Some(search))?;
+            page.count = count.min(SEARCH_COUNT_CAP);
+            page.count_capped = count > SEARCH_COUNT_CAP;
+            Ok(page)
         }
     }
+}
+
+/// Which index a collection of search matches starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    Keys,
+    Search,
 }
 
 /// The status-key condition: seeking uses the key index; walking must not,
@@ -240,23 +244,31 @@ fn paged(users: Vec<User>, position: &PagePosition, more: bool) -> RegistrationP
     RegistrationPage {
         users,
         count: 0,
+        count_capped: false,
         has_next,
         has_prev,
     }
 }
 
-/// (sort value, id) of every user the search matches, up to one more than
-/// [`SEARCH_SORT_LIMIT`]; on SQLite from the trigram index and a covering index.
+/// (sort value, id) of every user the search matches among those the status
+/// keys admit (the caller knows the set is small), starting from the driver's
+/// index: on SQLite the key index, or the trigram index and a covering index.
 fn search_matches(
     conn: &mut DbConnection,
     search: &Search,
     keys: Option<&[i32]>,
     sort: Sort,
+    driver: Driver,
 ) -> QueryResult<Vec<(String, String)>> {
-    let condition = search::condition(conn, search);
-    let query = with_keys(users::table.into_boxed(), keys, true, false)
-        .filter(condition)
-        .limit(SEARCH_SORT_LIMIT as i64 + 1);
+    let sqlite = matches!(conn, DbConnection::Sqlite(_));
+    let query = match driver {
+        Driver::Keys => with_keys(users::table.into_boxed(), keys, true, sqlite)
+            .filter(search::row_condition(search)),
+        Driver::Search => {
+            let condition = search::condition(conn, search);
+            with_keys(users::table.into_boxed(), keys, false, sqlite).filter(condition)
+        }
+    };
     match sort.field {
         SortField::Name => query.select((users::display_name, users::id)).load(conn),
         SortField::UserName => query
@@ -265,16 +277,20 @@ fn search_matches(
     }
 }
 
-fn count_search(
+/// Users passing both the search and the status keys, counted up to one past
+/// [`SEARCH_COUNT_CAP`] by checking rows in turn.
+fn count_search_capped(
     conn: &mut DbConnection,
     search: &Search,
     keys: Option<&[i32]>,
 ) -> QueryResult<i64> {
-    let condition = search::condition(conn, search);
-    with_keys(users::table.into_boxed(), keys, true, false)
-        .filter(condition)
-        .count()
-        .get_result(conn)
+    let sqlite = matches!(conn, DbConnection::Sqlite(_));
+    let found: Vec<String> = with_keys(users::table.into_boxed(), keys, false, sqlite)
+        .filter(search::row_condition(search))
+        .select(users::id)
+        .limit(SEARCH_COUNT_CAP + 1)
+        .load(conn)?;
+    Ok(found.len() as i64)
 }
 
 /// Sorts a bounded set of matches, cuts the page out by keyset and loads its rows.

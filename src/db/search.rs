@@ -5,7 +5,7 @@
 //! the same column. Shorter searches, which no trigram can narrow, scan the
 //! narrow `(search_text, …)` index or the table.
 
-use super::schema::users;
+use super::schema::{method_events, users};
 use super::DbConnection;
 use crate::domain::filter::Search;
 use diesel::dsl::sql;
@@ -42,6 +42,24 @@ pub fn condition(conn: &DbConnection, search: &Search) -> SearchCondition {
     }
 }
 
+/// A condition on `method_events`: the event's user is one the search matches.
+pub type EventSearchCondition =
+    Box<dyn BoxableExpression<method_events::table, Db, SqlType = Bool>>;
+
+/// Checked row by row (a correlated lookup of the event's user), so a walk
+/// through the events in time order stops after one page, however many users
+/// the search matches.
+pub fn event_user_condition(search: &Search) -> EventSearchCondition {
+    Box::new(
+        sql::<Bool>(
+            "EXISTS (SELECT 1 FROM users WHERE users.id = method_events.user_id \
+             AND users.search_text LIKE ",
+        )
+        .bind::<Text, _>(search.like_pattern())
+        .sql(" ESCAPE '\\')"),
+    )
+}
+
 /// A condition for walking another index in order: checks each row's text
 /// rather than collecting every match first.
 pub fn row_condition(search: &Search) -> SearchCondition {
@@ -54,19 +72,25 @@ struct Count {
     n: i64,
 }
 
-/// How many users the search matches, whatever else they are.
-pub fn count_matches(conn: &mut DbConnection, search: &Search) -> QueryResult<i64> {
+/// How many users the search matches, whatever else they are, counted up to
+/// `cap + 1`: past that a count costs a scan, and "more than cap" is the answer.
+pub fn count_matches(conn: &mut DbConnection, search: &Search, cap: i64) -> QueryResult<i64> {
     if uses_trigrams(conn, search) {
         if let DbConnection::Sqlite(c) = conn {
-            let count: Count =
-                diesel::sql_query("SELECT count(*) AS n FROM users_fts WHERE users_fts MATCH ?")
-                    .bind::<Text, _>(phrase(search))
-                    .get_result(c)?;
+            let count: Count = diesel::sql_query(
+                "SELECT count(*) AS n FROM \
+                 (SELECT rowid FROM users_fts WHERE users_fts MATCH ? LIMIT ?)",
+            )
+            .bind::<Text, _>(phrase(search))
+            .bind::<BigInt, _>(cap + 1)
+            .get_result(c)?;
             return Ok(count.n);
         }
     }
-    users::table
+    let found: Vec<String> = users::table
         .filter(users::search_text.like(search.like_pattern()).escape('\\'))
-        .count()
-        .get_result(conn)
+        .select(users::id)
+        .limit(cap + 1)
+        .load(conn)?;
+    Ok(found.len() as i64)
 }

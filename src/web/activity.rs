@@ -9,6 +9,7 @@ use crate::db::counts::data_changed_at;
 use crate::db::events::{
     event_page, validate_position, EventCount, EventPage, EventQuery, EventRow,
 };
+use crate::db::registrations::SEARCH_COUNT_CAP;
 use crate::domain::filter::{
     parse_feature, EventFilter, Outcome, PagePosition, PageSize, RangeChoice, Search,
 };
@@ -233,7 +234,11 @@ impl ActivityPage {
             ),
             EventCount::SearchTooBroad { users } => format!(
                 "The search matches {} users: too many to count their events quickly. Newest first {span}; narrow the search for an exact count.",
-                thousands(users)
+                if users > SEARCH_COUNT_CAP {
+                    format!("more than {}", thousands(SEARCH_COUNT_CAP))
+                } else {
+                    thousands(users)
+                }
             ),
         };
         let link = |position: Option<(&str, String)>| list_href(f, q.size, position);

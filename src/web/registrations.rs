@@ -195,6 +195,8 @@ pub struct RegistrationsPage {
     pub size_select: SelectField,
     pub count: String,
     pub count_is_one: bool,
+    /// "more than" before the count of a broad search.
+    pub count_capped: bool,
     pub filtered: bool,
     pub clear_href: String,
     pub headings: Vec<SortHeading>,
@@ -291,7 +293,8 @@ impl RegistrationsPage {
             sort_select: SelectField::new("sort", "Sort by", &sort_options, q.sort.key()),
             size_select,
             count: thousands(page.count),
-            count_is_one: page.count == 1,
+            count_is_one: page.count == 1 && !page.count_capped,
+            count_capped: page.count_capped,
             filtered: *f != RegistrationFilter::default(),
             clear_href: PATH.to_string(),
             headings: vec![
