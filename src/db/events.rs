@@ -204,10 +204,12 @@ pub struct EventRow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventCount {
     Exact(i64),
-    /// The search matches this many users: too many to count their events
-    /// without a scan.
+    /// The search matches this many users (more than
+    /// [`SEARCH_USER_LIMIT`]; when more than `cap`, counted only that far):
+    /// too many to count their events without a scan.
     SearchTooBroad {
         users: i64,
+        cap: i64,
     },
 }
 
@@ -364,7 +366,8 @@ pub fn event_page_with(
                     }
                     keys
                 };
-                (keys, EventCount::SearchTooBroad { users })
+                let cap = super::search::count_cap(conn, search);
+                (keys, EventCount::SearchTooBroad { users, cap })
             }
         }
     };
@@ -517,7 +520,7 @@ fn matching_user_ids(conn: &mut DbConnection, search: &Search) -> QueryResult<Ve
 }
 
 fn count_users(conn: &mut DbConnection, search: &Search) -> QueryResult<i64> {
-    super::search::count_matches(conn, search, super::registrations::SEARCH_COUNT_CAP)
+    super::search::count_matches(conn, search)
 }
 
 /// The rows of one page, in the order of `keys`.

@@ -20,11 +20,12 @@ use super::schema::users;
 use super::search::{self, count_matches};
 use super::DbConnection;
 use crate::domain::filter::{
-    Cursor, PagePosition, PageSize, RegistrationFilter, Search, Sort, SortField,
+    Cursor, PagePosition, PageSize, RegistrationFilter, Search, Sort, SortField, Tristate, UserType,
 };
+use crate::domain::StatusKey;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
+use diesel::sql_types::Bool;
 
 type Db = <DbConnection as Connection>::Backend;
 type Query<'a> = users::BoxedQuery<'a, Db>;
@@ -37,9 +38,10 @@ pub const SEARCH_SORT_LIMIT: usize = 5_000;
 /// ... or up to this many when status filters narrow them further (walking
 /// the name index with both a search and a status filter can be long).
 pub const SEARCH_FILTER_LIMIT: usize = 50_000;
-/// A search is counted exactly up to this many users; past it the page says
-/// "more than" this, as an exact figure would cost a scan of every name.
-pub const SEARCH_COUNT_CAP: i64 = 50_000;
+/// A status filter admitting up to this many users is checked against the
+/// search user by user.
+pub const SEARCH_KEYS_LIMIT: usize = 25_000;
+
 /// Ids per `IN (…)` list.
 const ID_CHUNK: usize = 500;
 
@@ -58,8 +60,8 @@ pub struct RegistrationPage {
     pub users: Vec<User>,
     /// Users passing the filter, on every page.
     pub count: i64,
-    /// True when a broad search matched more than [`SEARCH_COUNT_CAP`]
-    /// users, and `count` is that cap.
+    /// True when a broad search matched more users than it is counted for
+    /// ([`search::count_cap`]), and `count` is that cap.
     pub count_capped: bool,
     pub has_next: bool,
     pub has_prev: bool,
@@ -108,7 +110,11 @@ pub fn registration_page(
     if admitted == 0 {
         return Ok(RegistrationPage::default());
     }
-    let keys = q.filter.narrows_by_key().then_some(keys.as_slice());
+    let status = q
+        .filter
+        .narrows_by_key()
+        .then(|| Status::new(&q.filter, keys));
+    let keys = status.as_ref();
     match &q.filter.search {
         None => {
             let seek = keys.is_some() && admitted * SEEK_RATIO <= total;
@@ -117,33 +123,38 @@ pub fn registration_page(
             Ok(page)
         }
         Some(search) => {
-            let matched = count_matches(conn, search, SEARCH_COUNT_CAP)?;
+            let cap = search::count_cap(conn, search);
+            let matched = count_matches(conn, search)?;
             if matched == 0 {
                 return Ok(RegistrationPage::default());
             }
             // Collect and sort in memory what is small enough: the users of
             // a selective status filter checked against the search, or the
-            // search's matches checked against the status filter.
-            if keys.is_some() && admitted as usize <= SEARCH_FILTER_LIMIT / 2 {
+            // few matches of a narrow search checked against the filter.
+            if keys.is_some() && admitted as usize <= SEARCH_KEYS_LIMIT {
                 let matches = search_matches(conn, search, keys, q.sort, Driver::Keys)?;
                 return page_in_memory(conn, q, matches);
             }
-            let limit = if keys.is_some() {
-                SEARCH_FILTER_LIMIT
+            let collect_limit = if keys.is_some() {
+                SEARCH_FILTER_LIMIT as i64
             } else {
-                SEARCH_SORT_LIMIT
+                SEARCH_SORT_LIMIT as i64
             };
-            if matched as usize <= limit {
+            if matched <= cap.min(collect_limit) {
                 let matches = search_matches(conn, search, keys, q.sort, Driver::Search)?;
                 return page_in_memory(conn, q, matches);
             }
+            // Otherwise walk the ordered index for the page, and count: from
+            // the search index joined with the status keys while the search
+            // is countable, else row by row up to the cap.
             let count = match keys {
-                Some(_) => count_search_capped(conn, search, keys)?,
                 None => matched,
+                Some(_) if matched <= cap => count_search(conn, search, keys)?,
+                Some(_) => count_search_capped(conn, search, keys, cap)?,
             };
             let mut page = read_page(conn, q, keys, false, Some(search))?;
-            page.count = count.min(SEARCH_COUNT_CAP);
-            page.count_capped = count > SEARCH_COUNT_CAP;
+            page.count = count.min(cap);
+            page.count_capped = count > cap;
             Ok(page)
         }
     }
@@ -156,14 +167,63 @@ enum Driver {
     Search,
 }
 
-/// The status-key condition: seeking uses the key index; walking must not,
-/// so on SQLite the column is wrapped in a no-op (`+status_key`) that keeps
-/// the planner on the ordered name index.
-fn with_keys<'a>(q: Query<'a>, keys: Option<&'a [i32]>, seek: bool, sqlite: bool) -> Query<'a> {
-    match keys {
+/// What the filter asks of a user's status key, in two forms: the keys it
+/// admits (to seek in the key index) and bit tests on the key (to check rows
+/// met in another index's order, without a list of thousands of keys).
+pub struct Status {
+    keys: Vec<i32>,
+    tests: String,
+}
+
+impl Status {
+    fn new(filter: &RegistrationFilter, keys: Vec<i32>) -> Status {
+        let bit = |edit: fn(&mut StatusKey)| {
+            let mut k = StatusKey::unpack(0);
+            edit(&mut k);
+            k.pack()
+        };
+        let mut terms: Vec<String> = Vec::new();
+        let mut test = |t: Tristate, b: i32| match t {
+            Tristate::All => {}
+            Tristate::Yes => terms.push(format!("(status_key & {b}) <> 0")),
+            Tristate::No => terms.push(format!("(status_key & {b}) = 0")),
+        };
+        test(filter.registered, bit(|k| k.status.registered = true));
+        test(filter.enabled, bit(|k| k.status.enabled = true));
+        test(filter.capable, bit(|k| k.status.capable = true));
+        test(filter.mfa_capable, bit(|k| k.status.mfa_capable = true));
+        test(
+            filter.passwordless_capable,
+            bit(|k| k.status.passwordless_capable = true),
+        );
+        test(
+            match filter.user_type {
+                None => Tristate::All,
+                Some(UserType::Guest) => Tristate::Yes,
+                Some(UserType::Member) => Tristate::No,
+            },
+            bit(|k| k.is_guest = true),
+        );
+        test(filter.admin, bit(|k| k.is_admin = true));
+        test(filter.account_enabled, bit(|k| k.account_enabled = true));
+        if !filter.methods.is_empty() {
+            terms.push(format!("(status_key & {}) <> 0", filter.methods.mask()));
+        }
+        Status {
+            keys,
+            tests: terms.join(" AND "),
+        }
+    }
+}
+
+/// The status condition: seeking uses the key index; checking rows met in
+/// another order tests the key's bits, which no index serves, so the planner
+/// keeps to the order asked for.
+fn with_keys<'a>(q: Query<'a>, status: Option<&'a Status>, seek: bool) -> Query<'a> {
+    match status {
         None => q,
-        Some(keys) if seek || !sqlite => q.filter(users::status_key.eq_any(keys)),
-        Some(keys) => q.filter(sql::<Integer>("+status_key").eq_any(keys)),
+        Some(s) if seek => q.filter(users::status_key.eq_any(&s.keys)),
+        Some(s) => q.filter(sql::<Bool>(&s.tests)),
     }
 }
 
@@ -214,13 +274,12 @@ fn with_keyset<'a>(
 fn read_page(
     conn: &mut DbConnection,
     q: &RegistrationQuery,
-    keys: Option<&[i32]>,
+    keys: Option<&Status>,
     seek: bool,
     search: Option<&Search>,
 ) -> QueryResult<RegistrationPage> {
-    let sqlite = matches!(conn, DbConnection::Sqlite(_));
     let size = i64::from(q.size.get());
-    let mut query = with_keys(users::table.into_boxed(), keys, seek, sqlite);
+    let mut query = with_keys(users::table.into_boxed(), keys, seek);
     if let Some(search) = search {
         query = query.filter(search::row_condition(search));
     }
@@ -256,17 +315,17 @@ fn paged(users: Vec<User>, position: &PagePosition, more: bool) -> RegistrationP
 fn search_matches(
     conn: &mut DbConnection,
     search: &Search,
-    keys: Option<&[i32]>,
+    keys: Option<&Status>,
     sort: Sort,
     driver: Driver,
 ) -> QueryResult<Vec<(String, String)>> {
-    let sqlite = matches!(conn, DbConnection::Sqlite(_));
     let query = match driver {
-        Driver::Keys => with_keys(users::table.into_boxed(), keys, true, sqlite)
-            .filter(search::row_condition(search)),
+        Driver::Keys => {
+            with_keys(users::table.into_boxed(), keys, true).filter(search::row_condition(search))
+        }
         Driver::Search => {
             let condition = search::condition(conn, search);
-            with_keys(users::table.into_boxed(), keys, false, sqlite).filter(condition)
+            with_keys(users::table.into_boxed(), keys, false).filter(condition)
         }
     };
     match sort.field {
@@ -277,18 +336,32 @@ fn search_matches(
     }
 }
 
+/// Users passing both the search and the status keys, exactly, driven by the
+/// search index.
+fn count_search(
+    conn: &mut DbConnection,
+    search: &Search,
+    keys: Option<&Status>,
+) -> QueryResult<i64> {
+    let condition = search::condition(conn, search);
+    with_keys(users::table.into_boxed(), keys, false)
+        .filter(condition)
+        .count()
+        .get_result(conn)
+}
+
 /// Users passing both the search and the status keys, counted up to one past
-/// [`SEARCH_COUNT_CAP`] by checking rows in turn.
+/// `cap` by checking rows in turn.
 fn count_search_capped(
     conn: &mut DbConnection,
     search: &Search,
-    keys: Option<&[i32]>,
+    keys: Option<&Status>,
+    cap: i64,
 ) -> QueryResult<i64> {
-    let sqlite = matches!(conn, DbConnection::Sqlite(_));
-    let found: Vec<String> = with_keys(users::table.into_boxed(), keys, false, sqlite)
+    let found: Vec<String> = with_keys(users::table.into_boxed(), keys, false)
         .filter(search::row_condition(search))
         .select(users::id)
-        .limit(SEARCH_COUNT_CAP + 1)
+        .limit(cap + 1)
         .load(conn)?;
     Ok(found.len() as i64)
 }

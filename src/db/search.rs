@@ -72,9 +72,21 @@ struct Count {
     n: i64,
 }
 
+/// How far a search is counted exactly: past this a count costs a scan of
+/// the names, and "more than" this is the answer. A trigram index counts
+/// cheaply; a search of one or two characters is counted by reading names.
+pub fn count_cap(conn: &DbConnection, search: &Search) -> i64 {
+    if uses_trigrams(conn, search) || matches!(conn, DbConnection::Postgresql(_)) {
+        50_000
+    } else {
+        10_000
+    }
+}
+
 /// How many users the search matches, whatever else they are, counted up to
-/// `cap + 1`: past that a count costs a scan, and "more than cap" is the answer.
-pub fn count_matches(conn: &mut DbConnection, search: &Search, cap: i64) -> QueryResult<i64> {
+/// one past [`count_cap`].
+pub fn count_matches(conn: &mut DbConnection, search: &Search) -> QueryResult<i64> {
+    let cap = count_cap(conn, search);
     if uses_trigrams(conn, search) {
         if let DbConnection::Sqlite(c) = conn {
             let count: Count = diesel::sql_query(

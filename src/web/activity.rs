@@ -9,7 +9,6 @@ use crate::db::counts::data_changed_at;
 use crate::db::events::{
     event_page, validate_position, EventCount, EventPage, EventQuery, EventRow,
 };
-use crate::db::registrations::SEARCH_COUNT_CAP;
 use crate::domain::filter::{
     parse_feature, EventFilter, Outcome, PagePosition, PageSize, RangeChoice, Search,
 };
@@ -232,10 +231,10 @@ impl ActivityPage {
                 thousands(n),
                 if n == 1 { "event" } else { "events" }
             ),
-            EventCount::SearchTooBroad { users } => format!(
+            EventCount::SearchTooBroad { users, cap } => format!(
                 "The search matches {} users: too many to count their events quickly. Newest first {span}; narrow the search for an exact count.",
-                if users > SEARCH_COUNT_CAP {
-                    format!("more than {}", thousands(SEARCH_COUNT_CAP))
+                if users > cap {
+                    format!("more than {}", thousands(cap))
                 } else {
                     thousands(users)
                 }
