@@ -325,7 +325,9 @@ pub fn event_page_with(
     let keyset = Keyset::new(&q.position)?;
     let limit = i64::from(q.size.get()) + 1;
     let f = &q.filter;
-    let kinds: Vec<KindCount> = kind_counts(conn, f.window)?
+    let all_kinds = kind_counts(conn, f.window)?;
+    let total: i64 = all_kinds.iter().map(|k| k.count).sum();
+    let kinds: Vec<KindCount> = all_kinds
         .into_iter()
         .filter(|k| f.admits_kind(k.feature, k.method, k.success))
         .collect();
@@ -352,7 +354,6 @@ pub fn event_page_with(
                 }
                 (keys, EventCount::Exact(n))
             } else {
-                let total: i64 = kind_counts(conn, f.window)?.iter().map(|k| k.count).sum();
                 let keys = if admitted * 20 >= total {
                     search_walk(conn, f, search, &keyset, limit)?
                 } else {
@@ -473,7 +474,7 @@ fn search_walk(
 ) -> QueryResult<Vec<(NaiveDateTime, String)>> {
     let mut q = method_events::table
         .into_boxed()
-        .filter(super::search::event_user_condition(search));
+        .filter(super::search::event_user_condition(conn, search));
     if matches!(conn, DbConnection::Sqlite(_)) {
         if let Some(feature) = f.feature {
             q = q.filter(sql::<Integer>("+method_events.feature").eq(feature.code()));
@@ -504,7 +505,7 @@ fn kind_search_stream(
         .filter(method_events::method.eq(k.method.code()))
         .filter(method_events::success.eq(k.success))
         .into_boxed::<Db>()
-        .filter(super::search::event_user_condition(search))
+        .filter(super::search::event_user_condition(conn, search))
         .select((method_events::occurred_at, method_events::id));
     window_and_keyset!(q, window, keyset, limit).load(conn)
 }

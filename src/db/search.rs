@@ -48,13 +48,18 @@ pub type EventSearchCondition =
 
 /// Checked row by row (a correlated lookup of the event's user), so a walk
 /// through the events in time order stops after one page, however many users
-/// the search matches.
-pub fn event_user_condition(search: &Search) -> EventSearchCondition {
+/// the search matches. On SQLite the lookup reads the `(id, search_text)`
+/// index alone, which the planner would otherwise pass over for the key.
+pub fn event_user_condition(conn: &DbConnection, search: &Search) -> EventSearchCondition {
+    let users = match conn {
+        DbConnection::Sqlite(_) => "users INDEXED BY users_by_id_search",
+        DbConnection::Postgresql(_) => "users",
+    };
     Box::new(
-        sql::<Bool>(
-            "EXISTS (SELECT 1 FROM users WHERE users.id = method_events.user_id \
-             AND users.search_text LIKE ",
-        )
+        sql::<Bool>(&format!(
+            "EXISTS (SELECT 1 FROM {users} WHERE users.id = method_events.user_id \
+             AND users.search_text LIKE "
+        ))
         .bind::<Text, _>(search.like_pattern())
         .sql(" ESCAPE '\\')"),
     )

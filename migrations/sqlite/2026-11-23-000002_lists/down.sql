@@ -7,6 +7,7 @@ ALTER TABLE users DROP COLUMN search_rowid;
 DROP TABLE event_counts_daily;
 DROP INDEX method_events_by_user;
 DROP INDEX method_events_by_kind;
+DROP INDEX users_by_id_search;
 DROP INDEX users_by_search;
 DROP INDEX users_by_key_upn;
 DROP INDEX users_by_key_name;

@@ -16,6 +16,8 @@ CREATE INDEX users_by_key_name ON users (status_key, display_name, id);
 CREATE INDEX users_by_key_upn ON users (status_key, user_principal_name, id);
 -- The search scans this narrow index instead of the table.
 CREATE INDEX users_by_search ON users (search_text, status_key);
+-- Checking an event's user against a search reads this index alone.
+CREATE INDEX users_by_id_search ON users (id, search_text);
 
 -- Reset details: one ordered stream per (feature, method, status), merged.
 CREATE INDEX method_events_by_kind ON method_events (feature, method, success, occurred_at, id);
