@@ -31,12 +31,13 @@ type Db = <DbConnection as Connection>::Backend;
 pub const SEARCH_USER_LIMIT: usize = 5_000;
 const ID_CHUNK: usize = 500;
 
-/// The aggregate deltas of a batch of new activities and events.
-pub fn count_deltas(
+/// Adds a batch of new activities and events to aggregate deltas.
+pub fn tally(
+    a_counts: &mut HashMap<ActivityBucket, i64>,
+    e_counts: &mut HashMap<EventBucket, i64>,
     activities: &[Activity],
     events: &[MethodEvent],
-) -> (HashMap<ActivityBucket, i64>, HashMap<EventBucket, i64>) {
-    let mut a_counts: HashMap<ActivityBucket, i64> = HashMap::new();
+) {
     for a in activities {
         *a_counts
             .entry(ActivityBucket {
@@ -46,7 +47,6 @@ pub fn count_deltas(
             })
             .or_default() += 1;
     }
-    let mut e_counts: HashMap<EventBucket, i64> = HashMap::new();
     for e in events {
         *e_counts
             .entry(EventBucket {
@@ -57,7 +57,6 @@ pub fn count_deltas(
             })
             .or_default() += 1;
     }
-    (a_counts, e_counts)
 }
 
 /// Stores new activities and their method events and moves the aggregates
@@ -71,7 +70,8 @@ pub fn record(
     conn.transaction(|conn| {
         crate::ingest::bulk::insert_activities(conn, activities)?;
         crate::ingest::bulk::insert_method_events(conn, events)?;
-        let (a_counts, e_counts) = count_deltas(activities, events);
+        let (mut a_counts, mut e_counts) = (HashMap::new(), HashMap::new());
+        tally(&mut a_counts, &mut e_counts, activities, events);
         add_activity_counts(conn, &a_counts)?;
         add_event_counts(conn, &e_counts)?;
         touch_data_changed(conn, now)

@@ -8,10 +8,11 @@
 
 use super::bulk;
 use crate::db::counts::{
-    add_activity_counts, add_event_counts, hour_bucket, rebuild_status_counts, touch_data_changed,
+    add_activity_counts, add_event_counts, rebuild_status_counts, touch_data_changed,
     ActivityBucket, EventBucket,
 };
 use crate::db::directory::store_policy;
+use crate::db::events::tally;
 use crate::db::models::{
     search_text, Activity, MethodEvent, NewMember, NewUserMethod, StatusKey, User,
 };
@@ -645,25 +646,12 @@ fn generate_activity(
         if written.is_err() {
             continue; // drain, so the generator can finish
         }
-        for a in &batch.activities {
-            *activity_counts
-                .entry(ActivityBucket {
-                    bucket: hour_bucket(a.occurred_at),
-                    feature: a.feature,
-                    result: a.result,
-                })
-                .or_default() += 1;
-        }
-        for e in &batch.events {
-            *event_counts
-                .entry(EventBucket {
-                    bucket: hour_bucket(e.occurred_at),
-                    feature: e.feature,
-                    method: e.method,
-                    success: e.success,
-                })
-                .or_default() += 1;
-        }
+        tally(
+            &mut activity_counts,
+            &mut event_counts,
+            &batch.activities,
+            &batch.events,
+        );
         written = bulk::insert_activities(conn, &batch.activities)
             .and_then(|a| Ok((a, bulk::insert_method_events(conn, &batch.events)?)))
             .map(|(a, e)| {

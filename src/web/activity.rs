@@ -209,16 +209,7 @@ impl ActivityPage {
             RangeChoice::Dates { from, to } => (from.to_string(), to.to_string()),
             _ => (String::new(), String::new()),
         };
-        let mut size_select = SelectField::owned(
-            "size",
-            "Rows per page",
-            PageSize::CHOICES
-                .iter()
-                .map(|n| (n.to_string(), format!("{n} rows")))
-                .collect(),
-            &q.size.get().to_string(),
-        );
-        size_select.ensure_selected(&q.size.get().to_string(), &format!("{} rows", q.size.get()));
+        let size_select = SelectField::page_size(q.size);
 
         let since = f.window.start.format("%Y-%m-%d %H:%M UTC");
         let span = match (f.range, f.window.end) {
@@ -241,19 +232,13 @@ impl ActivityPage {
             ),
         };
         let link = |position: Option<(&str, String)>| list_href(f, q.size, position);
-        let pager = Pager {
-            first: page.has_prev.then(|| link(None)),
-            prev: page
-                .has_prev
-                .then(|| page.rows.first())
-                .flatten()
-                .map(|r| link(Some(("before", EventPage::cursor(r).encode())))),
-            next: page
-                .has_next
-                .then(|| page.rows.last())
-                .flatten()
-                .map(|r| link(Some(("after", EventPage::cursor(r).encode())))),
-        };
+        let pager = Pager::keyset(
+            page.has_prev,
+            page.has_next,
+            page.rows.first().map(EventPage::cursor),
+            page.rows.last().map(EventPage::cursor),
+            link,
+        );
         let today = now.date();
         ActivityPage {
             layout,

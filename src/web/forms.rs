@@ -1,6 +1,8 @@
 //! Pieces the list pages share: select fields for GET forms, the pager, and
 //! Yes/No cells.
 
+use crate::domain::filter::{Cursor, PageSize};
+
 pub struct SelectOption {
     pub value: String,
     pub label: String,
@@ -64,6 +66,24 @@ impl SelectField {
     }
 }
 
+impl SelectField {
+    /// The rows-per-page choice, showing a size from the URL the form does not offer.
+    pub fn page_size(size: PageSize) -> SelectField {
+        let current = size.get().to_string();
+        let mut field = SelectField::owned(
+            "size",
+            "Rows per page",
+            PageSize::CHOICES
+                .iter()
+                .map(|n| (n.to_string(), format!("{n} rows")))
+                .collect(),
+            &current,
+        );
+        field.ensure_selected(&current, &format!("{current} rows"));
+        field
+    }
+}
+
 /// Links to the first, previous and next pages, where there are such pages.
 pub struct Pager {
     pub first: Option<String>,
@@ -72,6 +92,27 @@ pub struct Pager {
 }
 
 impl Pager {
+    /// Keyset links: `link` makes a page's URL from an optional
+    /// (`after`|`before`, cursor); `first` and `last` are the cursors of the
+    /// page's first and last rows.
+    pub fn keyset(
+        has_prev: bool,
+        has_next: bool,
+        first: Option<Cursor>,
+        last: Option<Cursor>,
+        link: impl Fn(Option<(&str, String)>) -> String,
+    ) -> Pager {
+        Pager {
+            first: has_prev.then(|| link(None)),
+            prev: first
+                .filter(|_| has_prev)
+                .map(|c| link(Some(("before", c.encode())))),
+            next: last
+                .filter(|_| has_next)
+                .map(|c| link(Some(("after", c.encode())))),
+        }
+    }
+
     pub fn is_needed(&self) -> bool {
         self.first.is_some() || self.prev.is_some() || self.next.is_some()
     }

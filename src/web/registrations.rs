@@ -226,38 +226,20 @@ impl RegistrationsPage {
         ));
         let sort_options: Vec<(&str, &str)> =
             Sort::ALL.iter().map(|s| (s.key(), s.label())).collect();
-        let size_options: Vec<(String, String)> = PageSize::CHOICES
-            .iter()
-            .map(|n| (n.to_string(), format!("{n} rows")))
-            .collect();
-        let mut size_select = SelectField::owned(
-            "size",
-            "Rows per page",
-            size_options,
-            &q.size.get().to_string(),
-        );
-        size_select.ensure_selected(&q.size.get().to_string(), &format!("{} rows", q.size.get()));
+        let size_select = SelectField::page_size(q.size);
 
         let link = |position: Option<(&str, String)>| list_href(PATH, f, q.sort, q.size, position);
-        let pager = Pager {
-            first: page.has_prev.then(|| link(None)),
-            prev: page
-                .has_prev
-                .then(|| page.users.first())
-                .flatten()
-                .map(|u| {
-                    link(Some((
-                        "before",
-                        RegistrationPage::cursor(u, q.sort).encode(),
-                    )))
-                }),
-            next: page.has_next.then(|| page.users.last()).flatten().map(|u| {
-                link(Some((
-                    "after",
-                    RegistrationPage::cursor(u, q.sort).encode(),
-                )))
-            }),
-        };
+        let pager = Pager::keyset(
+            page.has_prev,
+            page.has_next,
+            page.users
+                .first()
+                .map(|u| RegistrationPage::cursor(u, q.sort)),
+            page.users
+                .last()
+                .map(|u| RegistrationPage::cursor(u, q.sort)),
+            link,
+        );
         let heading = |label, field| {
             let current = q.sort.field == field;
             let next = Sort {
