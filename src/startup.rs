@@ -10,7 +10,13 @@ use std::net::TcpListener;
 pub fn routes(cfg: &mut aw::ServiceConfig) {
     cfg.service(web::overview::overview)
         .service(web::registrations::registrations)
+        .service(web::registrations::registrations_csv)
         .service(web::activity::activity)
+        .service(web::activity::activity_csv)
+        .service(web::reports::registration_activity)
+        .service(web::reports::registration_activity_csv)
+        .service(web::reports::reset_activity)
+        .service(web::reports::reset_activity_csv)
         .service(web::users::user)
         .service(web::health::healthz);
 }

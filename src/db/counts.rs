@@ -3,10 +3,11 @@
 
 use super::models::{StatusCountRow, StatusKey};
 use super::schema::{
-    activity_counts, event_counts, event_counts_daily, portal_state, user_status_counts, users,
+    activity_counts, activity_counts_daily, event_counts, event_counts_daily, portal_state, user_status_counts, users,
 };
 use super::{with_backend, DbConnection};
-use chrono::{NaiveDateTime, Timelike};
+use crate::domain::filter::TimeWindow;
+use chrono::{Duration, NaiveDateTime, Timelike};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
@@ -32,6 +33,8 @@ pub struct ActivityBucket {
     pub bucket: NaiveDateTime,
     pub feature: i32,
     pub result: i32,
+    /// The methods used ([`crate::domain::MethodSet`]).
+    pub methods_mask: i32,
 }
 
 /// Adds signed deltas to the users-per-status counts, dropping rows that reach zero.
@@ -157,6 +160,55 @@ pub fn day_bucket(t: NaiveDateTime) -> NaiveDateTime {
     t.date().and_time(chrono::NaiveTime::MIN)
 }
 
+/// Which table of counts a span of a window is summed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollup {
+    Hourly,
+    Daily,
+}
+
+/// A part of a time window, `[from, to)` (no `to`: no upper bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub rollup: Rollup,
+    pub from: NaiveDateTime,
+    pub to: Option<NaiveDateTime>,
+}
+
+/// Splits a window into the spans its counts are summed from: whole days
+/// from a daily rollup, the hours before the first whole day (and after the
+/// last, for a window with an end) from the hourly counts. Exact, because
+/// windows start and end on whole hours.
+pub fn window_spans(window: TimeWindow) -> Vec<Span> {
+    let span = |rollup, from, to| Span { rollup, from, to };
+    let first_day = {
+        let d = day_bucket(window.start);
+        if d == window.start {
+            d
+        } else {
+            d + Duration::days(1)
+        }
+    };
+    match window.end {
+        None => vec![
+            span(Rollup::Hourly, window.start, Some(first_day)),
+            span(Rollup::Daily, first_day, None),
+        ],
+        Some(end) => {
+            let last_day = day_bucket(end);
+            if last_day <= first_day {
+                vec![span(Rollup::Hourly, window.start, Some(end))]
+            } else {
+                vec![
+                    span(Rollup::Hourly, window.start, Some(first_day)),
+                    span(Rollup::Daily, first_day, Some(last_day)),
+                    span(Rollup::Hourly, last_day, Some(end)),
+                ]
+            }
+        }
+    }
+}
+
 /// Moves the daily rollup with the hourly deltas.
 fn add_daily_event_counts(
     conn: &mut DbConnection,
@@ -191,26 +243,52 @@ fn add_daily_event_counts(
     Ok(())
 }
 
+/// Adds signed deltas to the hourly activity counts and their daily rollup,
+/// dropping rows that reach zero.
 pub fn add_activity_counts(
     conn: &mut DbConnection,
     deltas: &HashMap<ActivityBucket, i64>,
 ) -> QueryResult<()> {
     use activity_counts::dsl as c;
+    use activity_counts_daily::dsl as d;
+    let mut daily: HashMap<ActivityBucket, i64> = HashMap::new();
     for (key, delta) in deltas.iter().filter(|(_, d)| **d != 0) {
         let row = (
             c::bucket.eq(key.bucket),
             c::feature.eq(key.feature),
             c::result.eq(key.result),
+            c::methods_mask.eq(key.methods_mask),
             c::activity_count.eq(*delta),
         );
         with_backend!(&mut *conn, conn => diesel::insert_into(c::activity_counts)
             .values(row)
-            .on_conflict((c::bucket, c::feature, c::result))
+            .on_conflict((c::bucket, c::feature, c::result, c::methods_mask))
             .do_update()
             .set(c::activity_count.eq(c::activity_count + excluded(c::activity_count)))
             .execute(conn))?;
+        let day = ActivityBucket {
+            bucket: day_bucket(key.bucket),
+            ..*key
+        };
+        *daily.entry(day).or_default() += delta;
     }
     diesel::delete(c::activity_counts.filter(c::activity_count.le(0))).execute(conn)?;
+    for (key, delta) in daily.iter().filter(|(_, d)| **d != 0) {
+        let row = (
+            d::day.eq(key.bucket),
+            d::feature.eq(key.feature),
+            d::result.eq(key.result),
+            d::methods_mask.eq(key.methods_mask),
+            d::activity_count.eq(*delta),
+        );
+        with_backend!(&mut *conn, conn => diesel::insert_into(d::activity_counts_daily)
+            .values(row)
+            .on_conflict((d::day, d::feature, d::result, d::methods_mask))
+            .do_update()
+            .set(d::activity_count.eq(d::activity_count + excluded(d::activity_count)))
+            .execute(conn))?;
+    }
+    diesel::delete(d::activity_counts_daily.filter(d::activity_count.le(0))).execute(conn)?;
     Ok(())
 }
 

@@ -11,15 +11,18 @@
 //! counted exactly without scanning, which the page says.
 
 use super::counts::{
-    add_activity_counts, add_event_counts, day_bucket, hour_bucket, touch_data_changed,
-    ActivityBucket, EventBucket,
+    add_activity_counts, add_event_counts, hour_bucket, touch_data_changed, window_spans,
+    ActivityBucket, EventBucket, Rollup,
 };
 use super::models::{Activity, MethodEvent};
 use super::schema::{event_counts, event_counts_daily, method_events, users};
+use super::timeline::{
+    page_flags, read_page, window_and_keyset, Keyset, Merger, Source, EXPORT_BLOCK,
+};
 use super::DbConnection;
 use crate::domain::filter::{Cursor, EventFilter, PagePosition, PageSize, Search, TimeWindow};
 use crate::domain::{Feature, Method};
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer};
@@ -44,6 +47,7 @@ pub fn tally(
                 bucket: hour_bucket(a.occurred_at),
                 feature: a.feature,
                 result: a.result,
+                methods_mask: a.methods_mask,
             })
             .or_default() += 1;
     }
@@ -137,34 +141,14 @@ fn daily_sums(
 }
 
 /// Method events per (feature, method, status) in the window, from the
-/// maintained counts: whole days from the daily rollup, the hours before the
-/// first whole day (and after the last, for a window with an end) from the
-/// hourly counts. Exact, because windows start and end on whole hours.
+/// maintained counts ([`window_spans`]).
 pub fn kind_counts(conn: &mut DbConnection, window: TimeWindow) -> QueryResult<Vec<KindCount>> {
-    let first_day = {
-        let d = day_bucket(window.start);
-        if d == window.start {
-            d
-        } else {
-            d + Duration::days(1)
-        }
-    };
     let mut parts: KindSums = Vec::new();
-    match window.end {
-        None => {
-            parts.extend(hourly_sums(conn, window.start, Some(first_day))?);
-            parts.extend(daily_sums(conn, first_day, None)?);
-        }
-        Some(end) => {
-            let last_day = day_bucket(end);
-            if last_day <= first_day {
-                parts.extend(hourly_sums(conn, window.start, Some(end))?);
-            } else {
-                parts.extend(hourly_sums(conn, window.start, Some(first_day))?);
-                parts.extend(daily_sums(conn, first_day, Some(last_day))?);
-                parts.extend(hourly_sums(conn, last_day, Some(end))?);
-            }
-        }
+    for span in window_spans(window) {
+        parts.extend(match span.rollup {
+            Rollup::Hourly => hourly_sums(conn, span.from, span.to)?,
+            Rollup::Daily => daily_sums(conn, span.from, span.to)?,
+        });
     }
     let mut sums: HashMap<(i32, i32, bool), i64> = HashMap::new();
     for (f, m, success, n) in parts {
@@ -235,82 +219,6 @@ pub struct EventQuery {
     pub position: PagePosition,
 }
 
-/// The keyset: newest first; `after` goes back in time, `before` forward.
-struct Keyset {
-    at: Option<(NaiveDateTime, String)>,
-    /// Reading toward older events.
-    backwards_in_time: bool,
-}
-
-impl Keyset {
-    fn new(position: &PagePosition) -> QueryResult<Keyset> {
-        let parse = |c: &Cursor, param: &str| {
-            c.time(param)
-                .map(|t| (t, c.id.clone()))
-                .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))
-        };
-        Ok(match position {
-            PagePosition::First => Keyset {
-                at: None,
-                backwards_in_time: true,
-            },
-            PagePosition::After(c) => Keyset {
-                at: Some(parse(c, "after")?),
-                backwards_in_time: true,
-            },
-            PagePosition::Before(c) => Keyset {
-                at: Some(parse(c, "before")?),
-                backwards_in_time: false,
-            },
-        })
-    }
-}
-
-macro_rules! window_and_keyset {
-    ($q:expr, $window:expr, $keyset:expr, $limit:expr) => {{
-        let mut q = $q.filter(method_events::occurred_at.ge($window.start));
-        if let Some(end) = $window.end {
-            q = q.filter(method_events::occurred_at.lt(end));
-        }
-        if let Some((t, id)) = &$keyset.at {
-            q = if $keyset.backwards_in_time {
-                q.filter(
-                    method_events::occurred_at.le(*t).and(
-                        method_events::occurred_at
-                            .lt(*t)
-                            .or(method_events::id.lt(id.clone())),
-                    ),
-                )
-            } else {
-                q.filter(
-                    method_events::occurred_at.ge(*t).and(
-                        method_events::occurred_at
-                            .gt(*t)
-                            .or(method_events::id.gt(id.clone())),
-                    ),
-                )
-            };
-        }
-        q = if $keyset.backwards_in_time {
-            q.order_by((method_events::occurred_at.desc(), method_events::id.desc()))
-        } else {
-            q.order_by((method_events::occurred_at.asc(), method_events::id.asc()))
-        };
-        q.limit($limit)
-    }};
-}
-
-/// Checks the cursors before any reading, so a forged one is a 400, not a 500.
-pub fn validate_position(
-    position: &PagePosition,
-) -> Result<(), crate::domain::filter::FilterError> {
-    match position {
-        PagePosition::First => Ok(()),
-        PagePosition::After(c) => c.time("after").map(|_| ()),
-        PagePosition::Before(c) => c.time("before").map(|_| ()),
-    }
-}
-
 pub fn event_page(conn: &mut DbConnection, q: &EventQuery) -> QueryResult<EventPage> {
     event_page_with(conn, q, SEARCH_USER_LIMIT)
 }
@@ -324,61 +232,10 @@ pub fn event_page_with(
 ) -> QueryResult<EventPage> {
     let keyset = Keyset::new(&q.position)?;
     let limit = i64::from(q.size.get()) + 1;
-    let f = &q.filter;
-    let all_kinds = kind_counts(conn, f.window)?;
-    let total: i64 = all_kinds.iter().map(|k| k.count).sum();
-    let kinds: Vec<KindCount> = all_kinds
-        .into_iter()
-        .filter(|k| f.admits_kind(k.feature, k.method, k.success))
-        .collect();
-    let admitted: i64 = kinds.iter().map(|k| k.count).sum();
-
-    let (keys, count) = match &f.search {
-        None => {
-            let mut keys = Vec::new();
-            for k in &kinds {
-                keys.extend(kind_stream(conn, f.window, k, &keyset, limit)?);
-            }
-            (keys, EventCount::Exact(admitted))
-        }
-        Some(_) if admitted == 0 => (Vec::new(), EventCount::Exact(0)),
-        Some(search) => {
-            let users = count_users(conn, search)?;
-            if users as usize <= user_limit {
-                let ids = matching_user_ids(conn, search)?;
-                let mut keys = Vec::new();
-                let mut n = 0;
-                for chunk in ids.chunks(ID_CHUNK) {
-                    n += count_for_users(conn, f, chunk)?;
-                    keys.extend(users_stream(conn, f, chunk, &keyset, limit)?);
-                }
-                (keys, EventCount::Exact(n))
-            } else {
-                let keys = if admitted * 20 >= total {
-                    search_walk(conn, f, search, &keyset, limit)?
-                } else {
-                    // A rare kind of event: one stream per kind, each
-                    // checking the user of every event it passes.
-                    let mut keys = Vec::new();
-                    for k in &kinds {
-                        keys.extend(kind_search_stream(
-                            conn, f.window, k, search, &keyset, limit,
-                        )?);
-                    }
-                    keys
-                };
-                let cap = super::search::count_cap(conn, search);
-                (keys, EventCount::SearchTooBroad { users, cap })
-            }
-        }
-    };
-    let (page_keys, more) = merge(keys, &keyset, limit);
+    let (mut sources, count) = plan(conn, &q.filter, user_limit)?;
+    let (page_keys, more) = read_page(conn, &mut sources, &keyset, limit)?;
     let rows = load_rows(conn, &page_keys)?;
-    let (has_prev, has_next) = match q.position {
-        PagePosition::First => (false, more),
-        PagePosition::After(_) => (true, more),
-        PagePosition::Before(_) => (more, true),
-    };
+    let (has_prev, has_next) = page_flags(&q.position, more);
     Ok(EventPage {
         rows,
         count,
@@ -387,24 +244,69 @@ pub fn event_page_with(
     })
 }
 
-/// Keeps the first page of the merged streams in display order (newest first).
-fn merge(
-    mut keys: Vec<(NaiveDateTime, String)>,
-    keyset: &Keyset,
-    limit: i64,
-) -> (Vec<(NaiveDateTime, String)>, bool) {
-    keys.sort_unstable();
-    keys.dedup();
-    if keyset.backwards_in_time {
-        keys.reverse();
-    }
-    let size = (limit - 1) as usize;
-    let more = keys.len() > size;
-    keys.truncate(size);
-    if !keyset.backwards_in_time {
-        keys.reverse();
-    }
-    (keys, more)
+/// Every event that passes the filter, newest first, for an export.
+pub fn event_export<'a>(conn: &mut DbConnection, f: &'a EventFilter) -> QueryResult<Merger<'a>> {
+    let (sources, _) = plan(conn, f, SEARCH_USER_LIMIT)?;
+    Ok(Merger::new(sources, EXPORT_BLOCK))
+}
+
+/// The ordered streams the filter is read from, and how many events pass it.
+fn plan<'a>(
+    conn: &mut DbConnection,
+    f: &'a EventFilter,
+    user_limit: usize,
+) -> QueryResult<(Vec<Source<'a>>, EventCount)> {
+    let all_kinds = kind_counts(conn, f.window)?;
+    let total: i64 = all_kinds.iter().map(|k| k.count).sum();
+    let kinds: Vec<KindCount> = all_kinds
+        .into_iter()
+        .filter(|k| f.admits_kind(k.feature, k.method, k.success))
+        .collect();
+    let admitted: i64 = kinds.iter().map(|k| k.count).sum();
+    let mut sources: Vec<Source<'a>> = Vec::new();
+    let count = match &f.search {
+        None => {
+            for k in kinds {
+                sources.push(Box::new(move |conn, keyset, limit| {
+                    kind_stream(conn, f.window, &k, keyset, limit)
+                }));
+            }
+            EventCount::Exact(admitted)
+        }
+        Some(_) if admitted == 0 => EventCount::Exact(0),
+        Some(search) => {
+            let users = count_users(conn, search)?;
+            if users as usize <= user_limit {
+                let ids = matching_user_ids(conn, search)?;
+                let mut n = 0;
+                for chunk in ids.chunks(ID_CHUNK) {
+                    n += count_for_users(conn, f, chunk)?;
+                    let chunk = chunk.to_vec();
+                    sources.push(Box::new(move |conn, keyset, limit| {
+                        users_stream(conn, f, &chunk, keyset, limit)
+                    }));
+                }
+                EventCount::Exact(n)
+            } else {
+                if admitted * 20 >= total {
+                    sources.push(Box::new(move |conn, keyset, limit| {
+                        search_walk(conn, f, search, keyset, limit)
+                    }));
+                } else {
+                    // A rare kind of event: one stream per kind, each
+                    // checking the user of every event it passes.
+                    for k in kinds {
+                        sources.push(Box::new(move |conn, keyset, limit| {
+                            kind_search_stream(conn, f.window, &k, search, keyset, limit)
+                        }));
+                    }
+                }
+                let cap = super::search::count_cap(conn, search);
+                EventCount::SearchTooBroad { users, cap }
+            }
+        }
+    };
+    Ok((sources, count))
 }
 
 fn kind_stream(
@@ -420,7 +322,7 @@ fn kind_stream(
         .filter(method_events::success.eq(k.success))
         .select((method_events::occurred_at, method_events::id))
         .into_boxed::<Db>();
-    window_and_keyset!(q, window, keyset, limit).load(conn)
+    window_and_keyset!(q, method_events, window, keyset, limit).load(conn)
 }
 
 fn with_kind_filter<'a>(
@@ -459,7 +361,7 @@ fn users_stream(
     let q = with_kind_filter(method_events::table.into_boxed(), f)
         .filter(method_events::user_id.eq_any(ids))
         .select((method_events::occurred_at, method_events::id));
-    window_and_keyset!(q, f.window, keyset, limit).load(conn)
+    window_and_keyset!(q, method_events, f.window, keyset, limit).load(conn)
 }
 
 /// Walks the time index, checking each event's kind and user: for a search
@@ -489,7 +391,7 @@ fn search_walk(
         q = with_kind_filter(q, f);
     }
     let q = q.select((method_events::occurred_at, method_events::id));
-    window_and_keyset!(q, f.window, keyset, limit).load(conn)
+    window_and_keyset!(q, method_events, f.window, keyset, limit).load(conn)
 }
 
 fn kind_search_stream(
@@ -507,7 +409,7 @@ fn kind_search_stream(
         .into_boxed::<Db>()
         .filter(super::search::event_user_condition(conn, search))
         .select((method_events::occurred_at, method_events::id));
-    window_and_keyset!(q, window, keyset, limit).load(conn)
+    window_and_keyset!(q, method_events, window, keyset, limit).load(conn)
 }
 
 fn matching_user_ids(conn: &mut DbConnection, search: &Search) -> QueryResult<Vec<String>> {
@@ -525,7 +427,7 @@ fn count_users(conn: &mut DbConnection, search: &Search) -> QueryResult<i64> {
 }
 
 /// The rows of one page, in the order of `keys`.
-fn load_rows(
+pub fn load_rows(
     conn: &mut DbConnection,
     keys: &[(NaiveDateTime, String)],
 ) -> QueryResult<Vec<EventRow>> {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod accounts;
+pub mod activities;
 pub mod counts;
 pub mod directory;
 pub mod events;
@@ -18,6 +19,7 @@ pub mod overview;
 pub mod registrations;
 pub mod schema;
 pub mod search;
+pub mod timeline;
 pub mod users;
 
 /// A connection to either backend. Queries written with the diesel DSL run on

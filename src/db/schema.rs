@@ -106,10 +106,21 @@ diesel::table! {
 }
 
 diesel::table! {
-    activity_counts (bucket, feature, result) {
+    activity_counts (bucket, feature, result, methods_mask) {
         bucket -> Timestamp,
         feature -> Integer,
         result -> Integer,
+        methods_mask -> Integer,
+        activity_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    activity_counts_daily (day, feature, result, methods_mask) {
+        day -> Timestamp,
+        feature -> Integer,
+        result -> Integer,
+        methods_mask -> Integer,
         activity_count -> BigInt,
     }
 }
@@ -164,6 +175,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_counts,
     event_counts_daily,
     activity_counts,
+    activity_counts_daily,
     user_status_counts,
     portal_state,
     accounts,

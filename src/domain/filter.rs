@@ -2,8 +2,8 @@
 //! parsed here once; anything that does not parse becomes a [`FilterError`]
 //! naming the parameter and what it allows, so nothing downstream re-checks.
 
-use super::activity::Feature;
-use super::method::{Method, MethodSet};
+use super::activity::{ActivityResult, Feature};
+use super::method::{Method, MethodSet, PolicyMethod};
 use super::status::StatusKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -320,6 +320,8 @@ pub struct PageSize(u32);
 impl PageSize {
     pub const DEFAULT: PageSize = PageSize(50);
     pub const MAX: u32 = 500;
+    /// Rows a CSV download reads at a time (not a size a URL may ask for).
+    pub const EXPORT: PageSize = PageSize(5_000);
     /// The sizes the page's form offers (any size up to the maximum works in a URL).
     pub const CHOICES: [u32; 4] = [25, 50, 100, 200];
 
@@ -659,6 +661,74 @@ impl EventFilter {
         self.feature.is_none_or(|f| f == feature)
             && self.method.is_none_or(|m| m == method)
             && self.outcome.is_none_or(|o| o.is_success() == success)
+    }
+}
+
+/// The filters of the classic reports: one feature's activities (Registration
+/// activity or Reset activity) in a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityFilter {
+    pub feature: Feature,
+    /// One of the six results, or all.
+    pub result: Option<ActivityResult>,
+    /// Activities that used this authentication info (any usage method of it).
+    pub method: Option<PolicyMethod>,
+    pub range: RangeChoice,
+    pub window: TimeWindow,
+    pub search: Option<Search>,
+}
+
+impl ActivityFilter {
+    /// Whether activities with this result and these methods used pass.
+    pub fn admits(&self, result: i32, methods_mask: i32) -> bool {
+        self.result.is_none_or(|r| r.code() == result)
+            && self.method.is_none_or(|m| {
+                MethodSet::from_mask(methods_mask)
+                    .policy_methods()
+                    .contains(m)
+            })
+    }
+
+    /// The usage methods of the method filter, as a mask to test against
+    /// an activity's methods.
+    pub fn method_bits(&self) -> Option<i32> {
+        self.method.map(|p| {
+            Method::ALL
+                .iter()
+                .filter(|m| m.policy_method() == Some(p))
+                .fold(0, |bits, m| bits | m.bit())
+        })
+    }
+}
+
+/// Parses the method filter of the classic reports: a policy method key.
+pub fn parse_policy_method(param: &str, value: Option<&str>) -> FilterResult<Option<PolicyMethod>> {
+    match value.unwrap_or("") {
+        "" | "all" => Ok(None),
+        v => PolicyMethod::from_key(v).map(Some).ok_or_else(|| {
+            let keys: Vec<&str> = PolicyMethod::ALL.iter().map(|m| m.key()).collect();
+            FilterError::new(
+                param,
+                format!(
+                    "'{v}' is not authentication info of the classic reports; use one of {}",
+                    keys.join(", ")
+                ),
+            )
+        }),
+    }
+}
+
+/// Parses the result filter of reset activity.
+pub fn parse_result(param: &str, value: Option<&str>) -> FilterResult<Option<ActivityResult>> {
+    match value.unwrap_or("") {
+        "" | "all" => Ok(None),
+        v => ActivityResult::from_key(v).map(Some).ok_or_else(|| {
+            let keys: Vec<&str> = ActivityResult::ALL.iter().map(|r| r.key()).collect();
+            FilterError::new(
+                param,
+                format!("'{v}' is not a result; use one of {}", keys.join(", ")),
+            )
+        }),
     }
 }
 

@@ -1,14 +1,16 @@
 //! `/activity`: reset details, the method events of a range.
 
 use super::error::AppResult;
-use super::forms::{Pager, SelectField};
+use super::export::{download, file_name, BLOCK_ROWS};
+use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
 use super::params::{href, query_string, Params};
 use super::{html, thousands, user_href, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::events::{
-    event_page, validate_position, EventCount, EventPage, EventQuery, EventRow,
+    event_export, event_page, load_rows, EventCount, EventPage, EventQuery, EventRow,
 };
+use crate::db::timeline::validate_position;
 use crate::domain::filter::{
     parse_feature, EventFilter, Outcome, PagePosition, PageSize, RangeChoice, Search,
 };
@@ -84,15 +86,7 @@ pub fn filter_pairs(f: &EventFilter) -> Vec<(&'static str, String)> {
             f.outcome.map(|o| o.key()).unwrap_or("").to_string(),
         ),
     ];
-    match f.range {
-        RangeChoice::Dates { from, to } => {
-            pairs.push(("range", "custom".into()));
-            pairs.push(("from", from.to_string()));
-            pairs.push(("to", to.to_string()));
-        }
-        r if r == RangeChoice::default() => {}
-        r => pairs.push(("range", r.key().into())),
-    }
+    pairs.extend(RangeFields::pairs(f.range));
     pairs.push((
         "q",
         f.search
@@ -134,6 +128,17 @@ fn list_href(f: &EventFilter, size: PageSize, position: Option<(&str, String)>) 
     )
 }
 
+/// The columns of the page and of the CSV, in order.
+pub const COLUMNS: [&str; 7] = [
+    "Name",
+    "User name",
+    "Feature",
+    "Authentication method",
+    "Status",
+    "Date (UTC)",
+    "Failure reason",
+];
+
 pub struct Row {
     pub user_href: Option<String>,
     pub name: String,
@@ -147,6 +152,19 @@ pub struct Row {
 }
 
 impl Row {
+    /// The cells in [`COLUMNS`] order, as the page shows them.
+    pub fn cells(&self) -> [&str; 7] {
+        [
+            &self.name,
+            &self.user_name,
+            self.feature,
+            self.method,
+            self.status,
+            &self.date,
+            &self.failure_reason,
+        ]
+    }
+
     fn new(e: &EventRow) -> Row {
         let known = e.display_name.is_some();
         Row {
@@ -178,15 +196,12 @@ impl Row {
 pub struct ActivityPage {
     pub layout: Layout,
     pub selects: Vec<SelectField>,
-    pub range_select: SelectField,
-    pub from: String,
-    pub to: String,
-    pub min_date: String,
-    pub max_date: String,
+    pub range: RangeFields,
     pub q: String,
     pub size_select: SelectField,
     pub summary: String,
     pub filtered: bool,
+    pub csv_href: String,
     pub rows: Vec<Row>,
     pub pager: Pager,
 }
@@ -200,22 +215,9 @@ impl ActivityPage {
         let methods: Vec<(&str, &str)> = std::iter::once(("", "All"))
             .chain(Method::USAGE.iter().map(|m| (m.key(), m.display_name())))
             .collect();
-        let ranges: Vec<(&str, &str)> = RangeChoice::PRESETS
-            .iter()
-            .map(|r| (r.key(), r.label()))
-            .chain(std::iter::once(("custom", "Custom dates")))
-            .collect();
-        let (from, to) = match f.range {
-            RangeChoice::Dates { from, to } => (from.to_string(), to.to_string()),
-            _ => (String::new(), String::new()),
-        };
         let size_select = SelectField::page_size(q.size);
 
-        let since = f.window.start.format("%Y-%m-%d %H:%M UTC");
-        let span = match (f.range, f.window.end) {
-            (RangeChoice::Dates { from, to }, _) => format!("from {from} to {to} (UTC)"),
-            (r, _) => format!("in the last {} (since {since})", r.label()),
-        };
+        let span = RangeFields::span(f.range, f.window);
         let summary = match page.count {
             EventCount::Exact(n) => format!(
                 "{} method {} {span}.",
@@ -239,7 +241,6 @@ impl ActivityPage {
             page.rows.last().map(EventPage::cursor),
             link,
         );
-        let today = now.date();
         ActivityPage {
             layout,
             selects: vec![
@@ -262,11 +263,7 @@ impl ActivityPage {
                     f.outcome.map(|o| o.key()).unwrap_or(""),
                 ),
             ],
-            range_select: SelectField::new("range", "Range", &ranges, f.range.key()),
-            from,
-            to,
-            min_date: (today - chrono::Duration::days(i64::from(RETENTION_DAYS))).to_string(),
-            max_date: today.to_string(),
+            range: RangeFields::new(f.range, now.date(), RETENTION_DAYS),
             q: f.search
                 .as_ref()
                 .map(|s| s.typed().to_string())
@@ -274,6 +271,10 @@ impl ActivityPage {
             size_select,
             summary,
             filtered: !filter_pairs(f).is_empty(),
+            csv_href: href(
+                &format!("{PATH}.csv"),
+                &query_string(filter_pairs(f).iter().map(|(k, v)| (*k, v.as_str()))),
+            ),
             rows: page.rows.iter().map(Row::new).collect(),
             pager,
         }
@@ -290,4 +291,26 @@ pub async fn activity(state: web::Data<AppState>, req: HttpRequest) -> AppResult
         .await?;
     let layout = Layout::page("Reset details", "activity").refreshed(refreshed);
     html(ActivityPage::new(&query, &page, now, layout))
+}
+
+#[get("/activity.csv")]
+pub async fn activity_csv(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let now = Utc::now().naive_utc();
+    let query = parse_query(req.query_string(), now).map_err(|e| e.on_page(PATH))?;
+    let name = file_name("reset-details", now.date());
+    Ok(download(&state, name, &COLUMNS, move |conn, sink| {
+        let mut keys = event_export(conn, &query.filter)?;
+        loop {
+            let block = keys.next_keys(conn, BLOCK_ROWS)?;
+            if block.is_empty() {
+                return Ok(());
+            }
+            for e in load_rows(conn, &block)? {
+                sink.row(Row::new(&e).cells())?;
+            }
+        }
+    }))
 }

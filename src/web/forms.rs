@@ -1,7 +1,8 @@
 //! Pieces the list pages share: select fields for GET forms, the pager, and
 //! Yes/No cells.
 
-use crate::domain::filter::{Cursor, PageSize};
+use crate::domain::filter::{Cursor, PageSize, RangeChoice, TimeWindow};
+use chrono::NaiveDate;
 
 pub struct SelectOption {
     pub value: String,
@@ -123,5 +124,61 @@ pub fn yes_no(value: bool) -> &'static str {
         "Yes"
     } else {
         "No"
+    }
+}
+
+/// The range fields of a time-ranged list: a preset or custom dates within
+/// the retention window.
+pub struct RangeFields {
+    pub select: SelectField,
+    pub from: String,
+    pub to: String,
+    pub min_date: String,
+    pub max_date: String,
+}
+
+impl RangeFields {
+    pub fn new(range: RangeChoice, today: NaiveDate, retention_days: u32) -> RangeFields {
+        let ranges: Vec<(&str, &str)> = RangeChoice::PRESETS
+            .iter()
+            .map(|r| (r.key(), r.label()))
+            .chain(std::iter::once(("custom", "Custom dates")))
+            .collect();
+        let (from, to) = match range {
+            RangeChoice::Dates { from, to } => (from.to_string(), to.to_string()),
+            _ => (String::new(), String::new()),
+        };
+        RangeFields {
+            select: SelectField::new("range", "Range", &ranges, range.key()),
+            from,
+            to,
+            min_date: (today - chrono::Duration::days(i64::from(retention_days))).to_string(),
+            max_date: today.to_string(),
+        }
+    }
+
+    /// The range as URL parameters; the default range gives none.
+    pub fn pairs(range: RangeChoice) -> Vec<(&'static str, String)> {
+        match range {
+            RangeChoice::Dates { from, to } => vec![
+                ("range", "custom".into()),
+                ("from", from.to_string()),
+                ("to", to.to_string()),
+            ],
+            r if r == RangeChoice::default() => Vec::new(),
+            r => vec![("range", r.key().into())],
+        }
+    }
+
+    /// The range in words: "in the last 30 days (since …)" or "from … to … (UTC)".
+    pub fn span(range: RangeChoice, window: TimeWindow) -> String {
+        match range {
+            RangeChoice::Dates { from, to } => format!("from {from} to {to} (UTC)"),
+            r => format!(
+                "in the last {} (since {})",
+                r.label(),
+                window.start.format("%Y-%m-%d %H:%M UTC")
+            ),
+        }
     }
 }

@@ -2,12 +2,14 @@
 
 pub mod activity;
 pub mod error;
+pub mod export;
 pub mod forms;
 pub mod health;
 pub mod layout;
 pub mod overview;
 pub mod params;
 pub mod registrations;
+pub mod reports;
 pub mod users;
 
 use crate::db::{DbConnection, Pool};

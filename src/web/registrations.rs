@@ -1,6 +1,7 @@
 //! `/registrations`: registration details, one row per user.
 
 use super::error::AppResult;
+use super::export::{download, file_name};
 use super::forms::{yes_no, Pager, SelectField};
 use super::layout::Layout;
 use super::params::{href, query_string, Params};
@@ -14,6 +15,7 @@ use crate::domain::filter::{
 use crate::domain::Method;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
+use chrono::Utc;
 
 pub const PATH: &str = "/registrations";
 
@@ -151,7 +153,39 @@ pub struct Row {
     pub methods: String,
 }
 
+/// The columns of the page and of the CSV, in order.
+pub const COLUMNS: [&str; 11] = [
+    "Name",
+    "User name",
+    "Registered",
+    "Enabled",
+    "Capable",
+    "Methods",
+    "MFA capable",
+    "Passwordless capable",
+    "Admin",
+    "User type",
+    "Account enabled",
+];
+
 impl Row {
+    /// The cells in [`COLUMNS`] order, as the page shows them.
+    pub fn cells(&self) -> [&str; 11] {
+        [
+            &self.name,
+            &self.user_name,
+            self.registered,
+            self.enabled,
+            self.capable,
+            &self.methods,
+            self.mfa_capable,
+            self.passwordless_capable,
+            self.admin,
+            self.user_type,
+            self.account_enabled,
+        ]
+    }
+
     fn new(u: &User) -> Row {
         Row {
             href: user_href(&u.id),
@@ -199,6 +233,7 @@ pub struct RegistrationsPage {
     pub count_capped: bool,
     pub filtered: bool,
     pub clear_href: String,
+    pub csv_href: String,
     pub headings: Vec<SortHeading>,
     pub rows: Vec<Row>,
     pub pager: Pager,
@@ -279,6 +314,13 @@ impl RegistrationsPage {
             count_capped: page.count_capped,
             filtered: *f != RegistrationFilter::default(),
             clear_href: PATH.to_string(),
+            csv_href: list_href(
+                &format!("{PATH}.csv"),
+                f,
+                q.sort,
+                PageSize::DEFAULT,
+                None,
+            ),
             headings: vec![
                 heading("Name", SortField::Name),
                 heading("User name", SortField::UserName),
@@ -301,4 +343,32 @@ pub async fn registrations(
         .await?;
     let layout = Layout::page("Registration details", "registrations").refreshed(refreshed);
     html(RegistrationsPage::new(&query, &page, layout))
+}
+
+#[get("/registrations.csv")]
+pub async fn registrations_csv(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let query = parse_query(req.query_string()).map_err(|e| e.on_page(PATH))?;
+    let name = file_name("registration-details", Utc::now().date_naive());
+    Ok(download(&state, name, &COLUMNS, move |conn, sink| {
+        let mut q = RegistrationQuery {
+            size: PageSize::EXPORT,
+            position: PagePosition::First,
+            ..query
+        };
+        loop {
+            let page = registration_page(conn, &q)?;
+            for u in &page.users {
+                sink.row(Row::new(u).cells())?;
+            }
+            match page.users.last() {
+                Some(last) if page.has_next => {
+                    q.position = PagePosition::After(RegistrationPage::cursor(last, q.sort));
+                }
+                _ => return Ok(()),
+            }
+        }
+    }))
 }

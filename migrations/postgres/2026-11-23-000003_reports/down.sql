@@ -1,0 +1,17 @@
+DROP TABLE activity_counts_daily;
+CREATE TABLE activity_counts_by_result (
+    bucket TIMESTAMP NOT NULL,
+    feature INTEGER NOT NULL,
+    result INTEGER NOT NULL,
+    activity_count BIGINT NOT NULL,
+    PRIMARY KEY (bucket, feature, result)
+);
+INSERT INTO activity_counts_by_result
+SELECT bucket, feature, result, SUM(activity_count) FROM activity_counts GROUP BY 1, 2, 3;
+DROP TABLE activity_counts;
+ALTER TABLE activity_counts_by_result RENAME TO activity_counts;
+DROP INDEX activities_of_unknown_users;
+DROP INDEX activities_by_kind;
+DROP INDEX activities_by_feature_time;
+CREATE INDEX activities_by_feature_time ON activities (feature, occurred_at);
+ALTER TABLE activities ALTER COLUMN id TYPE TEXT;

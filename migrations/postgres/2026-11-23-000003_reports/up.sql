@@ -1,0 +1,42 @@
+-- The classic reports (registration activity, reset activity) page through
+-- activities without sorting or scanning, and count them from aggregates
+-- that carry the methods used (DESIGN.md sections 3 and 7).
+
+-- Ties in time are broken by id, compared bytewise as on SQLite.
+ALTER TABLE activities ALTER COLUMN id TYPE TEXT COLLATE "C";
+
+-- Newest first within a feature; result, methods and user ride along so a
+-- filter or a broad search is checked from the index alone.
+DROP INDEX activities_by_feature_time;
+CREATE INDEX activities_by_feature_time ON activities (feature, occurred_at, id, result, methods_mask, user_id);
+-- One ordered stream per (result, methods used), for filters few activities pass.
+CREATE INDEX activities_by_kind ON activities (feature, result, methods_mask, occurred_at, id);
+-- Resets for a user ID that matched nobody, searched by the ID entered.
+CREATE INDEX activities_of_unknown_users ON activities (feature, occurred_at, id, result, methods_mask, user_principal_name)
+    WHERE user_id IS NULL;
+
+-- Activities per hour × feature × result × methods used, and a daily rollup.
+DROP TABLE activity_counts;
+CREATE TABLE activity_counts (
+    bucket TIMESTAMP NOT NULL,
+    feature INTEGER NOT NULL,
+    result INTEGER NOT NULL,
+    methods_mask INTEGER NOT NULL,
+    activity_count BIGINT NOT NULL,
+    PRIMARY KEY (bucket, feature, result, methods_mask)
+);
+INSERT INTO activity_counts
+SELECT date_trunc('hour', occurred_at), feature, result, methods_mask, count(*)
+FROM activities GROUP BY 1, 2, 3, 4;
+
+CREATE TABLE activity_counts_daily (
+    day TIMESTAMP NOT NULL, -- midnight UTC of the day the activities fall in
+    feature INTEGER NOT NULL,
+    result INTEGER NOT NULL,
+    methods_mask INTEGER NOT NULL,
+    activity_count BIGINT NOT NULL,
+    PRIMARY KEY (day, feature, result, methods_mask)
+);
+INSERT INTO activity_counts_daily
+SELECT date_trunc('day', bucket), feature, result, methods_mask, SUM(activity_count)
+FROM activity_counts GROUP BY 1, 2, 3, 4;

@@ -1,0 +1,40 @@
+-- The classic reports (registration activity, reset activity) page through
+-- activities without sorting or scanning, and count them from aggregates
+-- that carry the methods used (DESIGN.md sections 3 and 7).
+
+-- Newest first within a feature; result, methods and user ride along so a
+-- filter or a broad search is checked from the index alone.
+DROP INDEX activities_by_feature_time;
+CREATE INDEX activities_by_feature_time ON activities (feature, occurred_at, id, result, methods_mask, user_id);
+-- One ordered stream per (result, methods used), for filters few activities pass.
+CREATE INDEX activities_by_kind ON activities (feature, result, methods_mask, occurred_at, id);
+-- Resets for a user ID that matched nobody, searched by the ID entered.
+CREATE INDEX activities_of_unknown_users ON activities (feature, occurred_at, id, result, methods_mask, user_principal_name)
+    WHERE user_id IS NULL;
+
+-- Activities per hour × feature × result × methods used, and a daily rollup.
+CREATE TABLE activity_counts_by_methods (
+    bucket TIMESTAMP NOT NULL,
+    feature INTEGER NOT NULL,
+    result INTEGER NOT NULL,
+    methods_mask INTEGER NOT NULL,
+    activity_count BIGINT NOT NULL,
+    PRIMARY KEY (bucket, feature, result, methods_mask)
+) WITHOUT ROWID;
+INSERT INTO activity_counts_by_methods
+SELECT strftime('%Y-%m-%d %H:00:00', occurred_at), feature, result, methods_mask, count(*)
+FROM activities GROUP BY 1, 2, 3, 4;
+DROP TABLE activity_counts;
+ALTER TABLE activity_counts_by_methods RENAME TO activity_counts;
+
+CREATE TABLE activity_counts_daily (
+    day TIMESTAMP NOT NULL, -- midnight UTC of the day the activities fall in
+    feature INTEGER NOT NULL,
+    result INTEGER NOT NULL,
+    methods_mask INTEGER NOT NULL,
+    activity_count BIGINT NOT NULL,
+    PRIMARY KEY (day, feature, result, methods_mask)
+) WITHOUT ROWID;
+INSERT INTO activity_counts_daily
+SELECT strftime('%Y-%m-%d 00:00:00', bucket), feature, result, methods_mask, SUM(activity_count)
+FROM activity_counts GROUP BY 1, 2, 3, 4;

@@ -1,0 +1,188 @@
+//! CSV downloads of the lists: every matching row, streamed.
+//!
+//! A download reads its rows in blocks on a blocking thread, inside one
+//! read-only transaction (one consistent snapshot of the data however long
+//! the download takes), writes each block as CSV and hands it to the
+//! response through a small bounded channel: memory holds a few blocks
+//! whatever the number of rows, and a slow client slows the reading. The
+//! query is checked before anything is sent, so bad parameters get a 400
+//! page, never a file. Should the database fail part way, the response is
+//! cut off without its final chunk, so the client reports a failed download
+//! rather than keeping a file that looks complete.
+//!
+//! Files are UTF-8 with a byte-order mark (spreadsheets then read non-ASCII
+//! names correctly), RFC 4180 (CRLF line ends, fields quoted when they hold a
+//! comma, quote or line break, quotes doubled), with a header row.
+//!
+//! Spreadsheet formula injection: a cell that begins with `=`, `+`, `-`, `@`,
+//! a tab or a carriage return is written with a leading apostrophe (`'`), so
+//! spreadsheets show it as text instead of evaluating it.
+
+use super::AppState;
+use crate::db::DbConnection;
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::web::Bytes;
+use actix_web::HttpResponse;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use std::borrow::Cow;
+
+/// Rows per block handed to the response.
+pub const BLOCK_ROWS: usize = 5_000;
+/// Blocks queued between the reader and the response.
+const BLOCKS_IN_FLIGHT: usize = 4;
+
+/// Makes a cell safe to open in a spreadsheet: see the module documentation.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// The file name of a download: the report and the day (UTC).
+pub fn file_name(report: &str, today: chrono::NaiveDate) -> String {
+    format!("{report}-{}.csv", today.format("%Y-%m-%d"))
+}
+
+/// Writes rows of cells as CSV into a buffer.
+pub struct CsvBlock {
+    writer: csv::Writer<Vec<u8>>,
+}
+
+/// The UTF-8 byte-order mark that starts every file.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl CsvBlock {
+    pub fn new() -> CsvBlock {
+        CsvBlock::starting_with(Vec::with_capacity(256 * 1024))
+    }
+
+    fn starting_with(buffer: Vec<u8>) -> CsvBlock {
+        CsvBlock {
+            writer: csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(buffer),
+        }
+    }
+
+    pub fn row<'c>(&mut self, cells: impl IntoIterator<Item = &'c str>) -> csv::Result<()> {
+        self.writer
+            .write_record(cells.into_iter().map(|c| neutralise(c).into_owned()))
+    }
+
+    pub fn into_bytes(self) -> Result<Bytes, ExportError> {
+        self.writer
+            .into_inner()
+            .map(Bytes::from)
+            .map_err(|e| ExportError::Csv(e.to_string()))
+    }
+}
+
+impl Default for CsvBlock {
+    fn default() -> Self {
+        CsvBlock::new()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("database pool: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("csv: {0}")]
+    Csv(String),
+    #[error("the client closed the connection")]
+    ClientGone,
+}
+
+impl From<csv::Error> for ExportError {
+    fn from(e: csv::Error) -> Self {
+        ExportError::Csv(e.to_string())
+    }
+}
+
+/// Where a download writes its rows: blocks of CSV handed to the response.
+pub struct Sink {
+    block: CsvBlock,
+    rows: usize,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+impl Sink {
+    /// Writes one row; sends the block when it is full.
+    pub fn row<'c>(&mut self, cells: impl IntoIterator<Item = &'c str>) -> Result<(), ExportError> {
+        self.block.row(cells)?;
+        self.rows += 1;
+        if self.rows >= BLOCK_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ExportError> {
+        let bytes = std::mem::take(&mut self.block).into_bytes()?;
+        self.rows = 0;
+        self.tx
+            .blocking_send(Ok(bytes))
+            .map_err(|_| ExportError::ClientGone)
+    }
+}
+
+/// Starts a download named `name` (see [`file_name`]): the header, then the
+/// rows `produce` writes, reading from the database inside one snapshot.
+pub fn download<P>(state: &AppState, name: String, header: &'static [&'static str], produce: P) -> HttpResponse
+where
+    P: FnOnce(&mut DbConnection, &mut Sink) -> Result<(), ExportError> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(BLOCKS_IN_FLIGHT);
+    let pool = state.pool.clone();
+    let file = name.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut sink = Sink {
+            block: CsvBlock::starting_with(BOM.to_vec()),
+            rows: 0,
+            tx,
+        };
+        let sent = (|| -> Result<(), ExportError> {
+            sink.block.row(header.iter().copied())?;
+            let mut conn = pool.get()?;
+            snapshot(&mut conn, |conn| produce(conn, &mut sink))?;
+            sink.flush()
+        })();
+        match sent {
+            Ok(()) | Err(ExportError::ClientGone) => {}
+            Err(e) => {
+                tracing::error!("CSV download {file} failed part way: {e}");
+                let _ = sink
+                    .tx
+                    .blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(name)],
+        })
+        .insert_header(("Cache-Control", "no-store"))
+        .streaming(body)
+}
+
+/// Runs `work` in one read-only transaction: one snapshot of the data.
+fn snapshot<F>(conn: &mut DbConnection, work: F) -> Result<(), ExportError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<(), ExportError>,
+{
+    conn.transaction(|conn| {
+        if let DbConnection::Postgresql(c) = conn {
+            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        work(conn)
+    })
+}

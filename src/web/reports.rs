@@ -1,0 +1,432 @@
+//! The classic password-management reports (seed: password-management
+//! reports): Registration activity and Reset activity, one row per
+//! operation, newest first, and their CSV downloads.
+
+use super::error::AppResult;
+use super::export::{download, file_name, ExportError, Sink};
+use super::forms::{Pager, RangeFields, SelectField};
+use super::layout::Layout;
+use super::params::{href, query_string, Params};
+use super::{html, thousands, user_href, AppState};
+use crate::db::activities::{
+    activity_export, activity_page, load_rows, ActivityCount, ActivityPage, ActivityQuery,
+    ActivityRow,
+};
+use crate::db::counts::data_changed_at;
+use crate::db::timeline::validate_position;
+use crate::domain::filter::{
+    parse_policy_method, parse_result, ActivityFilter, PagePosition, PageSize, RangeChoice, Search,
+};
+use crate::domain::{ActivityResult, Details, Feature, MethodSet, PolicyMethod};
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{NaiveDateTime, Utc};
+
+/// Days of activities kept; ranges may reach back this far.
+pub use super::activity::RETENTION_DAYS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    RegistrationActivity,
+    ResetActivity,
+}
+
+impl Report {
+    pub const fn feature(self) -> Feature {
+        match self {
+            Report::RegistrationActivity => Feature::Registration,
+            Report::ResetActivity => Feature::Reset,
+        }
+    }
+
+    /// The report's name in URLs, navigation and file names.
+    pub const fn slug(self) -> &'static str {
+        match self {
+            Report::RegistrationActivity => "registration-activity",
+            Report::ResetActivity => "reset-activity",
+        }
+    }
+
+    pub const fn path(self) -> &'static str {
+        match self {
+            Report::RegistrationActivity => "/reports/registration-activity",
+            Report::ResetActivity => "/reports/reset-activity",
+        }
+    }
+
+    pub const fn title(self) -> &'static str {
+        match self {
+            Report::RegistrationActivity => "Registration activity",
+            Report::ResetActivity => "Reset activity",
+        }
+    }
+
+    /// The parameters the report accepts.
+    pub fn params(self) -> &'static [&'static str] {
+        match self {
+            Report::RegistrationActivity => &[
+                "method", "range", "from", "to", "q", "size", "after", "before",
+            ],
+            Report::ResetActivity => &[
+                "result", "method", "range", "from", "to", "q", "size", "after", "before",
+            ],
+        }
+    }
+
+    /// The columns of the page and of the CSV, in order.
+    pub const fn columns(self) -> &'static [&'static str] {
+        match self {
+            Report::RegistrationActivity => &[
+                "User",
+                "User name",
+                "Role",
+                "Date and Time (UTC)",
+                "Data Registered",
+            ],
+            Report::ResetActivity => &[
+                "User",
+                "User name",
+                "Role",
+                "Date and Time (UTC)",
+                "Methods Used",
+                "Result",
+                "Details",
+            ],
+        }
+    }
+
+    /// What the report holds, under its title.
+    const fn description(self) -> &'static str {
+        match self {
+            Report::RegistrationActivity => {
+                "Every password reset registration: who registered which authentication data, and when. \
+                 An attempt that stored nothing says so, with the methods tried."
+            }
+            Report::ResetActivity => {
+                "Every password reset attempt: the methods used, how it ended, and why, \
+                 with the steps that resolve an unexpected failure."
+            }
+        }
+    }
+}
+
+pub fn parse_query(report: Report, query: &str, now: NaiveDateTime) -> AppResult<ActivityQuery> {
+    let p = Params::parse(query, report.params())?;
+    let result = match report {
+        Report::ResetActivity => parse_result("result", p.one("result")?)?,
+        Report::RegistrationActivity => None,
+    };
+    let range = RangeChoice::parse(
+        p.one("range")?,
+        p.one("from")?,
+        p.one("to")?,
+        now.date(),
+        RETENTION_DAYS,
+    )?;
+    let position = PagePosition::parse(p.one("after")?, p.one("before")?)?;
+    validate_position(&position)?;
+    Ok(ActivityQuery {
+        filter: ActivityFilter {
+            feature: report.feature(),
+            result,
+            method: parse_policy_method("method", p.one("method")?)?,
+            range,
+            window: range.window(now),
+            search: Search::parse("q", p.one("q")?)?,
+        },
+        size: PageSize::parse("size", p.one("size")?)?,
+        position,
+    })
+}
+
+/// The filter as URL parameters, defaults left out.
+pub fn filter_pairs(f: &ActivityFilter) -> Vec<(&'static str, String)> {
+    let mut pairs = vec![
+        ("result", f.result.map(|r| r.key()).unwrap_or("").to_string()),
+        ("method", f.method.map(|m| m.key()).unwrap_or("").to_string()),
+    ];
+    pairs.extend(RangeFields::pairs(f.range));
+    pairs.push((
+        "q",
+        f.search
+            .as_ref()
+            .map(|s| s.typed().to_string())
+            .unwrap_or_default(),
+    ));
+    pairs.retain(|(_, v)| !v.is_empty());
+    pairs
+}
+
+/// The URL of a report for a filter (first page).
+pub fn report_href(report: Report, f: &ActivityFilter) -> String {
+    list_href(report.path(), f, PageSize::DEFAULT, None)
+}
+
+fn list_href(
+    path: &str,
+    f: &ActivityFilter,
+    size: PageSize,
+    position: Option<(&str, String)>,
+) -> String {
+    let mut pairs = filter_pairs(f);
+    if size != PageSize::DEFAULT {
+        pairs.push(("size", size.get().to_string()));
+    }
+    if let Some((name, cursor)) = position {
+        pairs.push((name, cursor));
+    }
+    href(
+        path,
+        &query_string(pairs.iter().map(|(k, v)| (*k, v.as_str()))),
+    )
+}
+
+/// The classic reports' name for a set of methods used: "Alternate Email +
+/// Mobile Phone". Methods outside the password reset policy keep their names.
+fn classic_methods(mask: i32) -> String {
+    let methods = MethodSet::from_mask(mask);
+    let classic = methods.policy_methods().classic();
+    if classic.is_empty() {
+        methods.display()
+    } else {
+        classic
+    }
+}
+
+/// One row as the page and the CSV show it: the cells, in column order.
+pub struct Row {
+    pub user_href: Option<String>,
+    pub date_iso: String,
+    pub cells: Vec<String>,
+}
+
+impl Row {
+    pub fn new(report: Report, r: &ActivityRow) -> Row {
+        let a = &r.activity;
+        let (name, user_name) = match &r.current {
+            Some((name, upn)) => (name.clone(), upn.clone()),
+            None if !a.user_display_name.is_empty() => {
+                (a.user_display_name.clone(), a.user_principal_name.clone())
+            }
+            None => ("(unknown user)".to_string(), a.user_principal_name.clone()),
+        };
+        let mut cells = vec![
+            name,
+            user_name,
+            a.user_role.clone(),
+            a.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        ];
+        let result = ActivityResult::from_code(a.result);
+        match report {
+            Report::RegistrationActivity => {
+                let methods = classic_methods(a.methods_mask);
+                cells.push(match result {
+                    Some(ActivityResult::Succeeded) => methods,
+                    _ if methods.is_empty() => "Nothing registered".to_string(),
+                    _ => format!("Nothing registered (tried {methods})"),
+                });
+            }
+            Report::ResetActivity => {
+                cells.push(classic_methods(a.methods_mask));
+                cells.push(
+                    result
+                        .map(|r| r.display_name())
+                        .unwrap_or("Unknown")
+                        .to_string(),
+                );
+                cells.push(
+                    a.details
+                        .and_then(Details::from_code)
+                        .map(|d| d.text())
+                        .unwrap_or("")
+                        .to_string(),
+                );
+            }
+        }
+        Row {
+            user_href: r
+                .current
+                .as_ref()
+                .and(a.user_id.as_deref())
+                .map(user_href),
+            date_iso: a.occurred_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            cells,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+pub struct ReportPage {
+    pub layout: Layout,
+    pub path: &'static str,
+    pub description: &'static str,
+    pub columns: &'static [&'static str],
+    pub selects: Vec<SelectField>,
+    pub range: RangeFields,
+    pub q: String,
+    pub size_select: SelectField,
+    pub summary: String,
+    pub filtered: bool,
+    pub csv_href: String,
+    pub rows: Vec<Row>,
+    pub pager: Pager,
+}
+
+impl ReportPage {
+    pub fn new(
+        report: Report,
+        q: &ActivityQuery,
+        page: &ActivityPage,
+        now: NaiveDateTime,
+        layout: Layout,
+    ) -> Self {
+        let f = &q.filter;
+        let path = report.path();
+        let mut selects = Vec::new();
+        if report == Report::ResetActivity {
+            let results: Vec<(&str, &str)> = std::iter::once(("", "All"))
+                .chain(ActivityResult::ALL.iter().map(|r| (r.key(), r.display_name())))
+                .collect();
+            selects.push(SelectField::new(
+                "result",
+                "Result",
+                &results,
+                f.result.map(|r| r.key()).unwrap_or(""),
+            ));
+        }
+        let methods: Vec<(&str, &str)> = std::iter::once(("", "All"))
+            .chain(PolicyMethod::ALL.iter().map(|m| (m.key(), m.classic_name())))
+            .collect();
+        selects.push(SelectField::new(
+            "method",
+            match report {
+                Report::RegistrationActivity => "Data registered",
+                Report::ResetActivity => "Method used",
+            },
+            &methods,
+            f.method.map(|m| m.key()).unwrap_or(""),
+        ));
+        let noun = match report {
+            Report::RegistrationActivity => ("registration", "registrations"),
+            Report::ResetActivity => ("password reset", "password resets"),
+        };
+        let span = RangeFields::span(f.range, f.window);
+        let summary = match page.count {
+            ActivityCount::Exact(n) => format!(
+                "{} {} {span}.",
+                thousands(n),
+                if n == 1 { noun.0 } else { noun.1 }
+            ),
+            ActivityCount::SearchTooBroad { users, cap } => format!(
+                "The search matches {} users: too many to count their {} quickly. Newest first {span}; narrow the search for an exact count.",
+                if users > cap {
+                    format!("more than {}", thousands(cap))
+                } else {
+                    thousands(users)
+                },
+                noun.1
+            ),
+        };
+        let link = |position: Option<(&str, String)>| list_href(path, f, q.size, position);
+        let pager = Pager::keyset(
+            page.has_prev,
+            page.has_next,
+            page.rows.first().map(ActivityPage::cursor),
+            page.rows.last().map(ActivityPage::cursor),
+            link,
+        );
+        ReportPage {
+            layout,
+            csv_href: list_href(&format!("{path}.csv"), f, PageSize::DEFAULT, None),
+            description: report.description(),
+            columns: report.columns(),
+            selects,
+            range: RangeFields::new(f.range, now.date(), RETENTION_DAYS),
+            q: f.search
+                .as_ref()
+                .map(|s| s.typed().to_string())
+                .unwrap_or_default(),
+            size_select: SelectField::page_size(q.size),
+            summary,
+            filtered: !filter_pairs(f).is_empty(),
+            rows: page.rows.iter().map(|r| Row::new(report, r)).collect(),
+            pager,
+            path,
+        }
+    }
+}
+
+async fn show(report: Report, state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
+    let now = Utc::now().naive_utc();
+    let path = report.path();
+    let query = parse_query(report, req.query_string(), now).map_err(|e| e.on_page(path))?;
+    let q = query.clone();
+    let (page, refreshed) = state
+        .db(move |conn| Ok((activity_page(conn, &q)?, data_changed_at(conn)?)))
+        .await?;
+    let layout = Layout::page(report.title(), report.slug()).refreshed(refreshed);
+    html(ReportPage::new(report, &query, &page, now, layout))
+}
+
+async fn csv(report: Report, state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
+    let now = Utc::now().naive_utc();
+    let path = report.path();
+    let query = parse_query(report, req.query_string(), now).map_err(|e| e.on_page(path))?;
+    let name = file_name(report.slug(), now.date());
+    Ok(download(&state, name, report.columns(), move |conn, sink| {
+        write_rows(report, conn, &query.filter, sink)
+    }))
+}
+
+/// Writes every activity that passes the filter, newest first.
+fn write_rows(
+    report: Report,
+    conn: &mut crate::db::DbConnection,
+    f: &ActivityFilter,
+    sink: &mut Sink,
+) -> Result<(), ExportError> {
+    let mut keys = activity_export(conn, f)?;
+    loop {
+        let block = keys.next_keys(conn, super::export::BLOCK_ROWS)?;
+        if block.is_empty() {
+            return Ok(());
+        }
+        for r in load_rows(conn, &block)? {
+            let row = Row::new(report, &r);
+            sink.row(row.cells.iter().map(String::as_str))?;
+        }
+    }
+}
+
+#[get("/reports/registration-activity")]
+pub async fn registration_activity(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    show(Report::RegistrationActivity, state, req).await
+}
+
+#[get("/reports/reset-activity")]
+pub async fn reset_activity(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    show(Report::ResetActivity, state, req).await
+}
+
+#[get("/reports/registration-activity.csv")]
+pub async fn registration_activity_csv(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    csv(Report::RegistrationActivity, state, req).await
+}
+
+#[get("/reports/reset-activity.csv")]
+pub async fn reset_activity_csv(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    csv(Report::ResetActivity, state, req).await
+}
