@@ -19,9 +19,9 @@
 use super::counts::{window_spans, Rollup};
 use super::models::Activity;
 use super::schema::{activities, activity_counts, activity_counts_daily, users};
-use super::timeline::{
-    page_flags, read_page, window_and_keyset, Keyset, Merger, Source, EXPORT_BLOCK,
-};
+#[cfg(doc)]
+use super::timeline::EXPORT_BLOCK;
+use super::timeline::{page_flags, read_page, window_and_keyset, Keyset, Merger, Source};
 use super::DbConnection;
 use crate::domain::filter::{ActivityFilter, Cursor, PagePosition, PageSize, Search, TimeWindow};
 use chrono::NaiveDateTime;
@@ -125,7 +125,10 @@ pub enum ActivityCount {
     /// The search matches this many users (more than [`SEARCH_USER_LIMIT`];
     /// when more than `cap`, counted only that far): too many to count
     /// their activities without a scan.
-    SearchTooBroad { users: i64, cap: i64 },
+    SearchTooBroad {
+        users: i64,
+        cap: i64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -247,13 +250,15 @@ pub fn activity_page_with(
     })
 }
 
-/// Every activity that passes the filter, newest first, for an export.
+/// Every activity that passes the filter, newest first, for an export that
+/// reads each stream `block` keys at a time ([`EXPORT_BLOCK`] in the portal).
 pub fn activity_export<'a>(
     conn: &mut DbConnection,
     f: &'a ActivityFilter,
+    block: i64,
 ) -> QueryResult<Merger<'a>> {
     let (sources, _) = plan(conn, f, SEARCH_USER_LIMIT)?;
-    Ok(Merger::new(sources, EXPORT_BLOCK))
+    Ok(Merger::new(sources, block))
 }
 
 /// The ordered streams the filter is read from, and how many activities pass it.

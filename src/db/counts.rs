@@ -3,7 +3,8 @@
 
 use super::models::{StatusCountRow, StatusKey};
 use super::schema::{
-    activity_counts, activity_counts_daily, event_counts, event_counts_daily, portal_state, user_status_counts, users,
+    activity_counts, activity_counts_daily, event_counts, event_counts_daily, portal_state,
+    user_status_counts, users,
 };
 use super::{with_backend, DbConnection};
 use crate::domain::filter::TimeWindow;

@@ -16,9 +16,9 @@ use super::counts::{
 };
 use super::models::{Activity, MethodEvent};
 use super::schema::{event_counts, event_counts_daily, method_events, users};
-use super::timeline::{
-    page_flags, read_page, window_and_keyset, Keyset, Merger, Source, EXPORT_BLOCK,
-};
+#[cfg(doc)]
+use super::timeline::EXPORT_BLOCK;
+use super::timeline::{page_flags, read_page, window_and_keyset, Keyset, Merger, Source};
 use super::DbConnection;
 use crate::domain::filter::{Cursor, EventFilter, PagePosition, PageSize, Search, TimeWindow};
 use crate::domain::{Feature, Method};
@@ -244,10 +244,15 @@ pub fn event_page_with(
     })
 }
 
-/// Every event that passes the filter, newest first, for an export.
-pub fn event_export<'a>(conn: &mut DbConnection, f: &'a EventFilter) -> QueryResult<Merger<'a>> {
+/// Every event that passes the filter, newest first, for an export that
+/// reads each stream `block` keys at a time ([`EXPORT_BLOCK`] in the portal).
+pub fn event_export<'a>(
+    conn: &mut DbConnection,
+    f: &'a EventFilter,
+    block: i64,
+) -> QueryResult<Merger<'a>> {
     let (sources, _) = plan(conn, f, SEARCH_USER_LIMIT)?;
-    Ok(Merger::new(sources, EXPORT_BLOCK))
+    Ok(Merger::new(sources, block))
 }
 
 /// The ordered streams the filter is read from, and how many events pass it.

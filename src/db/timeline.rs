@@ -2,8 +2,8 @@
 //! of events and activities: each reads one or more ordered streams of keys,
 //! cut at one page, and merges them here.
 
-use crate::domain::filter::{Cursor, PagePosition};
 use super::DbConnection;
+use crate::domain::filter::{Cursor, PagePosition};
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use std::collections::BinaryHeap;
@@ -50,19 +50,15 @@ macro_rules! window_and_keyset {
         if let Some((t, id)) = &$keyset.at {
             q = if $keyset.backwards_in_time {
                 q.filter(
-                    $t::occurred_at.le(*t).and(
-                        $t::occurred_at
-                            .lt(*t)
-                            .or($t::id.lt(id.clone())),
-                    ),
+                    $t::occurred_at
+                        .le(*t)
+                        .and($t::occurred_at.lt(*t).or($t::id.lt(id.clone()))),
                 )
             } else {
                 q.filter(
-                    $t::occurred_at.ge(*t).and(
-                        $t::occurred_at
-                            .gt(*t)
-                            .or($t::id.gt(id.clone())),
-                    ),
+                    $t::occurred_at
+                        .ge(*t)
+                        .and($t::occurred_at.gt(*t).or($t::id.gt(id.clone()))),
                 )
             };
         }
@@ -107,7 +103,6 @@ pub fn merge(
     }
     (keys, more)
 }
-
 
 /// Keys an export reads from each source at a time.
 pub const EXPORT_BLOCK: i64 = 5_000;

@@ -10,7 +10,7 @@ use crate::db::counts::data_changed_at;
 use crate::db::events::{
     event_export, event_page, load_rows, EventCount, EventPage, EventQuery, EventRow,
 };
-use crate::db::timeline::validate_position;
+use crate::db::timeline::{validate_position, EXPORT_BLOCK};
 use crate::domain::filter::{
     parse_feature, EventFilter, Outcome, PagePosition, PageSize, RangeChoice, Search,
 };
@@ -294,15 +294,12 @@ pub async fn activity(state: web::Data<AppState>, req: HttpRequest) -> AppResult
 }
 
 #[get("/activity.csv")]
-pub async fn activity_csv(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
+pub async fn activity_csv(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
     let now = Utc::now().naive_utc();
     let query = parse_query(req.query_string(), now).map_err(|e| e.on_page(PATH))?;
     let name = file_name("reset-details", now.date());
     Ok(download(&state, name, &COLUMNS, move |conn, sink| {
-        let mut keys = event_export(conn, &query.filter)?;
+        let mut keys = event_export(conn, &query.filter, EXPORT_BLOCK)?;
         loop {
             let block = keys.next_keys(conn, BLOCK_ROWS)?;
             if block.is_empty() {

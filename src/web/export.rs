@@ -132,7 +132,12 @@ impl Sink {
 
 /// Starts a download named `name` (see [`file_name`]): the header, then the
 /// rows `produce` writes, reading from the database inside one snapshot.
-pub fn download<P>(state: &AppState, name: String, header: &'static [&'static str], produce: P) -> HttpResponse
+pub fn download<P>(
+    state: &AppState,
+    name: String,
+    header: &'static [&'static str],
+    produce: P,
+) -> HttpResponse
 where
     P: FnOnce(&mut DbConnection, &mut Sink) -> Result<(), ExportError> + Send + 'static,
 {

@@ -314,13 +314,7 @@ impl RegistrationsPage {
             count_capped: page.count_capped,
             filtered: *f != RegistrationFilter::default(),
             clear_href: PATH.to_string(),
-            csv_href: list_href(
-                &format!("{PATH}.csv"),
-                f,
-                q.sort,
-                PageSize::DEFAULT,
-                None,
-            ),
+            csv_href: list_href(&format!("{PATH}.csv"), f, q.sort, PageSize::DEFAULT, None),
             headings: vec![
                 heading("Name", SortField::Name),
                 heading("User name", SortField::UserName),

@@ -13,7 +13,7 @@ use crate::db::activities::{
     ActivityRow,
 };
 use crate::db::counts::data_changed_at;
-use crate::db::timeline::validate_position;
+use crate::db::timeline::{validate_position, EXPORT_BLOCK};
 use crate::domain::filter::{
     parse_policy_method, parse_result, ActivityFilter, PagePosition, PageSize, RangeChoice, Search,
 };
@@ -142,8 +142,14 @@ pub fn parse_query(report: Report, query: &str, now: NaiveDateTime) -> AppResult
 /// The filter as URL parameters, defaults left out.
 pub fn filter_pairs(f: &ActivityFilter) -> Vec<(&'static str, String)> {
     let mut pairs = vec![
-        ("result", f.result.map(|r| r.key()).unwrap_or("").to_string()),
-        ("method", f.method.map(|m| m.key()).unwrap_or("").to_string()),
+        (
+            "result",
+            f.result.map(|r| r.key()).unwrap_or("").to_string(),
+        ),
+        (
+            "method",
+            f.method.map(|m| m.key()).unwrap_or("").to_string(),
+        ),
     ];
     pairs.extend(RangeFields::pairs(f.range));
     pairs.push((
@@ -244,11 +250,7 @@ impl Row {
             }
         }
         Row {
-            user_href: r
-                .current
-                .as_ref()
-                .and(a.user_id.as_deref())
-                .map(user_href),
+            user_href: r.current.as_ref().and(a.user_id.as_deref()).map(user_href),
             date_iso: a.occurred_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             cells,
         }
@@ -286,7 +288,11 @@ impl ReportPage {
         let mut selects = Vec::new();
         if report == Report::ResetActivity {
             let results: Vec<(&str, &str)> = std::iter::once(("", "All"))
-                .chain(ActivityResult::ALL.iter().map(|r| (r.key(), r.display_name())))
+                .chain(
+                    ActivityResult::ALL
+                        .iter()
+                        .map(|r| (r.key(), r.display_name())),
+                )
                 .collect();
             selects.push(SelectField::new(
                 "result",
@@ -296,7 +302,11 @@ impl ReportPage {
             ));
         }
         let methods: Vec<(&str, &str)> = std::iter::once(("", "All"))
-            .chain(PolicyMethod::ALL.iter().map(|m| (m.key(), m.classic_name())))
+            .chain(
+                PolicyMethod::ALL
+                    .iter()
+                    .map(|m| (m.key(), m.classic_name())),
+            )
             .collect();
         selects.push(SelectField::new(
             "method",
@@ -357,7 +367,11 @@ impl ReportPage {
     }
 }
 
-async fn show(report: Report, state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
+async fn show(
+    report: Report,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
     let now = Utc::now().naive_utc();
     let path = report.path();
     let query = parse_query(report, req.query_string(), now).map_err(|e| e.on_page(path))?;
@@ -369,14 +383,21 @@ async fn show(report: Report, state: web::Data<AppState>, req: HttpRequest) -> A
     html(ReportPage::new(report, &query, &page, now, layout))
 }
 
-async fn csv(report: Report, state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
+async fn csv(
+    report: Report,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
     let now = Utc::now().naive_utc();
     let path = report.path();
     let query = parse_query(report, req.query_string(), now).map_err(|e| e.on_page(path))?;
     let name = file_name(report.slug(), now.date());
-    Ok(download(&state, name, report.columns(), move |conn, sink| {
-        write_rows(report, conn, &query.filter, sink)
-    }))
+    Ok(download(
+        &state,
+        name,
+        report.columns(),
+        move |conn, sink| write_rows(report, conn, &query.filter, sink),
+    ))
 }
 
 /// Writes every activity that passes the filter, newest first.
@@ -386,7 +407,7 @@ fn write_rows(
     f: &ActivityFilter,
     sink: &mut Sink,
 ) -> Result<(), ExportError> {
-    let mut keys = activity_export(conn, f)?;
+    let mut keys = activity_export(conn, f, EXPORT_BLOCK)?;
     loop {
         let block = keys.next_keys(conn, super::export::BLOCK_ROWS)?;
         if block.is_empty() {
