@@ -197,18 +197,24 @@ fn user_condition(
         ))
         .bind::<Text, _>(search.like_pattern())
         .sql(" ESCAPE '\\') OR (activities.user_id IS NULL AND ")
-        .sql(unknown_user_match())
+        .sql(unknown_user_match(conn))
         .bind::<Text, _>(search.like_pattern())
         .sql(" ESCAPE '\\'))"),
     )
 }
 
-/// The ID entered for an unknown user, lowered as the search is.
-fn unknown_user_match() -> &'static str {
-    "lower(activities.user_principal_name) LIKE "
+/// The ID entered for an unknown user, compared as the lowered search is:
+/// SQLite's LIKE ignores ASCII case by itself (as its lower() is ASCII only);
+/// PostgreSQL's is exact, so the ID is lowered first.
+fn unknown_user_match(conn: &DbConnection) -> &'static str {
+    match conn {
+        DbConnection::Sqlite(_) => "activities.user_principal_name LIKE ",
+        DbConnection::Postgresql(_) => "lower(activities.user_principal_name) LIKE ",
+    }
 }
 
 fn unknown_users_query<'a>(
+    conn: &DbConnection,
     f: &ActivityFilter,
     conditions: Option<&str>,
     search: &Search,
@@ -218,7 +224,7 @@ fn unknown_users_query<'a>(
         .filter(activities::user_id.is_null())
         .into_boxed()
         .filter(
-            sql::<Bool>(unknown_user_match())
+            sql::<Bool>(unknown_user_match(conn))
                 .bind::<Text, _>(search.like_pattern())
                 .sql(" ESCAPE '\\'"),
         );
@@ -320,13 +326,13 @@ fn plan<'a>(
                     }));
                 }
                 n += in_window(
-                    unknown_users_query(f, conditions.as_deref(), search),
+                    unknown_users_query(conn, f, conditions.as_deref(), search),
                     f.window,
                 )
                 .count()
                 .get_result::<i64>(conn)?;
                 sources.push(Box::new(move |conn, keyset, limit| {
-                    let q = unknown_users_query(f, conditions.as_deref(), search)
+                    let q = unknown_users_query(conn, f, conditions.as_deref(), search)
                         .select((activities::occurred_at, activities::id));
                     window_and_keyset!(q, activities, f.window, keyset, limit).load(conn)
                 }));

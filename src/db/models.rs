@@ -30,6 +30,28 @@ pub struct User {
     pub search_rowid: i64,
 }
 
+/// A user as the registration list shows one: names and the packed status
+/// key, every column of which the list indexes carry, so a list (or its CSV)
+/// reads the index alone.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct ListUser {
+    pub id: String,
+    pub display_name: String,
+    pub user_principal_name: String,
+    pub status_key: i32,
+}
+
+impl ListUser {
+    pub fn key(&self) -> StatusKey {
+        StatusKey::unpack(self.status_key)
+    }
+
+    pub fn methods(&self) -> MethodSet {
+        MethodSet::from_mask(self.key().methods_mask)
+    }
+}
+
 impl User {
     pub fn status(&self) -> UserStatus {
         UserStatus {

@@ -15,7 +15,7 @@
 //! each row's text.
 
 use super::counts::status_count_rows;
-use super::models::User;
+use super::models::ListUser;
 use super::schema::users;
 use super::search::{self, count_matches};
 use super::DbConnection;
@@ -57,7 +57,7 @@ pub struct RegistrationQuery {
 /// One page of users, in display order.
 #[derive(Debug, Clone, Default)]
 pub struct RegistrationPage {
-    pub users: Vec<User>,
+    pub users: Vec<ListUser>,
     /// Users passing the filter, on every page.
     pub count: i64,
     /// True when a broad search matched more users than it is counted for
@@ -69,7 +69,7 @@ pub struct RegistrationPage {
 
 impl RegistrationPage {
     /// The cursor of a row for `sort`.
-    pub fn cursor(user: &User, sort: Sort) -> Cursor {
+    pub fn cursor(user: &ListUser, sort: Sort) -> Cursor {
         Cursor {
             value: sort_value(user, sort).to_string(),
             id: user.id.clone(),
@@ -77,7 +77,7 @@ impl RegistrationPage {
     }
 }
 
-fn sort_value(user: &User, sort: Sort) -> &str {
+fn sort_value(user: &ListUser, sort: Sort) -> &str {
     match sort.field {
         SortField::Name => &user.display_name,
         SortField::UserName => &user.user_principal_name,
@@ -284,7 +284,7 @@ fn read_page(
         query = query.filter(search::row_condition(search));
     }
     let (query, reversed) = with_keyset(query, q.sort, &q.position, size + 1);
-    let mut rows: Vec<User> = query.select(User::as_select()).load(conn)?;
+    let mut rows: Vec<ListUser> = query.select(ListUser::as_select()).load(conn)?;
     let more = rows.len() as i64 > size;
     rows.truncate(size as usize);
     if reversed {
@@ -294,7 +294,7 @@ fn read_page(
 }
 
 /// Sets the paging flags from whether a row beyond the page was found.
-fn paged(users: Vec<User>, position: &PagePosition, more: bool) -> RegistrationPage {
+fn paged(users: Vec<ListUser>, position: &PagePosition, more: bool) -> RegistrationPage {
     let (has_prev, has_next) = match position {
         PagePosition::First => (false, more),
         PagePosition::After(_) => (true, more),
@@ -404,13 +404,13 @@ fn page_in_memory(
         }
     };
     let ids: Vec<&str> = slice.iter().map(|m| m.1.as_str()).collect();
-    let mut rows: Vec<User> = Vec::with_capacity(ids.len());
+    let mut rows: Vec<ListUser> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ID_CHUNK) {
         rows.extend(
             users::table
                 .filter(users::id.eq_any(chunk))
-                .select(User::as_select())
-                .load::<User>(conn)?,
+                .select(ListUser::as_select())
+                .load::<ListUser>(conn)?,
         );
     }
     let order: std::collections::HashMap<&str, usize> =

@@ -68,7 +68,10 @@ impl CsvBlock {
 
     pub fn row<'c>(&mut self, cells: impl IntoIterator<Item = &'c str>) -> csv::Result<()> {
         self.writer
-            .write_record(cells.into_iter().map(|c| neutralise(c).into_owned()))
+            .write_record(cells.into_iter().map(|c| match neutralise(c) {
+                Cow::Borrowed(c) => Cow::Borrowed(c.as_bytes()),
+                Cow::Owned(c) => Cow::Owned(c.into_bytes()),
+            }))
     }
 
     pub fn into_bytes(self) -> Result<Bytes, ExportError> {

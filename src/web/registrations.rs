@@ -7,7 +7,7 @@ use super::layout::Layout;
 use super::params::{href, query_string, Params};
 use super::{html, thousands, user_href, AppState};
 use crate::db::counts::data_changed_at;
-use crate::db::models::User;
+use crate::db::models::ListUser;
 use crate::db::registrations::{registration_page, RegistrationPage, RegistrationQuery};
 use crate::domain::filter::{
     parse_methods, PagePosition, PageSize, RegistrationFilter, Search, Sort, Tristate, UserType,
@@ -186,19 +186,20 @@ impl Row {
         ]
     }
 
-    fn new(u: &User) -> Row {
+    fn new(u: &ListUser) -> Row {
+        let key = u.key();
         Row {
             href: user_href(&u.id),
             name: u.display_name.clone(),
             user_name: u.user_principal_name.clone(),
-            registered: yes_no(u.is_registered),
-            enabled: yes_no(u.is_enabled),
-            capable: yes_no(u.is_capable),
-            mfa_capable: yes_no(u.is_mfa_capable),
-            passwordless_capable: yes_no(u.is_passwordless_capable),
-            admin: yes_no(u.is_admin),
-            user_type: if u.is_guest { "Guest" } else { "Member" },
-            account_enabled: yes_no(u.account_enabled),
+            registered: yes_no(key.status.registered),
+            enabled: yes_no(key.status.enabled),
+            capable: yes_no(key.status.capable),
+            mfa_capable: yes_no(key.status.mfa_capable),
+            passwordless_capable: yes_no(key.status.passwordless_capable),
+            admin: yes_no(key.is_admin),
+            user_type: if key.is_guest { "Guest" } else { "Member" },
+            account_enabled: yes_no(key.account_enabled),
             methods: u.methods().display(),
         }
     }

@@ -9,8 +9,12 @@ CREATE INDEX activities_by_feature_time ON activities (feature, occurred_at, id,
 -- One ordered stream per (result, methods used), for filters few activities pass.
 CREATE INDEX activities_by_kind ON activities (feature, result, methods_mask, occurred_at, id);
 -- Resets for a user ID that matched nobody, searched by the ID entered.
-CREATE INDEX activities_of_unknown_users ON activities (feature, occurred_at, id, result, methods_mask, user_principal_name)
+CREATE INDEX activities_of_unknown_users ON activities (feature, occurred_at, id, result, methods_mask, user_principal_name, user_id)
     WHERE user_id IS NULL;
+-- A user's activities; leaving out the unknown users keeps the planner from
+-- reading them through this index by a NULL key.
+DROP INDEX activities_by_user_time;
+CREATE INDEX activities_by_user_time ON activities (user_id, occurred_at) WHERE user_id IS NOT NULL;
 
 -- Activities per hour × feature × result × methods used, and a daily rollup.
 CREATE TABLE activity_counts_by_methods (
@@ -38,3 +42,14 @@ CREATE TABLE activity_counts_daily (
 INSERT INTO activity_counts_daily
 SELECT strftime('%Y-%m-%d 00:00:00', bucket), feature, result, methods_mask, SUM(activity_count)
 FROM activity_counts GROUP BY 1, 2, 3, 4;
+
+-- Registration details and its CSV read users from these indexes alone: the
+-- names, the id and the packed status key are all a row shows.
+DROP INDEX users_by_name;
+CREATE INDEX users_by_name ON users (display_name, id, user_principal_name, status_key);
+DROP INDEX users_by_upn;
+CREATE INDEX users_by_upn ON users (user_principal_name, id, display_name, status_key);
+DROP INDEX users_by_key_name;
+CREATE INDEX users_by_key_name ON users (status_key, display_name, id, user_principal_name);
+DROP INDEX users_by_key_upn;
+CREATE INDEX users_by_key_upn ON users (status_key, user_principal_name, id, display_name);
