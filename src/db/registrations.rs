@@ -38,6 +38,9 @@ pub const SEARCH_SORT_LIMIT: usize = 5_000;
 /// ... or up to this many when status filters narrow them further (walking
 /// the name index with both a search and a status filter can be long).
 pub const SEARCH_FILTER_LIMIT: usize = 50_000;
+/// A search (with its filter) that at least one user in this many passes is
+/// read by walking the name index rather than by collecting its matches.
+const SEARCH_WALK_RATIO: i64 = 400;
 /// A status filter admitting up to this many users is checked against the
 /// search user by user.
 pub const SEARCH_KEYS_LIMIT: usize = 25_000;
@@ -135,12 +138,20 @@ pub fn registration_page(
                 let matches = search_matches(conn, search, keys, q.sort, Driver::Keys)?;
                 return page_in_memory(conn, q, matches);
             }
-            let collect_limit = if keys.is_some() {
+            // A page larger than a person asks for (a CSV download's block)
+            // would walk far for each block: collecting the matches once per
+            // block is cheaper.
+            let collect_limit = if keys.is_some() || q.size.get() > PageSize::MAX {
                 SEARCH_FILTER_LIMIT as i64
             } else {
                 SEARCH_SORT_LIMIT as i64
             };
-            if matched <= cap.min(collect_limit) {
+            // The name indexes carry the search text and the status key, so
+            // a walk checks both from the index alone: where matches are
+            // dense enough that a page is met within about
+            // `size × SEARCH_WALK_RATIO` entries, walking beats collecting.
+            let dense = matched * admitted * SEARCH_WALK_RATIO >= total * total;
+            if !dense && matched <= cap.min(collect_limit) {
                 let matches = search_matches(conn, search, keys, q.sort, Driver::Search)?;
                 return page_in_memory(conn, q, matches);
             }

@@ -1,3 +1,4 @@
+DROP INDEX users_by_search_rowid_key;
 DROP TABLE activity_counts_daily;
 CREATE TABLE activity_counts_by_result (
     bucket TIMESTAMP NOT NULL,
