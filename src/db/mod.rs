@@ -42,6 +42,9 @@ macro_rules! with_backend {
 }
 pub(crate) use with_backend;
 
+/// Page cache of each SQLite connection, in KiB.
+pub const SQLITE_CACHE_KIB: i64 = 64 * 1024;
+
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
 
@@ -118,14 +121,14 @@ impl DatabaseUrl {
                 let path = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path)?;
                 // busy_timeout first: the others may need the lock.
-                conn.batch_execute(
+                conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = 10000;
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;
-                     PRAGMA cache_size = -65536;
-                     PRAGMA temp_store = MEMORY;",
-                )
+                     PRAGMA cache_size = -{SQLITE_CACHE_KIB};
+                     PRAGMA temp_store = MEMORY;"
+                ))
                 .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
                 Ok(DbConnection::Sqlite(conn))
             }

@@ -182,15 +182,31 @@ where
         .streaming(body)
 }
 
-/// Runs `work` in one read-only transaction: one snapshot of the data.
+/// SQLite page cache of a connection while it streams a download: a
+/// download reads each page once, so a large cache would only hold memory.
+const EXPORT_CACHE_KIB: i64 = 8 * 1024;
+
+/// Runs `work` in one read-only transaction: one snapshot of the data. On
+/// SQLite the connection's page cache is kept small meanwhile (and set back
+/// after), so a download's memory stays flat.
 fn snapshot<F>(conn: &mut DbConnection, work: F) -> Result<(), ExportError>
 where
     F: FnOnce(&mut DbConnection) -> Result<(), ExportError>,
 {
-    conn.transaction(|conn| {
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute(&format!("PRAGMA cache_size = -{EXPORT_CACHE_KIB}"))?;
+    }
+    let result = conn.transaction(|conn| {
         if let DbConnection::Postgresql(c) = conn {
             c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
         }
         work(conn)
-    })
+    });
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute(&format!(
+            "PRAGMA cache_size = -{}",
+            crate::db::SQLITE_CACHE_KIB
+        ))?;
+    }
+    result
 }
