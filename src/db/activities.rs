@@ -21,7 +21,7 @@ use super::models::Activity;
 use super::schema::{activities, activity_counts, activity_counts_daily, users};
 #[cfg(doc)]
 use super::timeline::EXPORT_BLOCK;
-use super::timeline::{page_flags, read_page, window_and_keyset, Keyset, Merger, Source};
+use super::timeline::{list_page, window_and_keyset, Keyset, Merger, Source};
 use super::DbConnection;
 use crate::domain::filter::{ActivityFilter, Cursor, PagePosition, PageSize, Search, TimeWindow};
 use chrono::NaiveDateTime;
@@ -242,12 +242,8 @@ pub fn activity_page_with(
     q: &ActivityQuery,
     user_limit: usize,
 ) -> QueryResult<ActivityPage> {
-    let keyset = Keyset::new(&q.position)?;
-    let limit = i64::from(q.size.get()) + 1;
-    let (mut sources, count) = plan(conn, &q.filter, user_limit)?;
-    let (page_keys, more) = read_page(conn, &mut sources, &keyset, limit)?;
-    let rows = load_rows(conn, &page_keys)?;
-    let (has_prev, has_next) = page_flags(&q.position, more);
+    let (sources, count) = plan(conn, &q.filter, user_limit)?;
+    let (rows, has_prev, has_next) = list_page(conn, sources, &q.position, q.size, load_rows)?;
     Ok(ActivityPage {
         rows,
         count,

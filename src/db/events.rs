@@ -18,7 +18,7 @@ use super::models::{Activity, MethodEvent};
 use super::schema::{event_counts, event_counts_daily, method_events, users};
 #[cfg(doc)]
 use super::timeline::EXPORT_BLOCK;
-use super::timeline::{page_flags, read_page, window_and_keyset, Keyset, Merger, Source};
+use super::timeline::{list_page, window_and_keyset, Keyset, Merger, Source};
 use super::DbConnection;
 use crate::domain::filter::{Cursor, EventFilter, PagePosition, PageSize, Search, TimeWindow};
 use crate::domain::{Feature, Method};
@@ -230,12 +230,8 @@ pub fn event_page_with(
     q: &EventQuery,
     user_limit: usize,
 ) -> QueryResult<EventPage> {
-    let keyset = Keyset::new(&q.position)?;
-    let limit = i64::from(q.size.get()) + 1;
-    let (mut sources, count) = plan(conn, &q.filter, user_limit)?;
-    let (page_keys, more) = read_page(conn, &mut sources, &keyset, limit)?;
-    let rows = load_rows(conn, &page_keys)?;
-    let (has_prev, has_next) = page_flags(&q.position, more);
+    let (sources, count) = plan(conn, &q.filter, user_limit)?;
+    let (rows, has_prev, has_next) = list_page(conn, sources, &q.position, q.size, load_rows)?;
     Ok(EventPage {
         rows,
         count,

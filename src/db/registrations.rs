@@ -306,11 +306,7 @@ fn read_page(
 
 /// Sets the paging flags from whether a row beyond the page was found.
 fn paged(users: Vec<ListUser>, position: &PagePosition, more: bool) -> RegistrationPage {
-    let (has_prev, has_next) = match position {
-        PagePosition::First => (false, more),
-        PagePosition::After(_) => (true, more),
-        PagePosition::Before(_) => (more, true),
-    };
+    let (has_prev, has_next) = super::timeline::page_flags(position, more);
     RegistrationPage {
         users,
         count: 0,

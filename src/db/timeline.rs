@@ -3,7 +3,7 @@
 //! cut at one page, and merges them here.
 
 use super::DbConnection;
-use crate::domain::filter::{Cursor, PagePosition};
+use crate::domain::filter::{Cursor, PagePosition, PageSize};
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use std::collections::BinaryHeap;
@@ -85,7 +85,7 @@ pub fn validate_position(
 }
 
 /// Keeps the first page of the merged streams in display order (newest first).
-pub fn merge(
+fn merge(
     mut keys: Vec<(NaiveDateTime, String)>,
     keyset: &Keyset,
     limit: i64,
@@ -127,7 +127,7 @@ pub type Source<'a> =
 
 /// One page of the merged sources: each read for one page and cut, the
 /// union kept in display order. Also says whether more follow.
-pub fn read_page(
+fn read_page(
     conn: &mut DbConnection,
     sources: &mut [Source<'_>],
     keyset: &Keyset,
@@ -138,6 +138,23 @@ pub fn read_page(
         keys.extend(source(conn, keyset, limit)?);
     }
     Ok(merge(keys, keyset, limit))
+}
+
+/// One page of a list read from its sources at `position`: the rows `load`
+/// gives for the page's keys, in display order, with (has previous, has next).
+pub fn list_page<R>(
+    conn: &mut DbConnection,
+    mut sources: Vec<Source<'_>>,
+    position: &PagePosition,
+    size: PageSize,
+    load: impl FnOnce(&mut DbConnection, &[Key]) -> QueryResult<Vec<R>>,
+) -> QueryResult<(Vec<R>, bool, bool)> {
+    let keyset = Keyset::new(position)?;
+    let limit = i64::from(size.get()) + 1;
+    let (keys, more) = read_page(conn, &mut sources, &keyset, limit)?;
+    let rows = load(conn, &keys)?;
+    let (has_prev, has_next) = page_flags(position, more);
+    Ok((rows, has_prev, has_next))
 }
 
 /// Every key of the merged sources, newest first, read lazily: each source

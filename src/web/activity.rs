@@ -4,7 +4,7 @@ use super::error::AppResult;
 use super::export::{download, file_name, BLOCK_ROWS};
 use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
-use super::params::{href, query_string, Params};
+use super::params::{href, list_href, query_string, Params};
 use super::{html, thousands, user_href, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::events::{
@@ -107,20 +107,6 @@ pub fn kind_href(feature: Feature, method: Method, outcome: Outcome, range: Rang
     ];
     if range != RangeChoice::default() {
         pairs.push(("range", range.key().to_string()));
-    }
-    href(
-        PATH,
-        &query_string(pairs.iter().map(|(k, v)| (*k, v.as_str()))),
-    )
-}
-
-fn list_href(f: &EventFilter, size: PageSize, position: Option<(&str, String)>) -> String {
-    let mut pairs = filter_pairs(f);
-    if size != PageSize::DEFAULT {
-        pairs.push(("size", size.get().to_string()));
-    }
-    if let Some((name, cursor)) = position {
-        pairs.push((name, cursor));
     }
     href(
         PATH,
@@ -233,7 +219,8 @@ impl ActivityPage {
                 }
             ),
         };
-        let link = |position: Option<(&str, String)>| list_href(f, q.size, position);
+        let link =
+            |position: Option<(&str, String)>| list_href(PATH, filter_pairs(f), q.size, position);
         let pager = Pager::keyset(
             page.has_prev,
             page.has_next,
@@ -271,9 +258,11 @@ impl ActivityPage {
             size_select,
             summary,
             filtered: !filter_pairs(f).is_empty(),
-            csv_href: href(
+            csv_href: list_href(
                 &format!("{PATH}.csv"),
-                &query_string(filter_pairs(f).iter().map(|(k, v)| (*k, v.as_str()))),
+                filter_pairs(f),
+                PageSize::DEFAULT,
+                None,
             ),
             rows: page.rows.iter().map(Row::new).collect(),
             pager,

@@ -3,7 +3,7 @@
 //! the parameter and lists what the page accepts.
 
 use super::error::{bad_request, AppError, AppResult};
-use crate::domain::filter::FilterError;
+use crate::domain::filter::{FilterError, PageSize};
 
 pub struct Params {
     pairs: Vec<(String, String)>,
@@ -66,6 +66,24 @@ pub fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> 
         }
     }
     out.finish()
+}
+
+/// The URL of a list: its filter parameters, then the page size (unless the
+/// default) and a keyset position.
+pub fn list_href(
+    path: &str,
+    mut pairs: Vec<(&'static str, String)>,
+    size: PageSize,
+    position: Option<(&str, String)>,
+) -> String {
+    if size != PageSize::DEFAULT {
+        pairs.push(("size", size.get().to_string()));
+    }
+    let position = position.iter().map(|(k, v)| (*k, v.as_str()));
+    href(
+        path,
+        &query_string(pairs.iter().map(|(k, v)| (*k, v.as_str())).chain(position)),
+    )
 }
 
 /// `path` with the query string, or the bare path when there is none.

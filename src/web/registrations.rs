@@ -4,7 +4,7 @@ use super::error::AppResult;
 use super::export::{download, file_name};
 use super::forms::{yes_no, Pager, SelectField};
 use super::layout::Layout;
-use super::params::{href, query_string, Params};
+use super::params::{self, Params};
 use super::{html, thousands, user_href, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::models::ListUser;
@@ -126,16 +126,7 @@ fn list_href(
     if sort != Sort::default() {
         pairs.push(("sort", sort.key().into()));
     }
-    if size != PageSize::DEFAULT {
-        pairs.push(("size", size.get().to_string()));
-    }
-    if let Some((name, cursor)) = position {
-        pairs.push((name, cursor));
-    }
-    href(
-        path,
-        &query_string(pairs.iter().map(|(k, v)| (*k, v.as_str()))),
-    )
+    params::list_href(path, pairs, size, position)
 }
 
 pub struct Row {

@@ -6,7 +6,7 @@ use super::error::AppResult;
 use super::export::{download, file_name, ExportError, Sink};
 use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
-use super::params::{href, query_string, Params};
+use super::params::{list_href, Params};
 use super::{html, thousands, user_href, AppState};
 use crate::db::activities::{
     activity_export, activity_page, load_rows, ActivityCount, ActivityPage, ActivityQuery,
@@ -165,26 +165,7 @@ pub fn filter_pairs(f: &ActivityFilter) -> Vec<(&'static str, String)> {
 
 /// The URL of a report for a filter (first page).
 pub fn report_href(report: Report, f: &ActivityFilter) -> String {
-    list_href(report.path(), f, PageSize::DEFAULT, None)
-}
-
-fn list_href(
-    path: &str,
-    f: &ActivityFilter,
-    size: PageSize,
-    position: Option<(&str, String)>,
-) -> String {
-    let mut pairs = filter_pairs(f);
-    if size != PageSize::DEFAULT {
-        pairs.push(("size", size.get().to_string()));
-    }
-    if let Some((name, cursor)) = position {
-        pairs.push((name, cursor));
-    }
-    href(
-        path,
-        &query_string(pairs.iter().map(|(k, v)| (*k, v.as_str()))),
-    )
+    list_href(report.path(), filter_pairs(f), PageSize::DEFAULT, None)
 }
 
 /// The classic reports' name for a set of methods used: "Alternate Email +
@@ -338,7 +319,8 @@ impl ReportPage {
                 noun.1
             ),
         };
-        let link = |position: Option<(&str, String)>| list_href(path, f, q.size, position);
+        let link =
+            |position: Option<(&str, String)>| list_href(path, filter_pairs(f), q.size, position);
         let pager = Pager::keyset(
             page.has_prev,
             page.has_next,
@@ -348,7 +330,12 @@ impl ReportPage {
         );
         ReportPage {
             layout,
-            csv_href: list_href(&format!("{path}.csv"), f, PageSize::DEFAULT, None),
+            csv_href: list_href(
+                &format!("{path}.csv"),
+                filter_pairs(f),
+                PageSize::DEFAULT,
+                None,
+            ),
             description: report.description(),
             columns: report.columns(),
             selects,
