@@ -35,6 +35,11 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.key() == key)
     }
 
+    /// Only a Global Administrator changes anything: policy, accounts, imports, keys.
+    pub const fn may_change(self) -> bool {
+        matches!(self, Role::GlobalAdministrator)
+    }
+
     pub const fn display_name(self) -> &'static str {
         match self {
             Role::GlobalAdministrator => "Global Administrator",
@@ -68,6 +73,46 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
+}
+
+/// A fresh random secret (256 bits), URL-safe base64 without padding: session
+/// tokens, CSRF tokens and API keys.
+pub fn new_token() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database keeps of a token: its SHA-256 in lowercase hex. A token
+/// has 256 bits of entropy, so a fast hash is enough (no password stretching).
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn secrets_match(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Verifies against a fixed hash when the account does not exist, so that a
+/// wrong name costs as long as a wrong password and names cannot be probed.
+pub fn verify_password_or_dummy(password: &str, hash: Option<&str>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match hash {
+        Some(hash) => verify_password(password, hash),
+        None => {
+            let dummy = DUMMY.get_or_init(|| {
+                hash_password("not a real password, only for timing").unwrap_or_default()
+            });
+            verify_password(password, dummy);
+            false
+        }
+    }
 }
 
 /// A one-time password for a new account: 20 characters from an alphabet
@@ -123,6 +168,28 @@ mod tests {
         assert_eq!(a.len(), 20);
         assert_ne!(a, generate_password());
         assert!(validate_password(&a).is_ok());
+    }
+
+    #[test]
+    fn tokens_are_random_and_hash_stably() {
+        let a = new_token();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, new_token());
+        assert_eq!(token_hash(&a), token_hash(&a));
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), token_hash(&new_token()));
+        assert!(secrets_match("abc", "abc"));
+        assert!(!secrets_match("abc", "abd"));
+        assert!(!secrets_match("abc", "abcd"));
+        assert!(!verify_password_or_dummy("x", None));
+    }
+
+    #[test]
+    fn only_global_administrators_change_things() {
+        assert!(Role::GlobalAdministrator.may_change());
+        for r in &Role::ALL[1..] {
+            assert!(!r.may_change(), "{r}");
+        }
     }
 
     #[test]

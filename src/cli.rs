@@ -1,12 +1,14 @@
 //! The command line: `authinsights serve | migrate | demo | account …`.
 
-use crate::accounts::{self, Role};
+use crate::accounts::Role;
+use crate::admin as changes;
 use crate::config::{WebSettings, DEFAULT_BIND, DEFAULT_DATABASE_URL};
+use crate::db::models::Account;
 use crate::db::{self, DatabaseUrl, DbConnection};
 use crate::ingest::demo::{self, DemoOptions};
 use crate::startup;
 use crate::web::AppState;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::io::{IsTerminal, Read};
 use std::net::TcpListener;
@@ -83,10 +85,32 @@ pub enum AccountCommand {
         /// global-administrator, security-administrator, security-reader or reports-reader.
         #[arg(long)]
         role: String,
-        /// Read the password from standard input (one line).
+        /// Read the password from standard input (one line); without it the
+        /// account gets a printed one-time password.
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Change an account's role.
+    SetRole {
+        name: String,
+        /// global-administrator, security-administrator, security-reader or reports-reader.
+        role: String,
+    },
+    /// Disable an account and end its sessions.
+    Disable { name: String },
+    /// Enable a disabled account.
+    Enable { name: String },
+    /// Set a new password (from standard input, or a printed one-time password)
+    /// and end the account's sessions.
+    ResetPassword {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Lift a sign-in lock.
+    Unlock { name: String },
+    /// List the accounts.
+    List,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -117,37 +141,111 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{summary}");
             Ok(())
         }
-        Command::Account(AccountCommand::Add {
-            name,
-            role,
-            password_stdin,
-        }) => {
-            let role = Role::from_key(&role).with_context(|| {
-                format!(
-                    "unknown role '{role}': use global-administrator, security-administrator, security-reader or reports-reader"
-                )
-            })?;
-            accounts::validate_username(&name).map_err(anyhow::Error::msg)?;
-            if !password_stdin {
-                bail!("give the password on standard input with --password-stdin");
-            }
-            let mut input = String::new();
-            std::io::stdin().read_to_string(&mut input)?;
-            let password = input.lines().next().unwrap_or("").to_string();
-            accounts::validate_password(&password).map_err(anyhow::Error::msg)?;
+        Command::Account(command) => {
             let mut conn = connect(&url)?;
             db::migrate(&mut conn)?;
-            if db::accounts::find_by_username(&mut conn, &name)?.is_some() {
-                bail!("an account named '{name}' already exists");
-            }
-            let hash = accounts::hash_password(&password)
-                .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))?;
-            db::accounts::create_account(&mut conn, &name, role, &hash, false)?;
-            println!("created account '{name}' ({role})");
-            Ok(())
+            account_command(&mut conn, command)
         }
         Command::Serve(args) => serve(url, args),
     }
+}
+
+fn parse_role(role: &str) -> anyhow::Result<Role> {
+    Role::from_key(role).with_context(|| {
+        format!(
+            "unknown role '{role}': use global-administrator, security-administrator, security-reader or reports-reader"
+        )
+    })
+}
+
+/// One line of standard input, for `--password-stdin`.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    Ok(input.lines().next().unwrap_or("").to_string())
+}
+
+fn find_account(conn: &mut DbConnection, name: &str) -> anyhow::Result<Account> {
+    db::accounts::find_by_username(conn, name)?
+        .with_context(|| format!("there is no account named '{name}'"))
+}
+
+fn print_one_time(name: &str, password: &str) {
+    println!();
+    println!("  Sign in as:  {name}");
+    println!("  Password:    {password}");
+    println!("  (a one-time password: it must be changed at the first sign-in)");
+    println!();
+}
+
+/// `account …`: the same changes as the Admin pages, audited as the command line.
+fn account_command(conn: &mut DbConnection, command: AccountCommand) -> anyhow::Result<()> {
+    let actor = db::audit::COMMAND_LINE;
+    match command {
+        AccountCommand::Add {
+            name,
+            role,
+            password_stdin,
+        } => {
+            let role = parse_role(&role)?;
+            let password = password_stdin.then(password_from_stdin).transpose()?;
+            let (account, one_time) =
+                changes::add_account(conn, actor, &name, role, password.as_deref())?;
+            println!("created account '{}' ({role})", account.username);
+            if let Some(p) = one_time {
+                print_one_time(&account.username, &p);
+            }
+        }
+        AccountCommand::SetRole { name, role } => {
+            let role = parse_role(&role)?;
+            let account = find_account(conn, &name)?;
+            changes::set_role(conn, actor, &account, role)?;
+            println!("'{name}' is now a {role}");
+        }
+        AccountCommand::Disable { name } => {
+            let account = find_account(conn, &name)?;
+            changes::set_disabled(conn, actor, &account, true)?;
+            println!("'{name}' is disabled; its sessions have ended");
+        }
+        AccountCommand::Enable { name } => {
+            let account = find_account(conn, &name)?;
+            changes::set_disabled(conn, actor, &account, false)?;
+            println!("'{name}' is enabled");
+        }
+        AccountCommand::ResetPassword {
+            name,
+            password_stdin,
+        } => {
+            let account = find_account(conn, &name)?;
+            let password = password_stdin.then(password_from_stdin).transpose()?;
+            let one_time = changes::reset_password(conn, actor, &account, password.as_deref())?;
+            println!("the password of '{name}' was reset; its sessions have ended");
+            if let Some(p) = one_time {
+                print_one_time(&name, &p);
+            }
+        }
+        AccountCommand::Unlock { name } => {
+            let account = find_account(conn, &name)?;
+            changes::unlock(conn, actor, &account)?;
+            println!("'{name}' may sign in again");
+        }
+        AccountCommand::List => {
+            println!("{:<32} {:<24} {:<9} last sign-in", "name", "role", "state");
+            for a in db::accounts::list_accounts(conn)? {
+                let role = Role::from_key(&a.role).map_or(a.role.clone(), |r| r.key().to_string());
+                println!(
+                    "{:<32} {:<24} {:<9} {}",
+                    a.username,
+                    role,
+                    if a.disabled { "disabled" } else { "enabled" },
+                    a.last_sign_in_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_else(|| "never".into())
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn connect(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {
@@ -199,15 +297,16 @@ fn prepare_demo(conn: &mut DbConnection, users: u64) -> anyhow::Result<()> {
         println!("the database already holds a directory: no demo tenant generated");
     }
     if db::accounts::count_accounts(conn)? == 0 {
-        let password = accounts::generate_password();
-        let hash = accounts::hash_password(&password)
-            .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))?;
-        db::accounts::create_account(conn, "admin", Role::GlobalAdministrator, &hash, true)?;
-        println!();
-        println!("  Sign in as:  admin");
-        println!("  Password:    {password}");
-        println!("  (a one-time password: you will be asked to choose a new one)");
-        println!();
+        let (_, one_time) = changes::add_account(
+            conn,
+            db::audit::COMMAND_LINE,
+            "admin",
+            Role::GlobalAdministrator,
+            None,
+        )?;
+        if let Some(password) = one_time {
+            print_one_time("admin", &password);
+        }
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Settings read once from flags and the environment.
 
+use chrono::Duration;
 use std::path::PathBuf;
 
 /// What the web layer needs besides the database.
@@ -7,6 +8,53 @@ use std::path::PathBuf;
 pub struct WebSettings {
     /// Folder of the stylesheet and other static files.
     pub static_dir: PathBuf,
+    pub security: SecuritySettings,
+}
+
+/// When the session cookie carries the `Secure` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecureCookies {
+    /// When the request came over HTTPS (directly, or as `X-Forwarded-Proto`
+    /// / `Forwarded` from a proxy says).
+    Auto,
+    Always,
+    Never,
+}
+
+/// Sessions and sign-in throttling.
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub session_absolute: Duration,
+    pub secure_cookies: SecureCookies,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy
+    /// that sets it), else from the connection.
+    pub trust_forwarded_for: bool,
+    /// Failed sign-ins of one account that lock it.
+    pub account_failures: i32,
+    /// Failed sign-ins from one client address that block it.
+    pub address_failures: i32,
+    /// Failures count within this window.
+    pub failure_window: Duration,
+    /// How long a lock lasts.
+    pub lock: Duration,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            session_idle: Duration::minutes(30),
+            session_absolute: Duration::hours(12),
+            secure_cookies: SecureCookies::Auto,
+            trust_forwarded_for: false,
+            account_failures: 5,
+            address_failures: 20,
+            failure_window: Duration::minutes(15),
+            lock: Duration::minutes(15),
+        }
+    }
 }
 
 impl WebSettings {
@@ -23,7 +71,10 @@ impl WebSettings {
                     PathBuf::from("static")
                 }
             });
-        WebSettings { static_dir }
+        WebSettings {
+            static_dir,
+            security: SecuritySettings::default(),
+        }
     }
 }
 

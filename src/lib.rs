@@ -2,6 +2,7 @@
 //! register and use authentication methods for SSPR and MFA.
 
 pub mod accounts;
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod db;

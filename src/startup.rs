@@ -2,7 +2,7 @@
 
 use crate::web::{self, AppState};
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
+use actix_web::middleware::{from_fn, DefaultHeaders, NormalizePath, TrailingSlash};
 use actix_web::{web as aw, App, HttpServer};
 use std::net::TcpListener;
 
@@ -18,7 +18,27 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::reports::reset_activity)
         .service(web::reports::reset_activity_csv)
         .service(web::users::user)
-        .service(web::health::healthz);
+        .service(web::health::healthz)
+        .service(web::sign_in::sign_in_page)
+        .service(web::sign_in::sign_in)
+        .service(web::sign_in::sign_out)
+        .service(web::sign_in::password_form)
+        .service(web::sign_in::change_password)
+        .service(web::admin::index)
+        .service(web::admin::policy_page)
+        .service(web::admin::save_policy)
+        .service(web::admin::accounts_page)
+        .service(web::admin::add_account)
+        .service(web::admin::set_role)
+        .service(web::admin::disable_account)
+        .service(web::admin::enable_account)
+        .service(web::admin::reset_password)
+        .service(web::admin::unlock_account)
+        .service(web::admin::api_keys_page)
+        .service(web::admin::create_api_key)
+        .service(web::admin::revoke_api_key)
+        .service(web::admin::audit_page)
+        .service(web::api::me);
 }
 
 /// Security headers on every response: no inline script, no framing, no sniffing.
@@ -49,6 +69,7 @@ pub fn run(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(from_fn(web::auth::authenticate))
             .wrap(security_headers())
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .configure(routes)

@@ -62,12 +62,35 @@ async fn serve_demo(backend: Backend) {
         .expect("a one-time password is printed");
     assert_eq!(password_line.split_whitespace().nth(1).unwrap().len(), 20);
 
-    let html = reqwest::get(format!("{address}/"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The printed password signs in, and must be changed first.
+    let password = password_line.split_whitespace().nth(1).unwrap().to_string();
+    let app = common::Remote::new(&address);
+    let client = common::new_client();
+    let signed = app.sign_in(&client, "admin", &password).await;
+    assert_eq!(signed.status(), 303);
+    assert_eq!(signed.headers()["location"], "/account/password");
+    let elsewhere = app.get_as(&client, "/registrations").await;
+    assert_eq!(elsewhere.headers()["location"], "/account/password");
+    let changed = app
+        .post_form(
+            &client,
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", password.as_str()),
+                ("new", "my own new password"),
+                ("repeat", "my own new password"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status(), 303);
+    let html = app.get_as(&client, "/").await.text().await.unwrap();
+    assert!(
+        texts(&html, ".notice")
+            .join(" ")
+            .contains("Your password was changed"),
+        "{html}"
+    );
     let counts = texts(&html, ".tile-count");
     assert_eq!(counts.len(), 3);
     let lede = texts(&html, ".lede").join(" ");
@@ -80,7 +103,10 @@ async fn serve_demo(backend: Backend) {
         .expect("the first account exists");
     assert_eq!(account.role, "global-administrator");
     assert!(account.password_hash.starts_with("$argon2id$"));
-    assert!(account.must_change_password);
+    assert!(
+        !account.must_change_password,
+        "changed at the first sign-in"
+    );
 }
 db_test!(
     serve_demo_fills_an_empty_database_and_prints_a_sign_in,

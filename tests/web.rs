@@ -79,7 +79,14 @@ async fn unreachable_database(backend: Backend) {
 
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), 503);
-    let page = app.get("/").await;
+    // A browser with a session cookie: checking it needs the database.
+    let page = app
+        .client
+        .get(format!("{}/", app.address))
+        .header("cookie", "ai_session=some-session-token")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 503);
     let html = page.text().await.unwrap();
     assert_eq!(texts(&html, "h1"), ["Database unavailable"]);

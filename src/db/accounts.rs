@@ -1,10 +1,10 @@
 //! The portal's own accounts.
 
 use super::models::Account;
-use super::schema::accounts;
+use super::schema::{accounts, sessions};
 use super::DbConnection;
 use crate::accounts::Role;
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 pub fn count_accounts(conn: &mut DbConnection) -> QueryResult<i64> {
@@ -36,11 +36,86 @@ pub fn create_account(
         must_change_password,
         created_at: Utc::now().naive_utc(),
         last_sign_in_at: None,
+        password_changed_at: None,
     };
     diesel::insert_into(accounts::table)
         .values(&account)
         .execute(conn)?;
     Ok(account)
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Account>> {
+    accounts::table
+        .find(id)
+        .select(Account::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every account, by name.
+pub fn list_accounts(conn: &mut DbConnection) -> QueryResult<Vec<Account>> {
+    accounts::table
+        .order(accounts::username.asc())
+        .select(Account::as_select())
+        .load(conn)
+}
+
+/// Enabled Global Administrators: the portal must always keep one.
+pub fn count_active_global_administrators(conn: &mut DbConnection) -> QueryResult<i64> {
+    accounts::table
+        .filter(accounts::role.eq(Role::GlobalAdministrator.key()))
+        .filter(accounts::disabled.eq(false))
+        .count()
+        .get_result(conn)
+}
+
+pub fn set_role(conn: &mut DbConnection, id: &str, role: Role) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id))
+        .set(accounts::role.eq(role.key()))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Disabling also ends the account's sessions.
+pub fn set_disabled(conn: &mut DbConnection, id: &str, disabled: bool) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id))
+        .set(accounts::disabled.eq(disabled))
+        .execute(conn)?;
+    if disabled {
+        end_sessions(conn, id)?;
+    }
+    Ok(())
+}
+
+/// A new password ends every session of the account.
+pub fn set_password(
+    conn: &mut DbConnection,
+    id: &str,
+    password_hash: &str,
+    must_change_password: bool,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id))
+        .set((
+            accounts::password_hash.eq(password_hash),
+            accounts::must_change_password.eq(must_change_password),
+            accounts::password_changed_at.eq(now),
+        ))
+        .execute(conn)?;
+    end_sessions(conn, id)
+}
+
+pub fn record_sign_in(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id))
+        .set(accounts::last_sign_in_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}
+
+fn end_sessions(conn: &mut DbConnection, account_id: &str) -> QueryResult<()> {
+    diesel::delete(sessions::table.filter(sessions::account_id.eq(account_id)))
+        .execute(conn)
+        .map(drop)
 }
 
 /// A random identifier in the 8-4-4-4-12 hex form directories use.

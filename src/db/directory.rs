@@ -423,3 +423,14 @@ pub fn set_user_methods(
     refresh_users(conn, policy, &[user_id.to_string()], now)?;
     Ok(())
 }
+
+/// Every group as (id, name), by name: the policy page's choices.
+pub fn list_groups(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
+    directory_groups::table
+        .order((
+            directory_groups::display_name.asc(),
+            directory_groups::id.asc(),
+        ))
+        .select((directory_groups::id, directory_groups::display_name))
+        .load(conn)
+}

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 pub mod accounts;
 pub mod activities;
+pub mod api_keys;
+pub mod audit;
 pub mod counts;
 pub mod directory;
 pub mod events;
@@ -19,6 +21,8 @@ pub mod overview;
 pub mod registrations;
 pub mod schema;
 pub mod search;
+pub mod sessions;
+pub mod throttle;
 pub mod timeline;
 pub mod users;
 

@@ -193,4 +193,5 @@ pub struct Account {
     pub must_change_password: bool,
     pub created_at: NaiveDateTime,
     pub last_sign_in_at: Option<NaiveDateTime>,
+    pub password_changed_at: Option<NaiveDateTime>,
 }

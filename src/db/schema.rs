@@ -157,12 +157,61 @@ diesel::table! {
         must_change_password -> Bool,
         created_at -> Timestamp,
         last_sign_in_at -> Nullable<Timestamp>,
+        password_changed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (token_hash) {
+        token_hash -> Text,
+        account_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        client_address -> Text,
+        flash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sign_in_throttle (subject) {
+        subject -> Text,
+        failures -> Integer,
+        first_failure_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        key_prefix -> Text,
+        can_read -> Bool,
+        can_ingest -> Bool,
+        created_at -> Timestamp,
+        created_by -> Text,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        details -> Text,
     }
 }
 
 diesel::joinable!(group_members -> users (user_id));
 diesel::joinable!(group_members -> directory_groups (group_id));
 diesel::joinable!(user_methods -> users (user_id));
+diesel::joinable!(sessions -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -179,4 +228,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_status_counts,
     portal_state,
     accounts,
+    sessions,
+    sign_in_throttle,
+    api_keys,
+    audit_log,
 );

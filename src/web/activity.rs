@@ -1,5 +1,6 @@
 //! `/activity`: reset details, the method events of a range.
 
+use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name, BLOCK_ROWS};
 use super::forms::{Pager, RangeFields, SelectField};
@@ -271,14 +272,20 @@ impl ActivityPage {
 }
 
 #[get("/activity")]
-pub async fn activity(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
+pub async fn activity(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
     let now = Utc::now().naive_utc();
     let query = parse_query(req.query_string(), now).map_err(|e| e.on_page(PATH))?;
     let q = query.clone();
     let (page, refreshed) = state
         .db(move |conn| Ok((event_page(conn, &q)?, data_changed_at(conn)?)))
         .await?;
-    let layout = Layout::page("Reset details", "activity").refreshed(refreshed);
+    let layout = Layout::page("Reset details", "activity")
+        .signed(&viewer)
+        .refreshed(refreshed);
     html(ActivityPage::new(&query, &page, now, layout))
 }
 

@@ -17,6 +17,12 @@ pub enum AppError {
         page: &'static str,
     },
     NotFound,
+    /// No session (a handler reached without the middleware's principal).
+    Unauthenticated,
+    /// Signed in, but the role, key scope or CSRF token does not allow this.
+    Forbidden(String),
+    /// The account must choose a new password before anything else.
+    MustChangePassword,
     /// The database cannot be reached right now.
     Unavailable,
     /// Anything else; the text goes to the log only.
@@ -46,6 +52,9 @@ impl fmt::Display for AppError {
                 write!(f, "bad request: {m}")
             }
             AppError::NotFound => f.write_str("not found"),
+            AppError::Unauthenticated => f.write_str("not signed in"),
+            AppError::Forbidden(m) => write!(f, "forbidden: {m}"),
+            AppError::MustChangePassword => f.write_str("the password must be changed first"),
             AppError::Unavailable => f.write_str("database unavailable"),
             AppError::Internal(m) => write!(f, "internal error: {m}"),
         }
@@ -110,6 +119,8 @@ impl ResponseError for AppError {
         match self {
             AppError::BadRequest(_) | AppError::BadPageRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) | AppError::MustChangePassword => StatusCode::FORBIDDEN,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,6 +136,20 @@ impl ResponseError for AppError {
                 ("Bad request", message.as_str())
             }
             AppError::NotFound => ("Not found", "There is no page at this address."),
+            AppError::Unauthenticated => {
+                back_href = "/sign-in";
+                back_label = "Sign in";
+                ("Sign-in needed", "Sign in to open this page.")
+            }
+            AppError::Forbidden(m) => ("Not allowed", m.as_str()),
+            AppError::MustChangePassword => {
+                back_href = "/account/password";
+                back_label = "Choose a new password";
+                (
+                    "New password needed",
+                    "Choose a new password before you open other pages.",
+                )
+            }
             AppError::Unavailable => (
                 "Database unavailable",
                 "The database cannot be reached right now. The portal reconnects by itself: try again in a moment.",

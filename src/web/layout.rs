@@ -1,6 +1,7 @@
 //! What every page's frame shows: title, breadcrumb, the active navigation
 //! entry, the signed-in account and the "Last refreshed" time.
 
+use super::auth::Viewer;
 use chrono::NaiveDateTime;
 
 /// The navigation entries: (key, href, label).
@@ -26,12 +27,24 @@ pub struct Crumb {
     pub href: Option<String>,
 }
 
+/// The signed-in account in the top bar, with what its sign-out form needs.
+pub struct AccountBar {
+    pub username: String,
+    pub role: &'static str,
+    pub csrf: String,
+    pub admin: bool,
+}
+
 pub struct Layout {
     pub title: String,
     /// Key of the active navigation entry.
     pub nav: &'static str,
     pub breadcrumb: Vec<Crumb>,
-    pub account: Option<String>,
+    pub account: Option<AccountBar>,
+    /// False on the sign-in pages, which show no navigation.
+    pub show_nav: bool,
+    /// A one-time notice ("Policy saved …").
+    pub flash: Option<String>,
     /// Newest data change, when known.
     pub last_refreshed: Option<NaiveDateTime>,
 }
@@ -54,8 +67,36 @@ impl Layout {
             title,
             nav,
             account: None,
+            show_nav: true,
+            flash: None,
             last_refreshed: None,
         }
+    }
+
+    /// A page without navigation, for someone not signed in (or not yet allowed in).
+    pub fn bare(title: impl Into<String>) -> Layout {
+        let title = title.into();
+        Layout {
+            breadcrumb: Vec::new(),
+            title,
+            nav: "",
+            account: None,
+            show_nav: false,
+            flash: None,
+            last_refreshed: None,
+        }
+    }
+
+    /// Shows the signed-in account, its sign-out form and its pending notice.
+    pub fn signed(mut self, viewer: &Viewer) -> Layout {
+        self.account = Some(AccountBar {
+            username: viewer.username.clone(),
+            role: viewer.role.display_name(),
+            csrf: viewer.csrf.clone(),
+            admin: viewer.is_admin(),
+        });
+        self.flash = viewer.flash.clone();
+        self
     }
 
     /// A page under a parent page: `Home › parent › title`.
@@ -76,8 +117,26 @@ impl Layout {
         self
     }
 
-    pub fn nav_items(&self) -> &'static [(&'static str, &'static str, &'static str)] {
-        &NAV
+    /// The navigation: Admin only for a Global Administrator.
+    pub fn nav_items(&self) -> Vec<&'static (&'static str, &'static str, &'static str)> {
+        let admin = self.account.as_ref().is_some_and(|a| a.admin);
+        NAV.iter()
+            .filter(|(key, _, _)| *key != "admin" || admin)
+            .collect()
+    }
+
+    /// The pending notice when it reports a success.
+    pub fn flash_notice(&self) -> Option<&str> {
+        self.flash
+            .as_deref()
+            .filter(|f| !f.starts_with(super::admin::FLASH_ERROR))
+    }
+
+    /// The pending notice when it reports a refusal.
+    pub fn flash_error(&self) -> Option<&str> {
+        self.flash
+            .as_deref()
+            .and_then(|f| f.strip_prefix(super::admin::FLASH_ERROR))
     }
 
     pub fn refreshed_text(&self) -> String {

@@ -1,6 +1,9 @@
 //! HTTP: one module per page, thin handlers (parse → query → template).
 
 pub mod activity;
+pub mod admin;
+pub mod api;
+pub mod auth;
 pub mod error;
 pub mod export;
 pub mod forms;
@@ -10,6 +13,7 @@ pub mod overview;
 pub mod params;
 pub mod registrations;
 pub mod reports;
+pub mod sign_in;
 pub mod users;
 
 use crate::db::{DbConnection, Pool};

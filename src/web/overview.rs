@@ -2,6 +2,7 @@
 //! to the list it summarises.
 
 use super::activity::kind_href;
+use super::auth::Viewer;
 use super::error::AppResult;
 use super::layout::Layout;
 use super::params::Params;
@@ -328,7 +329,11 @@ impl OverviewPage {
 }
 
 #[get("/")]
-pub async fn overview(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
+pub async fn overview(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
     let params = Params::parse(req.query_string(), &["range"]).map_err(|e| e.on_page("/"))?;
     let range = RangeChoice::parse_preset("range", params.one("range")?)
         .map_err(|e| super::error::AppError::from(e).on_page("/"))?;
@@ -342,7 +347,9 @@ pub async fn overview(state: web::Data<AppState>, req: HttpRequest) -> AppResult
             ))
         })
         .await?;
-    let layout = Layout::page("Usage & insights", "overview").refreshed(refreshed);
+    let layout = Layout::page("Usage & insights", "overview")
+        .signed(&viewer)
+        .refreshed(refreshed);
     html(OverviewPage::new(
         &rows,
         &counts,

@@ -1,5 +1,6 @@
 //! `/registrations`: registration details, one row per user.
 
+use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name};
 use super::forms::{yes_no, Pager, SelectField};
@@ -320,6 +321,7 @@ impl RegistrationsPage {
 #[get("/registrations")]
 pub async fn registrations(
     state: web::Data<AppState>,
+    viewer: Viewer,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let query = parse_query(req.query_string()).map_err(|e| e.on_page(PATH))?;
@@ -327,7 +329,9 @@ pub async fn registrations(
     let (page, refreshed) = state
         .db(move |conn| Ok((registration_page(conn, &q)?, data_changed_at(conn)?)))
         .await?;
-    let layout = Layout::page("Registration details", "registrations").refreshed(refreshed);
+    let layout = Layout::page("Registration details", "registrations")
+        .signed(&viewer)
+        .refreshed(refreshed);
     html(RegistrationsPage::new(&query, &page, layout))
 }
 

@@ -2,6 +2,7 @@
 //! reports): Registration activity and Reset activity, one row per
 //! operation, newest first, and their CSV downloads.
 
+use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name, ExportError, Sink};
 use super::forms::{Pager, RangeFields, SelectField};
@@ -357,6 +358,7 @@ impl ReportPage {
 async fn show(
     report: Report,
     state: web::Data<AppState>,
+    viewer: Viewer,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let now = Utc::now().naive_utc();
@@ -366,7 +368,9 @@ async fn show(
     let (page, refreshed) = state
         .db(move |conn| Ok((activity_page(conn, &q)?, data_changed_at(conn)?)))
         .await?;
-    let layout = Layout::page(report.title(), report.slug()).refreshed(refreshed);
+    let layout = Layout::page(report.title(), report.slug())
+        .signed(&viewer)
+        .refreshed(refreshed);
     html(ReportPage::new(report, &query, &page, now, layout))
 }
 
@@ -410,17 +414,19 @@ fn write_rows(
 #[get("/reports/registration-activity")]
 pub async fn registration_activity(
     state: web::Data<AppState>,
+    viewer: Viewer,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    show(Report::RegistrationActivity, state, req).await
+    show(Report::RegistrationActivity, state, viewer, req).await
 }
 
 #[get("/reports/reset-activity")]
 pub async fn reset_activity(
     state: web::Data<AppState>,
+    viewer: Viewer,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    show(Report::ResetActivity, state, req).await
+    show(Report::ResetActivity, state, viewer, req).await
 }
 
 #[get("/reports/registration-activity.csv")]

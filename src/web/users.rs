@@ -1,5 +1,6 @@
 //! `/users/{id}`: one user's figures, each explained in words.
 
+use super::auth::Viewer;
 use super::error::{AppError, AppResult};
 use super::forms::yes_no;
 use super::layout::Layout;
@@ -148,7 +149,11 @@ impl UserPage {
 }
 
 #[get("/users/{id}")]
-pub async fn user(state: web::Data<AppState>, id: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn user(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let (detail, refreshed) = state
         .db(move |conn| Ok((user_detail(conn, &id)?, data_changed_at(conn)?)))
@@ -159,6 +164,7 @@ pub async fn user(state: web::Data<AppState>, id: web::Path<String>) -> AppResul
         "registrations",
         ("Registration details", "/registrations"),
     )
+    .signed(&viewer)
     .refreshed(refreshed);
     html(UserPage::new(&detail, layout))
 }

@@ -6,6 +6,8 @@
 pub mod reports;
 pub mod tenant;
 
+use authinsights::accounts::Role;
+use authinsights::admin;
 use authinsights::config::WebSettings;
 use authinsights::db::{self, DatabaseUrl, DbConnection, Pool};
 use authinsights::startup;
@@ -126,52 +128,74 @@ impl Drop for TestDb {
     }
 }
 
-/// The running portal of one test.
+/// The running portal of one test. `client` is signed in as [`ADMIN`], a
+/// Global Administrator; [`TestApp::anonymous`] and [`TestApp::signed_in`]
+/// give other clients.
 pub struct TestApp {
-    pub address: String,
+    pub remote: Remote,
     pub client: reqwest::Client,
     pub pool: Pool,
     pub db: TestDb,
 }
 
+/// The account every test app's `client` is signed in with.
+pub const ADMIN: &str = "tester";
+/// The password of every account the tests create.
+pub const PASSWORD: &str = "a test password of some length";
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
-        let db = TestDb::new(backend);
-        drop(db.connect());
-        TestApp::spawn_on(db)
+        TestApp::spawn_with(backend, WebSettings::from_env()).await
     }
 
-    /// Serves an existing (migrated) test database.
+    /// A portal with its own settings (short locks, say), signed in as [`ADMIN`].
+    pub async fn spawn_with(backend: Backend, settings: WebSettings) -> TestApp {
+        let db = TestDb::new(backend);
+        drop(db.connect());
+        let mut app = TestApp::serve(db, settings);
+        app.add_account(ADMIN, Role::GlobalAdministrator);
+        app.client = app.signed_in(ADMIN, PASSWORD).await;
+        app
+    }
+
+    /// Serves an existing (migrated) test database; `client` is not signed in.
     pub fn spawn_on(db: TestDb) -> TestApp {
+        TestApp::serve(db, WebSettings::from_env())
+    }
+
+    fn serve(db: TestDb, settings: WebSettings) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let address = format!("http://{}", listener.local_addr().expect("an address"));
         let pool = db::pool(&db.url, 4);
         let state = AppState {
             pool: pool.clone(),
             backend: db.url.backend_name(),
-            settings: Arc::new(WebSettings::from_env()),
+            settings: Arc::new(settings),
         };
         let server = startup::run(listener, state, Some(1)).expect("the server starts");
         actix_rt::spawn(server);
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .expect("an HTTP client");
         TestApp {
-            address,
-            client,
+            remote: Remote::new(&address),
+            client: new_client(),
             pool,
             db,
         }
     }
 
+    /// A client with no session.
+    pub fn anonymous(&self) -> reqwest::Client {
+        new_client()
+    }
+
+    /// Creates an account with [`PASSWORD`] (not to be changed at sign-in).
+    pub fn add_account(&self, name: &str, role: Role) {
+        self.with_conn(|conn| {
+            admin::add_account(conn, "test", name, role, Some(PASSWORD)).expect("add an account");
+        });
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{}", self.address, path))
-            .send()
-            .await
-            .expect("the request is answered")
+        self.get_as(&self.client, path).await
     }
 
     /// Runs blocking database work on a pooled connection.
@@ -179,6 +203,122 @@ impl TestApp {
         let mut conn = self.pool.get().expect("a pooled connection");
         work(&mut conn)
     }
+}
+
+/// A portal reached over HTTP only: the tests' own server or a spawned binary.
+pub struct Remote {
+    pub address: String,
+}
+
+impl Remote {
+    pub fn new(address: &str) -> Remote {
+        Remote {
+            address: address.to_string(),
+        }
+    }
+
+    /// A new client signed in through the sign-in form.
+    pub async fn signed_in(&self, name: &str, password: &str) -> reqwest::Client {
+        let client = new_client();
+        let response = self.sign_in(&client, name, password).await;
+        assert_eq!(
+            response.status(),
+            303,
+            "signing in as {name} succeeds: {}",
+            response.text().await.unwrap_or_default()
+        );
+        client
+    }
+
+    /// Fills in and posts the sign-in form with `client`.
+    pub async fn sign_in(
+        &self,
+        client: &reqwest::Client,
+        name: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let form = client
+            .get(format!("{}/sign-in", self.address))
+            .send()
+            .await
+            .expect("the sign-in page answers")
+            .text()
+            .await
+            .expect("a page");
+        let csrf = input_value(&form, "csrf");
+        client
+            .post(format!("{}/sign-in", self.address))
+            .form(&[
+                ("username", name),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", ""),
+            ])
+            .send()
+            .await
+            .expect("the sign-in is answered")
+    }
+
+    pub async fn get_as(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
+    /// Posts a form as `client`, adding the CSRF token of the page `from`.
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        from: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let page = self
+            .get_as(client, from)
+            .await
+            .text()
+            .await
+            .expect("a page");
+        let csrf = input_value(&page, "csrf");
+        let mut all: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+        all.extend_from_slice(fields);
+        client
+            .post(format!("{}{}", self.address, path))
+            .form(&all)
+            .send()
+            .await
+            .expect("the form is answered")
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Remote;
+
+    fn deref(&self) -> &Remote {
+        &self.remote
+    }
+}
+
+/// An HTTP client that keeps cookies and does not follow redirects.
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// The value of the first `<input name=…>` of a page.
+pub fn input_value(html: &str, name: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("input[name=\"{name}\"]")).expect("a selector");
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .unwrap_or_else(|| panic!("the page has an input named {name}: {html}"))
+        .to_string()
 }
 
 /// Parses HTML and returns the trimmed text of every element matching `selector`.

@@ -1,0 +1,202 @@
+//! Changes to the portal's own accounts, shared by the command line and the
+//! Admin pages. Each runs in one transaction with its audit-trail entry, and
+//! none can leave the portal without an enabled Global Administrator.
+
+use crate::accounts::{self, Role};
+use crate::db::models::Account;
+use crate::db::{self, audit, throttle, DbConnection};
+use chrono::Utc;
+use diesel::Connection;
+use std::fmt;
+
+#[derive(Debug)]
+pub enum AdminError {
+    /// The change is not allowed; the text says why.
+    Refused(String),
+    Database(diesel::result::Error),
+}
+
+impl fmt::Display for AdminError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminError::Refused(m) => f.write_str(m),
+            AdminError::Database(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+impl From<diesel::result::Error> for AdminError {
+    fn from(e: diesel::result::Error) -> Self {
+        AdminError::Database(e)
+    }
+}
+
+pub type AdminResult<T> = Result<T, AdminError>;
+
+fn refused<T>(message: impl Into<String>) -> AdminResult<T> {
+    Err(AdminError::Refused(message.into()))
+}
+
+fn hash(password: &str) -> AdminResult<String> {
+    accounts::hash_password(password)
+        .map_err(|e| AdminError::Refused(format!("the password could not be hashed: {e}")))
+}
+
+/// A new account. Without a password it gets a one-time password (returned),
+/// which must be changed at the first sign-in.
+pub fn add_account(
+    conn: &mut DbConnection,
+    actor: &str,
+    username: &str,
+    role: Role,
+    password: Option<&str>,
+) -> AdminResult<(Account, Option<String>)> {
+    accounts::validate_username(username).map_err(AdminError::Refused)?;
+    let (password, one_time) = match password {
+        Some(p) => {
+            accounts::validate_password(p).map_err(AdminError::Refused)?;
+            (p.to_string(), None)
+        }
+        None => {
+            let p = accounts::generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    let hash = hash(&password)?;
+    conn.transaction(|conn| {
+        if db::accounts::find_by_username(conn, username)?.is_some() {
+            return refused(format!("An account named '{username}' already exists."));
+        }
+        let account =
+            db::accounts::create_account(conn, username, role, &hash, one_time.is_some())?;
+        audit::record(
+            conn,
+            actor,
+            "account added",
+            username,
+            &format!(
+                "role {role}{}",
+                if one_time.is_some() {
+                    "; one-time password"
+                } else {
+                    ""
+                }
+            ),
+        )?;
+        Ok((account, one_time))
+    })
+}
+
+/// Refuses a change that would leave no enabled Global Administrator.
+fn keep_a_global_administrator(conn: &mut DbConnection, account: &Account) -> AdminResult<()> {
+    let is_active_ga = account.role == Role::GlobalAdministrator.key() && !account.disabled;
+    if is_active_ga && db::accounts::count_active_global_administrators(conn)? <= 1 {
+        return refused(format!(
+            "'{}' is the only enabled Global Administrator; make another account a Global Administrator first.",
+            account.username
+        ));
+    }
+    Ok(())
+}
+
+pub fn set_role(
+    conn: &mut DbConnection,
+    actor: &str,
+    account: &Account,
+    role: Role,
+) -> AdminResult<()> {
+    if account.role == role.key() {
+        return Ok(());
+    }
+    conn.transaction(|conn| {
+        if role != Role::GlobalAdministrator {
+            keep_a_global_administrator(conn, account)?;
+        }
+        db::accounts::set_role(conn, &account.id, role)?;
+        let old = Role::from_key(&account.role).map_or(account.role.clone(), |r| r.to_string());
+        audit::record(
+            conn,
+            actor,
+            "role changed",
+            &account.username,
+            &format!("{old} → {role}"),
+        )?;
+        Ok(())
+    })
+}
+
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    actor: &str,
+    account: &Account,
+    disabled: bool,
+) -> AdminResult<()> {
+    if account.disabled == disabled {
+        return Ok(());
+    }
+    if disabled && account.username == actor {
+        return refused("You cannot disable the account you are signed in with.");
+    }
+    conn.transaction(|conn| {
+        if disabled {
+            keep_a_global_administrator(conn, account)?;
+        }
+        db::accounts::set_disabled(conn, &account.id, disabled)?;
+        let (action, details) = if disabled {
+            ("account disabled", "its sessions ended")
+        } else {
+            ("account enabled", "")
+        };
+        audit::record(conn, actor, action, &account.username, details)?;
+        Ok(())
+    })
+}
+
+/// A new password (a one-time one when none is given, returned); ends the
+/// account's sessions and lifts its sign-in lock.
+pub fn reset_password(
+    conn: &mut DbConnection,
+    actor: &str,
+    account: &Account,
+    password: Option<&str>,
+) -> AdminResult<Option<String>> {
+    let (password, one_time) = match password {
+        Some(p) => {
+            accounts::validate_password(p).map_err(AdminError::Refused)?;
+            (p.to_string(), None)
+        }
+        None => {
+            let p = accounts::generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    let hash = hash(&password)?;
+    conn.transaction(|conn| {
+        let now = Utc::now().naive_utc();
+        db::accounts::set_password(conn, &account.id, &hash, one_time.is_some(), now)?;
+        throttle::clear(conn, &throttle::account_subject(&account.username))?;
+        audit::record(
+            conn,
+            actor,
+            "password reset",
+            &account.username,
+            if one_time.is_some() {
+                "one-time password; sessions ended"
+            } else {
+                "sessions ended"
+            },
+        )?;
+        Ok(one_time)
+    })
+}
+
+/// Lifts a sign-in lock before it runs out.
+pub fn unlock(conn: &mut DbConnection, actor: &str, account: &Account) -> AdminResult<()> {
+    conn.transaction(|conn| {
+        throttle::clear(conn, &throttle::account_subject(&account.username))?;
+        audit::record(conn, actor, "account unlocked", &account.username, "")?;
+        Ok(())
+    })
+}

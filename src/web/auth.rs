@@ -1,0 +1,552 @@
+//! Who is asking, and may they: the session or API key of every request, the
+//! access rule of every path, CSRF tokens, and the session cookie.
+//!
+//! One middleware decides for every route from its path ([`access_for`]), so a
+//! new route is covered the moment it exists; handlers that change anything
+//! also take the [`Admin`] extractor and a [`Protected`] form.
+
+use super::error::{AppError, AppResult};
+use super::AppState;
+use crate::accounts::{secrets_match, token_hash, Role};
+use crate::config::SecureCookies;
+use crate::db::{api_keys, sessions};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use chrono::{Duration, Utc};
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The session cookie: a random token whose SHA-256 names a `sessions` row.
+pub const SESSION_COOKIE: &str = "ai_session";
+/// The sign-in form's double-submit token (there is no session to hold one yet).
+pub const SIGN_IN_COOKIE: &str = "ai_sign_in";
+/// A session used less than this long ago is not written back on every request.
+const TOUCH_INTERVAL: i64 = 60;
+
+/// Who may open a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: sign-in, health, static files.
+    Public,
+    /// Any signed-in account, even one that must change its password first.
+    Signed,
+    /// The four roles that read reports (and API keys with the read scope).
+    Reader,
+    /// Global Administrators only.
+    Admin,
+}
+
+/// The access rule of a path. Anything not named here needs a reader, so an
+/// unknown path tells an anonymous client nothing (it goes to sign-in).
+pub fn access_for(path: &str) -> Access {
+    match path {
+        "/sign-in" | "/healthz" => Access::Public,
+        "/sign-out" | "/account/password" | "/api/v1/me" => Access::Signed,
+        "/admin" => Access::Admin,
+        _ if path.starts_with("/static/") => Access::Public,
+        _ if path.starts_with("/admin/") => Access::Admin,
+        _ => Access::Reader,
+    }
+}
+
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// A signed-in portal account, as its session shows it.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub account_id: String,
+    pub username: String,
+    pub role: Role,
+    pub must_change_password: bool,
+    /// SHA-256 of the session token: the session's key.
+    pub session: String,
+    pub csrf: String,
+    /// A one-time notice left by the previous request.
+    pub flash: Option<String>,
+}
+
+impl Viewer {
+    pub fn is_admin(&self) -> bool {
+        self.role.may_change()
+    }
+}
+
+/// An API key presented as `Authorization: Bearer …`.
+#[derive(Debug, Clone)]
+pub struct KeyHolder {
+    pub id: String,
+    pub name: String,
+    pub can_read: bool,
+    pub can_ingest: bool,
+}
+
+/// Who is asking, as the middleware established it.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Session(Viewer),
+    Key(KeyHolder),
+}
+
+/// The middleware: establishes the principal and applies [`access_for`].
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let access = access_for(req.path());
+    if access == Access::Public {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let api = is_api(req.path());
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(req.error_response(AppError::Internal("no application state".into())));
+    };
+    if !api && !is_safe(req.method()) && !same_origin(req.request()) {
+        let e =
+            AppError::Forbidden("This form was sent from another site, so it was refused.".into());
+        return Ok(req.error_response(e));
+    }
+    let found = if api && bearer(req.request()).is_some() {
+        key_principal(&state, req.request()).await
+    } else {
+        session_principal(&state, req.request()).await
+    };
+    let principal = match found {
+        Ok(Found::Principal(p)) => p,
+        Ok(Found::Nobody { expired }) => {
+            let response = if api {
+                api_unauthenticated()
+            } else {
+                to_sign_in(req.request(), expired)
+            };
+            return Ok(req.into_response(response));
+        }
+        Err(e) => return Ok(refuse(req, e, api)),
+    };
+    if let Err(e) = allowed(&principal, access, req.method(), api) {
+        if let (AppError::MustChangePassword, false) = (&e, api) {
+            return Ok(req.into_response(redirect("/account/password")));
+        }
+        return Ok(refuse(req, e, api));
+    }
+    let https = is_https(req.request());
+    req.extensions_mut().insert(principal);
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    Ok(response)
+}
+
+/// An error page, or the API's JSON error.
+fn refuse(req: ServiceRequest, e: AppError, api: bool) -> ServiceResponse<BoxBody> {
+    if api {
+        let response = super::api::error_response(&e);
+        req.into_response(response)
+    } else {
+        req.error_response(e)
+    }
+}
+
+enum Found {
+    Principal(Principal),
+    Nobody { expired: bool },
+}
+
+fn allowed(principal: &Principal, access: Access, method: &Method, api: bool) -> AppResult<()> {
+    match principal {
+        Principal::Key(key) => {
+            if !api {
+                return Err(AppError::Forbidden(
+                    "API keys open the API only; sign in to use the pages.".into(),
+                ));
+            }
+            match access {
+                Access::Public | Access::Signed => Ok(()),
+                Access::Reader if key.can_read => Ok(()),
+                Access::Reader => Err(AppError::Forbidden(format!(
+                    "The API key '{}' has no read scope.",
+                    key.name
+                ))),
+                Access::Admin => Err(AppError::Forbidden(
+                    "API keys cannot change the portal's settings.".into(),
+                )),
+            }
+        }
+        Principal::Session(viewer) => {
+            if api && !is_safe(method) {
+                return Err(AppError::Forbidden(
+                    "Changes through the API need an API key (Authorization: Bearer), not a session."
+                        .into(),
+                ));
+            }
+            if viewer.must_change_password && access != Access::Signed {
+                return Err(AppError::MustChangePassword);
+            }
+            match access {
+                Access::Admin if !viewer.is_admin() => Err(AppError::Forbidden(format!(
+                    "Only a Global Administrator can open this page; you are signed in as a {}.",
+                    viewer.role
+                ))),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+async fn session_principal(state: &AppState, req: &HttpRequest) -> AppResult<Found> {
+    let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+        return Ok(Found::Nobody { expired: false });
+    };
+    let settings = state.settings.security.clone();
+    let clear_flash = req.method() == Method::GET && !req.path().ends_with(".csv");
+    state
+        .db(move |conn| {
+            let now = Utc::now().naive_utc();
+            let Some((session, account)) = sessions::find_session(conn, &token)? else {
+                return Ok(Found::Nobody { expired: true });
+            };
+            let role = Role::from_key(&account.role);
+            let stale = now - session.last_seen_at > settings.session_idle
+                || now - session.created_at > settings.session_absolute;
+            let (Some(role), false, false) = (role, stale, account.disabled) else {
+                sessions::delete_session(conn, &session.token_hash)?;
+                return Ok(Found::Nobody { expired: true });
+            };
+            let flash = session.flash.clone().filter(|_| clear_flash);
+            if now - session.last_seen_at >= Duration::seconds(TOUCH_INTERVAL) || flash.is_some() {
+                sessions::touch_session(conn, &session.token_hash, now, flash.is_some())?;
+            }
+            Ok(Found::Principal(Principal::Session(Viewer {
+                account_id: account.id,
+                username: account.username,
+                role,
+                must_change_password: account.must_change_password,
+                session: session.token_hash,
+                csrf: session.csrf_token,
+                flash,
+            })))
+        })
+        .await
+}
+
+async fn key_principal(state: &AppState, req: &HttpRequest) -> AppResult<Found> {
+    let secret = bearer(req).unwrap_or_default().to_string();
+    state
+        .db(move |conn| {
+            let key = api_keys::authenticate(conn, &secret, Utc::now().naive_utc())?;
+            Ok(match key {
+                Some(k) => Found::Principal(Principal::Key(KeyHolder {
+                    id: k.id,
+                    name: k.name,
+                    can_read: k.can_read,
+                    can_ingest: k.can_ingest,
+                })),
+                None => Found::Nobody { expired: false },
+            })
+        })
+        .await
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A state-changing request must come from a page of this portal: its
+/// `Origin` (when the browser sends one) names this host, and the browser does
+/// not call it cross-site. The CSRF token is checked as well, by [`Protected`].
+fn same_origin(req: &HttpRequest) -> bool {
+    let site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok());
+    if site == Some("cross-site") {
+        return false;
+    }
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let host = req.connection_info().host().to_string();
+    origin
+        .to_str()
+        .ok()
+        .and_then(|o| url::Url::parse(o).ok())
+        .and_then(|u| {
+            let h = u.host_str()?.to_string();
+            Some(match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h,
+            })
+        })
+        .is_some_and(|origin_host| origin_host.eq_ignore_ascii_case(&host))
+}
+
+fn is_https(req: &HttpRequest) -> bool {
+    req.connection_info().scheme() == "https"
+}
+
+/// The client address for throttling: the connection's peer, or the first
+/// `X-Forwarded-For` address when configured to trust a proxy.
+pub fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for {
+        if let Some(ip) = req.connection_info().realip_remote_addr() {
+            return strip_port(ip).to_string();
+        }
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn strip_port(addr: &str) -> &str {
+    match addr.parse::<std::net::SocketAddr>() {
+        Ok(_) => addr.rsplit_once(':').map_or(addr, |(h, _)| h),
+        Err(_) => addr,
+    }
+}
+
+fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// Sends a page request to sign-in, remembering the page to come back to.
+fn to_sign_in(req: &HttpRequest, expired: bool) -> HttpResponse {
+    let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+    if req.method() == Method::GET {
+        let back = match req.query_string() {
+            "" => req.path().to_string(),
+            q => format!("{}?{q}", req.path()),
+        };
+        if back != "/" {
+            pairs.append_pair("next", &back);
+        }
+    }
+    if expired {
+        pairs.append_pair("expired", "1");
+    }
+    let query = pairs.finish();
+    let location = if query.is_empty() {
+        "/sign-in".to_string()
+    } else {
+        format!("/sign-in?{query}")
+    };
+    let mut response = redirect(&location);
+    if expired {
+        let _ = response.add_cookie(&removal(SESSION_COOKIE));
+    }
+    response
+}
+
+fn api_unauthenticated() -> HttpResponse {
+    let mut response = super::api::error_response(&AppError::Unauthenticated);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Where to go after sign-in: a path of this portal, never another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    let Some(next) = next.map(str::trim).filter(|n| !n.is_empty()) else {
+        return "/".into();
+    };
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if local && !next.starts_with("/sign-in") && !next.starts_with("/sign-out") {
+        next.to_string()
+    } else {
+        "/".into()
+    }
+}
+
+/// A cookie of this portal: HttpOnly, SameSite=Lax, Secure as configured.
+pub fn cookie(req: &HttpRequest, state: &AppState, name: &str, value: String) -> Cookie<'static> {
+    let secure = match state.settings.security.secure_cookies {
+        SecureCookies::Always => true,
+        SecureCookies::Never => false,
+        SecureCookies::Auto => is_https(req),
+    };
+    Cookie::build(name.to_string(), value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .finish()
+}
+
+/// A cookie that deletes `name` in the browser.
+pub fn removal(name: &str) -> Cookie<'static> {
+    Cookie::build(name.to_string(), "")
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::ZERO)
+        .finish()
+}
+
+/// The session key a cookie token would have, for ending the old session at sign-in.
+pub fn presented_session(req: &HttpRequest) -> Option<String> {
+    req.cookie(SESSION_COOKIE).map(|c| token_hash(c.value()))
+}
+
+impl FromRequest for Viewer {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(match req.extensions().get::<Principal>() {
+            Some(Principal::Session(v)) => Ok(v.clone()),
+            Some(Principal::Key(_)) => Err(AppError::Forbidden(
+                "API keys open the API only; sign in to use the pages.".into(),
+            )),
+            None => Err(AppError::Unauthenticated),
+        })
+    }
+}
+
+impl FromRequest for Principal {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            req.extensions()
+                .get::<Principal>()
+                .cloned()
+                .ok_or(AppError::Unauthenticated),
+        )
+    }
+}
+
+/// A signed-in Global Administrator; anyone else gets a 403.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Viewer);
+
+impl FromRequest for Admin {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let viewer = match Viewer::from_request(req, payload).into_inner() {
+            Ok(v) => v,
+            Err(e) => return std::future::ready(Err(e)),
+        };
+        std::future::ready(if viewer.is_admin() {
+            Ok(Admin(viewer))
+        } else {
+            Err(AppError::Forbidden(format!(
+                "Only a Global Administrator can do this; you are signed in as a {}.",
+                viewer.role
+            )))
+        })
+    }
+}
+
+/// A form that carries the session's CSRF token in a `csrf` field.
+pub trait CsrfForm {
+    fn csrf(&self) -> &str;
+}
+
+/// A state-changing form, accepted only with the session's CSRF token.
+pub struct Protected<T>(pub T);
+
+impl<T: DeserializeOwned + CsrfForm + 'static> FromRequest for Protected<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let viewer = Viewer::from_request(req, payload).into_inner();
+        let form = web::Form::<T>::from_request(req, payload);
+        Box::pin(async move {
+            let viewer = viewer?;
+            let form = form
+                .await
+                .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
+            if !secrets_match(form.csrf(), &viewer.csrf) {
+                return Err(csrf_refused());
+            }
+            Ok(Protected(form.into_inner()))
+        })
+    }
+}
+
+/// The refusal of a form without this session's token.
+pub fn csrf_refused() -> AppError {
+    AppError::Forbidden(
+        "This form has expired or did not come from this portal (its security token is missing or wrong). Open the page again and resubmit."
+            .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_have_the_expected_access() {
+        assert_eq!(access_for("/sign-in"), Access::Public);
+        assert_eq!(access_for("/static/app.css"), Access::Public);
+        assert_eq!(access_for("/healthz"), Access::Public);
+        assert_eq!(access_for("/"), Access::Reader);
+        assert_eq!(access_for("/registrations.csv"), Access::Reader);
+        assert_eq!(access_for("/no-such-page"), Access::Reader);
+        assert_eq!(access_for("/admin"), Access::Admin);
+        assert_eq!(access_for("/admin/accounts/x/role"), Access::Admin);
+        assert_eq!(access_for("/administrator"), Access::Reader);
+        assert_eq!(access_for("/account/password"), Access::Signed);
+    }
+
+    #[test]
+    fn next_stays_on_this_portal() {
+        assert_eq!(
+            safe_next(Some("/registrations?capable=no")),
+            "/registrations?capable=no"
+        );
+        assert_eq!(safe_next(None), "/");
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "javascript:alert(1)",
+            "/sign-in?next=//evil",
+            "/a\r\nLocation: //evil",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_addresses_lose_their_port() {
+        assert_eq!(strip_port("10.0.0.1:5555"), "10.0.0.1");
+        assert_eq!(strip_port("10.0.0.1"), "10.0.0.1");
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+        assert_eq!(strip_port("::1"), "::1");
+    }
+}

@@ -1,0 +1,430 @@
+//! Sign-in, sign-out and changing one's own password.
+
+use super::auth::{
+    client_address, cookie, presented_session, removal, safe_next, CsrfForm, Protected, Viewer,
+    SESSION_COOKIE, SIGN_IN_COOKIE,
+};
+use super::error::{AppError, AppResult};
+use super::layout::Layout;
+use super::AppState;
+use crate::accounts::{self, new_token, secrets_match, verify_password_or_dummy};
+use crate::config::SecuritySettings;
+use crate::db::{self, audit, sessions, throttle, DbConnection};
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    layout: Layout,
+    csrf: String,
+    next: String,
+    username: String,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SignInQuery {
+    next: Option<String>,
+    expired: Option<String>,
+    signed_out: Option<String>,
+}
+
+/// Renders the sign-in form with a double-submit token (new if the browser has none).
+fn sign_in_form(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    next: &str,
+    username: &str,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> AppResult<HttpResponse> {
+    let existing = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_string());
+    let csrf = existing.clone().unwrap_or_else(new_token);
+    let page = SignInPage {
+        layout: Layout::bare("Sign in"),
+        csrf: csrf.clone(),
+        next: next.to_string(),
+        username: username.to_string(),
+        notice,
+        error,
+    };
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if existing.is_none() {
+        response.cookie(cookie(req, state, SIGN_IN_COOKIE, csrf));
+    }
+    Ok(response.body(page.render()?))
+}
+
+#[get("/sign-in")]
+pub async fn sign_in_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<SignInQuery>,
+) -> AppResult<HttpResponse> {
+    let notice = if query.expired.is_some() {
+        Some("Your session has ended. Sign in again to continue.")
+    } else if query.signed_out.is_some() {
+        Some("You have signed out.")
+    } else {
+        None
+    };
+    let next = safe_next(query.next.as_deref());
+    sign_in_form(&req, &state, StatusCode::OK, &next, "", notice, None)
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// What a sign-in attempt came to.
+enum Attempt {
+    SignedIn { token: String, must_change: bool },
+    Refused,
+    AccountLocked(NaiveDateTime),
+    AddressBlocked(NaiveDateTime),
+}
+
+#[post("/sign-in")]
+pub async fn sign_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<SignInForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.into_inner();
+    let next = safe_next(Some(&form.next));
+    let expected = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_string());
+    if !expected.is_some_and(|t| secrets_match(&t, &form.csrf)) {
+        return sign_in_form(
+            &req,
+            &state,
+            StatusCode::FORBIDDEN,
+            &next,
+            &form.username,
+            None,
+            Some(
+                "The sign-in form had expired or did not come from this portal. Sign in again."
+                    .into(),
+            ),
+        );
+    }
+    let settings = state.settings.security.clone();
+    let address = client_address(&req, settings.trust_forwarded_for);
+    let presented = presented_session(&req);
+    let username = form.username.trim().to_string();
+    let name = username.clone();
+    let attempt = state
+        .db(move |conn| {
+            Ok(attempt(
+                conn,
+                &name,
+                &form.password,
+                &address,
+                &settings,
+                presented,
+            )?)
+        })
+        .await?;
+    let (status, error) = match attempt {
+        Attempt::SignedIn { token, must_change } => {
+            let location = if must_change {
+                "/account/password".to_string()
+            } else {
+                next
+            };
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .cookie(cookie(&req, &state, SESSION_COOKIE, token))
+                .cookie(removal(SIGN_IN_COOKIE))
+                .finish());
+        }
+        Attempt::Refused => (
+            StatusCode::UNAUTHORIZED,
+            "The account name or password is wrong.".to_string(),
+        ),
+        Attempt::AccountLocked(until) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-ins for this account: it is locked until {} UTC. Try again then, or ask a Global Administrator to unlock it.",
+                until.format("%Y-%m-%d %H:%M:%S")
+            ),
+        ),
+        Attempt::AddressBlocked(until) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-ins from your network address: sign-in from it is blocked until {} UTC.",
+                until.format("%Y-%m-%d %H:%M:%S")
+            ),
+        ),
+    };
+    sign_in_form(&req, &state, status, &next, &username, None, Some(error))
+}
+
+/// Checks the locks, then the password; counts a failure against the account
+/// and the address, or opens a new session (ending the one the browser had).
+fn attempt(
+    conn: &mut DbConnection,
+    username: &str,
+    password: &str,
+    address: &str,
+    settings: &SecuritySettings,
+    presented: Option<String>,
+) -> QueryResult<Attempt> {
+    let now = Utc::now().naive_utc();
+    let account_subject = throttle::account_subject(username);
+    let address_subject = throttle::address_subject(address);
+    if let Some(until) = throttle::locked_until(conn, &address_subject, now)? {
+        return Ok(Attempt::AddressBlocked(until));
+    }
+    if let Some(until) = throttle::locked_until(conn, &account_subject, now)? {
+        return Ok(Attempt::AccountLocked(until));
+    }
+    let account = db::accounts::find_by_username(conn, username)?;
+    let password_ok =
+        verify_password_or_dummy(password, account.as_ref().map(|a| a.password_hash.as_str()));
+    let account = match account {
+        Some(a) if password_ok && !a.disabled => a,
+        other => {
+            let limits = |max_failures| throttle::Limits {
+                max_failures,
+                window: settings.failure_window,
+                lock: settings.lock,
+            };
+            let account_lock = throttle::record_failure(
+                conn,
+                &account_subject,
+                limits(settings.account_failures),
+                now,
+            )?;
+            let address_lock = throttle::record_failure(
+                conn,
+                &address_subject,
+                limits(settings.address_failures),
+                now,
+            )?;
+            if other.as_ref().is_some_and(|a| a.disabled && password_ok) {
+                audit::record(
+                    conn,
+                    username,
+                    "sign-in refused",
+                    username,
+                    "the account is disabled",
+                )?;
+            }
+            if let Some(until) = account_lock {
+                audit::record(
+                    conn,
+                    username,
+                    "account locked",
+                    username,
+                    &format!(
+                        "{} failed sign-ins, the last from {address}; locked until {} UTC",
+                        settings.account_failures,
+                        until.format("%Y-%m-%d %H:%M:%S")
+                    ),
+                )?;
+                return Ok(Attempt::AccountLocked(until));
+            }
+            if let Some(until) = address_lock {
+                audit::record(
+                    conn,
+                    address,
+                    "address blocked",
+                    address,
+                    &format!(
+                        "{} failed sign-ins from this address; blocked until {} UTC",
+                        settings.address_failures,
+                        until.format("%Y-%m-%d %H:%M:%S")
+                    ),
+                )?;
+                return Ok(Attempt::AddressBlocked(until));
+            }
+            return Ok(Attempt::Refused);
+        }
+    };
+    conn.transaction(|conn| {
+        throttle::clear(conn, &account_subject)?;
+        if let Some(old) = presented {
+            sessions::delete_session(conn, &old)?;
+        }
+        sessions::purge_expired(
+            conn,
+            now - settings.session_idle,
+            now - settings.session_absolute,
+        )?;
+        let session = sessions::create_session(conn, &account.id, address, now)?;
+        db::accounts::record_sign_in(conn, &account.id, now)?;
+        Ok(Attempt::SignedIn {
+            token: session.token,
+            must_change: account.must_change_password,
+        })
+    })
+}
+
+/// A form that carries nothing but the CSRF token (sign-out, revoke, …).
+#[derive(Deserialize)]
+pub struct TokenOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+impl CsrfForm for TokenOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/sign-out")]
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    _form: Protected<TokenOnly>,
+) -> AppResult<HttpResponse> {
+    let session = viewer.session.clone();
+    state
+        .db(move |conn| Ok(sessions::delete_session(conn, &session)?))
+        .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/sign-in?signed_out=1"))
+        .cookie(removal(SESSION_COOKIE))
+        .finish())
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    layout: Layout,
+    csrf: String,
+    username: String,
+    must_change: bool,
+    error: Option<String>,
+}
+
+fn password_page(
+    viewer: &Viewer,
+    status: StatusCode,
+    error: Option<String>,
+) -> AppResult<HttpResponse> {
+    let layout = if viewer.must_change_password {
+        let mut layout = Layout::bare("Choose a new password").signed(viewer);
+        layout.flash = None;
+        layout
+    } else {
+        Layout::page("Change password", "").signed(viewer)
+    };
+    let page = PasswordPage {
+        layout,
+        csrf: viewer.csrf.clone(),
+        username: viewer.username.clone(),
+        must_change: viewer.must_change_password,
+        error,
+    };
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+#[get("/account/password")]
+pub async fn password_form(viewer: Viewer) -> AppResult<HttpResponse> {
+    password_page(&viewer, StatusCode::OK, None)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    repeat: String,
+}
+
+impl CsrfForm for PasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/account/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    viewer: Viewer,
+    form: Protected<PasswordForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let problem = if form.new != form.repeat {
+        Some("The two new passwords differ.".to_string())
+    } else if form.new == form.current {
+        Some("The new password must differ from the current one.".to_string())
+    } else {
+        accounts::validate_password(&form.new)
+            .err()
+            .map(|e| format!("The new password is too weak: {e}."))
+    };
+    if let Some(problem) = problem {
+        return password_page(&viewer, StatusCode::BAD_REQUEST, Some(problem));
+    }
+    let address = client_address(&req, state.settings.security.trust_forwarded_for);
+    let v = viewer.clone();
+    let token = state
+        .db(move |conn| {
+            let account =
+                db::accounts::find_by_id(conn, &v.account_id)?.ok_or(AppError::Unauthenticated)?;
+            if !accounts::verify_password(&form.current, &account.password_hash) {
+                return Ok(None);
+            }
+            let hash = accounts::hash_password(&form.new)
+                .map_err(|e| AppError::Internal(format!("hashing a password: {e}")))?;
+            let now = Utc::now().naive_utc();
+            let session = conn.transaction(|conn| {
+                db::accounts::set_password(conn, &account.id, &hash, false, now)?;
+                let session = sessions::create_session(conn, &account.id, &address, now)?;
+                sessions::set_flash(
+                    conn,
+                    &crate::accounts::token_hash(&session.token),
+                    "Your password was changed. Other sessions of your account have ended.",
+                )?;
+                audit::record(
+                    conn,
+                    &account.username,
+                    "password changed",
+                    &account.username,
+                    "by the account itself",
+                )?;
+                QueryResult::Ok(session)
+            })?;
+            Ok(Some(session.token))
+        })
+        .await?;
+    match token {
+        None => password_page(
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Some("The current password is wrong.".into()),
+        ),
+        Some(token) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/"))
+            .cookie(cookie(&req, &state, SESSION_COOKIE, token))
+            .finish()),
+    }
+}
