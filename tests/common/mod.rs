@@ -164,22 +164,20 @@ impl TestApp {
     }
 
     fn serve(db: TestDb, settings: WebSettings) -> TestApp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
-        let address = format!("http://{}", listener.local_addr().expect("an address"));
-        let pool = db::pool(&db.url, 4);
-        let state = AppState {
-            pool: pool.clone(),
-            backend: db.url.backend_name(),
-            settings: Arc::new(settings),
-        };
-        let server = startup::run(listener, state, Some(1)).expect("the server starts");
-        actix_rt::spawn(server);
+        let (address, pool) = start_server(&db.url, settings);
         TestApp {
             remote: Remote::new(&address),
             client: new_client(),
             pool,
             db,
         }
+    }
+
+    /// Another portal instance on the same database, with its own pool and
+    /// nothing shared in memory: as a second server behind a load balancer.
+    pub fn second_instance(&self) -> Remote {
+        let (address, _) = start_server(&self.db.url, WebSettings::from_env());
+        Remote::new(&address)
     }
 
     /// A client with no session.
@@ -301,6 +299,21 @@ impl std::ops::Deref for TestApp {
     }
 }
 
+/// Starts a portal on a random port; returns its address and pool.
+fn start_server(url: &DatabaseUrl, settings: WebSettings) -> (String, Pool) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+    let address = format!("http://{}", listener.local_addr().expect("an address"));
+    let pool = db::pool(url, 4);
+    let state = AppState {
+        pool: pool.clone(),
+        backend: url.backend_name(),
+        settings: Arc::new(settings),
+    };
+    let server = startup::run(listener, state, Some(1)).expect("the server starts");
+    actix_rt::spawn(server);
+    (address, pool)
+}
+
 /// An HTTP client that keeps cookies and does not follow redirects.
 pub fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -330,6 +343,29 @@ pub fn texts(html: &str, selector: &str) -> Vec<String> {
             e.text()
                 .collect::<String>()
                 .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// The rows of a table (`selector` picks the `tr`s), each as its cells' texts
+/// joined by single spaces.
+pub fn rows(html: &str, selector: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let row_sel = scraper::Selector::parse(selector).expect("a valid selector");
+    let cell_sel = scraper::Selector::parse("td, th").expect("a valid selector");
+    doc.select(&row_sel)
+        .map(|row| {
+            row.select(&cell_sel)
+                .map(|c| {
+                    c.text()
+                        .collect::<String>()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|c| !c.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ")
         })

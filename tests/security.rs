@@ -1,0 +1,1016 @@
+//! The portal's own security: who may open which route, CSRF, sign-in
+//! throttling, sessions (across instances too), API keys, the Admin pages
+//! and their audit trail.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use authinsights::accounts::Role;
+use authinsights::config::WebSettings;
+use authinsights::db;
+use chrono::Duration;
+use common::tenant::build_worked_example;
+use common::{input_value, new_client, rows, texts, Backend, Remote, TestApp, ADMIN, PASSWORD};
+use std::collections::BTreeSet;
+
+/// Who asks: an anonymous client, then one account of each role.
+const WHO: [Option<Role>; 5] = [
+    None,
+    Some(Role::ReportsReader),
+    Some(Role::SecurityReader),
+    Some(Role::SecurityAdministrator),
+    Some(Role::GlobalAdministrator),
+];
+
+/// Every route of the portal and the status each kind of client gets, in the
+/// order of [`WHO`]. POSTs carry the client's CSRF token and these fields.
+/// `{user}`, `{account}` and `{key}` are replaced by real ids.
+type Route = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    [u16; 5],
+);
+const ROUTES: &[Route] = &[
+    ("GET", "/sign-in", &[], [200, 200, 200, 200, 200]),
+    ("GET", "/healthz", &[], [200, 200, 200, 200, 200]),
+    ("GET", "/", &[], [303, 200, 200, 200, 200]),
+    ("GET", "/registrations", &[], [303, 200, 200, 200, 200]),
+    ("GET", "/registrations.csv", &[], [303, 200, 200, 200, 200]),
+    ("GET", "/activity", &[], [303, 200, 200, 200, 200]),
+    ("GET", "/activity.csv", &[], [303, 200, 200, 200, 200]),
+    (
+        "GET",
+        "/reports/registration-activity",
+        &[],
+        [303, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/reports/registration-activity.csv",
+        &[],
+        [303, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/reports/reset-activity",
+        &[],
+        [303, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/reports/reset-activity.csv",
+        &[],
+        [303, 200, 200, 200, 200],
+    ),
+    ("GET", "/users/{user}", &[], [303, 200, 200, 200, 200]),
+    ("GET", "/api/v1/me", &[], [401, 200, 200, 200, 200]),
+    ("GET", "/account/password", &[], [303, 200, 200, 200, 200]),
+    ("GET", "/admin", &[], [303, 403, 403, 403, 200]),
+    ("GET", "/admin/policy", &[], [303, 403, 403, 403, 200]),
+    ("GET", "/admin/accounts", &[], [303, 403, 403, 403, 200]),
+    ("GET", "/admin/api-keys", &[], [303, 403, 403, 403, 200]),
+    ("GET", "/admin/audit", &[], [303, 403, 403, 403, 200]),
+    (
+        "POST",
+        "/sign-in",
+        &[("username", "nobody"), ("password", "wrong password")],
+        [401, 401, 401, 401, 401],
+    ),
+    (
+        "POST",
+        "/account/password",
+        &[
+            ("current", "not the password"),
+            ("new", "a new long password"),
+            ("repeat", "a new long password"),
+        ],
+        [303, 400, 400, 400, 400],
+    ),
+    (
+        "POST",
+        "/admin/policy",
+        &[
+            ("scope", "all"),
+            ("methods_required", "1"),
+            ("allow-email", "on"),
+            ("allow-mobile_phone", "on"),
+        ],
+        [303, 403, 403, 403, 303],
+    ),
+    (
+        "POST",
+        "/admin/accounts",
+        &[("username", "new.reader"), ("role", "reports-reader")],
+        [303, 403, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/admin/accounts/{account}/role",
+        &[("role", "security-reader")],
+        [303, 403, 403, 403, 303],
+    ),
+    (
+        "POST",
+        "/admin/accounts/{account}/disable",
+        &[],
+        [303, 403, 403, 403, 303],
+    ),
+    (
+        "POST",
+        "/admin/accounts/{account}/enable",
+        &[],
+        [303, 403, 403, 403, 303],
+    ),
+    (
+        "POST",
+        "/admin/accounts/{account}/reset-password",
+        &[],
+        [303, 403, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/admin/accounts/{account}/unlock",
+        &[],
+        [303, 403, 403, 403, 303],
+    ),
+    (
+        "POST",
+        "/admin/api-keys",
+        &[("name", "matrix key"), ("read", "on")],
+        [303, 403, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/admin/api-keys/{key}/revoke",
+        &[],
+        [303, 403, 403, 403, 303],
+    ),
+    // Last: it ends the session.
+    ("POST", "/sign-out", &[], [303, 303, 303, 303, 303]),
+];
+
+/// The routes the source declares (`#[get("…")]`, `#[post("…")]`), so that a
+/// route missing from [`ROUTES`] fails the matrix test.
+fn declared_routes() -> BTreeSet<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
+    let mut found = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in source.lines() {
+            let line = line.trim();
+            for (attr, method) in [("#[get(\"", "GET"), ("#[post(\"", "POST")] {
+                if let Some(rest) = line.strip_prefix(attr) {
+                    let path = rest.split('"').next().unwrap();
+                    found.insert((method.to_string(), path.to_string()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The table's route with the path's parameters named as the source names them.
+fn pattern(path: &str) -> String {
+    path.replace("{user}", "{id}")
+        .replace("{account}", "{id}")
+        .replace("{key}", "{id}")
+}
+
+/// The session's CSRF token, as every signed-in page carries it.
+async fn csrf_of(app: &TestApp, client: &reqwest::Client) -> String {
+    let page = app
+        .get_as(client, "/account/password")
+        .await
+        .text()
+        .await
+        .unwrap();
+    input_value(&page, "csrf")
+}
+
+async fn send(
+    app: &TestApp,
+    client: &reqwest::Client,
+    signed: bool,
+    method: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    if method == "GET" {
+        return app.get_as(client, path).await;
+    }
+    let csrf = if path == "/sign-in" {
+        let page = app.get_as(client, "/sign-in").await.text().await.unwrap();
+        input_value(&page, "csrf")
+    } else if signed {
+        csrf_of(app, client).await
+    } else {
+        String::new()
+    };
+    let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+    form.extend_from_slice(fields);
+    client
+        .post(format!("{}{}", app.address, path))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Ids the routes' parameters stand for: a directory user, an account to
+/// change and an API key to revoke.
+fn fill(path: &str, account: &str, key: &str) -> String {
+    path.replace("{user}", "u-ana")
+        .replace("{account}", account)
+        .replace("{key}", key)
+}
+
+fn make_key(app: &TestApp, name: &str, read: bool, ingest: bool) -> (String, String) {
+    app.with_conn(|conn| {
+        let now = chrono::Utc::now().naive_utc();
+        let (key, secret) =
+            db::api_keys::create_key(conn, name, read, ingest, "test", now).unwrap();
+        (key.id, secret)
+    })
+}
+
+fn account_id(app: &TestApp, name: &str) -> String {
+    app.with_conn(|conn| {
+        db::accounts::find_by_username(conn, name)
+            .unwrap()
+            .unwrap()
+            .id
+    })
+}
+
+async fn route_matrix(backend: Backend) {
+    let table: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _, _)| (m.to_string(), pattern(p)))
+        .collect();
+    assert_eq!(
+        table,
+        declared_routes(),
+        "every declared route is in the matrix, and only those"
+    );
+
+    // Five rounds of a wrong password for 'nobody' must not lock it mid-table.
+    let mut settings = WebSettings::from_env();
+    settings.security.account_failures = 10;
+    let app = TestApp::spawn_with(backend, settings).await;
+    app.with_conn(build_worked_example);
+    let mut failures = Vec::new();
+    for (i, who) in WHO.iter().enumerate() {
+        let client = match who {
+            None => new_client(),
+            Some(role) => {
+                let name = format!("matrix-{}", role.key());
+                app.add_account(&name, *role);
+                app.signed_in(&name, PASSWORD).await
+            }
+        };
+        // Each round changes its own victim account and key.
+        let victim = format!("victim-{i}");
+        app.add_account(&victim, Role::ReportsReader);
+        let account = account_id(&app, &victim);
+        let (key, _) = make_key(&app, &format!("key-{i}"), true, false);
+        for (method, path, fields, expected) in ROUTES {
+            let path = fill(path, &account, &key);
+            let response = send(&app, &client, who.is_some(), method, &path, fields).await;
+            let status = response.status().as_u16();
+            if status != expected[i] {
+                failures.push(format!(
+                    "{method} {path} as {}: {status}, expected {}",
+                    who.map_or("anonymous", |r| r.key()),
+                    expected[i]
+                ));
+            }
+            if status == 303 && who.is_none() && path != "/sign-in" {
+                let location = response.headers()["location"].to_str().unwrap();
+                assert!(location.starts_with("/sign-in"), "{path} → {location}");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Static files need no sign-in; an unknown page tells an anonymous client nothing.
+    let anonymous = new_client();
+    assert_eq!(
+        app.get_as(&anonymous, "/static/app.css").await.status(),
+        200
+    );
+    let unknown = app.get_as(&anonymous, "/no/such/page").await;
+    assert_eq!(unknown.status(), 303);
+    assert_eq!(app.get("/no/such/page").await.status(), 404);
+}
+db_test!(every_route_as_every_role, route_matrix);
+
+async fn reader_pages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_account("rita", Role::ReportsReader);
+    let rita = app.signed_in("rita", PASSWORD).await;
+    let html = app.get_as(&rita, "/").await.text().await.unwrap();
+    let nav = texts(&html, ".sidenav a");
+    assert!(!nav.contains(&"Admin".to_string()), "{nav:?}");
+    assert!(nav.contains(&"Registration details".to_string()));
+    assert_eq!(texts(&html, ".account-name"), ["rita"]);
+    assert_eq!(texts(&html, ".account-role"), ["Reports Reader"]);
+
+    let refused = app.get_as(&rita, "/admin/policy").await;
+    assert_eq!(refused.status(), 403);
+    let html = refused.text().await.unwrap();
+    assert_eq!(texts(&html, "h1"), ["Not allowed"]);
+    assert!(texts(&html, ".error-message")[0].contains("Reports Reader"));
+
+    let admin_html = app.get("/").await.text().await.unwrap();
+    assert!(texts(&admin_html, ".sidenav a").contains(&"Admin".to_string()));
+}
+db_test!(readers_see_no_admin_and_get_403, reader_pages);
+
+async fn csrf(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_account("victim", Role::ReportsReader);
+    let account = account_id(&app, "victim");
+    let (key, _) = make_key(&app, "k", true, false);
+    let audit_before = app.with_conn(|conn| db::audit::entries(conn, None, 1000).unwrap().len());
+    let policy_before = app.with_conn(|conn| db::directory::load_policy(conn).unwrap());
+    let good = csrf_of(&app, &app.client).await;
+    for (method, path, fields, _) in ROUTES.iter().filter(|r| r.0 == "POST") {
+        let path = fill(path, &account, &key);
+        for (label, token, origin) in [
+            ("no token", None, None),
+            ("a wrong token", Some("forged-token"), None),
+            (
+                "a foreign origin",
+                Some(good.as_str()),
+                Some("http://evil.example"),
+            ),
+        ] {
+            let mut form: Vec<(&str, &str)> = fields.to_vec();
+            if let Some(t) = token {
+                form.push(("csrf", t));
+            }
+            let mut request = app
+                .client
+                .post(format!("{}{}", app.address, path))
+                .form(&form);
+            if let Some(o) = origin {
+                request = request.header("origin", o);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 403, "{method} {path} with {label}");
+            let html = response.text().await.unwrap();
+            let refusal = if path == "/sign-in" {
+                texts(&html, ".form-error").join(" ")
+            } else {
+                texts(&html, ".error-message").join(" ")
+            };
+            assert!(
+                refusal.contains("did not come from this portal")
+                    || refusal.contains("sent from another site"),
+                "{path} with {label}: {refusal}"
+            );
+        }
+    }
+    // Nothing changed: still signed in, no audit entry, same policy, key active.
+    assert_eq!(app.get("/").await.status(), 200);
+    let audit_after = app.with_conn(|conn| db::audit::entries(conn, None, 1000).unwrap().len());
+    assert_eq!(audit_before, audit_after);
+    assert_eq!(
+        policy_before,
+        app.with_conn(|conn| db::directory::load_policy(conn).unwrap())
+    );
+    let key = app.with_conn(|conn| db::api_keys::find_key(conn, &key).unwrap().unwrap());
+    assert!(key.revoked_at.is_none());
+    let victim = app.with_conn(|conn| db::accounts::find_by_id(conn, &account).unwrap().unwrap());
+    assert!(!victim.disabled);
+
+    // The same form with the right token from this site is accepted.
+    let response = app
+        .client
+        .post(format!("{}/admin/accounts/{account}/disable", app.address))
+        .header("origin", app.address.as_str())
+        .form(&[("csrf", good.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+}
+db_test!(posts_without_the_csrf_token_are_refused, csrf);
+
+fn short_locks() -> WebSettings {
+    let mut settings = WebSettings::from_env();
+    settings.security.account_failures = 3;
+    settings.security.address_failures = 8;
+    settings.security.failure_window = Duration::minutes(5);
+    settings.security.lock = Duration::seconds(2);
+    settings
+}
+
+async fn throttling(backend: Backend) {
+    let app = TestApp::spawn_with(backend, short_locks()).await;
+    app.add_account("lena", Role::SecurityReader);
+    let client = new_client();
+    for attempt in 1..=2 {
+        let r = app.sign_in(&client, "lena", "wrong password!").await;
+        assert_eq!(r.status(), 401, "attempt {attempt}");
+        let html = r.text().await.unwrap();
+        assert_eq!(
+            texts(&html, ".form-error"),
+            ["The account name or password is wrong."]
+        );
+        assert_eq!(input_value(&html, "username"), "lena");
+    }
+    let locked = app.sign_in(&client, "lena", "wrong password!").await;
+    assert_eq!(locked.status(), 429);
+    let message = texts(&locked.text().await.unwrap(), ".form-error").join(" ");
+    assert!(
+        message.starts_with("Too many failed sign-ins for this account: it is locked until"),
+        "{message}"
+    );
+    // While locked, even the right password is refused.
+    let refused = app.sign_in(&client, "lena", PASSWORD).await;
+    assert_eq!(refused.status(), 429);
+    // The administrator sees the lock and the audit trail records it.
+    let accounts = app.get("/admin/accounts").await.text().await.unwrap();
+    assert!(
+        rows(&accounts, "#accounts tr")
+            .iter()
+            .any(|row| row.starts_with("lena") && row.contains("locked until")),
+        "{accounts}"
+    );
+    let audit = app.get("/admin/audit").await.text().await.unwrap();
+    assert!(rows(&audit, "#audit tbody tr")[0].contains("account locked lena"));
+    // The lock runs out by itself.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let ok = app.sign_in(&client, "lena", PASSWORD).await;
+    assert_eq!(ok.status(), 303);
+
+    // An administrator can lift a lock before it runs out.
+    let other = new_client();
+    for _ in 0..3 {
+        app.sign_in(&other, "lena", "wrong password!").await;
+    }
+    assert_eq!(app.sign_in(&other, "lena", PASSWORD).await.status(), 429);
+    let id = account_id(&app, "lena");
+    let unlocked = app
+        .post_form(
+            &app.client,
+            "/admin/accounts",
+            &format!("/admin/accounts/{id}/unlock"),
+            &[],
+        )
+        .await;
+    assert_eq!(unlocked.status(), 303);
+    let notice = app.get("/admin/accounts").await.text().await.unwrap();
+    assert_eq!(texts(&notice, ".notice"), ["'lena' may sign in again."]);
+    assert_eq!(app.sign_in(&other, "lena", PASSWORD).await.status(), 303);
+
+    // Many names from one address block the address, whatever the name.
+    let guesser = new_client();
+    let mut last = 0;
+    for i in 0..8 {
+        last = app
+            .sign_in(&guesser, &format!("guess{i}"), "wrong password!")
+            .await
+            .status()
+            .as_u16();
+    }
+    assert_eq!(last, 429);
+    let blocked = app.sign_in(&guesser, ADMIN, PASSWORD).await;
+    assert_eq!(blocked.status(), 429);
+    let message = texts(&blocked.text().await.unwrap(), ".form-error").join(" ");
+    assert!(message.contains("from your network address"), "{message}");
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert_eq!(app.sign_in(&guesser, ADMIN, PASSWORD).await.status(), 303);
+}
+db_test!(sign_in_throttling_locks_and_unlocks, throttling);
+
+/// The value of the session cookie a sign-in response sets.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("ai_session="))
+        .map(|c| c.split(';').next().unwrap().to_string())
+}
+
+async fn get_with_cookie(remote: &Remote, path: &str, token: &str) -> reqwest::Response {
+    new_client()
+        .get(format!("{}{}", remote.address, path))
+        .header("cookie", format!("ai_session={token}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn sessions_across_instances(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.with_conn(build_worked_example);
+    let second = app.second_instance();
+    let client = new_client();
+    let signed = app.sign_in(&client, ADMIN, PASSWORD).await;
+    let token = session_cookie(&signed).expect("a session cookie");
+
+    // A session made by one instance is accepted by the other.
+    let there = get_with_cookie(&second, "/", &token).await;
+    assert_eq!(there.status(), 200);
+    let html = there.text().await.unwrap();
+    assert_eq!(texts(&html, ".account-name"), [ADMIN]);
+    assert_eq!(texts(&html, ".tile-count"), ["5", "8", "4"]);
+
+    // A policy change through the second shows on the first at once.
+    let csrf = input_value(&html, "csrf");
+    let saved = new_client()
+        .post(format!("{}/admin/policy", second.address))
+        .header("cookie", format!("ai_session={token}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("scope", "none"),
+            ("methods_required", "2"),
+            ("allow-app_notification", "on"),
+            ("allow-app_code", "on"),
+            ("allow-mobile_phone", "on"),
+            ("allow-email", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+    let here = get_with_cookie(&app, "/", &token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(texts(&here, ".tile-count"), ["5", "2", "1"]);
+
+    // Signing out on one ends the session on both.
+    let out = new_client()
+        .post(format!("{}/sign-out", app.address))
+        .header("cookie", format!("ai_session={token}"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert_eq!(out.headers()["location"], "/sign-in?signed_out=1");
+    let after = get_with_cookie(&second, "/registrations", &token).await;
+    assert_eq!(after.status(), 303);
+    assert_eq!(
+        after.headers()["location"],
+        "/sign-in?next=%2Fregistrations&expired=1"
+    );
+}
+db_test!(a_session_works_on_every_instance, sessions_across_instances);
+
+async fn session_lifecycle(backend: Backend) {
+    let mut settings = WebSettings::from_env();
+    settings.security.session_idle = Duration::seconds(2);
+    let app = TestApp::spawn_with(backend, settings).await;
+    let client = new_client();
+    let first = app.sign_in(&client, ADMIN, PASSWORD).await;
+    let cookie = first
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("ai_session="))
+        .unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    let old = session_cookie(&first).unwrap();
+
+    // Signing in again renews the session id and ends the old one.
+    let again = app.sign_in(&client, ADMIN, PASSWORD).await;
+    let new = session_cookie(&again).unwrap();
+    assert_ne!(old, new);
+    assert_eq!(get_with_cookie(&app, "/", &old).await.status(), 303);
+    assert_eq!(get_with_cookie(&app, "/", &new).await.status(), 200);
+
+    // Behind HTTPS (as a proxy reports it) the cookie is Secure.
+    let page = new_client()
+        .get(format!("{}/sign-in", app.address))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let sign_in_cookie = page.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(sign_in_cookie.contains("Secure"), "{sign_in_cookie}");
+    assert!(page.headers().contains_key("cache-control"));
+
+    // An idle session ends.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let idle = get_with_cookie(&app, "/activity?range=7d", &new).await;
+    assert_eq!(idle.status(), 303);
+    assert_eq!(
+        idle.headers()["location"],
+        "/sign-in?next=%2Factivity%3Frange%3D7d&expired=1"
+    );
+    let html = app
+        .get_as(&new_client(), "/sign-in?next=%2Factivity&expired=1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&html, ".notice"),
+        ["Your session has ended. Sign in again to continue."]
+    );
+}
+db_test!(
+    sessions_renew_at_sign_in_and_end_when_idle,
+    session_lifecycle
+);
+
+async fn back_to_the_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = new_client();
+    let asked = app
+        .get_as(&client, "/registrations?capable=no&sort=upn")
+        .await;
+    assert_eq!(asked.status(), 303);
+    let location = asked.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        location,
+        "/sign-in?next=%2Fregistrations%3Fcapable%3Dno%26sort%3Dupn"
+    );
+    let form = app.get_as(&client, &location).await.text().await.unwrap();
+    assert_eq!(
+        input_value(&form, "next"),
+        "/registrations?capable=no&sort=upn"
+    );
+    let csrf = input_value(&form, "csrf");
+    let signed = client
+        .post(format!("{}/sign-in", app.address))
+        .form(&[
+            ("username", ADMIN),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+            ("next", "/registrations?capable=no&sort=upn"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    assert_eq!(
+        signed.headers()["location"],
+        "/registrations?capable=no&sort=upn"
+    );
+
+    // No open redirect: another site, a scheme-relative or backslash URL go home.
+    for next in [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
+        let form = app
+            .get_as(&client, &format!("/sign-in?next={}", urlencode(next)))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(input_value(&form, "next"), "/", "{next}");
+        let csrf = input_value(&form, "csrf");
+        let signed = client
+            .post(format!("{}/sign-in", app.address))
+            .form(&[
+                ("username", ADMIN),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.headers()["location"], "/", "{next}");
+    }
+}
+db_test!(sign_in_returns_to_the_page_asked_for, back_to_the_page);
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn api_keys(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let anonymous = app.get_as(&new_client(), "/api/v1/me").await;
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthenticated");
+
+    // Created on the Admin page, shown once.
+    let created = app
+        .post_form(
+            &app.client,
+            "/admin/api-keys",
+            "/admin/api-keys",
+            &[("name", "SIEM export"), ("read", "on")],
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    let html = created.text().await.unwrap();
+    let secret = texts(&html, "#secret").join("");
+    assert!(secret.starts_with("aik_") && secret.len() > 40, "{secret}");
+    let stored: Vec<String> = app.with_conn(|conn| {
+        use diesel::prelude::*;
+        authinsights::db::schema::api_keys::table
+            .select(authinsights::db::schema::api_keys::key_hash)
+            .load(conn)
+            .unwrap()
+    });
+    assert!(!stored.contains(&secret), "only a hash is stored");
+
+    let bearer = |key: &str| {
+        new_client()
+            .get(format!("{}/api/v1/me", app.address))
+            .bearer_auth(key)
+            .send()
+    };
+    let me = bearer(&secret).await.unwrap();
+    assert_eq!(me.status(), 200);
+    let me: serde_json::Value = me.json().await.unwrap();
+    assert_eq!(me["kind"], "apiKey");
+    assert_eq!(me["name"], "SIEM export");
+    assert_eq!(me["scopes"], serde_json::json!(["read"]));
+    assert_eq!(bearer("aik_not-a-key").await.unwrap().status(), 401);
+
+    // The list shows the last use and never the key.
+    let list = app.get("/admin/api-keys").await.text().await.unwrap();
+    assert!(!list.contains(&secret));
+    let row = rows(&list, "#api-keys tbody tr").join(" ");
+    assert!(row.contains("SIEM export Read reports"), "{row}");
+    assert!(!row.contains("never"), "last used is recorded: {row}");
+
+    // A key opens the API only, and an ingest-only key reads nothing.
+    let page = new_client()
+        .get(format!("{}/", app.address))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303);
+    let (_, ingest) = make_key(&app, "ingest only", false, true);
+    let me: serde_json::Value = bearer(&ingest).await.unwrap().json().await.unwrap();
+    assert_eq!(me["scopes"], serde_json::json!(["ingest"]));
+
+    // Revoked: 401 from then on.
+    let id: String = app.with_conn(|conn| {
+        db::api_keys::list_keys(conn)
+            .unwrap()
+            .into_iter()
+            .find(|k| k.name == "SIEM export")
+            .unwrap()
+            .id
+    });
+    let revoked = app
+        .post_form(
+            &app.client,
+            "/admin/api-keys",
+            &format!("/admin/api-keys/{id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(revoked.status(), 303);
+    assert_eq!(bearer(&secret).await.unwrap().status(), 401);
+    let audit = app.get("/admin/audit").await.text().await.unwrap();
+    let rows = rows(&audit, "#audit tbody tr");
+    assert!(rows[0].contains("API key revoked SIEM export"), "{rows:?}");
+    assert!(rows[1].contains("API key created SIEM export"), "{rows:?}");
+}
+db_test!(api_keys_are_shown_once_and_revocable, api_keys);
+
+async fn accounts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Added on the Admin page with a one-time password.
+    let added = app
+        .post_form(
+            &app.client,
+            "/admin/accounts",
+            "/admin/accounts",
+            &[("username", "sam"), ("role", "security-administrator")],
+        )
+        .await;
+    assert_eq!(added.status(), 200);
+    let html = added.text().await.unwrap();
+    let one_time = texts(&html, "#secret").join("");
+    assert_eq!(one_time.len(), 20);
+    let sam = new_client();
+    let signed = app.sign_in(&sam, "sam", &one_time).await;
+    assert_eq!(signed.headers()["location"], "/account/password");
+    let changed = app
+        .post_form(
+            &sam,
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", &one_time),
+                ("new", "sam's own password"),
+                ("repeat", "sam's own password"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status(), 303);
+    assert_eq!(app.get_as(&sam, "/").await.status(), 200);
+    assert_eq!(app.get_as(&sam, "/admin").await.status(), 403);
+
+    // A role change applies to the open session at once.
+    let id = account_id(&app, "sam");
+    let promoted = app
+        .post_form(
+            &app.client,
+            "/admin/accounts",
+            &format!("/admin/accounts/{id}/role"),
+            &[("role", "global-administrator")],
+        )
+        .await;
+    assert_eq!(promoted.status(), 303);
+    assert_eq!(app.get_as(&sam, "/admin").await.status(), 200);
+
+    // Disabling ends its session; the account cannot sign in.
+    let disabled = app
+        .post_form(
+            &app.client,
+            "/admin/accounts",
+            &format!("/admin/accounts/{id}/disable"),
+            &[],
+        )
+        .await;
+    assert_eq!(disabled.status(), 303);
+    assert_eq!(app.get_as(&sam, "/").await.status(), 303);
+    assert_eq!(
+        app.sign_in(&new_client(), "sam", "sam's own password")
+            .await
+            .status(),
+        401
+    );
+
+    // The last enabled Global Administrator cannot step down.
+    let me = account_id(&app, ADMIN);
+    let demoted = app
+        .post_form(
+            &app.client,
+            "/admin/accounts",
+            &format!("/admin/accounts/{me}/role"),
+            &[("role", "reports-reader")],
+        )
+        .await;
+    assert_eq!(demoted.status(), 303);
+    let page = app.get("/admin/accounts").await.text().await.unwrap();
+    assert_eq!(
+        texts(&page, ".form-error"),
+        ["'tester' is the only enabled Global Administrator; make another account a Global Administrator first."]
+    );
+    assert_eq!(app.get("/admin").await.status(), 200);
+
+    // A duplicate or invalid name is a 400 that names the problem.
+    for (name, message) in [
+        ("sam", "An account named 'sam' already exists."),
+        (
+            "a b",
+            "an account name may hold letters, digits and . - _ @, not ' '",
+        ),
+    ] {
+        let r = app
+            .post_form(
+                &app.client,
+                "/admin/accounts",
+                "/admin/accounts",
+                &[("username", name), ("role", "reports-reader")],
+            )
+            .await;
+        assert_eq!(r.status(), 400, "{name}");
+        let html = r.text().await.unwrap();
+        assert_eq!(texts(&html, ".error-message"), [message]);
+    }
+
+    // Every change is in the audit log, newest first, with who did it.
+    let audit = app.get("/admin/audit").await.text().await.unwrap();
+    let rows = rows(&audit, "#audit tbody tr");
+    let expected = [
+        "sam sign-in refused sam the account is disabled",
+        "tester account disabled sam",
+        "tester role changed sam Security Administrator → Global Administrator",
+        "sam password changed sam",
+        "tester account added sam role Security Administrator; one-time password",
+    ];
+    for (row, want) in rows.iter().zip(expected) {
+        assert!(row.contains(want), "{row:?} should contain {want:?}");
+    }
+}
+db_test!(administrators_manage_accounts, accounts);
+
+async fn policy_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.with_conn(build_worked_example);
+    let before = app.get("/").await.text().await.unwrap();
+    assert_eq!(texts(&before, ".tile-count"), ["5", "8", "4"]);
+
+    let form = app.get("/admin/policy").await.text().await.unwrap();
+    let checked = {
+        let doc = scraper::Html::parse_document(&form);
+        let sel = scraper::Selector::parse("input[checked]").unwrap();
+        doc.select(&sel)
+            .map(|e| {
+                e.value().attr("value").unwrap().to_string() + "=" + e.value().attr("name").unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        checked,
+        [
+            "selected=scope",
+            "2=methods_required",
+            "on=allow-app_notification",
+            "on=allow-app_code",
+            "on=allow-mobile_phone",
+            "on=allow-email"
+        ]
+    );
+
+    // Scope None: only administrators stay enabled.
+    let pilot = [
+        ("methods_required", "2"),
+        ("allow-app_notification", "on"),
+        ("allow-app_code", "on"),
+        ("allow-mobile_phone", "on"),
+        ("allow-email", "on"),
+    ];
+    let mut none = vec![("scope", "none")];
+    none.extend_from_slice(&pilot);
+    let saved = app
+        .post_form(&app.client, "/admin/policy", "/admin/policy", &none)
+        .await;
+    assert_eq!(saved.status(), 303);
+    let notice = app.get("/admin/policy").await.text().await.unwrap();
+    assert!(
+        texts(&notice, ".notice")[0].starts_with("Policy saved. 9 users re-evaluated;"),
+        "{notice}"
+    );
+    let after = app.get("/").await.text().await.unwrap();
+    assert_eq!(texts(&after, ".tile-count"), ["5", "2", "1"]);
+
+    // Back to the pilot group: the original figures.
+    let mut selected = vec![("scope", "selected"), ("group", "group-sspr-pilot")];
+    selected.extend_from_slice(&pilot);
+    app.post_form(&app.client, "/admin/policy", "/admin/policy", &selected)
+        .await;
+    let back = app.get("/").await.text().await.unwrap();
+    assert_eq!(texts(&back, ".tile-count"), ["5", "8", "4"]);
+
+    // Invalid choices are refused with the reason, and change nothing.
+    for (fields, message) in [
+        (
+            vec![
+                ("scope", "selected"),
+                ("methods_required", "1"),
+                ("allow-email", "on"),
+            ],
+            "Choose the group the policy applies to.",
+        ),
+        (
+            vec![
+                ("scope", "all"),
+                ("methods_required", "2"),
+                ("allow-email", "on"),
+            ],
+            "The policy requires 2 methods but allows only 1.",
+        ),
+        (
+            vec![
+                ("scope", "everyone"),
+                ("methods_required", "1"),
+                ("allow-email", "on"),
+            ],
+            "Unknown scope 'everyone': choose None, Selected group or All.",
+        ),
+        (
+            vec![
+                ("scope", "all"),
+                ("methods_required", "3"),
+                ("allow-email", "on"),
+            ],
+            "Methods required must be 1 or 2, not '3'.",
+        ),
+    ] {
+        let r = app
+            .post_form(&app.client, "/admin/policy", "/admin/policy", &fields)
+            .await;
+        assert_eq!(r.status(), 400, "{message}");
+        let html = r.text().await.unwrap();
+        assert_eq!(texts(&html, ".form-error"), [message]);
+    }
+    let unchanged = app.get("/").await.text().await.unwrap();
+    assert_eq!(texts(&unchanged, ".tile-count"), ["5", "8", "4"]);
+    let audit = app.get("/admin/audit").await.text().await.unwrap();
+    let rows = rows(&audit, "#audit tbody tr");
+    // Two policy changes, after the test account's creation.
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows[1].contains("tester policy changed SSPR policy Members of 'SSPR pilot'"));
+}
+db_test!(the_policy_page_changes_the_overview, policy_page);
