@@ -2,7 +2,7 @@
 
 use crate::accounts::Role;
 use crate::admin as changes;
-use crate::config::{WebSettings, DEFAULT_BIND, DEFAULT_DATABASE_URL};
+use crate::config::{SecureCookies, WebSettings, DEFAULT_BIND, DEFAULT_DATABASE_URL};
 use crate::db::models::Account;
 use crate::db::{self, DatabaseUrl, DbConnection};
 use crate::ingest::demo::{self, DemoOptions};
@@ -59,6 +59,28 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "AUTHINSIGHTS_WORKERS")]
     pub workers: Option<usize>,
+    /// A session unused for this many minutes ends.
+    #[arg(long, env = "AUTHINSIGHTS_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub session_idle_minutes: u32,
+    /// A session ends this many hours after sign-in, used or not.
+    #[arg(long, env = "AUTHINSIGHTS_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub session_max_hours: u32,
+    /// When session cookies carry the Secure flag: auto (when the request came
+    /// over HTTPS, directly or as a proxy's X-Forwarded-Proto says), always, never.
+    #[arg(
+        long,
+        env = "AUTHINSIGHTS_SECURE_COOKIES",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub secure_cookies: SecureCookies,
+    /// Take the client address for sign-in throttling from X-Forwarded-For
+    /// (only behind a proxy that sets it).
+    #[arg(long, env = "AUTHINSIGHTS_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+    /// How long repeated failed sign-ins lock an account or block an address.
+    #[arg(long, env = "AUTHINSIGHTS_SIGN_IN_LOCK_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=10080))]
+    pub sign_in_lock_minutes: u32,
 }
 
 #[derive(Debug, Args)]
@@ -269,7 +291,7 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         pool: db::pool(&url, args.pool_size),
         backend: url.backend_name(),
-        settings: Arc::new(WebSettings::from_env()),
+        settings: Arc::new(web_settings(&args)),
     };
     println!(
         "authinsights is serving http://{} from {}",
@@ -279,6 +301,17 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
     actix_web::rt::System::new()
         .block_on(async move { startup::run(listener, state, args.workers)?.await })?;
     Ok(())
+}
+
+fn web_settings(args: &ServeArgs) -> WebSettings {
+    let mut settings = WebSettings::from_env();
+    let security = &mut settings.security;
+    security.session_idle = chrono::Duration::minutes(args.session_idle_minutes.into());
+    security.session_absolute = chrono::Duration::hours(args.session_max_hours.into());
+    security.secure_cookies = args.secure_cookies;
+    security.trust_forwarded_for = args.trust_forwarded_for;
+    security.lock = chrono::Duration::minutes(args.sign_in_lock_minutes.into());
+    settings
 }
 
 /// `serve --demo`: fill an empty database and print a first sign-in.

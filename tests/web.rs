@@ -96,3 +96,32 @@ async fn unreachable_database(backend: Backend) {
     );
 }
 db_test!(an_unreachable_database_gives_503, unreachable_database);
+
+async fn internal_error(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // A broken database (a table gone) is a 500 that shows no internals.
+    app.with_conn(|conn| {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute("DROP TABLE user_status_counts").unwrap();
+    });
+    let page = app.get("/").await;
+    assert_eq!(page.status(), 500);
+    let html = page.text().await.unwrap();
+    assert_eq!(texts(&html, "h1"), ["Something went wrong"]);
+    assert_eq!(
+        texts(&html, ".error-message"),
+        ["The portal could not complete this request. The details are in the server log."]
+    );
+    for internal in [
+        "user_status_counts",
+        "no such table",
+        "relation",
+        "diesel",
+        "src/",
+    ] {
+        assert!(!html.contains(internal), "{internal} leaks into the page");
+    }
+    // Pages that do not need the table still work.
+    assert_eq!(app.get("/admin/audit").await.status(), 200);
+}
+db_test!(a_server_error_shows_no_internals, internal_error);
