@@ -1014,3 +1014,33 @@ async fn policy_page(backend: Backend) {
     assert!(rows[1].contains("tester policy changed SSPR policy Members of 'SSPR pilot'"));
 }
 db_test!(the_policy_page_changes_the_overview, policy_page);
+
+async fn stale_throttle_rows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let now = chrono::Utc::now().naive_utc();
+    let limits = db::throttle::Limits {
+        max_failures: 2,
+        window: Duration::minutes(5),
+        lock: Duration::minutes(15),
+    };
+    app.with_conn(|conn| {
+        // An old failure, an old lock that has run out, and a lock still on.
+        let old = now - Duration::minutes(30);
+        db::throttle::record_failure(conn, "account:old", limits, old).unwrap();
+        db::throttle::record_failure(conn, "account:expired", limits, old).unwrap();
+        db::throttle::record_failure(conn, "account:expired", limits, old).unwrap();
+        db::throttle::record_failure(conn, "account:locked", limits, now).unwrap();
+        db::throttle::record_failure(conn, "account:locked", limits, now).unwrap();
+        let removed = db::throttle::purge_stale(conn, now, limits.window).unwrap();
+        assert_eq!(removed, 2);
+        assert!(db::throttle::locked_until(conn, "account:locked", now)
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            db::throttle::current_locks(conn, now).unwrap().len(),
+            1,
+            "only the lock still on remains"
+        );
+    });
+}
+db_test!(stale_throttle_rows_are_purged, stale_throttle_rows);

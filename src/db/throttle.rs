@@ -102,3 +102,18 @@ pub fn current_locks(
         .filter_map(|(s, u)| u.map(|u| (s, u)))
         .collect())
 }
+
+/// Forgets counts whose window has passed and locks that have run out, so
+/// guessed names do not pile up.
+pub fn purge_stale(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    window: Duration,
+) -> QueryResult<usize> {
+    diesel::delete(
+        t::table
+            .filter(t::first_failure_at.lt(now - window))
+            .filter(t::locked_until.is_null().or(t::locked_until.lt(now))),
+    )
+    .execute(conn)
+}

@@ -269,6 +269,7 @@ fn attempt(
             now - settings.session_idle,
             now - settings.session_absolute,
         )?;
+        throttle::purge_stale(conn, now, settings.failure_window)?;
         let session = sessions::create_session(conn, &account.id, address, now)?;
         db::accounts::record_sign_in(conn, &account.id, now)?;
         Ok(Attempt::SignedIn {
