@@ -133,6 +133,52 @@ db_test!(
     policy_changes_recompute_everyone
 );
 
+/// Names of the secondary indexes on `users`, to check none is lost.
+fn user_indexes(conn: &mut DbConnection) -> Vec<String> {
+    authinsights::db::indexes::secondary(conn, "'users'")
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == "index")
+        .map(|i| i.name)
+        .collect()
+}
+
+async fn rebuilt_status_indexes(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut conn = db.connect();
+    build_worked_example(&mut conn);
+    let before = user_indexes(&mut conn);
+    assert!(before.len() >= 5, "{before:?}");
+    // Rebuild from the first changed user: on SQLite the status indexes are
+    // dropped, the users updated, and the indexes built again.
+    let policy = pilot_policy(Scope::All);
+    let summary = conn
+        .transaction(|conn| {
+            let now = Utc::now().naive_utc();
+            authinsights::db::directory::store_policy(conn, &policy, Some("test"), now)?;
+            authinsights::db::directory::recompute_all_with(conn, &policy, now, 1)
+        })
+        .unwrap();
+    assert_eq!((summary.users, summary.changed), (9, 2));
+    assert_eq!(user_indexes(&mut conn), before, "every index is back");
+    assert!(user(&mut conn, "Cai").is_capable);
+    assert!(!user(&mut conn, "Dee").is_enabled);
+    let totals = assert_counts_match_rows(&mut conn);
+    assert_eq!((totals.enabled, totals.capable), (8, 4));
+    // The rebuilt indexes answer the same as the rows.
+    let capable: Vec<String> = users::table
+        .filter(users::is_capable.eq(true))
+        .order(users::display_name)
+        .select(users::display_name)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(capable.len(), 4);
+}
+db_test!(
+    a_recomputation_of_most_users_rebuilds_the_status_indexes,
+    rebuilt_status_indexes
+);
+
 async fn fact_changes_apply_at_once(backend: Backend) {
     let db = TestDb::new(backend);
     let mut conn = db.connect();

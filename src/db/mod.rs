@@ -16,6 +16,7 @@ pub mod audit;
 pub mod counts;
 pub mod directory;
 pub mod events;
+pub mod indexes;
 pub mod models;
 pub mod overview;
 pub mod registrations;

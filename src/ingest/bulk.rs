@@ -2,7 +2,7 @@
 
 use crate::db::models::{Activity, MethodEvent, NewMember, NewUserMethod, User};
 use crate::db::schema::{activities, group_members, method_events, user_methods, users};
-use crate::db::DbConnection;
+use crate::db::{indexes, DbConnection};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
@@ -49,16 +49,6 @@ bulk_insert!(insert_members, NewMember<'_>, group_members::table, 2);
 bulk_insert!(insert_activities, Activity, activities::table, 10);
 bulk_insert!(insert_method_events, MethodEvent, method_events::table, 8);
 
-#[derive(diesel::QueryableByName)]
-struct IndexDefinition {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    definition: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    name: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    kind: String,
-}
-
 /// The tables a bulk load fills.
 const LOADED_TABLES: &str =
     "'users', 'group_members', 'user_methods', 'activities', 'method_events'";
@@ -70,39 +60,14 @@ const LOADED_TABLES: &str =
 /// row. Only for an empty database inside one transaction: a failed load
 /// rolls the drop back with it.
 pub fn drop_secondary_indexes(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
-    let found: Vec<IndexDefinition> = match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(format!(
-            "SELECT sql AS definition, name, type AS kind FROM sqlite_master \
-             WHERE type IN ('index', 'trigger') AND sql IS NOT NULL \
-             AND tbl_name IN ({LOADED_TABLES}) ORDER BY type, name"
-        ))
-        .load(c)?,
-        DbConnection::Postgresql(c) => diesel::sql_query(format!(
-            "SELECT i.indexdef AS definition, i.indexname AS name, 'index' AS kind FROM pg_indexes i \
-             WHERE i.schemaname = current_schema() AND i.tablename IN ({LOADED_TABLES}) \
-             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
-        ))
-        .load(c)?,
-    };
-    for index in &found {
-        let drop = format!("DROP {} {}", index.kind.to_uppercase(), index.name);
-        match conn {
-            DbConnection::Sqlite(c) => c.batch_execute(&drop)?,
-            DbConnection::Postgresql(c) => c.batch_execute(&drop)?,
-        }
-    }
-    Ok(found.into_iter().map(|i| i.definition).collect())
+    let found = indexes::secondary(conn, LOADED_TABLES)?;
+    indexes::drop(conn, found)
 }
 
 /// Recreates what [`drop_secondary_indexes`] dropped, and on SQLite builds
 /// the search index over the loaded users in one pass.
 pub fn recreate_indexes(conn: &mut DbConnection, definitions: &[String]) -> QueryResult<()> {
-    for definition in definitions {
-        match conn {
-            DbConnection::Sqlite(c) => c.batch_execute(definition)?,
-            DbConnection::Postgresql(c) => c.batch_execute(definition)?,
-        }
-    }
+    indexes::create(conn, definitions)?;
     if let DbConnection::Sqlite(c) = conn {
         c.batch_execute("INSERT INTO users_fts (users_fts) VALUES ('rebuild')")?;
     }
