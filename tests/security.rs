@@ -1044,3 +1044,21 @@ async fn stale_throttle_rows(backend: Backend) {
     });
 }
 db_test!(stale_throttle_rows_are_purged, stale_throttle_rows);
+
+async fn absolute_timeout(backend: Backend) {
+    let mut settings = WebSettings::from_env();
+    settings.security.session_idle = Duration::hours(1);
+    settings.security.session_absolute = Duration::seconds(2);
+    let app = TestApp::spawn_with(backend, settings).await;
+    let client = app.signed_in(ADMIN, PASSWORD).await;
+    // Used all along, the session still ends at its absolute limit.
+    for _ in 0..3 {
+        assert_eq!(app.get_as(&client, "/").await.status(), 200);
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let ended = app.get_as(&client, "/").await;
+    assert_eq!(ended.status(), 303);
+    assert_eq!(ended.headers()["location"], "/sign-in?expired=1");
+}
+db_test!(a_session_ends_at_its_absolute_limit, absolute_timeout);
