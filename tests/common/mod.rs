@@ -319,6 +319,9 @@ pub fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
+        // The server closes a connection idle for 5 s; reusing one at that
+        // moment fails the request. Never reuse one idle for more than 2 s.
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("an HTTP client")
 }
