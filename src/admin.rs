@@ -39,9 +39,20 @@ fn refused<T>(message: impl Into<String>) -> AdminResult<T> {
     Err(AdminError::Refused(message.into()))
 }
 
-fn hash(password: &str) -> AdminResult<String> {
-    accounts::hash_password(password)
-        .map_err(|e| AdminError::Refused(format!("the password could not be hashed: {e}")))
+/// The hash of the given password (checked for length), or of a new
+/// one-time password, which is returned too.
+fn hashed(password: Option<&str>) -> AdminResult<(String, Option<String>)> {
+    let one_time = match password {
+        Some(p) => {
+            accounts::validate_password(p).map_err(AdminError::Refused)?;
+            None
+        }
+        None => Some(accounts::generate_password()),
+    };
+    let plain = password.or(one_time.as_deref()).unwrap_or_default();
+    let hash = accounts::hash_password(plain)
+        .map_err(|e| AdminError::Refused(format!("the password could not be hashed: {e}")))?;
+    Ok((hash, one_time))
 }
 
 /// A new account. Without a password it gets a one-time password (returned),
@@ -54,17 +65,7 @@ pub fn add_account(
     password: Option<&str>,
 ) -> AdminResult<(Account, Option<String>)> {
     accounts::validate_username(username).map_err(AdminError::Refused)?;
-    let (password, one_time) = match password {
-        Some(p) => {
-            accounts::validate_password(p).map_err(AdminError::Refused)?;
-            (p.to_string(), None)
-        }
-        None => {
-            let p = accounts::generate_password();
-            (p.clone(), Some(p))
-        }
-    };
-    let hash = hash(&password)?;
+    let (hash, one_time) = hashed(password)?;
     conn.transaction(|conn| {
         if db::accounts::find_by_username(conn, username)?.is_some() {
             return refused(format!("An account named '{username}' already exists."));
@@ -162,17 +163,7 @@ pub fn reset_password(
     account: &Account,
     password: Option<&str>,
 ) -> AdminResult<Option<String>> {
-    let (password, one_time) = match password {
-        Some(p) => {
-            accounts::validate_password(p).map_err(AdminError::Refused)?;
-            (p.to_string(), None)
-        }
-        None => {
-            let p = accounts::generate_password();
-            (p.clone(), Some(p))
-        }
-    };
-    let hash = hash(&password)?;
+    let (hash, one_time) = hashed(password)?;
     conn.transaction(|conn| {
         let now = Utc::now().naive_utc();
         db::accounts::set_password(conn, &account.id, &hash, one_time.is_some(), now)?;

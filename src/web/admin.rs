@@ -2,7 +2,7 @@
 //! Global Administrators only (the middleware and the [`Admin`] extractor both
 //! check); every change needs the session's CSRF token and is audited.
 
-use super::auth::{Admin, CsrfForm, Protected};
+use super::auth::{csrf_form, Admin, Protected};
 use super::error::{AppError, AppResult};
 use super::layout::Layout;
 use super::params::Params;
@@ -254,12 +254,6 @@ pub struct PolicyForm {
     rest: HashMap<String, String>,
 }
 
-impl CsrfForm for PolicyForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 impl PolicyForm {
     fn choice(&self) -> PolicyChoice {
         let allowed = PolicyMethod::ALL
@@ -491,12 +485,6 @@ pub struct AccountForm {
     role: String,
 }
 
-impl CsrfForm for AccountForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 fn parse_role(key: &str) -> Result<Role, AdminError> {
     Role::from_key(key).ok_or_else(|| {
         AdminError::Refused(format!(
@@ -536,11 +524,34 @@ pub async fn add_account(
             back_label: "Back to accounts",
         }),
         Ok((_, None)) => Err(AppError::Internal("an account without a password".into())),
-        Err(AdminError::Refused(why)) => Err(AppError::BadPageRequest {
-            message: why,
-            page: "/admin/accounts",
-        }),
-        Err(AdminError::Database(e)) => Err(e.into()),
+        Err(e) => Err(refusal(e, "/admin/accounts")),
+    }
+}
+
+/// Runs `work` on the account a path names (404 when there is none) and
+/// leaves its outcome as the accounts page's notice.
+async fn change_account<F>(
+    state: &AppState,
+    admin: &Admin,
+    id: web::Path<String>,
+    work: F,
+) -> AppResult<HttpResponse>
+where
+    F: FnOnce(&mut DbConnection, &str, &Account) -> Result<String, AdminError> + Send + 'static,
+{
+    let id = id.into_inner();
+    change(state, admin, "/admin/accounts", move |conn, actor| {
+        let a = account(conn, &id)?;
+        work(conn, actor, &a)
+    })
+    .await
+}
+
+/// A refused change as the 400 page of `page`.
+fn refusal(e: AdminError, page: &'static str) -> AppError {
+    match e {
+        AdminError::Refused(message) => AppError::BadPageRequest { message, page },
+        AdminError::Database(e) => e.into(),
     }
 }
 
@@ -557,12 +568,6 @@ pub struct RoleForm {
     role: String,
 }
 
-impl CsrfForm for RoleForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 #[post("/admin/accounts/{id}/role")]
 pub async fn set_role(
     state: web::Data<AppState>,
@@ -570,12 +575,10 @@ pub async fn set_role(
     id: web::Path<String>,
     form: Protected<RoleForm>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
     let role = form.0.role;
-    change(&state, &admin, "/admin/accounts", move |conn, actor| {
+    change_account(&state, &admin, id, move |conn, actor, a| {
         let role = parse_role(&role)?;
-        let a = account(conn, &id)?;
-        changes::set_role(conn, actor, &a, role)?;
+        changes::set_role(conn, actor, a, role)?;
         Ok(format!("'{}' is now a {role}.", a.username))
     })
     .await
@@ -588,10 +591,8 @@ pub async fn disable_account(
     id: web::Path<String>,
     _form: Protected<TokenOnly>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    change(&state, &admin, "/admin/accounts", move |conn, actor| {
-        let a = account(conn, &id)?;
-        changes::set_disabled(conn, actor, &a, true)?;
+    change_account(&state, &admin, id, |conn, actor, a| {
+        changes::set_disabled(conn, actor, a, true)?;
         Ok(format!(
             "'{}' is disabled; its sessions have ended.",
             a.username
@@ -607,10 +608,8 @@ pub async fn enable_account(
     id: web::Path<String>,
     _form: Protected<TokenOnly>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    change(&state, &admin, "/admin/accounts", move |conn, actor| {
-        let a = account(conn, &id)?;
-        changes::set_disabled(conn, actor, &a, false)?;
+    change_account(&state, &admin, id, |conn, actor, a| {
+        changes::set_disabled(conn, actor, a, false)?;
         Ok(format!("'{}' is enabled.", a.username))
     })
     .await
@@ -623,10 +622,8 @@ pub async fn unlock_account(
     id: web::Path<String>,
     _form: Protected<TokenOnly>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    change(&state, &admin, "/admin/accounts", move |conn, actor| {
-        let a = account(conn, &id)?;
-        changes::unlock(conn, actor, &a)?;
+    change_account(&state, &admin, id, |conn, actor, a| {
+        changes::unlock(conn, actor, a)?;
         Ok(format!("'{}' may sign in again.", a.username))
     })
     .await
@@ -662,11 +659,7 @@ pub async fn reset_password(
             back_label: "Back to accounts",
         }),
         Ok((_, None)) => Err(AppError::Internal("a reset without a password".into())),
-        Err(AdminError::Refused(why)) => Err(AppError::BadPageRequest {
-            message: why,
-            page: "/admin/accounts",
-        }),
-        Err(AdminError::Database(e)) => Err(e.into()),
+        Err(e) => Err(refusal(e, "/admin/accounts")),
     }
 }
 
@@ -722,12 +715,6 @@ pub struct KeyForm {
     name: String,
     read: Option<String>,
     ingest: Option<String>,
-}
-
-impl CsrfForm for KeyForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 #[post("/admin/api-keys")]
@@ -859,3 +846,5 @@ pub async fn audit_page(
         older_href,
     })
 }
+
+csrf_form!(PolicyForm, AccountForm, RoleForm, KeyForm);

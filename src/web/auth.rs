@@ -472,6 +472,18 @@ pub trait CsrfForm {
     fn csrf(&self) -> &str;
 }
 
+/// Implements [`CsrfForm`] for form structs with a `csrf: String` field.
+macro_rules! csrf_form {
+    ($($form:ty),+ $(,)?) => {
+        $(impl $crate::web::auth::CsrfForm for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+pub(crate) use csrf_form;
+
 /// A state-changing form, accepted only with the session's CSRF token.
 pub struct Protected<T>(pub T);
 

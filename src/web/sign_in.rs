@@ -1,7 +1,7 @@
 //! Sign-in, sign-out and changing one's own password.
 
 use super::auth::{
-    client_address, cookie, presented_session, removal, safe_next, CsrfForm, Protected, Viewer,
+    client_address, cookie, csrf_form, presented_session, removal, safe_next, Protected, Viewer,
     SESSION_COOKIE, SIGN_IN_COOKIE,
 };
 use super::error::{AppError, AppResult};
@@ -286,12 +286,6 @@ pub struct TokenOnly {
     pub csrf: String,
 }
 
-impl CsrfForm for TokenOnly {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 #[post("/sign-out")]
 pub async fn sign_out(
     state: web::Data<AppState>,
@@ -359,12 +353,6 @@ pub struct PasswordForm {
     repeat: String,
 }
 
-impl CsrfForm for PasswordForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 #[post("/account/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
@@ -429,3 +417,5 @@ pub async fn change_password(
             .finish()),
     }
 }
+
+csrf_form!(TokenOnly, PasswordForm);
