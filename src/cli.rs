@@ -1,11 +1,16 @@
-//! The command line: `authinsights serve | migrate | demo | account …`.
+//! The command line: `authinsights serve | migrate | demo | account | import | prune …`.
 
 use crate::accounts::Role;
 use crate::admin as changes;
 use crate::config::{SecureCookies, WebSettings, DEFAULT_BIND, DEFAULT_DATABASE_URL};
+use crate::db::imports::ImportSource;
 use crate::db::models::Account;
 use crate::db::{self, DatabaseUrl, DbConnection};
 use crate::ingest::demo::{self, DemoOptions};
+use crate::ingest::format::FileKind;
+use crate::ingest::import::{self, ImportFile, ImportKind, ImportRequest};
+use crate::ingest::records::Stop;
+use crate::ingest::writer::WriterOptions;
 use crate::startup;
 use crate::web::AppState;
 use anyhow::Context;
@@ -40,6 +45,45 @@ pub enum Command {
     /// Manage portal accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Import files in one transaction (docs/import-format.md): our format
+    /// (CSV or JSON lines, by extension) or Microsoft Graph exports.
+    Import(ImportArgs),
+    /// Remove activities and method events older than the retention window.
+    Prune(PruneArgs),
+    /// Write the stored data in the import format (CSV), e.g. to move a
+    /// tenant from SQLite to PostgreSQL.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// users, groups, members, methods or activities.
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(["users", "groups", "members", "methods", "activities"]))]
+    pub kind: String,
+    /// The CSV file to write.
+    pub file: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// users, groups, members, methods, activities, or graph (Microsoft Graph exports).
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(ImportKind::KEYS))]
+    pub kind: String,
+    /// Files to import, read in the order given (the pages of a paged Graph export form one data set).
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove events older than this age (30d, 12h, 90m); default: the
+    /// retention setting (30 days unless changed in Admin › Imports).
+    #[arg(long, value_parser = parse_age_arg)]
+    pub older_than: Option<chrono::Duration>,
+}
+
+fn parse_age_arg(text: &str) -> Result<chrono::Duration, String> {
+    db::retention::parse_age(text)
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +213,120 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             account_command(&mut conn, command)
         }
         Command::Serve(args) => serve(url, args),
+        Command::Import(args) => {
+            let mut conn = connect(&url)?;
+            db::migrate(&mut conn)?;
+            import_command(&mut conn, args)
+        }
+        Command::Export(args) => {
+            let mut conn = connect(&url)?;
+            db::migrate(&mut conn)?;
+            let kind = FileKind::from_key(&args.kind).context("unknown export kind")?;
+            let file = std::fs::File::create(&args.file)
+                .with_context(|| format!("{}: cannot create the file", args.file.display()))?;
+            let rows =
+                crate::ingest::export::export(&mut conn, kind, std::io::BufWriter::new(file))?;
+            println!(
+                "export: {rows} {} rows written to {}",
+                kind.key(),
+                args.file.display()
+            );
+            Ok(())
+        }
+        Command::Prune(args) => {
+            let mut conn = connect(&url)?;
+            db::migrate(&mut conn)?;
+            let days = db::retention::retention_days(&mut conn)?;
+            let age = args
+                .older_than
+                .unwrap_or_else(|| chrono::Duration::days(i64::from(days)));
+            let now = chrono::Utc::now().naive_utc();
+            let cutoff = now - age;
+            let pruned = db::retention::prune(&mut conn, cutoff, now)?;
+            println!(
+                "prune: removed {} activities and {} method events that occurred before {} UTC",
+                pruned.activities,
+                pruned.events,
+                cutoff.format("%Y-%m-%d %H:%M")
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `import KIND FILE…`: a progress bar over the bytes read on a terminal, a
+/// summary at the end; the first bad record stops it with nothing stored.
+fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<()> {
+    let kind = ImportKind::from_key(&args.kind).context("unknown import kind")?;
+    let mut total = 0;
+    let mut opened = Vec::new();
+    for path in &args.files {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("{}: cannot open the file", path.display()))?;
+        total += file.metadata().map(|m| m.len()).unwrap_or(0);
+        opened.push((path.display().to_string(), file));
+    }
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "import {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .context("progress bar style")?,
+    );
+    let files = opened
+        .into_iter()
+        .map(|(name, file)| ImportFile {
+            name,
+            reader: Box::new(std::io::BufReader::with_capacity(
+                1 << 18,
+                bar.wrap_read(file),
+            )),
+        })
+        .collect();
+    if let DbConnection::Sqlite(c) = conn {
+        // A larger page cache and sorter threads for the index builds of a
+        // bulk load; constant memory, whatever the files' size.
+        diesel::connection::SimpleConnection::batch_execute(
+            c,
+            "PRAGMA cache_size = -524288; PRAGMA threads = 2;",
+        )?;
+    }
+    let request = ImportRequest {
+        kind,
+        source: ImportSource::CommandLine,
+        actor: db::audit::COMMAND_LINE.to_string(),
+        options: WriterOptions {
+            bulk: true,
+            register_on_success: false,
+        },
+    };
+    let outcome = import::run(conn, &request, files);
+    bar.finish_and_clear();
+    match outcome {
+        Ok(done) => {
+            print!("{}", done.summary);
+            let events = done.summary.events;
+            let events = events.inserted + events.skipped;
+            println!(
+                "import {}: {} records, {} method events in {:.1} s ({:.0} method events/s)",
+                done.import_id,
+                done.records,
+                events,
+                done.seconds,
+                events as f64 / done.seconds.max(1e-9)
+            );
+            Ok(())
+        }
+        Err(Stop::Invalid(e)) => {
+            anyhow::bail!("import failed, nothing was stored: {e}")
+        }
+        Err(Stop::Database(e)) => {
+            Err(anyhow::Error::new(e).context("import failed, nothing was stored: database error"))
+        }
     }
 }
 

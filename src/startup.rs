@@ -38,7 +38,8 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::admin::create_api_key)
         .service(web::admin::revoke_api_key)
         .service(web::admin::audit_page)
-        .service(web::api::me);
+        .service(web::api::me)
+        .service(web::ingest::ingest);
 }
 
 /// Security headers on every response: no inline script, no framing, no sniffing.

@@ -64,6 +64,7 @@ fn build_tenant(app: &TestApp, now: NaiveDateTime) {
                 directory_role: role.to_string(),
                 is_admin: false,
                 account_enabled: true,
+                directory_status: None,
             })
             .collect();
         put_users(conn, &policy, &records, now).unwrap();

@@ -206,6 +206,7 @@ async fn search_and_sort(backend: Backend) {
             directory_role: "User".into(),
             is_admin: false,
             account_enabled: true,
+            directory_status: None,
         };
         authinsights::db::directory::put_users(
             conn,

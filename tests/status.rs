@@ -224,6 +224,7 @@ async fn fact_changes_apply_at_once(backend: Backend) {
             directory_role: "Helpdesk Administrator".into(),
             is_admin: true,
             account_enabled: true,
+            directory_status: None,
         }],
         now,
     )

@@ -186,7 +186,7 @@ pub fn recompute_all_with(
                 methods: user.methods(),
             };
             let key = StatusKey {
-                status: evaluate(policy, &facts),
+                status: user.shown_status(evaluate(policy, &facts)),
                 ..user.key()
             };
             if key.pack() != user.status_key {
@@ -270,7 +270,7 @@ pub fn refresh_users(
             };
             let old = user.key();
             let new = StatusKey {
-                status: evaluate(policy, &facts),
+                status: user.shown_status(evaluate(policy, &facts)),
                 methods_mask: methods.mask(),
                 ..old
             };
@@ -301,6 +301,8 @@ pub struct DirectoryUser {
     pub directory_role: String,
     pub is_admin: bool,
     pub account_enabled: bool,
+    /// Statuses a directory export stated ([`crate::ingest::records::Verdicts::pack`]) and when.
+    pub directory_status: Option<(i32, NaiveDateTime)>,
 }
 
 /// Inserts or updates users' own facts and re-derives their status, moving
@@ -339,6 +341,8 @@ pub fn put_users(
                         users::directory_role.eq(&record.directory_role),
                         users::is_admin.eq(record.is_admin),
                         users::account_enabled.eq(record.account_enabled),
+                        users::directory_status.eq(record.directory_status.map(|d| d.0)),
+                        users::directory_status_at.eq(record.directory_status.map(|d| d.1)),
                         users::search_text.eq(&search),
                         users::updated_at.eq(now),
                     ))
@@ -364,6 +368,8 @@ pub fn put_users(
                     updated_at: now,
                     status_key: 0,
                     search_rowid: next_search_rowid,
+                    directory_status: record.directory_status.map(|d| d.0),
+                    directory_status_at: record.directory_status.map(|d| d.1),
                 };
                 next_search_rowid += 1;
                 row.status_key = row.key().pack();

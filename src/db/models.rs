@@ -3,6 +3,7 @@
 use super::schema::*;
 pub use crate::domain::status::StatusKey;
 use crate::domain::{MethodSet, UserStatus};
+use crate::ingest::records::Verdicts;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -28,6 +29,10 @@ pub struct User {
     pub status_key: i32,
     /// Stable key of the user's row in the SQLite search index.
     pub search_rowid: i64,
+    /// Statuses a directory export stated ([`crate::ingest::records::Verdicts::pack`]).
+    pub directory_status: Option<i32>,
+    /// The time the export stated them for.
+    pub directory_status_at: Option<NaiveDateTime>,
 }
 
 /// A user as the registration list shows one: names and the packed status
@@ -65,6 +70,20 @@ impl User {
 
     pub fn methods(&self) -> MethodSet {
         MethodSet::from_mask(self.methods_mask)
+    }
+
+    /// The statuses a directory export stated for the user, if any.
+    pub fn verdicts(&self) -> Option<Verdicts> {
+        self.directory_status.map(Verdicts::unpack)
+    }
+
+    /// The status the user shows: what a directory export stated, and the
+    /// portal's own computation for whatever it did not.
+    pub fn shown_status(&self, computed: UserStatus) -> UserStatus {
+        match self.verdicts() {
+            Some(v) => v.apply(computed),
+            None => computed,
+        }
     }
 
     /// The user's attributes as the status counts group them.
@@ -143,7 +162,7 @@ pub struct NewUserMethod<'a> {
     pub registered_at: Option<NaiveDateTime>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = activities)]
 pub struct Activity {
     pub id: String,
@@ -158,7 +177,7 @@ pub struct Activity {
     pub occurred_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = method_events)]
 pub struct MethodEvent {
     pub id: String,
@@ -194,4 +213,70 @@ pub struct Account {
     pub created_at: NaiveDateTime,
     pub last_sign_in_at: Option<NaiveDateTime>,
     pub password_changed_at: Option<NaiveDateTime>,
+}
+
+/// An activity as an import stores it, with the import it came in.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = activities)]
+pub struct ImportedActivity<'a> {
+    pub id: &'a str,
+    pub user_id: Option<&'a str>,
+    pub user_principal_name: &'a str,
+    pub user_display_name: &'a str,
+    pub user_role: &'a str,
+    pub feature: i32,
+    pub methods_mask: i32,
+    pub result: i32,
+    pub details: Option<i32>,
+    pub occurred_at: NaiveDateTime,
+    pub import_id: i64,
+}
+
+impl<'a> ImportedActivity<'a> {
+    pub fn new(a: &'a Activity, import_id: i64) -> Self {
+        ImportedActivity {
+            id: &a.id,
+            user_id: a.user_id.as_deref(),
+            user_principal_name: &a.user_principal_name,
+            user_display_name: &a.user_display_name,
+            user_role: &a.user_role,
+            feature: a.feature,
+            methods_mask: a.methods_mask,
+            result: a.result,
+            details: a.details,
+            occurred_at: a.occurred_at,
+            import_id,
+        }
+    }
+}
+
+/// A method event as an import stores it, with the import it came in.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = method_events)]
+pub struct ImportedEvent<'a> {
+    pub id: &'a str,
+    pub activity_id: Option<&'a str>,
+    pub user_id: &'a str,
+    pub feature: i32,
+    pub method: i32,
+    pub success: bool,
+    pub failure_reason: Option<&'a str>,
+    pub occurred_at: NaiveDateTime,
+    pub import_id: i64,
+}
+
+impl<'a> ImportedEvent<'a> {
+    pub fn new(e: &'a MethodEvent, import_id: i64) -> Self {
+        ImportedEvent {
+            id: &e.id,
+            activity_id: e.activity_id.as_deref(),
+            user_id: &e.user_id,
+            feature: e.feature,
+            method: e.method,
+            success: e.success,
+            failure_reason: e.failure_reason.as_deref(),
+            occurred_at: e.occurred_at,
+            import_id,
+        }
+    }
 }

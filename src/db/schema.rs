@@ -20,6 +20,8 @@ diesel::table! {
         updated_at -> Timestamp,
         status_key -> Integer,
         search_rowid -> BigInt,
+        directory_status -> Nullable<Integer>,
+        directory_status_at -> Nullable<Timestamp>,
     }
 }
 
@@ -69,6 +71,7 @@ diesel::table! {
         result -> Integer,
         details -> Nullable<Integer>,
         occurred_at -> Timestamp,
+        import_id -> BigInt,
     }
 }
 
@@ -82,6 +85,7 @@ diesel::table! {
         success -> Bool,
         failure_reason -> Nullable<Text>,
         occurred_at -> Timestamp,
+        import_id -> BigInt,
     }
 }
 
@@ -144,6 +148,7 @@ diesel::table! {
     portal_state (id) {
         id -> Integer,
         data_changed_at -> Timestamp,
+        retention_days -> Integer,
     }
 }
 
@@ -208,6 +213,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    imports (id) {
+        id -> BigInt,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        source -> Text,
+        actor -> Text,
+        kind -> Text,
+        files -> Text,
+        inserted -> BigInt,
+        updated -> BigInt,
+        skipped -> BigInt,
+        summary -> Text,
+    }
+}
+
 diesel::joinable!(group_members -> users (user_id));
 diesel::joinable!(group_members -> directory_groups (group_id));
 diesel::joinable!(user_methods -> users (user_id));
@@ -232,4 +253,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sign_in_throttle,
     api_keys,
     audit_log,
+    imports,
 );

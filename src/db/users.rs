@@ -96,3 +96,20 @@ pub fn user_detail(
         activities,
     }))
 }
+
+/// Which of `ids` are stored users.
+pub fn existing_ids(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        found.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .select(users::id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(found)
+}

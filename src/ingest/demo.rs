@@ -527,6 +527,8 @@ fn generate_users(
             .enumerate()
             .map(|(i, p)| User {
                 search_rowid: (c * CHUNK + i + 1) as i64,
+                directory_status: None,
+                directory_status_at: None,
                 id: p.id.clone(),
                 search_text: search_text(&p.name, &p.upn),
                 display_name: p.name.clone(),

@@ -1,4 +1,11 @@
-//! Data in: the demo-tenant generator (imports and live ingest follow).
+//! Data in: file imports (our format and Microsoft Graph exports), live
+//! ingest, retention, and the demo-tenant generator.
 
 pub mod bulk;
 pub mod demo;
+pub mod export;
+pub mod format;
+pub mod graph;
+pub mod import;
+pub mod records;
+pub mod writer;

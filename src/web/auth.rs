@@ -40,6 +40,8 @@ pub enum Access {
     Reader,
     /// Global Administrators only.
     Admin,
+    /// Live ingest: API keys with the ingest scope (reading it needs a reader).
+    Ingest,
 }
 
 /// The access rule of a path. Anything not named here needs a reader, so an
@@ -49,6 +51,7 @@ pub fn access_for(path: &str) -> Access {
         "/sign-in" | "/healthz" => Access::Public,
         "/sign-out" | "/account/password" | "/api/v1/me" => Access::Signed,
         "/admin" => Access::Admin,
+        "/api/v1/events" => Access::Ingest,
         _ if path.starts_with("/static/") => Access::Public,
         _ if path.starts_with("/admin/") => Access::Admin,
         _ => Access::Reader,
@@ -130,6 +133,12 @@ pub async fn authenticate(
         }
         Err(e) => return Ok(refuse(req, e, api)),
     };
+    // Reading the ingest path is reading; only writing to it is ingest.
+    let access = if access == Access::Ingest && is_safe(req.method()) {
+        Access::Reader
+    } else {
+        access
+    };
     if let Err(e) = allowed(&principal, access, req.method(), api) {
         if let (AppError::MustChangePassword, false) = (&e, api) {
             return Ok(req.into_response(redirect("/account/password")));
@@ -183,6 +192,11 @@ fn allowed(principal: &Principal, access: Access, method: &Method, api: bool) ->
                 Access::Admin => Err(AppError::Forbidden(
                     "API keys cannot change the portal's settings.".into(),
                 )),
+                Access::Ingest if key.can_ingest => Ok(()),
+                Access::Ingest => Err(AppError::Forbidden(format!(
+                    "The API key '{}' has no ingest scope.",
+                    key.name
+                ))),
             }
         }
         Principal::Session(viewer) => {
@@ -531,6 +545,7 @@ mod tests {
         assert_eq!(access_for("/admin/accounts/x/role"), Access::Admin);
         assert_eq!(access_for("/administrator"), Access::Reader);
         assert_eq!(access_for("/account/password"), Access::Signed);
+        assert_eq!(access_for("/api/v1/events"), Access::Ingest);
     }
 
     #[test]

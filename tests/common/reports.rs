@@ -219,6 +219,7 @@ pub fn build_reports(conn: &mut DbConnection, now: NaiveDateTime) {
             directory_role: "User".into(),
             is_admin: false,
             account_enabled: true,
+            directory_status: None,
         })
         .collect();
     put_users(conn, &policy, &users, now).expect("the users save");

@@ -136,6 +136,7 @@ pub fn build_worked_example(conn: &mut DbConnection) {
             .into(),
             is_admin: *admin,
             account_enabled: *enabled,
+            directory_status: None,
         })
         .collect();
     put_users(conn, &policy, &records, now).expect("the users save");
@@ -329,6 +330,7 @@ pub fn build_crowd(conn: &mut DbConnection, n: usize) -> Vec<String> {
             .into(),
             is_admin: i % 61 == 5,
             account_enabled: i % 17 != 0,
+            directory_status: None,
         })
         .collect();
     put_users(conn, &policy, &records, now).expect("the users save");

@@ -1,0 +1,264 @@
+//! What every import source turns into: directory facts and events in the
+//! portal's own terms, each with the place in its file it came from, so that
+//! a bad value can be reported by file, line or record, and field.
+
+use crate::db::models::{Activity, MethodEvent};
+use crate::domain::{Method, UserStatus};
+use chrono::NaiveDateTime;
+use std::fmt;
+
+/// Where a record came from: the file's name and a line (CSV, JSON lines)
+/// or a record index inside a JSON document (Graph's `value` array, from 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub position: Position,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// A line of the file, from 1.
+    Line(u64),
+    /// The n-th record (from 1) of a JSON document's `value` array.
+    Record(u64),
+    /// The file as a whole (it could not be read or recognised).
+    File,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Position::Line(n) => write!(f, "{}, line {n}", self.file),
+            Position::Record(n) => write!(f, "{}, record {n}", self.file),
+            Position::File => f.write_str(&self.file),
+        }
+    }
+}
+
+/// Why an import stopped: where, which field (when one is to blame) and why.
+/// Nothing of the import is stored when it stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportError {
+    pub at: Location,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+impl ImportError {
+    pub fn new(at: Location, field: Option<&str>, reason: impl Into<String>) -> ImportError {
+        ImportError {
+            at,
+            field: field.map(str::to_string),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{}, field `{field}`: {}", self.at, self.reason),
+            None => write!(f, "{}: {}", self.at, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ImportError {}
+
+/// Why records stop flowing: bad input (reported to the user; nothing of the
+/// import is stored) or a database failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    #[error("{0}")]
+    Invalid(#[from] ImportError),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Where a parser hands each record as soon as it is read, so no file is
+/// held in memory whole.
+pub type Sink<'a> = dyn FnMut(Located) -> Result<(), Stop> + 'a;
+
+/// The statuses a directory export states for a user (Graph's
+/// `isSsprRegistered`, `isSsprEnabled`, …): each is kept as the user's status
+/// in place of the portal's own computation. `None` where the export says
+/// nothing, so that figure is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Verdicts {
+    pub registered: Option<bool>,
+    pub enabled: Option<bool>,
+    pub capable: Option<bool>,
+    pub mfa_capable: Option<bool>,
+    pub passwordless_capable: Option<bool>,
+}
+
+impl Verdicts {
+    /// The five value bits (0–4) and which of them are known (bits 8–12),
+    /// as the users table's `directory_status` column stores them.
+    pub fn pack(&self) -> i32 {
+        let figures = self.figures();
+        figures
+            .iter()
+            .enumerate()
+            .fold(0, |packed, (i, figure)| match figure {
+                Some(on) => packed | (1 << (i + 8)) | (i32::from(*on) << i),
+                None => packed,
+            })
+    }
+
+    pub fn unpack(packed: i32) -> Verdicts {
+        let get = |i: usize| (packed & (1 << (i + 8)) != 0).then_some(packed & (1 << i) != 0);
+        Verdicts {
+            registered: get(0),
+            enabled: get(1),
+            capable: get(2),
+            mfa_capable: get(3),
+            passwordless_capable: get(4),
+        }
+    }
+
+    fn figures(&self) -> [Option<bool>; 5] {
+        [
+            self.registered,
+            self.enabled,
+            self.capable,
+            self.mfa_capable,
+            self.passwordless_capable,
+        ]
+    }
+
+    /// The status a user shows: each stated verdict over the computed figure.
+    pub fn apply(&self, computed: UserStatus) -> UserStatus {
+        UserStatus {
+            registered: self.registered.unwrap_or(computed.registered),
+            enabled: self.enabled.unwrap_or(computed.enabled),
+            capable: self.capable.unwrap_or(computed.capable),
+            mfa_capable: self.mfa_capable.unwrap_or(computed.mfa_capable),
+            passwordless_capable: self
+                .passwordless_capable
+                .unwrap_or(computed.passwordless_capable),
+        }
+    }
+}
+
+/// A user's own facts. `None` leaves a stored value as it is (a new user gets
+/// the default: member, not an administrator, account enabled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub display_name: String,
+    pub user_principal_name: String,
+    pub is_guest: Option<bool>,
+    pub is_admin: Option<bool>,
+    /// The admin role's name ("Global Administrator"); empty for none.
+    pub directory_role: Option<String>,
+    pub account_enabled: Option<bool>,
+    /// Statuses stated by a directory export, with the time it states them for.
+    pub verdicts: Option<(Verdicts, NaiveDateTime)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    pub id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRecord {
+    pub group_id: String,
+    pub user_id: String,
+}
+
+/// Registered methods of one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodsRecord {
+    pub user_id: String,
+    pub methods: Vec<(Method, Option<NaiveDateTime>)>,
+    /// The record is the user's complete list (a directory export): methods
+    /// not in it are removed. Otherwise the methods are added.
+    pub complete: bool,
+}
+
+/// One activity with its method events. The events' `user_id` and `feature`
+/// are the activity's; their `activity_id` is set on storing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityRecord {
+    pub activity: Activity,
+    pub events: Vec<MethodEvent>,
+}
+
+/// How an event's id was obtained, which decides what a repeat means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// The source gives the id: the same id twice in one import is an error.
+    Given,
+    /// Derived from the event's content (user, feature, method, time,
+    /// outcome): the same id twice is the same event, skipped as a duplicate.
+    Derived,
+}
+
+/// One record of any import, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    User(UserRecord),
+    Group(GroupRecord),
+    Member(MemberRecord),
+    Methods(MethodsRecord),
+    Activity(ActivityRecord, Identity),
+    /// A method event outside any activity (Graph's usage details).
+    Event {
+        event: MethodEvent,
+        identity: Identity,
+        user_key: UserKey,
+    },
+}
+
+/// What an event's `user_id` holds: the user's id, or (where the source only
+/// names the user, as `userCredentialUsageDetails` does) the user principal
+/// name, which the import resolves to the stored user's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserKey {
+    Id,
+    PrincipalName,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub at: Location,
+    pub record: Record,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_round_trip_with_unknown_figures() {
+        let v = Verdicts {
+            registered: Some(true),
+            enabled: Some(false),
+            capable: None,
+            mfa_capable: Some(true),
+            passwordless_capable: None,
+        };
+        assert_eq!(Verdicts::unpack(v.pack()), v);
+        assert_eq!(
+            Verdicts::unpack(Verdicts::default().pack()),
+            Verdicts::default()
+        );
+    }
+
+    #[test]
+    fn stated_verdicts_override_computed_figures() {
+        let v = Verdicts {
+            enabled: Some(true),
+            ..Verdicts::default()
+        };
+        let computed = UserStatus {
+            registered: true,
+            ..UserStatus::default()
+        };
+        let shown = v.apply(computed);
+        assert!(shown.registered && shown.enabled && !shown.capable);
+    }
+}

@@ -1,0 +1,1044 @@
+//! Stores import records inside the import's one transaction: checks what
+//! only the database can tell (unknown users and groups, an id given twice in
+//! one import), upserts directory facts, adds events once, and moves the
+//! per-user status and the event aggregates with them.
+//!
+//! Records arrive one at a time and are written in batches, so memory stays
+//! flat whatever the size of the files; the only sets kept whole are the ids
+//! of users, groups and method lists seen, which a directory bounds.
+
+use super::records::{
+    ActivityRecord, GroupRecord, Identity, ImportError, Located, Location, MemberRecord,
+    MethodsRecord, Record, Stop, UserKey, UserRecord,
+};
+use crate::db::counts::{
+    add_activity_counts, add_event_counts, hour_bucket, touch_data_changed, ActivityBucket,
+    EventBucket,
+};
+use crate::db::directory::{put_group, put_users, refresh_users, DirectoryUser};
+use crate::db::models::{ImportedActivity, ImportedEvent, MethodEvent, NewUserMethod, User};
+use crate::db::schema::{
+    activities, directory_groups, group_members, method_events, user_methods, users,
+};
+use crate::db::{indexes, DbConnection};
+use crate::domain::{Feature, Method, SsprPolicy};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+/// Records written per batch.
+const BATCH: usize = 5_000;
+/// Ids per `IN (…)` list: under SQLite's bound-parameter limit.
+const ID_CHUNK: usize = 500;
+/// PostgreSQL rows per multi-row insert (8–11 columns each).
+const PG_ROWS: usize = 2_000;
+
+/// What happened to the records of one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub inserted: u64,
+    pub updated: u64,
+    /// Removed from a list the import restated (members, methods).
+    pub removed: u64,
+    /// Already stored as given: unchanged directory facts, events stored by
+    /// an earlier import.
+    pub skipped: u64,
+}
+
+impl Tally {
+    fn is_empty(&self) -> bool {
+        *self == Tally::default()
+    }
+}
+
+/// What one import did, per kind of record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub users: Tally,
+    pub groups: Tally,
+    pub members: Tally,
+    pub methods: Tally,
+    pub activities: Tally,
+    pub events: Tally,
+}
+
+impl Summary {
+    pub fn rows(&self) -> [(&'static str, Tally); 6] {
+        [
+            ("users", self.users),
+            ("groups", self.groups),
+            ("group members", self.members),
+            ("registered methods", self.methods),
+            ("activities", self.activities),
+            ("method events", self.events),
+        ]
+    }
+
+    pub fn totals(&self) -> Tally {
+        self.rows()
+            .iter()
+            .fold(Tally::default(), |t, (_, r)| Tally {
+                inserted: t.inserted + r.inserted,
+                updated: t.updated + r.updated,
+                removed: t.removed + r.removed,
+                skipped: t.skipped + r.skipped,
+            })
+    }
+
+    /// Whether the import changed anything stored.
+    pub fn changed(&self) -> bool {
+        let t = self.totals();
+        t.inserted + t.updated + t.removed > 0
+    }
+}
+
+impl fmt::Display for Summary {
+    /// One line per kind that had records: "users: 3 inserted, 1 updated, 0 skipped as duplicates".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut any = false;
+        for (name, t) in self.rows() {
+            if t.is_empty() {
+                continue;
+            }
+            any = true;
+            write!(f, "{name}: {} inserted, {} updated", t.inserted, t.updated)?;
+            if t.removed > 0 {
+                write!(f, ", {} removed", t.removed)?;
+            }
+            writeln!(f, ", {} skipped as duplicates", t.skipped)?;
+        }
+        if !any {
+            writeln!(f, "no records")?;
+        }
+        Ok(())
+    }
+}
+
+/// How a writer may go about its work.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterOptions {
+    /// On SQLite, when the event tables are empty, drop their secondary
+    /// indexes for the load and build them once at the end.
+    pub bulk: bool,
+    /// A successful registration event registers its method for the user
+    /// (live ingest: events are newer than any directory export).
+    pub register_on_success: bool,
+}
+
+/// A run of members of one group, applied as the group's complete list.
+struct MemberRun {
+    group_id: String,
+    at: Location,
+    users: Vec<(String, Location)>,
+}
+
+pub struct Writer<'c> {
+    conn: &'c mut DbConnection,
+    policy: SsprPolicy,
+    now: NaiveDateTime,
+    import_id: i64,
+    options: WriterOptions,
+    batch: Vec<Located>,
+    summary: Summary,
+    activity_counts: HashMap<ActivityBucket, i64>,
+    event_counts: HashMap<EventBucket, i64>,
+    users_seen: HashSet<String>,
+    groups_seen: HashSet<String>,
+    member_groups_seen: HashSet<String>,
+    method_users_seen: HashSet<String>,
+    members: Option<MemberRun>,
+    /// Definitions of indexes dropped for a bulk load, rebuilt at the end.
+    dropped_indexes: Option<Vec<String>>,
+    records: u64,
+}
+
+fn invalid(at: &Location, field: &str, reason: impl Into<String>) -> Stop {
+    Stop::Invalid(ImportError::new(at.clone(), Some(field), reason))
+}
+
+impl<'c> Writer<'c> {
+    pub fn new(
+        conn: &'c mut DbConnection,
+        policy: SsprPolicy,
+        import_id: i64,
+        now: NaiveDateTime,
+        options: WriterOptions,
+    ) -> Writer<'c> {
+        Writer {
+            conn,
+            policy,
+            now,
+            import_id,
+            options,
+            batch: Vec::with_capacity(BATCH),
+            summary: Summary::default(),
+            activity_counts: HashMap::new(),
+            event_counts: HashMap::new(),
+            users_seen: HashSet::new(),
+            groups_seen: HashSet::new(),
+            member_groups_seen: HashSet::new(),
+            method_users_seen: HashSet::new(),
+            members: None,
+            dropped_indexes: None,
+            records: 0,
+        }
+    }
+
+    /// Records taken so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Takes one record; writes when a batch is full.
+    pub fn push(&mut self, located: Located) -> Result<(), Stop> {
+        self.records += 1;
+        if let Record::Member(m) = located.record {
+            return self.member(m, located.at);
+        }
+        self.end_member_run()?;
+        let kind = batch_class(&located.record);
+        if self
+            .batch
+            .last()
+            .is_some_and(|last| batch_class(&last.record) != kind)
+        {
+            self.flush()?;
+        }
+        self.batch.push(located);
+        if self.batch.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is left and the aggregates; returns what the import did.
+    pub fn finish(mut self) -> Result<Summary, Stop> {
+        self.end_member_run()?;
+        self.flush()?;
+        let conn = &mut *self.conn;
+        add_activity_counts(conn, &self.activity_counts)?;
+        add_event_counts(conn, &self.event_counts)?;
+        if let Some(definitions) = self.dropped_indexes.take() {
+            let started = std::time::Instant::now();
+            indexes::create(conn, &definitions)?;
+            tracing::info!(
+                "import: {} event indexes rebuilt in {:.1} s",
+                definitions.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        if self.summary.changed() {
+            touch_data_changed(conn, self.now)?;
+        }
+        Ok(self.summary)
+    }
+
+    fn flush(&mut self) -> Result<(), Stop> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let mut users = Vec::new();
+        let mut groups = Vec::new();
+        let mut methods = Vec::new();
+        let mut activities = Vec::new();
+        let mut events = Vec::new();
+        for Located { at, record } in batch {
+            match record {
+                Record::User(r) => users.push((r, at)),
+                Record::Group(r) => groups.push((r, at)),
+                Record::Methods(r) => methods.push((r, at)),
+                Record::Activity(r, identity) => activities.push((r, identity, at)),
+                Record::Event {
+                    event,
+                    identity,
+                    user_key,
+                } => events.push((event, identity, user_key, at)),
+                Record::Member(_) => unreachable!("members are written by runs"),
+            }
+        }
+        self.users(users)?;
+        self.groups(groups)?;
+        self.methods(methods)?;
+        if !activities.is_empty() || !events.is_empty() {
+            self.begin_events()?;
+        }
+        self.activities(activities)?;
+        self.events(events)?;
+        self.batch = Vec::with_capacity(BATCH);
+        Ok(())
+    }
+
+    /// Before the first events: on SQLite with empty event tables, drop
+    /// their secondary indexes for a bulk load.
+    fn begin_events(&mut self) -> Result<(), Stop> {
+        if !self.options.bulk || self.dropped_indexes.is_some() {
+            return Ok(());
+        }
+        self.options.bulk = false;
+        if !matches!(self.conn, DbConnection::Sqlite(_)) {
+            return Ok(());
+        }
+        let any_activity: Option<String> = activities::table
+            .select(activities::id)
+            .first(self.conn)
+            .optional()?;
+        let any_event: Option<String> = method_events::table
+            .select(method_events::id)
+            .first(self.conn)
+            .optional()?;
+        if any_activity.is_none() && any_event.is_none() {
+            let found = indexes::secondary(self.conn, "'activities', 'method_events'")?;
+            self.dropped_indexes = Some(indexes::drop(self.conn, found)?);
+        }
+        Ok(())
+    }
+
+    fn users(&mut self, records: Vec<(UserRecord, Location)>) -> Result<(), Stop> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        for (r, at) in &records {
+            if !self.users_seen.insert(r.id.clone()) {
+                return Err(invalid(
+                    at,
+                    "id",
+                    format!("user id \"{}\" is given twice in this import", r.id),
+                ));
+            }
+        }
+        let mut stored: HashMap<String, User> = HashMap::new();
+        for chunk in records.chunks(ID_CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|(r, _)| r.id.as_str()).collect();
+            let found: Vec<User> = users::table
+                .filter(users::id.eq_any(&ids))
+                .select(User::as_select())
+                .load(self.conn)?;
+            stored.extend(found.into_iter().map(|u| (u.id.clone(), u)));
+        }
+        let mut changed = Vec::new();
+        for (r, _) in records {
+            let old = stored.get(&r.id);
+            let merged = merge_user(r, old);
+            match old {
+                None => self.summary.users.inserted += 1,
+                Some(old) if same_user(old, &merged) => {
+                    self.summary.users.skipped += 1;
+                    continue;
+                }
+                Some(_) => self.summary.users.updated += 1,
+            }
+            changed.push(merged);
+        }
+        if !changed.is_empty() {
+            put_users(self.conn, &self.policy, &changed, self.now)?;
+        }
+        Ok(())
+    }
+
+    fn groups(&mut self, records: Vec<(GroupRecord, Location)>) -> Result<(), Stop> {
+        for (r, at) in records {
+            if !self.groups_seen.insert(r.id.clone()) {
+                return Err(invalid(
+                    &at,
+                    "id",
+                    format!("group id \"{}\" is given twice in this import", r.id),
+                ));
+            }
+            let stored: Option<String> = directory_groups::table
+                .find(&r.id)
+                .select(directory_groups::display_name)
+                .first(self.conn)
+                .optional()?;
+            match stored {
+                Some(name) if name == r.display_name => self.summary.groups.skipped += 1,
+                Some(_) => self.summary.groups.updated += 1,
+                None => self.summary.groups.inserted += 1,
+            }
+            put_group(self.conn, &r.id, &r.display_name)?;
+        }
+        Ok(())
+    }
+
+    fn member(&mut self, m: MemberRecord, at: Location) -> Result<(), Stop> {
+        if self
+            .members
+            .as_ref()
+            .is_none_or(|run| run.group_id != m.group_id)
+        {
+            self.end_member_run()?;
+            self.flush()?;
+            if !self.member_groups_seen.insert(m.group_id.clone()) {
+                return Err(invalid(
+                    &at,
+                    "group_id",
+                    format!(
+                        "the members of group \"{}\" were given earlier in this import; give each group's complete list once",
+                        m.group_id
+                    ),
+                ));
+            }
+            self.members = Some(MemberRun {
+                group_id: m.group_id,
+                at: at.clone(),
+                users: Vec::new(),
+            });
+        }
+        if let Some(run) = self.members.as_mut() {
+            run.users.push((m.user_id, at));
+        }
+        Ok(())
+    }
+
+    /// Applies the group's complete member list once its rows end.
+    fn end_member_run(&mut self) -> Result<(), Stop> {
+        let Some(run) = self.members.take() else {
+            return Ok(());
+        };
+        let exists: Option<String> = directory_groups::table
+            .find(&run.group_id)
+            .select(directory_groups::id)
+            .first(self.conn)
+            .optional()?;
+        if exists.is_none() {
+            return Err(invalid(
+                &run.at,
+                "group_id",
+                format!(
+                    "unknown group \"{}\": import it with the groups first",
+                    run.group_id
+                ),
+            ));
+        }
+        let mut given = HashSet::new();
+        for (user_id, at) in &run.users {
+            if !given.insert(user_id.as_str()) {
+                return Err(invalid(
+                    at,
+                    "user_id",
+                    format!(
+                        "user \"{user_id}\" is given twice as a member of \"{}\"",
+                        run.group_id
+                    ),
+                ));
+            }
+        }
+        self.check_users_exist(run.users.iter().map(|(id, at)| (id.as_str(), at)))?;
+        let before: HashSet<String> = group_members::table
+            .filter(group_members::group_id.eq(&run.group_id))
+            .select(group_members::user_id)
+            .load::<String>(self.conn)?
+            .into_iter()
+            .collect();
+        let joined: Vec<&str> = run
+            .users
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .filter(|id| !before.contains(*id))
+            .collect();
+        let left: Vec<String> = before
+            .iter()
+            .filter(|id| !given.contains(id.as_str()))
+            .cloned()
+            .collect();
+        self.summary.members.inserted += joined.len() as u64;
+        self.summary.members.removed += left.len() as u64;
+        self.summary.members.skipped += (run.users.len() - joined.len()) as u64;
+        if joined.is_empty() && left.is_empty() {
+            return Ok(());
+        }
+        for chunk in left.chunks(ID_CHUNK) {
+            diesel::delete(
+                group_members::table
+                    .filter(group_members::group_id.eq(&run.group_id))
+                    .filter(group_members::user_id.eq_any(chunk)),
+            )
+            .execute(self.conn)?;
+        }
+        let rows: Vec<crate::db::models::NewMember<'_>> = joined
+            .iter()
+            .map(|user_id| crate::db::models::NewMember {
+                group_id: &run.group_id,
+                user_id,
+            })
+            .collect();
+        super::bulk::insert_members(self.conn, &rows)?;
+        if self.policy.scope.group_id() == Some(run.group_id.as_str()) {
+            let mut touched: Vec<String> = joined.iter().map(|s| s.to_string()).collect();
+            touched.extend(left);
+            refresh_users(self.conn, &self.policy, &touched, self.now)?;
+        }
+        Ok(())
+    }
+
+    /// Fails on the first user id that is not stored.
+    fn check_users_exist<'a>(
+        &mut self,
+        refs: impl Iterator<Item = (&'a str, &'a Location)>,
+    ) -> Result<(), Stop> {
+        let refs: Vec<(&str, &Location)> = refs.collect();
+        for chunk in refs.chunks(ID_CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
+            let found: HashSet<String> = users::table
+                .filter(users::id.eq_any(&ids))
+                .select(users::id)
+                .load::<String>(self.conn)?
+                .into_iter()
+                .collect();
+            if let Some((id, at)) = chunk.iter().find(|(id, _)| !found.contains(*id)) {
+                return Err(invalid(
+                    at,
+                    "user_id",
+                    format!("unknown user \"{id}\": import the user first (a users file, or earlier in this import)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn methods(&mut self, records: Vec<(MethodsRecord, Location)>) -> Result<(), Stop> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        for (r, at) in &records {
+            if r.complete && !self.method_users_seen.insert(r.user_id.clone()) {
+                return Err(invalid(
+                    at,
+                    "user_id",
+                    format!(
+                        "the methods of user \"{}\" were given earlier in this import; give each user's complete list once",
+                        r.user_id
+                    ),
+                ));
+            }
+        }
+        self.check_users_exist(records.iter().map(|(r, at)| (r.user_id.as_str(), at)))?;
+        let mut changed = Vec::new();
+        for chunk in records.chunks(ID_CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|(r, _)| r.user_id.as_str()).collect();
+            let stored: Vec<(String, i32, Option<NaiveDateTime>)> = user_methods::table
+                .filter(user_methods::user_id.eq_any(&ids))
+                .select((
+                    user_methods::user_id,
+                    user_methods::method,
+                    user_methods::registered_at,
+                ))
+                .load(self.conn)?;
+            let mut by_user: HashMap<&str, Vec<(i32, Option<NaiveDateTime>)>> = HashMap::new();
+            for (user_id, method, at) in &stored {
+                by_user
+                    .entry(user_id.as_str())
+                    .or_default()
+                    .push((*method, *at));
+            }
+            let mut inserts = Vec::new();
+            for (r, _) in chunk {
+                let before = by_user.get(r.user_id.as_str()).cloned().unwrap_or_default();
+                let mut wanted: Vec<(i32, Option<NaiveDateTime>)> = Vec::new();
+                for (m, at) in &r.methods {
+                    if !wanted.iter().any(|(c, _)| *c == m.code()) {
+                        let at = at.or_else(|| {
+                            before
+                                .iter()
+                                .find(|(c, _)| *c == m.code())
+                                .and_then(|(_, t)| *t)
+                        });
+                        wanted.push((m.code(), at));
+                    }
+                }
+                if !r.complete {
+                    for kept in &before {
+                        if !wanted.iter().any(|(c, _)| *c == kept.0) {
+                            wanted.push(*kept);
+                        }
+                    }
+                }
+                let added: Vec<_> = wanted.iter().filter(|w| !before.contains(w)).collect();
+                let removed = before.iter().filter(|b| !wanted.contains(b)).count();
+                let same = wanted.len() - added.len();
+                self.summary.methods.skipped += same as u64;
+                if added.is_empty() && removed == 0 {
+                    continue;
+                }
+                // A changed registration time counts as an update, not as a
+                // removal and an insertion.
+                let retimed = added
+                    .iter()
+                    .filter(|(c, _)| before.iter().any(|(b, _)| b == c))
+                    .count();
+                self.summary.methods.inserted += (added.len() - retimed) as u64;
+                self.summary.methods.updated += retimed as u64;
+                self.summary.methods.removed += (removed - retimed) as u64;
+                diesel::delete(user_methods::table.filter(user_methods::user_id.eq(&r.user_id)))
+                    .execute(self.conn)?;
+                for (code, at) in wanted {
+                    inserts.push((r.user_id.clone(), code, at));
+                }
+                changed.push(r.user_id.clone());
+            }
+            let rows: Vec<NewUserMethod<'_>> = inserts
+                .iter()
+                .map(|(user_id, method, at)| NewUserMethod {
+                    user_id,
+                    method: *method,
+                    registered_at: *at,
+                })
+                .collect();
+            super::bulk::insert_user_methods(self.conn, &rows)?;
+        }
+        refresh_users(self.conn, &self.policy, &changed, self.now)?;
+        Ok(())
+    }
+
+    fn activities(
+        &mut self,
+        records: Vec<(ActivityRecord, Identity, Location)>,
+    ) -> Result<(), Stop> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.check_users_exist(
+            records
+                .iter()
+                .filter_map(|(r, _, at)| r.activity.user_id.as_deref().map(|id| (id, at))),
+        )?;
+        let rows: Vec<ImportedActivity<'_>> = records
+            .iter()
+            .map(|(r, _, _)| ImportedActivity::new(&r.activity, self.import_id))
+            .collect();
+        let inserted = insert_new_activities(self.conn, &rows)?;
+        drop(rows);
+        let mut new_events: Vec<(&MethodEvent, &Location)> = Vec::new();
+        let mut repeated = Vec::new();
+        for ((r, identity, at), is_new) in records.iter().zip(&inserted) {
+            if *is_new {
+                self.summary.activities.inserted += 1;
+                tally_activity(&mut self.activity_counts, &r.activity);
+                new_events.extend(r.events.iter().map(|e| (e, at)));
+            } else {
+                repeated.push((r.activity.id.as_str(), *identity, at));
+                self.summary.activities.skipped += 1;
+                self.summary.events.skipped += r.events.len() as u64;
+            }
+        }
+        self.check_repeats(activities::table, &repeated, "activity")?;
+        let rows: Vec<ImportedEvent<'_>> = new_events
+            .iter()
+            .map(|(e, _)| ImportedEvent::new(e, self.import_id))
+            .collect();
+        let stored = insert_new_events(self.conn, &rows)?;
+        let mut clashes = Vec::new();
+        for ((e, at), is_new) in new_events.iter().zip(&stored) {
+            if *is_new {
+                self.summary.events.inserted += 1;
+                tally_event(&mut self.event_counts, e);
+            } else {
+                clashes.push((e.id.as_str(), *at));
+            }
+        }
+        if let Some((id, at)) = clashes.first() {
+            let this_import = self.stored_import_ids(method_events::table, &[id])?;
+            let reason = if this_import.contains_key(*id) {
+                format!("method event id \"{id}\" is given twice in this import")
+            } else {
+                format!("method event id \"{id}\" is already stored, for another activity")
+            };
+            return Err(invalid(at, "events.id", reason));
+        }
+        let new: Vec<&MethodEvent> = new_events.iter().map(|(e, _)| *e).collect();
+        self.register_methods(&new)?;
+        Ok(())
+    }
+
+    fn events(
+        &mut self,
+        records: Vec<(MethodEvent, Identity, UserKey, Location)>,
+    ) -> Result<(), Stop> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut records = records;
+        // Resolve user principal names to ids.
+        let names: Vec<&str> = records
+            .iter()
+            .filter(|(_, _, key, _)| *key == UserKey::PrincipalName)
+            .map(|(e, _, _, _)| e.user_id.as_str())
+            .collect();
+        let mut by_name: HashMap<String, String> = HashMap::new();
+        for chunk in names.chunks(ID_CHUNK) {
+            let found: Vec<(String, String)> = users::table
+                .filter(users::user_principal_name.eq_any(chunk))
+                .select((users::user_principal_name, users::id))
+                .load(self.conn)?;
+            by_name.extend(found);
+        }
+        for (e, _, key, at) in &mut records {
+            if *key == UserKey::PrincipalName {
+                match by_name.get(&e.user_id) {
+                    Some(id) => e.user_id = id.clone(),
+                    None => {
+                        return Err(invalid(
+                            at,
+                            "userPrincipalName",
+                            format!(
+                                "unknown user \"{}\": import the users (a registration details export) first",
+                                e.user_id
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+        self.check_users_exist(
+            records
+                .iter()
+                .filter(|(_, _, key, _)| *key == UserKey::Id)
+                .map(|(e, _, _, at)| (e.user_id.as_str(), at)),
+        )?;
+        // The same derived event twice in one batch is one event.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut unique = Vec::new();
+        for (e, identity, _, at) in &records {
+            if seen.insert(e.id.as_str()) {
+                unique.push((e, *identity, at));
+            } else if *identity == Identity::Derived {
+                self.summary.events.skipped += 1;
+            } else {
+                return Err(invalid(
+                    at,
+                    "id",
+                    format!("method event id \"{}\" is given twice in this import", e.id),
+                ));
+            }
+        }
+        let rows: Vec<ImportedEvent<'_>> = unique
+            .iter()
+            .map(|(e, _, _)| ImportedEvent::new(e, self.import_id))
+            .collect();
+        let stored = insert_new_events(self.conn, &rows)?;
+        drop(rows);
+        let mut repeated = Vec::new();
+        let mut new = Vec::new();
+        for ((e, identity, at), is_new) in unique.iter().zip(&stored) {
+            if *is_new {
+                self.summary.events.inserted += 1;
+                tally_event(&mut self.event_counts, e);
+                new.push(*e);
+            } else {
+                self.summary.events.skipped += 1;
+                repeated.push((e.id.as_str(), *identity, *at));
+            }
+        }
+        self.check_repeats(method_events::table, &repeated, "method event")?;
+        self.register_methods(&new)?;
+        Ok(())
+    }
+
+    /// Ids already stored: skipped as duplicates when an earlier import
+    /// stored them; an error when this import did (a given id twice).
+    fn check_repeats<T>(
+        &mut self,
+        table: T,
+        repeated: &[(&str, Identity, &Location)],
+        noun: &str,
+    ) -> Result<(), Stop>
+    where
+        T: ImportIdLookup,
+    {
+        let given: Vec<&str> = repeated
+            .iter()
+            .filter(|(_, identity, _)| *identity == Identity::Given)
+            .map(|(id, _, _)| *id)
+            .collect();
+        if given.is_empty() {
+            return Ok(());
+        }
+        let this_import = self.stored_import_ids(table, &given)?;
+        if let Some((id, _, at)) = repeated
+            .iter()
+            .find(|(id, identity, _)| *identity == Identity::Given && this_import.contains_key(*id))
+        {
+            return Err(invalid(
+                at,
+                "id",
+                format!("{noun} id \"{id}\" is given twice in this import"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Of `ids`, those this import stored.
+    fn stored_import_ids<T: ImportIdLookup>(
+        &mut self,
+        table: T,
+        ids: &[&str],
+    ) -> Result<HashMap<String, i64>, Stop> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            for (id, import_id) in table.import_ids(self.conn, chunk)? {
+                if import_id == self.import_id {
+                    out.insert(id, import_id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Live ingest: a successful registration registers its method.
+    fn register_methods(&mut self, events: &[&MethodEvent]) -> Result<(), Stop> {
+        if !self.options.register_on_success {
+            return Ok(());
+        }
+        let mut wanted: HashMap<&str, Vec<(i32, NaiveDateTime)>> = HashMap::new();
+        for e in events {
+            if e.success && e.feature == Feature::Registration.code() {
+                wanted
+                    .entry(e.user_id.as_str())
+                    .or_default()
+                    .push((e.method, e.occurred_at));
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = wanted.keys().copied().collect();
+        let mut have: HashSet<(String, i32)> = HashSet::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            let found: Vec<(String, i32)> = user_methods::table
+                .filter(user_methods::user_id.eq_any(chunk))
+                .select((user_methods::user_id, user_methods::method))
+                .load(self.conn)?;
+            have.extend(found);
+        }
+        let mut changed = Vec::new();
+        for (user_id, methods) in wanted {
+            let mut added = false;
+            for (method, at) in methods {
+                let codes: Vec<i32> = match Method::from_code(method) {
+                    // A verified phone serves both SMS and calls.
+                    Some(Method::MobileSms | Method::MobileCall) => {
+                        vec![Method::MobileSms.code(), Method::MobileCall.code()]
+                    }
+                    _ => vec![method],
+                };
+                for code in codes {
+                    if have.insert((user_id.to_string(), code)) {
+                        diesel::insert_into(user_methods::table)
+                            .values(NewUserMethod {
+                                user_id,
+                                method: code,
+                                registered_at: Some(at),
+                            })
+                            .execute(self.conn)?;
+                        self.summary.methods.inserted += 1;
+                        added = true;
+                    }
+                }
+            }
+            if added {
+                changed.push(user_id.to_string());
+            }
+        }
+        refresh_users(self.conn, &self.policy, &changed, self.now)?;
+        Ok(())
+    }
+}
+
+/// Which records may share a batch (a batch is written in dependency
+/// order: users before their methods, activities before loose events).
+fn batch_class(record: &Record) -> u8 {
+    match record {
+        Record::User(_) | Record::Methods(_) => 0,
+        Record::Group(_) => 1,
+        Record::Member(_) => 2,
+        Record::Activity(..) | Record::Event { .. } => 3,
+    }
+}
+
+/// The stored user with the record's facts over it; a new user gets the
+/// defaults for what the record leaves open.
+fn merge_user(r: UserRecord, old: Option<&User>) -> DirectoryUser {
+    let directory_status = match (r.verdicts, old) {
+        (Some((v, at)), _) => Some((v.pack(), at)),
+        (None, Some(old)) => old.directory_status.zip(old.directory_status_at),
+        (None, None) => None,
+    };
+    DirectoryUser {
+        is_guest: r.is_guest.or(old.map(|o| o.is_guest)).unwrap_or(false),
+        is_admin: r.is_admin.or(old.map(|o| o.is_admin)).unwrap_or(false),
+        directory_role: r
+            .directory_role
+            .or_else(|| old.map(|o| o.directory_role.clone()))
+            .unwrap_or_default(),
+        account_enabled: r
+            .account_enabled
+            .or(old.map(|o| o.account_enabled))
+            .unwrap_or(true),
+        id: r.id,
+        display_name: r.display_name,
+        user_principal_name: r.user_principal_name,
+        directory_status,
+    }
+}
+
+fn same_user(old: &User, new: &DirectoryUser) -> bool {
+    old.display_name == new.display_name
+        && old.user_principal_name == new.user_principal_name
+        && old.is_guest == new.is_guest
+        && old.is_admin == new.is_admin
+        && old.directory_role == new.directory_role
+        && old.account_enabled == new.account_enabled
+        && old.directory_status.zip(old.directory_status_at) == new.directory_status
+}
+
+fn tally_activity(counts: &mut HashMap<ActivityBucket, i64>, a: &crate::db::models::Activity) {
+    *counts
+        .entry(ActivityBucket {
+            bucket: hour_bucket(a.occurred_at),
+            feature: a.feature,
+            result: a.result,
+            methods_mask: a.methods_mask,
+        })
+        .or_default() += 1;
+}
+
+fn tally_event(counts: &mut HashMap<EventBucket, i64>, e: &MethodEvent) {
+    *counts
+        .entry(EventBucket {
+            bucket: hour_bucket(e.occurred_at),
+            feature: e.feature,
+            method: e.method,
+            success: e.success,
+        })
+        .or_default() += 1;
+}
+
+/// Tables whose rows carry the import that stored them.
+trait ImportIdLookup: Copy {
+    fn import_ids(self, conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<(String, i64)>>;
+}
+
+impl ImportIdLookup for activities::table {
+    fn import_ids(self, conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<(String, i64)>> {
+        activities::table
+            .filter(activities::id.eq_any(ids))
+            .select((activities::id, activities::import_id))
+            .load(conn)
+    }
+}
+
+impl ImportIdLookup for method_events::table {
+    fn import_ids(self, conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<(String, i64)>> {
+        method_events::table
+            .filter(method_events::id.eq_any(ids))
+            .select((method_events::id, method_events::import_id))
+            .load(conn)
+    }
+}
+
+/// Inserts the rows whose id is new; says for each row whether it was.
+/// SQLite: one cached single-row statement per row; PostgreSQL: multi-row
+/// statements returning the ids they stored.
+macro_rules! insert_new {
+    ($name:ident, $row:ty, $table:path, $id:path) => {
+        fn $name(conn: &mut DbConnection, rows: &[$row]) -> QueryResult<Vec<bool>> {
+            match conn {
+                DbConnection::Sqlite(c) => rows
+                    .iter()
+                    .map(|row| {
+                        diesel::insert_into($table)
+                            .values(row)
+                            .on_conflict_do_nothing()
+                            .execute(c)
+                            .map(|n| n == 1)
+                    })
+                    .collect(),
+                DbConnection::Postgresql(c) => {
+                    let mut out = Vec::with_capacity(rows.len());
+                    for chunk in rows.chunks(PG_ROWS) {
+                        let stored: HashSet<String> = diesel::insert_into($table)
+                            .values(chunk)
+                            .on_conflict_do_nothing()
+                            .returning($id)
+                            .get_results::<String>(c)?
+                            .into_iter()
+                            .collect();
+                        // A repeat inside one statement is not stored twice:
+                        // only its first row counts as new.
+                        let mut firsts = HashSet::new();
+                        out.extend(
+                            chunk
+                                .iter()
+                                .map(|r| stored.contains(r.id) && firsts.insert(r.id)),
+                        );
+                    }
+                    Ok(out)
+                }
+            }
+        }
+    };
+}
+
+insert_new!(
+    insert_new_activities,
+    ImportedActivity<'_>,
+    activities::table,
+    activities::id
+);
+insert_new!(
+    insert_new_events,
+    ImportedEvent<'_>,
+    method_events::table,
+    method_events::id
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::records::Verdicts;
+
+    #[test]
+    fn the_summary_names_each_kind_with_records() {
+        let mut s = Summary::default();
+        s.users.inserted = 3;
+        s.users.skipped = 1;
+        s.events.inserted = 10;
+        let text = s.to_string();
+        assert_eq!(
+            text,
+            "users: 3 inserted, 0 updated, 1 skipped as duplicates\nmethod events: 10 inserted, 0 updated, 0 skipped as duplicates\n"
+        );
+        assert!(s.changed());
+        assert_eq!(Summary::default().to_string(), "no records\n");
+    }
+
+    #[test]
+    fn verdicts_of_a_new_record_replace_stored_ones() {
+        let at = chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc();
+        let r = UserRecord {
+            id: "u".into(),
+            display_name: "U".into(),
+            user_principal_name: "u@x".into(),
+            is_guest: None,
+            is_admin: None,
+            directory_role: None,
+            account_enabled: None,
+            verdicts: Some((
+                Verdicts {
+                    registered: Some(true),
+                    ..Verdicts::default()
+                },
+                at,
+            )),
+        };
+        let merged = merge_user(r, None);
+        assert!(!merged.is_guest && !merged.is_admin && merged.account_enabled);
+        assert_eq!(
+            merged
+                .directory_status
+                .map(|d| Verdicts::unpack(d.0).registered),
+            Some(Some(true))
+        );
+    }
+}
