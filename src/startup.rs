@@ -39,7 +39,10 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::admin::revoke_api_key)
         .service(web::admin::audit_page)
         .service(web::api::me)
-        .service(web::ingest::ingest);
+        .service(web::ingest::ingest)
+        .service(web::imports::imports_page)
+        .service(web::imports::upload)
+        .service(web::imports::set_retention);
 }
 
 /// Security headers on every response: no inline script, no framing, no sniffing.
@@ -70,6 +73,7 @@ pub fn run(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(web::imports::upload_config())
             .wrap(from_fn(web::auth::authenticate))
             .wrap(security_headers())
             .wrap(NormalizePath::new(TrailingSlash::Trim))

@@ -421,7 +421,7 @@ fn read_json_lines(
         if read == 0 {
             return Ok(());
         }
-        let text = buf.trim();
+        let text = buf.trim().trim_start_matches('\u{feff}');
         if text.is_empty() {
             continue;
         }

@@ -82,10 +82,12 @@
 //! after a refused new password, "abandoned while selecting a new password";
 //! before any method, "after entering their user ID"). The seed's table has
 //! no abandoned detail for the app methods: such a flow is Abandoned with no
-//! detail. Each method started or completed is one method event (id
-//! `<activity id>-<n>`, in the order first tried): a success when completed,
-//! else a failure whose reason is the flow's detail (or "Verification not
-//! completed" when the flow succeeded by another method).
+//! detail. Each method started (once, however often restarted before it is
+//! completed) or completed is one method event (id `<activity id>-<n>`, in
+//! the order first tried, at the time it was completed or else started): a
+//! success when completed, else a failure whose reason is the flow's detail
+//! ("Verification not completed" when the flow succeeded by another method
+//! or has no detail).
 //!
 //! A registration (service "Authentication Methods", or the legacy "User
 //! registered for self-service password reset") is also every entry of one
@@ -93,8 +95,8 @@
 //! Succeeded when any entry registered security info, else Failed. Its
 //! method events come from `resultReason`: "User registered *info*" (a
 //! success), "User failed to register *info*" (a failure) and "User started
-//! the registration for *info*" (a failure unless later registered), *info*
-//! from [`SECURITY_INFO`]. Its methods are the methods registered, or when
+//! the registration for *info*" (unless later registered, a failure with
+//! the reason "Registration not completed"), *info* from [`SECURITY_INFO`]. Its methods are the methods registered, or when
 //! none was, the methods tried (as the classic report's "Data Registered").
 //! Entries that change or delete security info are recognised but register
 //! nothing; a correlation of only those yields no activity.
@@ -108,7 +110,7 @@ use crate::ingest::records::{
     ActivityRecord, Identity, ImportError, Located, Location, MethodsRecord, Position, Record,
     Sink, Stop, UserKey, UserRecord, Verdicts,
 };
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, SubsecRound};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -370,11 +372,9 @@ impl Default for GraphImport {
 
 impl GraphImport {
     pub fn new() -> GraphImport {
-        let now = chrono::Utc::now().naive_utc();
         GraphImport {
             flows: HashMap::new(),
-            read_at: chrono::DateTime::from_timestamp(now.and_utc().timestamp(), 0)
-                .map_or(now, |t| t.naive_utc()),
+            read_at: chrono::Utc::now().naive_utc().trunc_subsecs(0),
             entries_read: 0,
         }
     }
@@ -456,27 +456,28 @@ impl GraphImport {
     /// Emits what needs the whole data set: directoryAudits entries grouped
     /// by correlationId into activities, in order of time.
     pub fn finish(self, sink: &mut Sink<'_>) -> Result<(), Stop> {
-        let mut activities = Vec::new();
-        for ((flow, correlation), mut entries) in self.flows {
-            entries.sort_by(|a, b| a.time.cmp(&b.time).then(a.order.cmp(&b.order)));
+        let mut flows: Vec<(Flow, String, Vec<AuditEntry>)> = self
+            .flows
+            .into_iter()
+            .map(|((flow, correlation), mut entries)| {
+                entries.sort_by(|a, b| a.time.cmp(&b.time).then(a.order.cmp(&b.order)));
+                (flow, flow.activity_id(&correlation), entries)
+            })
+            .collect();
+        // In order of time, so that the output (and the first error) does not
+        // depend on hashing.
+        flows.sort_by(|(_, a_id, a), (_, b_id, b)| {
+            let first = |entries: &[AuditEntry]| entries.first().map(|e| e.time);
+            first(a).cmp(&first(b)).then_with(|| a_id.cmp(b_id))
+        });
+        for (flow, id, entries) in flows {
             let built = match flow {
-                Flow::Reset => Some(reset_activity(&correlation, &entries)?),
-                Flow::Registration => registration_activity(&correlation, &entries),
+                Flow::Reset => Some(reset_activity(id, &entries)?),
+                Flow::Registration => registration_activity(id, &entries),
             };
             if let Some(located) = built {
-                activities.push(located);
+                sink(located)?;
             }
-        }
-        activities.sort_by(|a, b| match (&a.record, &b.record) {
-            (Record::Activity(x, _), Record::Activity(y, _)) => x
-                .activity
-                .occurred_at
-                .cmp(&y.activity.occurred_at)
-                .then_with(|| x.activity.id.cmp(&y.activity.id)),
-            _ => std::cmp::Ordering::Equal,
-        });
-        for located in activities {
-            sink(located)?;
         }
         Ok(())
     }
@@ -1451,6 +1452,15 @@ enum Step {
     RegistrationOther,
 }
 
+impl Flow {
+    fn activity_id(self, correlation: &str) -> String {
+        match self {
+            Flow::Reset => format!("aud-{correlation}"),
+            Flow::Registration => format!("aud-reg-{correlation}"),
+        }
+    }
+}
+
 impl Step {
     fn flow(&self) -> Flow {
         match self {
@@ -1870,8 +1880,8 @@ fn blocked_detail(entries: &[AuditEntry], block: &AuditEntry) -> Result<Details,
         })
 }
 
-fn reset_activity(correlation: &str, entries: &[AuditEntry]) -> Result<Located, Stop> {
-    let mut activity = activity_base(format!("aud-{correlation}"), entries, Feature::Reset);
+fn reset_activity(id: String, entries: &[AuditEntry]) -> Result<Located, Stop> {
+    let mut activity = activity_base(id, entries, Feature::Reset);
     let ending = entries
         .iter()
         .rev()
@@ -1905,18 +1915,14 @@ fn reset_activity(correlation: &str, entries: &[AuditEntry]) -> Result<Located, 
     })
 }
 
-fn registration_activity(correlation: &str, entries: &[AuditEntry]) -> Option<Located> {
+fn registration_activity(id: String, entries: &[AuditEntry]) -> Option<Located> {
     if entries
         .iter()
         .all(|e| matches!(e.step, Step::RegistrationOther))
     {
         return None;
     }
-    let mut activity = activity_base(
-        format!("aud-reg-{correlation}"),
-        entries,
-        Feature::Registration,
-    );
+    let mut activity = activity_base(id, entries, Feature::Registration);
     let mut log = EventLog::default();
     let mut registered = false;
     for entry in entries {

@@ -180,7 +180,7 @@ pub struct MethodsRecord {
 }
 
 /// One activity with its method events. The events' `user_id` and `feature`
-/// are the activity's; their `activity_id` is set on storing.
+/// are the activity's, and so is their `activity_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityRecord {
     pub activity: Activity,

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 /// Prefix of a flash that reports a refusal rather than a success.
 pub const FLASH_ERROR: &str = "error:";
 
-fn layout(title: &str, admin: &Admin) -> Layout {
+pub(super) fn admin_layout(title: &str, admin: &Admin) -> Layout {
     if title == "Admin" {
         Layout::page(title, "admin").signed(&admin.0)
     } else {
@@ -35,7 +35,7 @@ fn layout(title: &str, admin: &Admin) -> Layout {
     }
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
@@ -81,19 +81,21 @@ struct IndexPage {
     policy: String,
     accounts: String,
     keys: String,
+    imports: String,
     audit: String,
 }
 
 #[get("/admin")]
 pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
-    let (policy, accounts, keys, latest) = state
+    let (policy, accounts, keys, (latest, import)) = state
         .db(|conn| {
             let policy = db::directory::load_policy(conn)?;
             let groups = db::directory::list_groups(conn)?;
             let accounts = db::accounts::list_accounts(conn)?;
             let keys = api_keys::list_keys(conn)?;
             let latest = audit::entries(conn, None, 1)?;
-            Ok((policy_summary(&policy, &groups), accounts, keys, latest))
+            let import = db::imports::recent(conn, 1)?;
+            Ok((policy_summary(&policy, &groups), accounts, keys, (latest, import)))
         })
         .await?;
     let admins = accounts
@@ -102,7 +104,7 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
         .count();
     let active_keys = keys.iter().filter(|k| k.revoked_at.is_none()).count();
     html(IndexPage {
-        layout: layout("Admin", &admin),
+        layout: admin_layout("Admin", &admin),
         policy,
         accounts: format!(
             "{} accounts, {} enabled Global Administrator{}",
@@ -111,6 +113,15 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
             if admins == 1 { "" } else { "s" }
         ),
         keys: format!("{active_keys} active"),
+        imports: import.first().map_or("Upload files; retention".into(), |i| {
+            format!(
+                "Latest: {} import {} ({}), {}",
+                i.source,
+                i.id,
+                i.kind,
+                when(Some(i.finished_at))
+            )
+        }),
         audit: latest.first().map_or("No changes yet".into(), |e| {
             format!("Latest: {} by {}, {}", e.action, e.actor, when(Some(e.at)))
         }),
@@ -173,7 +184,7 @@ impl PolicyPage {
         error: Option<String>,
     ) -> PolicyPage {
         PolicyPage {
-            layout: layout("SSPR policy", admin),
+            layout: admin_layout("SSPR policy", admin),
             csrf: admin.0.csrf.clone(),
             scope: form.scope,
             group: form.group,
@@ -448,7 +459,7 @@ pub async fn accounts_page(state: web::Data<AppState>, admin: Admin) -> AppResul
         })
         .collect();
     html(AccountsPage {
-        layout: layout("Accounts", &admin),
+        layout: admin_layout("Accounts", &admin),
         csrf: admin.0.csrf.clone(),
         rows,
         roles: roles(),
@@ -511,7 +522,7 @@ pub async fn add_account(
         .await?;
     match created {
         Ok((account, Some(password))) => secret_page(SecretPage {
-            layout: layout("Account added", &admin),
+            layout: admin_layout("Account added", &admin),
             heading: format!(
                 "The account '{}' ({}) was added.",
                 account.username,
@@ -650,7 +661,7 @@ pub async fn reset_password(
         .await?;
     match done {
         Ok((username, Some(password))) => secret_page(SecretPage {
-            layout: layout("Password reset", &admin),
+            layout: admin_layout("Password reset", &admin),
             heading: format!("The password of '{username}' was reset and its sessions ended."),
             label: "One-time password",
             secret: password,
@@ -701,7 +712,7 @@ struct KeysPage {
 pub async fn api_keys_page(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
     let keys = state.db(|conn| Ok(api_keys::list_keys(conn)?)).await?;
     html(KeysPage {
-        layout: layout("API keys", &admin),
+        layout: admin_layout("API keys", &admin),
         csrf: admin.0.csrf.clone(),
         rows: keys.into_iter().map(KeyRow::from).collect(),
     })
@@ -758,7 +769,7 @@ pub async fn create_api_key(
         })
         .await?;
     secret_page(SecretPage {
-        layout: layout("API key created", &admin),
+        layout: admin_layout("API key created", &admin),
         heading: format!("The API key '{}' ({}) was created.", key.name, key.scopes_text()),
         label: "API key",
         secret,
@@ -841,7 +852,7 @@ pub async fn audit_page(
         None
     };
     html(AuditPage {
-        layout: layout("Audit log", &admin),
+        layout: admin_layout("Audit log", &admin),
         entries,
         older_href,
     })

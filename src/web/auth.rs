@@ -48,8 +48,8 @@ pub enum Access {
 /// unknown path tells an anonymous client nothing (it goes to sign-in).
 pub fn access_for(path: &str) -> Access {
     match path {
-        "/sign-in" | "/healthz" => Access::Public,
-        "/sign-out" | "/account/password" | "/api/v1/me" => Access::Signed,
+        "/sign-in" | "/login" | "/healthz" => Access::Public,
+        "/sign-out" | "/logout" | "/account/password" | "/api/v1/me" => Access::Signed,
         "/admin" => Access::Admin,
         "/api/v1/events" => Access::Ingest,
         _ if path.starts_with("/static/") => Access::Public,
@@ -391,7 +391,8 @@ pub fn safe_next(next: Option<&str>) -> String {
         && !next.starts_with("//")
         && !next.starts_with("/\\")
         && !next.chars().any(|c| c.is_control() || c == '\\');
-    if local && !next.starts_with("/sign-in") && !next.starts_with("/sign-out") {
+    let sign_in_pages = ["/sign-in", "/sign-out", "/login", "/logout"];
+    if local && !sign_in_pages.iter().any(|p| next.starts_with(p)) {
         next.to_string()
     } else {
         "/".into()

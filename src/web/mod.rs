@@ -8,6 +8,7 @@ pub mod error;
 pub mod export;
 pub mod forms;
 pub mod health;
+pub mod imports;
 pub mod ingest;
 pub mod layout;
 pub mod overview;

@@ -11,7 +11,7 @@ use crate::accounts::{self, new_token, secrets_match, verify_password_or_dummy};
 use crate::config::SecuritySettings;
 use crate::db::{self, audit, sessions, throttle, DbConnection};
 use actix_web::http::{header, StatusCode};
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, routes, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -65,7 +65,10 @@ fn sign_in_form(
     Ok(response.body(page.render()?))
 }
 
+/// `/login` is the name DESIGN.md's interface contract gives other tools.
+#[routes]
 #[get("/sign-in")]
+#[get("/login")]
 pub async fn sign_in_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -102,7 +105,9 @@ enum Attempt {
     AddressBlocked(NaiveDateTime),
 }
 
+#[routes]
 #[post("/sign-in")]
+#[post("/login")]
 pub async fn sign_in(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -286,7 +291,9 @@ pub struct TokenOnly {
     pub csrf: String,
 }
 
+#[routes]
 #[post("/sign-out")]
+#[post("/logout")]
 pub async fn sign_out(
     state: web::Data<AppState>,
     viewer: Viewer,

@@ -1,0 +1,323 @@
+//! Admin › Imports: upload the files `authinsights import` reads (same
+//! validation, one transaction), see the result, the recent imports, and the
+//! retention setting. Global Administrators only.
+
+use super::admin::{admin_layout, see_other};
+use super::auth::{csrf_form, Admin, Protected};
+use super::error::{AppError, AppResult};
+use super::layout::Layout;
+use super::{html, thousands, AppState};
+use crate::accounts::secrets_match;
+use crate::db::imports::{self, ImportRow, ImportSource};
+use crate::db::{audit, retention, sessions};
+use crate::ingest::format::FileKind;
+use crate::ingest::import::{self, ImportFile, ImportKind, ImportRequest};
+use crate::ingest::records::{ImportError, Stop};
+use crate::ingest::writer::{Summary, WriterOptions};
+use actix_multipart::form::tempfile::TempFile;
+use actix_multipart::form::text::Text;
+use actix_multipart::form::MultipartForm;
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpResponse};
+use askama::Template;
+
+/// Recent imports listed on the page.
+const RECENT: i64 = 20;
+
+pub struct KindChoice {
+    pub key: &'static str,
+    pub label: &'static str,
+}
+
+fn kinds() -> Vec<KindChoice> {
+    let label = |k: ImportKind| match k {
+        ImportKind::File(FileKind::Users) => "Users (CSV or JSON lines)",
+        ImportKind::File(FileKind::Groups) => "Groups",
+        ImportKind::File(FileKind::Members) => "Group members",
+        ImportKind::File(FileKind::Methods) => "Registered methods",
+        ImportKind::File(FileKind::Activities) => "Activities with their method events",
+        ImportKind::Graph => "Microsoft Graph exports (JSON pages or JSON lines)",
+    };
+    ImportKind::KEYS
+        .iter()
+        .filter_map(|k| ImportKind::from_key(k))
+        .map(|k| KindChoice {
+            key: k.key(),
+            label: label(k),
+        })
+        .collect()
+}
+
+pub struct ImportLine {
+    pub id: i64,
+    pub finished: String,
+    pub source: String,
+    pub actor: String,
+    pub kind: String,
+    pub files: String,
+    pub inserted: String,
+    pub updated: String,
+    pub skipped: String,
+}
+
+impl From<ImportRow> for ImportLine {
+    fn from(r: ImportRow) -> Self {
+        ImportLine {
+            id: r.id,
+            finished: r.finished_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            source: r.source,
+            actor: r.actor,
+            kind: r.kind,
+            files: r.files,
+            inserted: thousands(r.inserted),
+            updated: thousands(r.updated),
+            skipped: thousands(r.skipped),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/imports.html")]
+struct ImportsPage {
+    layout: Layout,
+    csrf: String,
+    kinds: Vec<KindChoice>,
+    retention_days: i32,
+    min_days: i32,
+    max_days: i32,
+    recent: Vec<ImportLine>,
+}
+
+#[get("/admin/imports")]
+pub async fn imports_page(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
+    let (days, recent) = state
+        .db(|conn| Ok((retention::retention_days(conn)?, imports::recent(conn, RECENT)?)))
+        .await?;
+    html(ImportsPage {
+        layout: admin_layout("Imports", &admin),
+        csrf: admin.0.csrf.clone(),
+        kinds: kinds(),
+        retention_days: days,
+        min_days: retention::MIN_DAYS,
+        max_days: retention::MAX_DAYS,
+        recent: recent.into_iter().map(ImportLine::from).collect(),
+    })
+}
+
+/// Uploads up to 4 GiB in all, spooled to temporary files (not memory); a
+/// form that is not a multipart upload gets a 400 page that says so.
+pub fn upload_config() -> actix_multipart::form::MultipartFormConfig {
+    actix_multipart::form::MultipartFormConfig::default()
+        .total_limit(4 * 1024 * 1024 * 1024)
+        .memory_limit(1024 * 1024)
+        .error_handler(|e, _req| {
+            AppError::BadPageRequest {
+                message: format!("The upload could not be read: {e}."),
+                page: "/admin/imports",
+            }
+            .into()
+        })
+}
+
+#[derive(MultipartForm)]
+pub struct UploadForm {
+    csrf: Option<Text<String>>,
+    kind: Option<Text<String>>,
+    #[multipart(limit = "4 GiB")]
+    files: Vec<TempFile>,
+}
+
+pub struct SummaryLine {
+    pub name: &'static str,
+    pub inserted: String,
+    pub updated: String,
+    pub removed: String,
+    pub skipped: String,
+}
+
+fn summary_lines(s: &Summary) -> Vec<SummaryLine> {
+    s.rows()
+        .into_iter()
+        .map(|(name, t)| SummaryLine {
+            name,
+            inserted: thousands(t.inserted as i64),
+            updated: thousands(t.updated as i64),
+            removed: thousands(t.removed as i64),
+            skipped: thousands(t.skipped as i64),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "admin/import_result.html")]
+struct ResultPage {
+    layout: Layout,
+    kind: String,
+    files: String,
+    outcome: Result<(i64, Vec<SummaryLine>, String), ImportError>,
+}
+
+#[post("/admin/imports")]
+pub async fn upload(
+    state: web::Data<AppState>,
+    admin: Admin,
+    form: Result<MultipartForm<UploadForm>, actix_web::Error>,
+) -> AppResult<HttpResponse> {
+    let form = form
+        .map_err(|e| AppError::BadPageRequest {
+            message: format!(
+                "The upload could not be read ({e}): send the form of Admin › Imports, a multipart/form-data upload."
+            ),
+            page: "/admin/imports",
+        })?
+        .into_inner();
+    let token = form.csrf.as_ref().map(|t| t.0.as_str()).unwrap_or("");
+    if !secrets_match(token, &admin.0.csrf) {
+        return Err(AppError::Forbidden(
+            "This form has expired or was not sent by this portal; open Admin › Imports again and resend it."
+                .into(),
+        ));
+    }
+    let bad = |message: String| AppError::BadPageRequest {
+        message,
+        page: "/admin/imports",
+    };
+    let kind_key = form.kind.as_ref().map(|t| t.0.clone()).unwrap_or_default();
+    let kind = ImportKind::from_key(&kind_key).ok_or_else(|| {
+        bad(format!(
+            "Choose what the files hold: one of {}.",
+            ImportKind::KEYS.join(", ")
+        ))
+    })?;
+    let files: Vec<(String, std::path::PathBuf, tempfile::NamedTempFile)> = form
+        .files
+        .into_iter()
+        .filter(|f| f.size > 0 || f.file_name.as_deref().is_some_and(|n| !n.is_empty()))
+        .map(|f| {
+            let name = f
+                .file_name
+                .as_deref()
+                .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "upload".into());
+            let path = f.file.path().to_path_buf();
+            (name, path, f.file)
+        })
+        .collect();
+    if files.is_empty() {
+        return Err(bad("Choose one or more files to import.".into()));
+    }
+    let names = files
+        .iter()
+        .map(|(n, _, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let request = ImportRequest {
+        kind,
+        source: ImportSource::Upload,
+        actor: admin.0.username.clone(),
+        options: WriterOptions {
+            bulk: false,
+            register_on_success: false,
+        },
+    };
+    let outcome = state
+        .db(move |conn| {
+            let mut opened = Vec::new();
+            for (name, path, _keep) in &files {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| AppError::Internal(format!("reopening an upload: {e}")))?;
+                opened.push(ImportFile {
+                    name: name.clone(),
+                    reader: Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
+                });
+            }
+            match import::run(conn, &request, opened) {
+                Ok(done) => {
+                    let text = done.summary.to_string();
+                    audit::record(
+                        conn,
+                        &request.actor,
+                        "Import",
+                        &format!("{} import {}", request.kind.key(), done.import_id),
+                        text.trim_end(),
+                    )?;
+                    Ok(Ok(done))
+                }
+                Err(Stop::Invalid(e)) => Ok(Err(e)),
+                Err(Stop::Database(e)) => Err(e.into()),
+            }
+        })
+        .await?;
+    let failed = outcome.is_err();
+    let page = ResultPage {
+        layout: admin_layout(
+            if failed { "Import failed" } else { "Import done" },
+            &admin,
+        ),
+        kind: kind.key().to_string(),
+        files: names,
+        outcome: outcome.map(|done| {
+            (
+                done.import_id,
+                summary_lines(&done.summary),
+                format!("{:.1} s", done.seconds),
+            )
+        }),
+    };
+    let status = if failed {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+#[derive(serde::Deserialize)]
+pub struct RetentionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    days: String,
+}
+csrf_form!(RetentionForm);
+
+#[post("/admin/imports/retention")]
+pub async fn set_retention(
+    state: web::Data<AppState>,
+    admin: Admin,
+    form: Protected<RetentionForm>,
+) -> AppResult<HttpResponse> {
+    let days: i32 = form
+        .0
+        .days
+        .trim()
+        .parse()
+        .ok()
+        .filter(|d| (retention::MIN_DAYS..=retention::MAX_DAYS).contains(d))
+        .ok_or_else(|| AppError::BadPageRequest {
+            message: format!(
+                "Keep events for a whole number of days from {} to {}.",
+                retention::MIN_DAYS,
+                retention::MAX_DAYS
+            ),
+            page: "/admin/imports",
+        })?;
+    let actor = admin.0.username.clone();
+    let session = admin.0.session.clone();
+    state
+        .db(move |conn| {
+            retention::set_retention_days(conn, days)?;
+            audit::record(conn, &actor, "Retention changed", "events", &format!("{days} days"))?;
+            sessions::set_flash(
+                conn,
+                &session,
+                &format!("Events are kept for {days} days; `authinsights prune` removes older ones."),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(see_other("/admin/imports"))
+}
