@@ -287,13 +287,24 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
             )),
         })
         .collect();
+    let bulk_load = matches!(conn, DbConnection::Sqlite(_))
+        && matches!(
+            kind,
+            ImportKind::Graph | ImportKind::File(FileKind::Activities)
+        )
+        && demo::directory_has_no_events(conn)?;
     if let DbConnection::Sqlite(c) = conn {
+        use diesel::connection::SimpleConnection;
         // A larger page cache and sorter threads for the index builds of a
         // bulk load; constant memory, whatever the files' size.
-        diesel::connection::SimpleConnection::batch_execute(
-            c,
-            "PRAGMA cache_size = -524288; PRAGMA threads = 2;",
-        )?;
+        c.batch_execute("PRAGMA cache_size = -524288; PRAGMA threads = 2;")?;
+        if bulk_load {
+            // Events into empty tables: a rollback journal instead of the WAL,
+            // since pages new to the file need no journalling while the WAL
+            // would hold, then copy, every page written. SQLite switches only
+            // when no other connection is open (a running portal keeps WAL).
+            c.batch_execute("PRAGMA journal_mode = DELETE;")?;
+        }
     }
     let request = ImportRequest {
         kind,
@@ -306,6 +317,9 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
     };
     let outcome = import::run(conn, &request, files);
     bar.finish_and_clear();
+    if let (DbConnection::Sqlite(c), true) = (&mut *conn, bulk_load) {
+        diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA journal_mode = WAL;")?;
+    }
     match outcome {
         Ok(done) => {
             print!("{}", done.summary);

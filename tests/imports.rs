@@ -4,7 +4,9 @@
 //! kind of bad input stops the import with its file, line, field and reason
 //! and leaves the database exactly as it was; complete lists remove what they
 //! no longer state; prune keeps the counts equal to the events left; live
-//! ingest registers methods; a large file streams through a bulk load.
+//! ingest registers methods; a large file streams through a bulk load; a
+//! byte order mark is not data; a users file without the optional columns
+//! leaves the stored facts as they are.
 
 #![allow(clippy::unwrap_used)]
 
@@ -290,7 +292,9 @@ fn user(conn: &mut DbConnection, id: &str) -> User {
 }
 
 /// (registered, enabled, capable, MFA capable, passwordless capable)
-fn flags(u: &User) -> (bool, bool, bool, bool, bool) {
+type Flags = (bool, bool, bool, bool, bool);
+
+fn flags(u: &User) -> Flags {
     (
         u.is_registered,
         u.is_enabled,
@@ -301,7 +305,7 @@ fn flags(u: &User) -> (bool, bool, bool, bool, bool) {
 }
 
 /// DESIGN.md section 2's table.
-const STATUSES: [(&str, (bool, bool, bool, bool, bool)); 9] = [
+const STATUSES: [(&str, Flags); 9] = [
     ("u-ana", (true, true, true, true, false)),
     ("u-ben", (false, true, false, true, false)),
     ("u-cai", (true, false, false, true, false)),
@@ -663,7 +667,18 @@ fn expected_events() -> Vec<MethodEvent> {
     use Feature::*;
     use Method::*;
     let invalid = Some("Invalid verification code");
-    let rows: [(&str, &str, &str, Feature, Method, bool, Option<&str>, &str); 13] = [
+    // (id, activity, user, feature, method, success, failure reason, time)
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Feature,
+        Method,
+        bool,
+        Option<&'a str>,
+        &'a str,
+    );
+    let rows: [Row; 13] = [
         (
             "e-01",
             "a-01",
@@ -1973,7 +1988,7 @@ fn reference_cases() -> Vec<Case> {
             )],
             "activities.jsonl",
             Line(1),
-            Some("event_id"),
+            Some("events[1].id"),
             "event id \"e-new\" is given twice in this activity",
         ),
         case(
@@ -2236,13 +2251,14 @@ async fn prune_keeps_counts_exact(backend: Backend) {
     use Feature::{Registration, Reset};
     use Method::*;
     // (activity, user, feature, offset from the cutoff, events: method, success, offset)
-    let plan: Vec<(
-        &str,
-        Option<&str>,
+    type Planned<'a> = (
+        &'a str,
+        Option<&'a str>,
         Feature,
         Duration,
         Vec<(Method, bool, Duration)>,
-    )> = vec![
+    );
+    let plan: Vec<Planned> = vec![
         (
             "p-01",
             Some("u-ana"),
@@ -2800,6 +2816,9 @@ db_test!(a_byte_order_mark_is_ignored, byte_order_mark);
 
 // ---------------------------------------------------------------------------
 // A users file that leaves out the optional columns states nothing about them
+// (src/ingest/records.rs: "`None` leaves a stored value as it is"): renaming
+// users must not demote administrators, re-enable disabled accounts or turn
+// guests into members.
 
 async fn optional_columns_left_out(backend: Backend) {
     let db = TestDb::new(backend);

@@ -214,6 +214,39 @@ pub fn passwordless_capable(a: &Assessment, ctx: &Context<'_>) -> Explanation {
     }
 }
 
+/// Where a directory export stated a figure, it is the figure shown: the
+/// explanation says so, and where the portal's own rules find otherwise it
+/// says that too, with the portal's reason. `stated` is in page order.
+pub fn with_stated(
+    explanations: Vec<Explanation>,
+    stated: [Option<bool>; 5],
+    export_date: &str,
+) -> Vec<Explanation> {
+    explanations
+        .into_iter()
+        .zip(stated)
+        .map(|(e, stated)| match stated {
+            None => e,
+            Some(v) if v == e.value => Explanation {
+                reason: format!(
+                    "{} The directory export of {export_date} states the same.",
+                    e.reason
+                ),
+                ..e
+            },
+            Some(v) => Explanation {
+                figure: e.figure,
+                value: v,
+                verdict: verdict(e.figure, v),
+                reason: format!(
+                    "As the directory export of {export_date} states. This portal's own rules find otherwise — {}: {}",
+                    e.verdict, e.reason
+                ),
+            },
+        })
+        .collect()
+}
+
 /// The five figures in page order.
 pub fn explain_all(a: &Assessment, ctx: &Context<'_>) -> Vec<Explanation> {
     vec![
@@ -225,7 +258,7 @@ pub fn explain_all(a: &Assessment, ctx: &Context<'_>) -> Vec<Explanation> {
     ]
 }
 
-fn verdict(figure: &str, value: bool) -> String {
+pub fn verdict(figure: &str, value: bool) -> String {
     if value {
         figure.to_string()
     } else {
@@ -379,5 +412,46 @@ mod tests {
         assert!(e[1]
             .reason
             .starts_with("Guest member of group 'SSPR pilot'"));
+    }
+}
+
+#[cfg(test)]
+mod stated_tests {
+    use super::*;
+
+    fn figure(figure: &'static str, value: bool) -> Explanation {
+        Explanation {
+            figure,
+            value,
+            verdict: verdict(figure, value),
+            reason: "Because of the rules.".into(),
+        }
+    }
+
+    #[test]
+    fn a_stated_figure_wins_and_a_disagreement_is_explained() {
+        let shown = with_stated(
+            vec![figure("Registered", false), figure("MFA capable", true)],
+            [Some(true), None, None, None, None],
+            "2026-11-20 08:00 UTC",
+        );
+        assert!(shown[0].value);
+        assert_eq!(shown[0].verdict, "Registered");
+        assert_eq!(
+            shown[0].reason,
+            "As the directory export of 2026-11-20 08:00 UTC states. This portal's own rules find otherwise — Not registered: Because of the rules."
+        );
+        assert_eq!(
+            shown[1].reason, "Because of the rules.",
+            "not stated: unchanged"
+        );
+        let agreed = with_stated(
+            vec![figure("Enabled", true)],
+            [Some(true), None, None, None, None],
+            "d",
+        );
+        assert!(agreed[0]
+            .reason
+            .ends_with("The directory export of d states the same."));
     }
 }

@@ -92,6 +92,19 @@ impl fmt::Display for DemoSummary {
     }
 }
 
+/// True when no activity and no method event is stored.
+pub fn directory_has_no_events(conn: &mut DbConnection) -> QueryResult<bool> {
+    let activity: Option<String> = activities::table
+        .select(activities::id)
+        .first(conn)
+        .optional()?;
+    let event: Option<String> = crate::db::schema::method_events::table
+        .select(crate::db::schema::method_events::id)
+        .first(conn)
+        .optional()?;
+    Ok(activity.is_none() && event.is_none())
+}
+
 /// True when the database holds no users and no activities.
 pub fn directory_is_empty(conn: &mut DbConnection) -> QueryResult<bool> {
     let user: Option<String> = users::table.select(users::id).first(conn).optional()?;

@@ -240,7 +240,7 @@ fn shown(v: &Value) -> String {
 /// RFC 3339 (`2026-11-20T08:15:00Z`, any offset, any fraction), stored as UTC.
 pub fn parse_time(text: &str) -> Result<NaiveDateTime, String> {
     DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| t.with_timezone(&Utc).naive_utc())
+        .map(|t| super::records::to_micros(t.with_timezone(&Utc).naive_utc()))
         .map_err(|_| {
             format!("\"{text}\" is not a date and time in RFC 3339 form, e.g. 2026-11-20T08:15:00Z")
         })
@@ -494,6 +494,9 @@ fn json_fields(kind: FileKind) -> String {
     }
 }
 
+/// One user's registered methods with their registration times.
+type MethodList = Vec<(Method, Option<NaiveDateTime>)>;
+
 /// Rows that must arrive together: one user's methods, one group's members,
 /// one activity's CSV rows.
 struct Pending<T> {
@@ -505,7 +508,7 @@ struct Pending<T> {
 struct Parser {
     kind: FileKind,
     file: String,
-    methods: Option<Pending<Vec<(Method, Option<NaiveDateTime>)>>>,
+    methods: Option<Pending<MethodList>>,
     members: Option<Pending<()>>,
     activity: Option<Pending<ActivityRecord>>,
     /// Users and groups whose rows are complete, so a later row for one is an
@@ -741,7 +744,8 @@ impl Parser {
 
     fn flush_activity(&mut self, sink: &mut Sink<'_>) -> Result<(), Stop> {
         if let Some(p) = self.activity.take() {
-            check_activity(&p.value).map_err(|(f, r)| self.error(p.at, Some(&f), r))?;
+            check_activity(&p.value, |_| "event_id".into())
+                .map_err(|(f, r)| self.error(p.at, Some(&f), r))?;
             self.emit(p.at, Record::Activity(p.value, Identity::Given), sink)?;
         }
         Ok(())
@@ -754,10 +758,15 @@ impl Parser {
     }
 }
 
+/// A user's own facts. An optional column or field that is absent leaves
+/// the stored value as it is (a new user gets the defaults: member, not an
+/// administrator, account enabled); a `directory_role` alone makes an
+/// administrator.
 fn user(f: &Fields<'_>) -> FieldResult<UserRecord> {
     let is_guest = match f.text("user_type")?.as_deref() {
-        None | Some("member") => false,
-        Some("guest") => true,
+        None => None,
+        Some("member") => Some(false),
+        Some("guest") => Some(true),
         Some(other) => {
             return field_error(
                 "user_type",
@@ -765,16 +774,18 @@ fn user(f: &Fields<'_>) -> FieldResult<UserRecord> {
             )
         }
     };
-    let directory_role = f.text("directory_role")?.unwrap_or_default();
-    let is_admin = f.boolean("is_admin")?.unwrap_or(!directory_role.is_empty());
+    let directory_role = f.text("directory_role")?;
+    let is_admin = f
+        .boolean("is_admin")?
+        .or_else(|| directory_role.as_ref().map(|_| true));
     Ok(UserRecord {
         id: f.required("id")?,
         display_name: f.required("display_name")?,
         user_principal_name: f.required("user_principal_name")?,
-        is_guest: Some(is_guest),
-        is_admin: Some(is_admin),
-        directory_role: Some(directory_role),
-        account_enabled: Some(f.boolean("account_enabled")?.unwrap_or(true)),
+        is_guest,
+        is_admin,
+        directory_role,
+        account_enabled: f.boolean("account_enabled")?,
         verdicts: None,
     })
 }
@@ -946,16 +957,17 @@ fn activity_json(
         }
     }
     let record = ActivityRecord { activity, events };
-    check_activity(&record)?;
+    check_activity(&record, |i| format!("events[{i}].id"))?;
     Ok(record)
 }
 
-/// Rules over the whole activity: event ids are distinct.
-fn check_activity(record: &ActivityRecord) -> FieldResult<()> {
+/// Rules over the whole activity: event ids are distinct. `field` names
+/// the i-th event's id as the syntax does (`event_id`, `events[1].id`).
+fn check_activity(record: &ActivityRecord, field: impl Fn(usize) -> String) -> FieldResult<()> {
     for (i, e) in record.events.iter().enumerate() {
         if record.events[..i].iter().any(|o| o.id == e.id) {
             return field_error(
-                "event_id",
+                &field(i),
                 format!("event id \"{}\" is given twice in this activity", e.id),
             );
         }
@@ -996,7 +1008,7 @@ mod tests {
         let json = read(
             FileKind::Users,
             "u.jsonl",
-            "{\"id\":\"u1\",\"display_name\":\"Ana\",\"user_principal_name\":\"ana@x.test\",\"is_admin\":false,\"account_enabled\":true}\n\n\
+            "{\"id\":\"u1\",\"display_name\":\"Ana\",\"user_principal_name\":\"ana@x.test\",\"user_type\":\"member\",\"is_admin\":false,\"account_enabled\":true}\n\n\
              {\"id\":\"u2\",\"display_name\":\"Dee\",\"user_principal_name\":\"dee@x.test\",\"user_type\":\"guest\"}\n",
         )
         .unwrap();

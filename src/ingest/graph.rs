@@ -1100,7 +1100,7 @@ impl<'v> Rec<'v> {
             return Ok(None);
         };
         chrono::DateTime::parse_from_rfc3339(text)
-            .map(|t| Some(t.naive_utc()))
+            .map(|t| Some(super::records::to_micros(t.naive_utc())))
             .map_err(|_| {
                 self.error(
                     name,

@@ -86,6 +86,7 @@ pub fn run(
                 }
                 ImportKind::Graph => graph.read_file(&file.name, file.reader, &mut sink)?,
             }
+            writer.end_file()?;
         }
         graph.finish(&mut |record| writer.push(record))
     })

@@ -65,6 +65,15 @@ impl fmt::Display for ImportError {
 
 impl std::error::Error for ImportError {}
 
+/// A time cut to whole microseconds, the precision both databases store:
+/// Graph writes seven fractional digits, and a time kept finer than the
+/// database keeps would never compare equal to its stored self.
+pub fn to_micros(t: NaiveDateTime) -> NaiveDateTime {
+    use chrono::Timelike;
+    t.with_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
+}
+
 /// Why records stop flowing: bad input (reported to the user; nothing of the
 /// import is stored) or a database failure.
 #[derive(Debug, thiserror::Error)]

@@ -185,6 +185,11 @@ impl<'c> Writer<'c> {
         }
     }
 
+    /// A file ended: a group's member rows do not run on into the next file.
+    pub fn end_file(&mut self) -> Result<(), Stop> {
+        self.end_member_run()
+    }
+
     /// Records taken so far.
     pub fn records(&self) -> u64 {
         self.records
@@ -860,6 +865,11 @@ fn batch_class(record: &Record) -> u8 {
 /// defaults for what the record leaves open.
 fn merge_user(r: UserRecord, old: Option<&User>) -> DirectoryUser {
     let directory_status = match (r.verdicts, old) {
+        // The same verdicts again keep the date they were first stated for,
+        // so re-importing an export (dated or not) changes nothing.
+        (Some((v, _)), Some(old)) if old.directory_status == Some(v.pack()) => {
+            old.directory_status.zip(old.directory_status_at)
+        }
         (Some((v, at)), _) => Some((v.pack(), at)),
         (None, Some(old)) => old.directory_status.zip(old.directory_status_at),
         (None, None) => None,

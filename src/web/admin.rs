@@ -95,7 +95,12 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
             let keys = api_keys::list_keys(conn)?;
             let latest = audit::entries(conn, None, 1)?;
             let import = db::imports::recent(conn, 1)?;
-            Ok((policy_summary(&policy, &groups), accounts, keys, (latest, import)))
+            Ok((
+                policy_summary(&policy, &groups),
+                accounts,
+                keys,
+                (latest, import),
+            ))
         })
         .await?;
     let admins = accounts
@@ -113,15 +118,17 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
             if admins == 1 { "" } else { "s" }
         ),
         keys: format!("{active_keys} active"),
-        imports: import.first().map_or("Upload files; retention".into(), |i| {
-            format!(
-                "Latest: {} import {} ({}), {}",
-                i.source,
-                i.id,
-                i.kind,
-                when(Some(i.finished_at))
-            )
-        }),
+        imports: import
+            .first()
+            .map_or("Upload files; retention".into(), |i| {
+                format!(
+                    "Latest: {} import {} ({}), {}",
+                    i.source,
+                    i.id,
+                    i.kind,
+                    when(Some(i.finished_at))
+                )
+            }),
         audit: latest.first().map_or("No changes yet".into(), |e| {
             format!("Latest: {} by {}, {}", e.action, e.actor, when(Some(e.at)))
         }),

@@ -91,7 +91,12 @@ struct ImportsPage {
 #[get("/admin/imports")]
 pub async fn imports_page(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
     let (days, recent) = state
-        .db(|conn| Ok((retention::retention_days(conn)?, imports::recent(conn, RECENT)?)))
+        .db(|conn| {
+            Ok((
+                retention::retention_days(conn)?,
+                imports::recent(conn, RECENT)?,
+            ))
+        })
         .await?;
     html(ImportsPage {
         layout: admin_layout("Imports", &admin),
@@ -252,7 +257,11 @@ pub async fn upload(
     let failed = outcome.is_err();
     let page = ResultPage {
         layout: admin_layout(
-            if failed { "Import failed" } else { "Import done" },
+            if failed {
+                "Import failed"
+            } else {
+                "Import done"
+            },
             &admin,
         ),
         kind: kind.key().to_string(),
@@ -310,11 +319,19 @@ pub async fn set_retention(
     state
         .db(move |conn| {
             retention::set_retention_days(conn, days)?;
-            audit::record(conn, &actor, "Retention changed", "events", &format!("{days} days"))?;
+            audit::record(
+                conn,
+                &actor,
+                "Retention changed",
+                "events",
+                &format!("{days} days"),
+            )?;
             sessions::set_flash(
                 conn,
                 &session,
-                &format!("Events are kept for {days} days; `authinsights prune` removes older ones."),
+                &format!(
+                    "Events are kept for {days} days; `authinsights prune` removes older ones."
+                ),
             )?;
             Ok(())
         })

@@ -151,10 +151,7 @@ pub async fn ingest(
         ));
     }
     let received = items.len();
-    let (records, bad) = check_batch(items);
-    if !bad.is_empty() {
-        return invalid_records(received, bad);
-    }
+    let (records, mut bad) = check_batch(items);
     let request = ImportRequest {
         kind: ImportKind::File(FileKind::Activities),
         source: ImportSource::Api,
@@ -174,10 +171,12 @@ pub async fn ingest(
                 })
                 .collect();
             let known = crate::db::users::existing_ids(conn, &user_ids)?;
-            let unknown: Vec<BadRecord> = records
-                .iter()
-                .enumerate()
-                .filter_map(|(index, l)| match &l.record {
+            let unknown = records.iter().filter_map(|l| {
+                let index = match l.at.position {
+                    Position::Record(n) => n.saturating_sub(1) as usize,
+                    _ => 0,
+                };
+                match &l.record {
                     Record::Activity(a, _) => a
                         .activity
                         .user_id
@@ -190,10 +189,13 @@ pub async fn ingest(
                             reason: format!("unknown user \"{id}\""),
                         }),
                     _ => None,
-                })
-                .collect();
-            if !unknown.is_empty() {
-                return Ok(Err(unknown));
+                }
+            });
+            // Every bad record in one answer, in batch order.
+            bad.extend(unknown);
+            if !bad.is_empty() {
+                bad.sort_by_key(|b| b.index);
+                return Ok(Err(bad));
             }
             match import::store(conn, &request, "POST /api/v1/events", records) {
                 Ok(done) => Ok(Ok(done)),

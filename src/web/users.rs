@@ -8,7 +8,7 @@ use super::params::{href, query_string};
 use super::{html, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::users::{user_detail, UserDetail};
-use crate::domain::explain::{explain_all, Context, Explanation};
+use crate::domain::explain::{explain_all, with_stated, Context, Explanation};
 use crate::domain::{ActivityResult, Details, Feature, MethodSet, PolicyMethodSet, Scope};
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
@@ -134,8 +134,22 @@ impl UserPage {
             user_type: if u.is_guest { "Guest" } else { "Member" },
             admin: yes_no(u.is_admin),
             account_enabled: u.account_enabled,
-            explanations: explain_all(a, &ctx),
-            stored_differs: a.status != u.status() || methods.mask() != u.methods_mask,
+            explanations: match (u.verdicts(), u.directory_status_at) {
+                (Some(v), Some(at)) => with_stated(
+                    explain_all(a, &ctx),
+                    [
+                        v.registered,
+                        v.enabled,
+                        v.capable,
+                        v.mfa_capable,
+                        v.passwordless_capable,
+                    ],
+                    &at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                ),
+                _ => explain_all(a, &ctx),
+            },
+            stored_differs: u.shown_status(a.status) != u.status()
+                || methods.mask() != u.methods_mask,
             policy_text: policy_text(d),
             methods: method_rows,
             groups: d.groups.iter().map(|(_, name)| name.clone()).collect(),

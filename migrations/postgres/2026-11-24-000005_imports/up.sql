@@ -28,5 +28,8 @@ CREATE INDEX imports_by_finished ON imports (finished_at);
 ALTER TABLE activities ADD COLUMN import_id BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE method_events ADD COLUMN import_id BIGINT NOT NULL DEFAULT 0;
 
+-- The events of an activity (export, and the events of one flow).
+CREATE INDEX method_events_by_activity ON method_events (activity_id) WHERE activity_id IS NOT NULL;
+
 -- How many days of events to keep (the seed keeps 30); `prune` removes older.
 ALTER TABLE portal_state ADD COLUMN retention_days INTEGER NOT NULL DEFAULT 30;

@@ -1,3 +1,4 @@
+DROP INDEX method_events_by_activity;
 ALTER TABLE portal_state DROP COLUMN retention_days;
 ALTER TABLE method_events DROP COLUMN import_id;
 ALTER TABLE activities DROP COLUMN import_id;
