@@ -338,6 +338,7 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
         Err(Stop::Invalid(e)) => {
             anyhow::bail!("import failed, nothing was stored: {e}")
         }
+        Err(Stop::Cancelled) => anyhow::bail!("import failed, nothing was stored"),
         Err(Stop::Database(e)) => {
             Err(anyhow::Error::new(e).context("import failed, nothing was stored: database error"))
         }

@@ -1772,7 +1772,7 @@ async fn bad_input(backend: Backend) {
         let before = full_snapshot(&mut conn);
         let err: ImportError = match import_paths(&mut conn, &[&good, &bad]) {
             Err(Stop::Invalid(e)) => e,
-            Err(Stop::Database(e)) => panic!("{what}: a database error: {e}"),
+            Err(other) => panic!("{what}: not an import error: {other}"),
             Ok(outcome) => panic!("{what}: the import succeeds: {}", outcome.summary),
         };
         let file = bad.display().to_string();

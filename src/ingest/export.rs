@@ -8,7 +8,7 @@ use crate::db::schema::{
     activities, directory_groups, group_members, method_events, user_methods, users,
 };
 use crate::db::DbConnection;
-use crate::domain::{ActivityResult, Details, Feature, Method};
+use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::io::Write;
@@ -148,7 +148,7 @@ fn methods_csv<W: Write>(conn: &mut DbConnection, csv: &mut Csv<W>) -> anyhow::R
     Ok(n)
 }
 
-const ACTIVITY_COLUMNS: [&str; 14] = [
+const ACTIVITY_COLUMNS: [&str; 15] = [
     "id",
     "user_id",
     "user_principal_name",
@@ -158,6 +158,7 @@ const ACTIVITY_COLUMNS: [&str; 14] = [
     "result",
     "details",
     "occurred_at",
+    "methods",
     "event_id",
     "method",
     "success",
@@ -237,5 +238,10 @@ fn activity_head(a: &Activity) -> Vec<String> {
             .map_or("", Details::key)
             .to_string(),
         time(a.occurred_at),
+        MethodSet::from_mask(a.methods_mask)
+            .iter()
+            .map(Method::key)
+            .collect::<Vec<_>>()
+            .join(";"),
     ]
 }

@@ -703,8 +703,6 @@ impl Parser {
                     let event = same.and_then(|()| csv_event(fields, &record.activity));
                     match event {
                         Ok(Some(e)) => {
-                            record.activity.methods_mask |=
-                                Method::from_code(e.method).map_or(0, Method::bit);
                             record.events.push(e);
                             Ok(())
                         }
@@ -719,12 +717,8 @@ impl Parser {
                     }
                 } else {
                     self.flush_activity(sink)?;
-                    let parsed = activity_head(&id, fields).and_then(|mut activity| {
+                    let parsed = activity_head(&id, fields).and_then(|activity| {
                         let event = csv_event(fields, &activity)?;
-                        if let Some(e) = &event {
-                            activity.methods_mask |=
-                                Method::from_code(e.method).map_or(0, Method::bit);
-                        }
                         Ok(ActivityRecord {
                             activity,
                             events: event.into_iter().collect(),
@@ -743,7 +737,8 @@ impl Parser {
     }
 
     fn flush_activity(&mut self, sink: &mut Sink<'_>) -> Result<(), Stop> {
-        if let Some(p) = self.activity.take() {
+        if let Some(mut p) = self.activity.take() {
+            methods_used(&mut p.value);
             check_activity(&p.value, |_| "event_id".into())
                 .map_err(|(f, r)| self.error(p.at, Some(&f), r))?;
             self.emit(p.at, Record::Activity(p.value, Identity::Given), sink)?;
@@ -921,7 +916,7 @@ fn activity_json(
     f: &Fields<'_>,
     map: &Map<String, Value>,
 ) -> FieldResult<ActivityRecord> {
-    let mut activity = activity_head(id, f)?;
+    let activity = activity_head(id, f)?;
     let mut events = Vec::new();
     match map.get("events") {
         None | Some(Value::Null) => {}
@@ -948,7 +943,6 @@ fn activity_json(
                     &activity,
                 )
                 .map_err(|(field, reason)| (format!("events[{i}].{field}"), reason))?;
-                activity.methods_mask |= Method::from_code(event.method).map_or(0, Method::bit);
                 events.push(event);
             }
         }
@@ -956,9 +950,22 @@ fn activity_json(
             return field_error("events", format!("expected a list, got {}", kind_of(other)))
         }
     }
-    let record = ActivityRecord { activity, events };
+    let mut record = ActivityRecord { activity, events };
+    methods_used(&mut record);
     check_activity(&record, |i| format!("events[{i}].id"))?;
     Ok(record)
+}
+
+/// The methods an activity used (Methods Used, Data Registered): the
+/// `methods` given, or else the methods of its events.
+fn methods_used(record: &mut ActivityRecord) {
+    if record.activity.methods_mask == 0 {
+        record.activity.methods_mask = record
+            .events
+            .iter()
+            .filter_map(|e| Method::from_code(e.method))
+            .fold(0, |mask, m| mask | m.bit());
+    }
 }
 
 /// Rules over the whole activity: event ids are distinct. `field` names

@@ -2121,7 +2121,7 @@ mod tests {
                     account_enabled: None,
                     verdicts: Some((
                         verdicts(true, true, true, true, false),
-                        t("2025-05-19T23:10:41.6195833")
+                        t("2025-05-19T23:10:41.619583")
                     )),
                 }),
             }
@@ -2510,7 +2510,7 @@ mod tests {
                             methods_mask: Method::MobileSms.bit() | Method::Email.bit(),
                             result: ActivityResult::Succeeded.code(),
                             details: Some(Details::Succeeded.code()),
-                            occurred_at: t("2025-05-18T09:13:31.1234567"),
+                            occurred_at: t("2025-05-18T09:13:31.123456"),
                         },
                         events: vec![
                             event(

@@ -5,6 +5,7 @@ use super::format::{self, FileKind};
 use super::graph::GraphImport;
 use super::records::{ImportError, Located, Location, Position, Stop};
 use super::writer::{Summary, Writer, WriterOptions};
+use crate::db::counts::touch_data_changed;
 use crate::db::directory::{load_policy, PolicyLoadError};
 use crate::db::imports::{self, ImportSource, Totals};
 use crate::db::DbConnection;
@@ -48,7 +49,7 @@ impl ImportKind {
 /// One file to import: a name for messages and its contents.
 pub struct ImportFile<'a> {
     pub name: String,
-    pub reader: Box<dyn BufRead + 'a>,
+    pub reader: Box<dyn BufRead + Send + 'a>,
 }
 
 /// Who imports, from where, and how.
@@ -69,27 +70,105 @@ pub struct ImportOutcome {
     pub seconds: f64,
 }
 
-/// Runs the import in one transaction.
+/// Records handed from the reading thread to the writer at a time.
+const CHUNK: usize = 1_024;
+
+/// What the reading thread sends the writer.
+enum Feed {
+    Records(Vec<Located>),
+    EndOfFile,
+}
+
+/// Runs the import in one transaction. The files are read and parsed on a
+/// thread of their own while this one writes, so parsing and storing
+/// overlap; a bounded channel between them keeps memory flat.
 pub fn run(
     conn: &mut DbConnection,
     request: &ImportRequest,
     files: Vec<ImportFile<'_>>,
 ) -> Result<ImportOutcome, Stop> {
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+    let kind = request.kind;
     run_with(conn, request, &names.join(", "), |writer| {
-        let mut graph = GraphImport::new();
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Feed>(16);
+            let reading = scope.spawn(move || read_all(kind, files, tx));
+            let mut written = Ok(());
+            'feed: for feed in &rx {
+                match feed {
+                    Feed::Records(records) => {
+                        for record in records {
+                            if let Err(e) = writer.push(record) {
+                                written = Err(e);
+                                break 'feed;
+                            }
+                        }
+                    }
+                    Feed::EndOfFile => {
+                        if let Err(e) = writer.end_file() {
+                            written = Err(e);
+                            break 'feed;
+                        }
+                    }
+                }
+            }
+            // A writer that stopped hangs up: the reader stops at its next send.
+            drop(rx);
+            let read = match reading.join() {
+                Ok(read) => read,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            written.and(read)
+        })
+    })
+}
+
+/// The reading thread: parses every file in order and sends its records;
+/// returns early (with `Ok`) when the writer has hung up.
+fn read_all(
+    kind: ImportKind,
+    files: Vec<ImportFile<'_>>,
+    tx: std::sync::mpsc::SyncSender<Feed>,
+) -> Result<(), Stop> {
+    let mut graph = GraphImport::new();
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let send = |chunk: &mut Vec<Located>| -> Result<(), Stop> {
+        let full = std::mem::replace(chunk, Vec::with_capacity(CHUNK));
+        tx.send(Feed::Records(full)).map_err(|_| Stop::Cancelled)
+    };
+    let outcome = (|| {
         for file in files {
-            let mut sink = |record| writer.push(record);
-            match request.kind {
+            let mut sink = |record| {
+                chunk.push(record);
+                if chunk.len() >= CHUNK {
+                    send(&mut chunk)?;
+                }
+                Ok(())
+            };
+            match kind {
                 ImportKind::File(kind) => {
                     format::read_file(kind, &file.name, file.reader, &mut sink)?
                 }
                 ImportKind::Graph => graph.read_file(&file.name, file.reader, &mut sink)?,
             }
-            writer.end_file()?;
+            send(&mut chunk)?;
+            if tx.send(Feed::EndOfFile).is_err() {
+                return Err(Stop::Cancelled);
+            }
         }
-        graph.finish(&mut |record| writer.push(record))
-    })
+        graph.finish(&mut |record| {
+            chunk.push(record);
+            if chunk.len() >= CHUNK {
+                send(&mut chunk)?;
+            }
+            Ok(())
+        })?;
+        send(&mut chunk)
+    })();
+    match outcome {
+        Err(Stop::Cancelled) => Ok(()),
+        other => other,
+    }
 }
 
 /// Stores records already read (a live-ingest batch) as one import.
@@ -142,13 +221,17 @@ fn run_with(
             updated: (t.updated + t.removed) as i64,
             skipped: t.skipped as i64,
         };
+        let finished = Utc::now().naive_utc();
         imports::finish(
             conn,
             import_id,
             totals,
             summary.to_string().trim_end(),
-            Utc::now().naive_utc(),
+            finished,
         )?;
+        // "Last refreshed" is the newest import or ingest, whether or not it
+        // found anything new: the data is known current as of its end.
+        touch_data_changed(conn, finished)?;
         Ok(ImportOutcome {
             import_id,
             summary,

@@ -82,6 +82,9 @@ pub enum Stop {
     Invalid(#[from] ImportError),
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
+    /// The other side of an import stopped first (and reports why).
+    #[error("the import was stopped")]
+    Cancelled,
 }
 
 /// Where a parser hands each record as soon as it is read, so no file is

@@ -12,8 +12,7 @@ use super::records::{
     MethodsRecord, Record, Stop, UserKey, UserRecord,
 };
 use crate::db::counts::{
-    add_activity_counts, add_event_counts, hour_bucket, touch_data_changed, ActivityBucket,
-    EventBucket,
+    add_activity_counts, add_event_counts, hour_bucket, ActivityBucket, EventBucket,
 };
 use crate::db::directory::{put_group, put_users, refresh_users, DirectoryUser};
 use crate::db::models::{ImportedActivity, ImportedEvent, MethodEvent, NewUserMethod, User};
@@ -232,9 +231,6 @@ impl<'c> Writer<'c> {
                 definitions.len(),
                 started.elapsed().as_secs_f64()
             );
-        }
-        if self.summary.changed() {
-            touch_data_changed(conn, self.now)?;
         }
         Ok(self.summary)
     }

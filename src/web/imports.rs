@@ -251,6 +251,7 @@ pub async fn upload(
                 }
                 Err(Stop::Invalid(e)) => Ok(Err(e)),
                 Err(Stop::Database(e)) => Err(e.into()),
+                Err(Stop::Cancelled) => Err(AppError::Internal("the import stopped".into())),
             }
         })
         .await?;

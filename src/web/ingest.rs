@@ -200,6 +200,7 @@ pub async fn ingest(
             match import::store(conn, &request, "POST /api/v1/events", records) {
                 Ok(done) => Ok(Ok(done)),
                 Err(Stop::Database(e)) => Err(e.into()),
+                Err(Stop::Cancelled) => Err(AppError::Internal("the ingest stopped".into())),
                 Err(Stop::Invalid(e)) => {
                     let index = match e.at.position {
                         Position::Record(n) => n.saturating_sub(1) as usize,
