@@ -7,11 +7,13 @@ Usage: python3 scripts/screenshots.py BASE_URL ONE_TIME_PASSWORD OUT_DIR PAGES..
 where each page is NAME|PATH.
 """
 
+import os
 import sys
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 NEW_PASSWORD = "screenshots only, not a real password"
 
@@ -42,6 +44,17 @@ def main():
                 driver.get(base + path)
                 shot(driver, out, f"{name}-{size}")
             print(f"{out}/{name}-laptop.png {out}/{name}-phone.png")
+        upload_dir = os.environ.get("UPLOAD_DIR")
+        if upload_dir:
+            driver.set_window_size(1366, 900)
+            # A file with a bad row, then a good one: the two result pages.
+            for name, file in (("import-error", "users_bad_line3.csv"), ("import-done", "users_more.csv")):
+                driver.get(base + "/admin/imports")
+                Select(driver.find_element(By.NAME, "kind")).select_by_value("users")
+                driver.find_element(By.NAME, "files").send_keys(os.path.join(upload_dir, file))
+                driver.find_element(By.CSS_SELECTOR, "#upload button").click()
+                shot(driver, out, f"{name}-laptop")
+                print(f"{out}/{name}-laptop.png")
     finally:
         driver.quit()
 

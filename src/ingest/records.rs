@@ -25,6 +25,17 @@ pub enum Position {
     File,
 }
 
+impl Location {
+    /// Where in the file, without its name: "line 3", "record 2", "the whole file".
+    pub fn position_text(&self) -> String {
+        match self.position {
+            Position::Line(n) => format!("line {n}"),
+            Position::Record(n) => format!("record {n}"),
+            Position::File => "the whole file".into(),
+        }
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.position {

@@ -140,9 +140,12 @@ pub struct SummaryLine {
     pub skipped: String,
 }
 
+/// The kinds the import had records of (all six when it had none).
 fn summary_lines(s: &Summary) -> Vec<SummaryLine> {
+    let any = s.rows().iter().any(|(_, t)| *t != Default::default());
     s.rows()
         .into_iter()
+        .filter(|(_, t)| !any || *t != Default::default())
         .map(|(name, t)| SummaryLine {
             name,
             inserted: thousands(t.inserted as i64),
