@@ -41,26 +41,32 @@ pub fn tally(
     activities: &[Activity],
     events: &[MethodEvent],
 ) {
-    for a in activities {
-        *a_counts
-            .entry(ActivityBucket {
-                bucket: hour_bucket(a.occurred_at),
-                feature: a.feature,
-                result: a.result,
-                methods_mask: a.methods_mask,
-            })
-            .or_default() += 1;
-    }
-    for e in events {
-        *e_counts
-            .entry(EventBucket {
-                bucket: hour_bucket(e.occurred_at),
-                feature: e.feature,
-                method: e.method,
-                success: e.success,
-            })
-            .or_default() += 1;
-    }
+    activities.iter().for_each(|a| tally_activity(a_counts, a));
+    events.iter().for_each(|e| tally_event(e_counts, e));
+}
+
+/// Adds one new activity to the aggregate deltas.
+pub fn tally_activity(counts: &mut HashMap<ActivityBucket, i64>, a: &Activity) {
+    *counts
+        .entry(ActivityBucket {
+            bucket: hour_bucket(a.occurred_at),
+            feature: a.feature,
+            result: a.result,
+            methods_mask: a.methods_mask,
+        })
+        .or_default() += 1;
+}
+
+/// Adds one new method event to the aggregate deltas.
+pub fn tally_event(counts: &mut HashMap<EventBucket, i64>, e: &MethodEvent) {
+    *counts
+        .entry(EventBucket {
+            bucket: hour_bucket(e.occurred_at),
+            feature: e.feature,
+            method: e.method,
+            success: e.success,
+        })
+        .or_default() += 1;
 }
 
 /// Stores new activities and their method events and moves the aggregates

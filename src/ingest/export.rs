@@ -2,7 +2,7 @@
 //! tenant moves between databases (SQLite to PostgreSQL, say) or is backed up
 //! by export and import. Read in keyset pages: memory stays flat.
 
-use super::format::FileKind;
+use super::format::{csv_header, FileKind};
 use crate::db::models::{Activity, MethodEvent};
 use crate::db::schema::{
     activities, directory_groups, group_members, method_events, user_methods, users,
@@ -148,27 +148,9 @@ fn methods_csv<W: Write>(conn: &mut DbConnection, csv: &mut Csv<W>) -> anyhow::R
     Ok(n)
 }
 
-const ACTIVITY_COLUMNS: [&str; 15] = [
-    "id",
-    "user_id",
-    "user_principal_name",
-    "user_display_name",
-    "user_role",
-    "feature",
-    "result",
-    "details",
-    "occurred_at",
-    "methods",
-    "event_id",
-    "method",
-    "success",
-    "failure_reason",
-    "event_occurred_at",
-];
-
 /// One row per method event (an activity without events has one row of its own).
 fn activities_csv<W: Write>(conn: &mut DbConnection, csv: &mut Csv<W>) -> anyhow::Result<u64> {
-    csv.write_record(ACTIVITY_COLUMNS)?;
+    csv.write_record(csv_header(FileKind::Activities))?;
     let mut after = String::new();
     let mut n = 0;
     loop {

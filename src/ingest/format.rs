@@ -81,7 +81,16 @@ const ACTIVITY_FIELDS: &[&str] = &[
     "occurred_at",
     "methods",
     "events",
-    // CSV only: one row per method event.
+    // CSV only: one row per method event (CSV_EVENT_COLUMNS).
+    "event_id",
+    "method",
+    "success",
+    "failure_reason",
+    "event_occurred_at",
+];
+/// The columns of an activities CSV row that hold its method event, in the
+/// order of [`event_fields`]' names.
+const CSV_EVENT_COLUMNS: [&str; 5] = [
     "event_id",
     "method",
     "success",
@@ -380,13 +389,17 @@ fn read_csv(parser: &mut Parser, reader: impl BufRead, sink: &mut Sink<'_>) -> R
     }
 }
 
-fn csv_columns(kind: FileKind) -> String {
+/// The columns of a CSV file of `kind`, in the order `export` writes them.
+pub fn csv_header(kind: FileKind) -> Vec<&'static str> {
     kind.fields()
         .iter()
         .filter(|f| **f != "events")
         .copied()
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect()
+}
+
+fn csv_columns(kind: FileKind) -> String {
+    csv_header(kind).join(", ")
 }
 
 fn csv_reason(e: &csv::Error) -> String {
@@ -448,16 +461,9 @@ fn read_json_lines(
 
 /// Every field of a JSON record must be one of its kind's.
 fn check_json_fields(kind: FileKind, map: &Map<String, Value>) -> FieldResult<()> {
-    let csv_only = [
-        "event_id",
-        "method",
-        "success",
-        "failure_reason",
-        "event_occurred_at",
-    ];
     for key in map.keys() {
         let known = kind.fields().contains(&key.as_str())
-            && !(kind == FileKind::Activities && csv_only.contains(&key.as_str()));
+            && !(kind == FileKind::Activities && CSV_EVENT_COLUMNS.contains(&key.as_str()));
         if !known {
             return field_error(
                 key,
@@ -882,33 +888,16 @@ fn event_fields(f: &Fields<'_>, names: [&str; 5], activity: &Activity) -> FieldR
 }
 
 fn csv_event(f: &Fields<'_>, activity: &Activity) -> FieldResult<Option<MethodEvent>> {
-    let any = [
-        "event_id",
-        "method",
-        "success",
-        "failure_reason",
-        "event_occurred_at",
-    ]
-    .iter()
-    .map(|n| f.text(n))
-    .collect::<FieldResult<Vec<_>>>()?
-    .iter()
-    .any(Option::is_some);
+    let any = CSV_EVENT_COLUMNS
+        .iter()
+        .map(|n| f.text(n))
+        .collect::<FieldResult<Vec<_>>>()?
+        .iter()
+        .any(Option::is_some);
     if !any {
         return Ok(None);
     }
-    event_fields(
-        f,
-        [
-            "event_id",
-            "method",
-            "success",
-            "failure_reason",
-            "event_occurred_at",
-        ],
-        activity,
-    )
-    .map(Some)
+    event_fields(f, CSV_EVENT_COLUMNS, activity).map(Some)
 }
 
 fn activity_json(

@@ -11,10 +11,9 @@ use super::records::{
     ActivityRecord, GroupRecord, Identity, ImportError, Located, Location, MemberRecord,
     MethodsRecord, Record, Stop, UserKey, UserRecord,
 };
-use crate::db::counts::{
-    add_activity_counts, add_event_counts, hour_bucket, ActivityBucket, EventBucket,
-};
+use crate::db::counts::{add_activity_counts, add_event_counts, ActivityBucket, EventBucket};
 use crate::db::directory::{put_group, put_users, refresh_users, DirectoryUser};
+use crate::db::events::{tally_activity, tally_event};
 use crate::db::models::{ImportedActivity, ImportedEvent, MethodEvent, NewUserMethod, User};
 use crate::db::schema::{
     activities, directory_groups, group_members, method_events, user_methods, users,
@@ -896,28 +895,6 @@ fn same_user(old: &User, new: &DirectoryUser) -> bool {
         && old.directory_role == new.directory_role
         && old.account_enabled == new.account_enabled
         && old.directory_status.zip(old.directory_status_at) == new.directory_status
-}
-
-fn tally_activity(counts: &mut HashMap<ActivityBucket, i64>, a: &crate::db::models::Activity) {
-    *counts
-        .entry(ActivityBucket {
-            bucket: hour_bucket(a.occurred_at),
-            feature: a.feature,
-            result: a.result,
-            methods_mask: a.methods_mask,
-        })
-        .or_default() += 1;
-}
-
-fn tally_event(counts: &mut HashMap<EventBucket, i64>, e: &MethodEvent) {
-    *counts
-        .entry(EventBucket {
-            bucket: hour_bucket(e.occurred_at),
-            feature: e.feature,
-            method: e.method,
-            success: e.success,
-        })
-        .or_default() += 1;
 }
 
 /// Tables whose rows carry the import that stored them.

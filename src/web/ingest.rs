@@ -172,10 +172,7 @@ pub async fn ingest(
                 .collect();
             let known = crate::db::users::existing_ids(conn, &user_ids)?;
             let unknown = records.iter().filter_map(|l| {
-                let index = match l.at.position {
-                    Position::Record(n) => n.saturating_sub(1) as usize,
-                    _ => 0,
-                };
+                let index = batch_index(&l.at);
                 match &l.record {
                     Record::Activity(a, _) => a
                         .activity
@@ -202,10 +199,7 @@ pub async fn ingest(
                 Err(Stop::Database(e)) => Err(e.into()),
                 Err(Stop::Cancelled) => Err(AppError::Internal("the ingest stopped".into())),
                 Err(Stop::Invalid(e)) => {
-                    let index = match e.at.position {
-                        Position::Record(n) => n.saturating_sub(1) as usize,
-                        _ => 0,
-                    };
+                    let index = batch_index(&e.at);
                     Ok(Err(vec![BadRecord {
                         index,
                         id: None,
@@ -226,6 +220,14 @@ pub async fn ingest(
         }),
         Ok(Err(bad)) => invalid_records(received, bad),
         Err(e) => error_response(&e),
+    }
+}
+
+/// The place in `activities` (from 0) of a record located by [`check_batch`].
+fn batch_index(at: &Location) -> usize {
+    match at.position {
+        Position::Record(n) => n.saturating_sub(1) as usize,
+        _ => 0,
     }
 }
 
