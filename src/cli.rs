@@ -295,9 +295,11 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
         && demo::directory_has_no_events(conn)?;
     if let DbConnection::Sqlite(c) = conn {
         use diesel::connection::SimpleConnection;
-        // A larger page cache and sorter threads for the index builds of a
-        // bulk load; constant memory, whatever the files' size.
-        c.batch_execute("PRAGMA cache_size = -524288; PRAGMA threads = 2;")?;
+        // A larger page cache, and sorter threads for the index builds of a
+        // bulk load (SQLite sorts on one thread while temporary files are
+        // kept in memory, so they go to disk here); constant memory, whatever
+        // the files' size.
+        c.batch_execute(db::SQLITE_BULK_PRAGMAS)?;
         if bulk_load {
             // Events into empty tables: a rollback journal instead of the WAL,
             // since pages new to the file need no journalling while the WAL

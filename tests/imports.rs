@@ -2765,6 +2765,92 @@ async fn large_file_in_bulk(backend: Backend) {
 }
 db_test!(a_large_activities_file_streams_in_bulk, large_file_in_bulk);
 
+/// Stored rows go to SQLite in statements of many rows, as if all new; a
+/// statement that meets a stored id must fall back to row by row, so that
+/// repeats are skipped and new rows in the same statement still stored.
+async fn large_reimport_with_new_rows(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut conn = db.connect();
+    set_pilot_policy(&mut conn);
+    import_ok(
+        &mut conn,
+        FileKind::Users,
+        &[("users.csv", fixture("users.csv"))],
+    );
+    let first: Vec<String> = (0..3_000).map(good_activity).collect();
+    let file =
+        |rows: &[String]| lines(ACTS_H, &rows.iter().map(String::as_str).collect::<Vec<_>>());
+    let bulk = WriterOptions {
+        bulk: true,
+        register_on_success: false,
+    };
+    let done = import_ok(
+        &mut conn,
+        FileKind::Activities,
+        &[("first.csv", file(&first))],
+    );
+    assert_eq!(done.activities, tally(3_000, 0, 0, 0));
+    // 500 new activities spread among the 3,000 repeats, so that most
+    // many-row statements hold both.
+    let mut order: Vec<usize> = (0..3_500).collect();
+    order.sort_by_key(|i| (i % 7, *i));
+    let second: Vec<String> = order.iter().map(|i| good_activity(*i)).collect();
+    let new_ids: Vec<usize> = (3_000..3_500).collect();
+    let summaries = {
+        let outcome = import::run(
+            &mut conn,
+            &request(FileKind::Activities, bulk),
+            vec![ImportFile {
+                name: "second.csv".into(),
+                reader: Box::new(std::io::Cursor::new(file(&second).into_bytes())),
+            }],
+        )
+        .unwrap_or_else(|e| panic!("the second import fails: {e}"));
+        outcome.summary
+    };
+    assert_eq!(
+        (summaries.activities, summaries.events),
+        (tally(500, 0, 0, 3_000), tally(500, 0, 0, 3_000)),
+        "the 500 new activities are stored, the 3,000 repeats skipped"
+    );
+    let counts = snapshot(&mut conn).counts();
+    assert_eq!(
+        (counts["activities"], counts["method_events"]),
+        (3_500, 3_500)
+    );
+    let stored: BTreeSet<String> = stored_activities(&mut conn)
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    for i in new_ids {
+        assert!(stored.contains(&format!("g-{i:05}")), "g-{i:05} is stored");
+    }
+    let aggregates = stored_aggregates(&mut conn);
+    assert_eq!(aggregates.total_events(), (3_500, 3_500));
+    assert_eq!(
+        aggregates,
+        recount(&stored_activities(&mut conn), &stored_events(&mut conn))
+    );
+
+    // An id given twice 20 rows apart, inside one many-row statement.
+    let mut third: Vec<String> = (5_000..5_200).map(good_activity).collect();
+    third[120] = good_activity(5_100);
+    let c = case(
+        "an activity id given twice inside one many-row statement",
+        FileKind::Activities,
+        &[("third.csv", file(&third))],
+        "third.csv",
+        Position::Line(122),
+        Some("id"),
+        "activity id \"g-05100\" is given twice in this import",
+    );
+    assert_stops(&mut conn, &c, bulk);
+}
+db_test!(
+    a_large_reimport_stores_only_the_new_rows,
+    large_reimport_with_new_rows
+);
+
 // ---------------------------------------------------------------------------
 // The snapshot sees a single changed cell
 

@@ -38,6 +38,28 @@ pub struct ActivityBucket {
     pub methods_mask: i32,
 }
 
+impl EventBucket {
+    pub fn new(occurred_at: NaiveDateTime, feature: i32, method: i32, success: bool) -> Self {
+        EventBucket {
+            bucket: hour_bucket(occurred_at),
+            feature,
+            method,
+            success,
+        }
+    }
+}
+
+impl ActivityBucket {
+    pub fn new(occurred_at: NaiveDateTime, feature: i32, result: i32, methods_mask: i32) -> Self {
+        ActivityBucket {
+            bucket: hour_bucket(occurred_at),
+            feature,
+            result,
+            methods_mask,
+        }
+    }
+}
+
 /// Adds signed deltas to the users-per-status counts, dropping rows that reach zero.
 pub fn add_status_counts(
     conn: &mut DbConnection,

@@ -475,7 +475,7 @@ pub fn set_user_methods(
         seen.insert(*method);
         diesel::insert_into(user_methods::table)
             .values(NewUserMethod {
-                user_id,
+                user_id: user_id.to_string(),
                 method: method.code(),
                 registered_at: *at,
             })

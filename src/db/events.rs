@@ -11,8 +11,8 @@
 //! counted exactly without scanning, which the page says.
 
 use super::counts::{
-    add_activity_counts, add_event_counts, hour_bucket, touch_data_changed, window_spans,
-    ActivityBucket, EventBucket, Rollup,
+    add_activity_counts, add_event_counts, touch_data_changed, window_spans, ActivityBucket,
+    EventBucket, Rollup,
 };
 use super::models::{Activity, MethodEvent};
 use super::schema::{event_counts, event_counts_daily, method_events, users};
@@ -48,24 +48,24 @@ pub fn tally(
 /// Adds one new activity to the aggregate deltas.
 pub fn tally_activity(counts: &mut HashMap<ActivityBucket, i64>, a: &Activity) {
     *counts
-        .entry(ActivityBucket {
-            bucket: hour_bucket(a.occurred_at),
-            feature: a.feature,
-            result: a.result,
-            methods_mask: a.methods_mask,
-        })
+        .entry(ActivityBucket::new(
+            a.occurred_at,
+            a.feature,
+            a.result,
+            a.methods_mask,
+        ))
         .or_default() += 1;
 }
 
 /// Adds one new method event to the aggregate deltas.
 pub fn tally_event(counts: &mut HashMap<EventBucket, i64>, e: &MethodEvent) {
     *counts
-        .entry(EventBucket {
-            bucket: hour_bucket(e.occurred_at),
-            feature: e.feature,
-            method: e.method,
-            success: e.success,
-        })
+        .entry(EventBucket::new(
+            e.occurred_at,
+            e.feature,
+            e.method,
+            e.success,
+        ))
         .or_default() += 1;
 }
 

@@ -52,6 +52,12 @@ pub(crate) use with_backend;
 /// Page cache of each SQLite connection, in KiB.
 pub const SQLITE_CACHE_KIB: i64 = 64 * 1024;
 
+/// For a command that loads or indexes many rows: a 512 MiB page cache,
+/// and temporary files on disk, without which SQLite's sorter (index builds)
+/// uses no worker threads, and two of them.
+pub const SQLITE_BULK_PRAGMAS: &str =
+    "PRAGMA cache_size = -524288; PRAGMA temp_store = FILE; PRAGMA threads = 2;";
+
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
 

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct User {
     pub id: String,
     pub display_name: String,
@@ -149,21 +149,21 @@ pub struct NewGroup<'a> {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = group_members)]
-pub struct NewMember<'a> {
-    pub group_id: &'a str,
-    pub user_id: &'a str,
+pub struct NewMember {
+    pub group_id: String,
+    pub user_id: String,
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = user_methods)]
-pub struct NewUserMethod<'a> {
-    pub user_id: &'a str,
+#[diesel(table_name = user_methods, treat_none_as_default_value = false)]
+pub struct NewUserMethod {
+    pub user_id: String,
     pub method: i32,
     pub registered_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = activities)]
+#[diesel(table_name = activities, treat_none_as_default_value = false)]
 pub struct Activity {
     pub id: String,
     pub user_id: Option<String>,
@@ -178,7 +178,7 @@ pub struct Activity {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = method_events)]
+#[diesel(table_name = method_events, treat_none_as_default_value = false)]
 pub struct MethodEvent {
     pub id: String,
     pub activity_id: Option<String>,
@@ -215,36 +215,38 @@ pub struct Account {
     pub password_changed_at: Option<NaiveDateTime>,
 }
 
-/// An activity as an import stores it, with the import it came in.
+/// An activity as an import stores it, with the import it came in. Owned
+/// and flat, so that rows go to SQLite in fixed-size multi-row statements
+/// prepared once (see `ingest::bulk`).
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = activities)]
-pub struct ImportedActivity<'a> {
-    pub id: &'a str,
-    pub user_id: Option<&'a str>,
-    pub user_principal_name: &'a str,
-    pub user_display_name: &'a str,
-    pub user_role: &'a str,
+#[diesel(table_name = activities, treat_none_as_default_value = false)]
+pub struct ImportedActivity {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub user_principal_name: String,
+    pub user_display_name: String,
+    pub user_role: String,
     pub feature: i32,
     pub methods_mask: i32,
     pub result: i32,
     pub details: Option<i32>,
-    pub occurred_at: NaiveDateTime,
+    pub occurred_at: StoredTime,
     pub import_id: i64,
 }
 
-impl<'a> ImportedActivity<'a> {
-    pub fn new(a: &'a Activity, import_id: i64) -> Self {
+impl ImportedActivity {
+    pub fn new(a: Activity, import_id: i64) -> Self {
         ImportedActivity {
-            id: &a.id,
-            user_id: a.user_id.as_deref(),
-            user_principal_name: &a.user_principal_name,
-            user_display_name: &a.user_display_name,
-            user_role: &a.user_role,
+            id: a.id,
+            user_id: a.user_id,
+            user_principal_name: a.user_principal_name,
+            user_display_name: a.user_display_name,
+            user_role: a.user_role,
             feature: a.feature,
             methods_mask: a.methods_mask,
             result: a.result,
             details: a.details,
-            occurred_at: a.occurred_at,
+            occurred_at: StoredTime::new(a.occurred_at),
             import_id,
         }
     }
@@ -252,31 +254,175 @@ impl<'a> ImportedActivity<'a> {
 
 /// A method event as an import stores it, with the import it came in.
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = method_events)]
-pub struct ImportedEvent<'a> {
-    pub id: &'a str,
-    pub activity_id: Option<&'a str>,
-    pub user_id: &'a str,
+#[diesel(table_name = method_events, treat_none_as_default_value = false)]
+pub struct ImportedEvent {
+    pub id: String,
+    pub activity_id: Option<String>,
+    pub user_id: String,
     pub feature: i32,
     pub method: i32,
     pub success: bool,
-    pub failure_reason: Option<&'a str>,
-    pub occurred_at: NaiveDateTime,
+    pub failure_reason: Option<String>,
+    pub occurred_at: StoredTime,
     pub import_id: i64,
 }
 
-impl<'a> ImportedEvent<'a> {
-    pub fn new(e: &'a MethodEvent, import_id: i64) -> Self {
+impl ImportedEvent {
+    pub fn new(e: MethodEvent, import_id: i64) -> Self {
         ImportedEvent {
-            id: &e.id,
-            activity_id: e.activity_id.as_deref(),
-            user_id: &e.user_id,
+            id: e.id,
+            activity_id: e.activity_id,
+            user_id: e.user_id,
             feature: e.feature,
             method: e.method,
             success: e.success,
-            failure_reason: e.failure_reason.as_deref(),
-            occurred_at: e.occurred_at,
+            failure_reason: e.failure_reason,
+            occurred_at: StoredTime::new(e.occurred_at),
             import_id,
+        }
+    }
+}
+
+/// A time to store, with its SQLite text made once by a formatter that
+/// writes exactly what diesel's does (`%F %T%.f`) at a small part of its
+/// cost: a bulk import stores millions of them.
+#[derive(Debug, Clone, diesel::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Timestamp)]
+pub struct StoredTime {
+    pub at: NaiveDateTime,
+    text: String,
+}
+
+impl StoredTime {
+    pub fn new(at: NaiveDateTime) -> Self {
+        StoredTime {
+            at,
+            text: sqlite_time_text(at),
+        }
+    }
+}
+
+impl diesel::serialize::ToSql<diesel::sql_types::Timestamp, diesel::sqlite::Sqlite> for StoredTime {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+    ) -> diesel::serialize::Result {
+        out.set_value(self.text.as_str());
+        Ok(diesel::serialize::IsNull::No)
+    }
+}
+
+impl diesel::serialize::ToSql<diesel::sql_types::Timestamp, diesel::pg::Pg> for StoredTime {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+    ) -> diesel::serialize::Result {
+        diesel::serialize::ToSql::<diesel::sql_types::Timestamp, diesel::pg::Pg>::to_sql(
+            &self.at, out,
+        )
+    }
+}
+
+/// `at` as diesel stores a timestamp in SQLite: `%F %T%.f`, the fraction
+/// left out when zero, else in 3, 6 or 9 digits, as few as keep it exact.
+fn sqlite_time_text(at: NaiveDateTime) -> String {
+    use chrono::{Datelike, Timelike};
+    let year = at.year();
+    let nanos = at.nanosecond();
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        // Signed years and leap seconds: chrono's own formatter.
+        return at.format("%F %T%.f").to_string();
+    }
+    let mut digits = [0u8; 29];
+    let mut put = |at: usize, value: u32, width: usize| {
+        let mut v = value;
+        for i in (at..at + width).rev() {
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year as u32, 4);
+    put(5, at.month(), 2);
+    put(8, at.day(), 2);
+    put(11, at.hour(), 2);
+    put(14, at.minute(), 2);
+    put(17, at.second(), 2);
+    let len = if nanos == 0 {
+        19
+    } else if nanos.is_multiple_of(1_000_000) {
+        put(20, nanos / 1_000_000, 3);
+        23
+    } else if nanos.is_multiple_of(1_000) {
+        put(20, nanos / 1_000, 6);
+        26
+    } else {
+        put(20, nanos, 9);
+        29
+    };
+    for (i, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b' '),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ] {
+        digits[i] = c;
+    }
+    digits[..len].iter().map(|b| char::from(*b)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_time_text_is_what_diesel_writes() {
+        let base = chrono::NaiveDate::from_ymd_opt(2026, 10, 25)
+            .and_then(|d| d.and_hms_opt(3, 38, 32))
+            .expect("a valid time");
+        let mut times = vec![
+            base,
+            chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .expect("a valid time"),
+            chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+                .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 999_999_999))
+                .expect("a valid time"),
+            chrono::NaiveDate::from_ymd_opt(-44, 3, 15)
+                .and_then(|d| d.and_hms_opt(12, 0, 0))
+                .expect("a valid time"),
+            chrono::NaiveDate::from_ymd_opt(10_000, 1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .expect("a valid time"),
+            chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+                .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+                .expect("a leap second"),
+        ];
+        for nanos in [
+            1,
+            999,
+            1_000,
+            120_000,
+            199_204_000,
+            199_204_391,
+            5_000_000,
+            500_000_000,
+        ] {
+            times.push(base + chrono::Duration::nanoseconds(nanos));
+        }
+        for minutes in (0..2_000_000).step_by(7_919) {
+            times.push(
+                base + chrono::Duration::minutes(minutes)
+                    + chrono::Duration::microseconds(minutes * 37),
+            );
+        }
+        for t in times {
+            assert_eq!(
+                sqlite_time_text(t),
+                t.format("%F %T%.f").to_string(),
+                "{t:?}"
+            );
         }
     }
 }

@@ -14,16 +14,29 @@ fn rows_per_statement(columns: usize) -> usize {
     MAX_PARAMS / columns
 }
 
-/// On SQLite one cached single-row statement per row beats multi-row
-/// statements, which SQLite must parse anew each time; PostgreSQL pays a round
-/// trip per statement, so it gets rows in large multi-row statements.
+/// Rows per SQLite statement. A fixed count makes the multi-row statement
+/// one diesel prepares once and reuses, so SQLite parses it once and the
+/// per-statement overhead (binding, stepping, resetting) is shared by the
+/// rows; the rows that do not fill a statement go one by one.
+pub const SQLITE_ROWS: usize = 64;
+
+/// SQLite gets rows in cached statements of [`SQLITE_ROWS`] each; PostgreSQL
+/// pays a round trip per statement, so it gets them in statements as large
+/// as its parameter limit allows.
 macro_rules! bulk_insert {
     ($name:ident, $row:ty, $table:path, $columns:expr) => {
         pub fn $name(conn: &mut DbConnection, rows: &[$row]) -> QueryResult<usize> {
             let mut n = 0;
             match conn {
                 DbConnection::Sqlite(c) => {
-                    for row in rows {
+                    let mut full = rows.chunks_exact(SQLITE_ROWS);
+                    for chunk in &mut full {
+                        let Ok(chunk) = <&[$row; SQLITE_ROWS]>::try_from(chunk) else {
+                            unreachable!("chunks_exact yields whole chunks")
+                        };
+                        n += diesel::insert_into($table).values(chunk).execute(c)?;
+                    }
+                    for row in full.remainder() {
                         n += diesel::insert_into($table).values(row).execute(c)?;
                     }
                 }
@@ -39,13 +52,8 @@ macro_rules! bulk_insert {
 }
 
 bulk_insert!(insert_users, User, users::table, 17);
-bulk_insert!(
-    insert_user_methods,
-    NewUserMethod<'_>,
-    user_methods::table,
-    3
-);
-bulk_insert!(insert_members, NewMember<'_>, group_members::table, 2);
+bulk_insert!(insert_user_methods, NewUserMethod, user_methods::table, 3);
+bulk_insert!(insert_members, NewMember, group_members::table, 2);
 bulk_insert!(insert_activities, Activity, activities::table, 10);
 bulk_insert!(insert_method_events, MethodEvent, method_events::table, 8);
 

@@ -7,14 +7,16 @@
 //! flat whatever the size of the files; the only sets kept whole are the ids
 //! of users, groups and method lists seen, which a directory bounds.
 
+use super::bulk::SQLITE_ROWS;
 use super::records::{
     ActivityRecord, GroupRecord, Identity, ImportError, Located, Location, MemberRecord,
     MethodsRecord, Record, Stop, UserKey, UserRecord,
 };
 use crate::db::counts::{add_activity_counts, add_event_counts, ActivityBucket, EventBucket};
 use crate::db::directory::{put_group, put_users, refresh_users, DirectoryUser};
-use crate::db::events::{tally_activity, tally_event};
-use crate::db::models::{ImportedActivity, ImportedEvent, MethodEvent, NewUserMethod, User};
+use crate::db::models::{
+    ImportedActivity, ImportedEvent, MethodEvent, NewMember, NewUserMethod, User,
+};
 use crate::db::schema::{
     activities, directory_groups, group_members, method_events, user_methods, users,
 };
@@ -22,6 +24,8 @@ use crate::db::{indexes, DbConnection};
 use crate::domain::{Feature, Method, SsprPolicy};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error::DatabaseError};
+use diesel::SqliteConnection;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -145,14 +149,30 @@ pub struct Writer<'c> {
     groups_seen: HashSet<String>,
     member_groups_seen: HashSet<String>,
     method_users_seen: HashSet<String>,
+    /// Users found stored, so that each is looked up once per import.
+    known_users: HashSet<String>,
+    /// Whether `known_users` holds every stored user (a bulk load reads
+    /// them all at once rather than a batch at a time).
+    all_users_known: bool,
     members: Option<MemberRun>,
     /// Definitions of indexes dropped for a bulk load, rebuilt at the end.
     dropped_indexes: Option<Vec<String>>,
     records: u64,
+    started: std::time::Instant,
+    /// Set from [`WriterOptions::bulk`], which the first events clear.
+    bulk_load: bool,
 }
 
 fn invalid(at: &Location, field: &str, reason: impl Into<String>) -> Stop {
     Stop::Invalid(ImportError::new(at.clone(), Some(field), reason))
+}
+
+fn unknown_user(id: &str, at: &Location) -> Stop {
+    invalid(
+        at,
+        "user_id",
+        format!("unknown user \"{id}\": import the user first (a users file, or earlier in this import)"),
+    )
 }
 
 impl<'c> Writer<'c> {
@@ -177,9 +197,13 @@ impl<'c> Writer<'c> {
             groups_seen: HashSet::new(),
             member_groups_seen: HashSet::new(),
             method_users_seen: HashSet::new(),
+            known_users: HashSet::new(),
+            all_users_known: false,
             members: None,
             dropped_indexes: None,
             records: 0,
+            started: std::time::Instant::now(),
+            bulk_load: options.bulk,
         }
     }
 
@@ -219,6 +243,11 @@ impl<'c> Writer<'c> {
     pub fn finish(mut self) -> Result<Summary, Stop> {
         self.end_member_run()?;
         self.flush()?;
+        tracing::info!(
+            "import: {} records stored in {:.1} s",
+            self.records,
+            self.started.elapsed().as_secs_f64()
+        );
         let conn = &mut *self.conn;
         add_activity_counts(conn, &self.activity_counts)?;
         add_event_counts(conn, &self.event_counts)?;
@@ -333,6 +362,7 @@ impl<'c> Writer<'c> {
         }
         if !changed.is_empty() {
             put_users(self.conn, &self.policy, &changed, self.now)?;
+            self.known_users.extend(changed.into_iter().map(|u| u.id));
         }
         Ok(())
     }
@@ -456,11 +486,11 @@ impl<'c> Writer<'c> {
             )
             .execute(self.conn)?;
         }
-        let rows: Vec<crate::db::models::NewMember<'_>> = joined
+        let rows: Vec<NewMember> = joined
             .iter()
-            .map(|user_id| crate::db::models::NewMember {
-                group_id: &run.group_id,
-                user_id,
+            .map(|user_id| NewMember {
+                group_id: run.group_id.clone(),
+                user_id: user_id.to_string(),
             })
             .collect();
         super::bulk::insert_members(self.conn, &rows)?;
@@ -477,8 +507,25 @@ impl<'c> Writer<'c> {
         &mut self,
         refs: impl Iterator<Item = (&'a str, &'a Location)>,
     ) -> Result<(), Stop> {
-        let refs: Vec<(&str, &Location)> = refs.collect();
-        for chunk in refs.chunks(ID_CHUNK) {
+        if self.bulk_load && !self.all_users_known {
+            // A bulk load refers to most of the directory: one scan of the
+            // user ids costs less than a lookup per batch.
+            let ids: Vec<String> = users::table.select(users::id).load(self.conn)?;
+            self.known_users.extend(ids);
+            self.all_users_known = true;
+        }
+        let mut unknown: Vec<(&str, &Location)> = Vec::new();
+        let mut asked = HashSet::new();
+        for (id, at) in refs {
+            if self.known_users.contains(id) || !asked.insert(id) {
+                continue;
+            }
+            if self.all_users_known {
+                return Err(unknown_user(id, at));
+            }
+            unknown.push((id, at));
+        }
+        for chunk in unknown.chunks(ID_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
             let found: HashSet<String> = users::table
                 .filter(users::id.eq_any(&ids))
@@ -487,12 +534,9 @@ impl<'c> Writer<'c> {
                 .into_iter()
                 .collect();
             if let Some((id, at)) = chunk.iter().find(|(id, _)| !found.contains(*id)) {
-                return Err(invalid(
-                    at,
-                    "user_id",
-                    format!("unknown user \"{id}\": import the user first (a users file, or earlier in this import)"),
-                ));
+                return Err(unknown_user(id, at));
             }
+            self.known_users.extend(found);
         }
         Ok(())
     }
@@ -577,12 +621,12 @@ impl<'c> Writer<'c> {
                 }
                 changed.push(r.user_id.clone());
             }
-            let rows: Vec<NewUserMethod<'_>> = inserts
-                .iter()
-                .map(|(user_id, method, at)| NewUserMethod {
+            let rows: Vec<NewUserMethod> = inserts
+                .into_iter()
+                .map(|(user_id, method, registered_at)| NewUserMethod {
                     user_id,
-                    method: *method,
-                    registered_at: *at,
+                    method,
+                    registered_at,
                 })
                 .collect();
             super::bulk::insert_user_methods(self.conn, &rows)?;
@@ -603,50 +647,70 @@ impl<'c> Writer<'c> {
                 .iter()
                 .filter_map(|(r, _, at)| r.activity.user_id.as_deref().map(|id| (id, at))),
         )?;
-        let rows: Vec<ImportedActivity<'_>> = records
-            .iter()
-            .map(|(r, _, _)| ImportedActivity::new(&r.activity, self.import_id))
-            .collect();
+        let import_id = self.import_id;
+        let mut rows = Vec::with_capacity(records.len());
+        let mut rest = Vec::with_capacity(records.len());
+        for (r, identity, at) in records {
+            rows.push(ImportedActivity::new(r.activity, import_id));
+            rest.push((r.events, identity, at));
+        }
         let inserted = insert_new_activities(self.conn, &rows)?;
-        drop(rows);
-        let mut new_events: Vec<(&MethodEvent, &Location)> = Vec::new();
+        // The new activities' events, each with the index of its activity.
+        let mut new_events: Vec<(ImportedEvent, usize)> = Vec::new();
+        let mut locations = Vec::with_capacity(rest.len());
         let mut repeated = Vec::new();
-        for ((r, identity, at), is_new) in records.iter().zip(&inserted) {
+        for (i, ((events, identity, at), is_new)) in rest.into_iter().zip(&inserted).enumerate() {
             if *is_new {
                 self.summary.activities.inserted += 1;
-                tally_activity(&mut self.activity_counts, &r.activity);
-                new_events.extend(r.events.iter().map(|e| (e, at)));
+                let a = &rows[i];
+                *self
+                    .activity_counts
+                    .entry(ActivityBucket::new(
+                        a.occurred_at.at,
+                        a.feature,
+                        a.result,
+                        a.methods_mask,
+                    ))
+                    .or_default() += 1;
+                new_events.extend(
+                    events
+                        .into_iter()
+                        .map(|event| (ImportedEvent::new(event, import_id), i)),
+                );
             } else {
-                repeated.push((r.activity.id.as_str(), *identity, at));
+                repeated.push((i, identity));
                 self.summary.activities.skipped += 1;
-                self.summary.events.skipped += r.events.len() as u64;
+                self.summary.events.skipped += events.len() as u64;
             }
+            locations.push(at);
         }
-        self.check_repeats(activities::table, &repeated, "activity")?;
-        let rows: Vec<ImportedEvent<'_>> = new_events
-            .iter()
-            .map(|(e, _)| ImportedEvent::new(e, self.import_id))
+        let repeated: Vec<(&str, Identity, &Location)> = repeated
+            .into_iter()
+            .map(|(i, identity)| (rows[i].id.as_str(), identity, &locations[i]))
             .collect();
-        let stored = insert_new_events(self.conn, &rows)?;
-        let mut clashes = Vec::new();
-        for ((e, at), is_new) in new_events.iter().zip(&stored) {
+        self.check_repeats(activities::table, &repeated, "activity")?;
+        let (new_events, origins): (Vec<ImportedEvent>, Vec<usize>) =
+            new_events.into_iter().unzip();
+        let stored = insert_new_events(self.conn, &new_events)?;
+        let mut clash = None;
+        for ((row, origin), is_new) in new_events.iter().zip(&origins).zip(&stored) {
             if *is_new {
                 self.summary.events.inserted += 1;
-                tally_event(&mut self.event_counts, e);
-            } else {
-                clashes.push((e.id.as_str(), *at));
+                self.tally_event(row);
+            } else if clash.is_none() {
+                clash = Some((row.id.as_str(), &locations[*origin]));
             }
         }
-        if let Some((id, at)) = clashes.first() {
+        if let Some((id, at)) = clash {
             let this_import = self.stored_import_ids(method_events::table, &[id])?;
-            let reason = if this_import.contains_key(*id) {
+            let reason = if this_import.contains_key(id) {
                 format!("method event id \"{id}\" is given twice in this import")
             } else {
                 format!("method event id \"{id}\" is already stored, for another activity")
             };
             return Err(invalid(at, "events.id", reason));
         }
-        let new: Vec<&MethodEvent> = new_events.iter().map(|(e, _)| *e).collect();
+        let new: Vec<&ImportedEvent> = new_events.iter().collect();
         self.register_methods(&new)?;
         Ok(())
     }
@@ -697,37 +761,43 @@ impl<'c> Writer<'c> {
                 .map(|(e, _, _, at)| (e.user_id.as_str(), at)),
         )?;
         // The same derived event twice in one batch is one event.
-        let mut seen: HashSet<&str> = HashSet::new();
-        let mut unique = Vec::new();
-        for (e, identity, _, at) in &records {
-            if seen.insert(e.id.as_str()) {
-                unique.push((e, *identity, at));
-            } else if *identity == Identity::Derived {
-                self.summary.events.skipped += 1;
-            } else {
-                return Err(invalid(
-                    at,
-                    "id",
-                    format!("method event id \"{}\" is given twice in this import", e.id),
-                ));
+        let mut keep = Vec::with_capacity(records.len());
+        {
+            let mut seen: HashSet<&str> = HashSet::new();
+            for (e, identity, _, at) in &records {
+                let first = seen.insert(e.id.as_str());
+                if !first && *identity == Identity::Given {
+                    return Err(invalid(
+                        at,
+                        "id",
+                        format!("method event id \"{}\" is given twice in this import", e.id),
+                    ));
+                }
+                keep.push(first);
             }
         }
-        let rows: Vec<ImportedEvent<'_>> = unique
-            .iter()
-            .map(|(e, _, _)| ImportedEvent::new(e, self.import_id))
-            .collect();
-        let stored = insert_new_events(self.conn, &rows)?;
-        drop(rows);
-        let mut repeated = Vec::new();
-        let mut new = Vec::new();
-        for ((e, identity, at), is_new) in unique.iter().zip(&stored) {
-            if *is_new {
-                self.summary.events.inserted += 1;
-                tally_event(&mut self.event_counts, e);
-                new.push(*e);
+        let import_id = self.import_id;
+        let mut rows = Vec::with_capacity(records.len());
+        let mut kept = Vec::with_capacity(records.len());
+        for ((event, identity, _, at), first) in records.into_iter().zip(keep) {
+            if first {
+                rows.push(ImportedEvent::new(event, import_id));
+                kept.push((identity, at));
             } else {
                 self.summary.events.skipped += 1;
-                repeated.push((e.id.as_str(), *identity, *at));
+            }
+        }
+        let stored = insert_new_events(self.conn, &rows)?;
+        let mut repeated = Vec::new();
+        let mut new = Vec::new();
+        for ((row, (identity, at)), is_new) in rows.iter().zip(&kept).zip(&stored) {
+            if *is_new {
+                self.summary.events.inserted += 1;
+                self.tally_event(row);
+                new.push(row);
+            } else {
+                self.summary.events.skipped += 1;
+                repeated.push((row.id.as_str(), *identity, at));
             }
         }
         self.check_repeats(method_events::table, &repeated, "method event")?;
@@ -786,7 +856,19 @@ impl<'c> Writer<'c> {
     }
 
     /// Live ingest: a successful registration registers its method.
-    fn register_methods(&mut self, events: &[&MethodEvent]) -> Result<(), Stop> {
+    fn tally_event(&mut self, e: &ImportedEvent) {
+        *self
+            .event_counts
+            .entry(EventBucket::new(
+                e.occurred_at.at,
+                e.feature,
+                e.method,
+                e.success,
+            ))
+            .or_default() += 1;
+    }
+
+    fn register_methods(&mut self, events: &[&ImportedEvent]) -> Result<(), Stop> {
         if !self.options.register_on_success {
             return Ok(());
         }
@@ -796,7 +878,7 @@ impl<'c> Writer<'c> {
                 wanted
                     .entry(e.user_id.as_str())
                     .or_default()
-                    .push((e.method, e.occurred_at));
+                    .push((e.method, e.occurred_at.at));
             }
         }
         if wanted.is_empty() {
@@ -826,7 +908,7 @@ impl<'c> Writer<'c> {
                     if have.insert((user_id.to_string(), code)) {
                         diesel::insert_into(user_methods::table)
                             .values(NewUserMethod {
-                                user_id,
+                                user_id: user_id.to_string(),
                                 method: code,
                                 registered_at: Some(at),
                             })
@@ -921,14 +1003,15 @@ impl ImportIdLookup for method_events::table {
 }
 
 /// Inserts the rows whose id is new; says for each row whether it was.
-/// SQLite: one cached single-row statement per row; PostgreSQL: multi-row
-/// statements returning the ids they stored.
+/// SQLite: rows go as if all new, in statements of [`SQLITE_ROWS`] prepared
+/// once; a statement that meets a stored id stores none of its rows, which
+/// then go one by one, each skipped if its id is stored. PostgreSQL:
+/// multi-row statements returning the ids they stored.
 macro_rules! insert_new {
     ($name:ident, $row:ty, $table:path, $id:path) => {
         fn $name(conn: &mut DbConnection, rows: &[$row]) -> QueryResult<Vec<bool>> {
-            match conn {
-                DbConnection::Sqlite(c) => rows
-                    .iter()
+            fn one_by_one(c: &mut SqliteConnection, rows: &[$row]) -> QueryResult<Vec<bool>> {
+                rows.iter()
                     .map(|row| {
                         diesel::insert_into($table)
                             .values(row)
@@ -936,7 +1019,27 @@ macro_rules! insert_new {
                             .execute(c)
                             .map(|n| n == 1)
                     })
-                    .collect(),
+                    .collect()
+            }
+            match conn {
+                DbConnection::Sqlite(c) => {
+                    let mut out = Vec::with_capacity(rows.len());
+                    let mut full = rows.chunks_exact(SQLITE_ROWS);
+                    for chunk in &mut full {
+                        let Ok(array) = <&[$row; SQLITE_ROWS]>::try_from(chunk) else {
+                            unreachable!("chunks_exact yields whole chunks")
+                        };
+                        match diesel::insert_into($table).values(array).execute(c) {
+                            Ok(_) => out.extend(std::iter::repeat_n(true, SQLITE_ROWS)),
+                            Err(DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                                out.extend(one_by_one(c, chunk)?)
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    out.extend(one_by_one(c, full.remainder())?);
+                    Ok(out)
+                }
                 DbConnection::Postgresql(c) => {
                     let mut out = Vec::with_capacity(rows.len());
                     for chunk in rows.chunks(PG_ROWS) {
@@ -953,7 +1056,7 @@ macro_rules! insert_new {
                         out.extend(
                             chunk
                                 .iter()
-                                .map(|r| stored.contains(r.id) && firsts.insert(r.id)),
+                                .map(|r| stored.contains(&r.id) && firsts.insert(r.id.as_str())),
                         );
                     }
                     Ok(out)
@@ -965,13 +1068,13 @@ macro_rules! insert_new {
 
 insert_new!(
     insert_new_activities,
-    ImportedActivity<'_>,
+    ImportedActivity,
     activities::table,
     activities::id
 );
 insert_new!(
     insert_new_events,
-    ImportedEvent<'_>,
+    ImportedEvent,
     method_events::table,
     method_events::id
 );
