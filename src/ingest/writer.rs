@@ -159,8 +159,8 @@ pub struct Writer<'c> {
     dropped_indexes: Option<Vec<String>>,
     records: u64,
     started: std::time::Instant,
-    /// Set from [`WriterOptions::bulk`], which the first events clear.
-    bulk_load: bool,
+    /// Whether events have been written (the bulk-load check is made once).
+    events_begun: bool,
 }
 
 fn invalid(at: &Location, field: &str, reason: impl Into<String>) -> Stop {
@@ -203,7 +203,7 @@ impl<'c> Writer<'c> {
             dropped_indexes: None,
             records: 0,
             started: std::time::Instant::now(),
-            bulk_load: options.bulk,
+            events_begun: false,
         }
     }
 
@@ -302,10 +302,10 @@ impl<'c> Writer<'c> {
     /// Before the first events: on SQLite with empty event tables, drop
     /// their secondary indexes for a bulk load.
     fn begin_events(&mut self) -> Result<(), Stop> {
-        if !self.options.bulk || self.dropped_indexes.is_some() {
+        if !self.options.bulk || self.events_begun {
             return Ok(());
         }
-        self.options.bulk = false;
+        self.events_begun = true;
         if !matches!(self.conn, DbConnection::Sqlite(_)) {
             return Ok(());
         }
@@ -507,7 +507,7 @@ impl<'c> Writer<'c> {
         &mut self,
         refs: impl Iterator<Item = (&'a str, &'a Location)>,
     ) -> Result<(), Stop> {
-        if self.bulk_load && !self.all_users_known {
+        if self.options.bulk && !self.all_users_known {
             // A bulk load refers to most of the directory: one scan of the
             // user ids costs less than a lookup per batch.
             let ids: Vec<String> = users::table.select(users::id).load(self.conn)?;
