@@ -191,3 +191,33 @@ pub fn unlock(conn: &mut DbConnection, actor: &str, account: &Account) -> AdminR
         Ok(())
     })
 }
+
+/// Creates an API key with a name and scopes, and records it in the audit
+/// log. Returns the key and its secret, which is shown once and stored hashed.
+pub fn create_api_key(
+    conn: &mut DbConnection,
+    actor: &str,
+    name: &str,
+    read: bool,
+    ingest: bool,
+) -> AdminResult<(db::api_keys::ApiKey, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return refused("Give the key a name of 1 to 100 characters, saying who or what uses it.");
+    }
+    if !read && !ingest {
+        return refused("Choose at least one scope: read reports, or ingest events.");
+    }
+    let now = Utc::now().naive_utc();
+    Ok(conn.transaction(|conn| {
+        let created = db::api_keys::create_key(conn, name, read, ingest, actor, now)?;
+        audit::record(
+            conn,
+            actor,
+            "API key created",
+            name,
+            &format!("{}; {}", created.0.scopes_text(), created.0.key_prefix),
+        )?;
+        diesel::QueryResult::Ok(created)
+    })?)
+}

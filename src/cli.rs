@@ -45,6 +45,9 @@ pub enum Command {
     /// Manage portal accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Manage API keys (Admin › API keys does the same).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
     /// Import files in one transaction (docs/import-format.md): our format
     /// (CSV or JSON lines, by extension) or Microsoft Graph exports.
     Import(ImportArgs),
@@ -179,6 +182,18 @@ pub enum AccountCommand {
     List,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key and print it (once; only its hash is stored).
+    Add {
+        /// Who or what uses the key.
+        name: String,
+        /// Scopes: read (report data), ingest (live events), or both: --scope read,ingest.
+        #[arg(long, value_delimiter = ',', required = true, value_parser = ["read", "ingest"])]
+        scope: Vec<String>,
+    },
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let url = DatabaseUrl::parse(&cli.database_url)?;
     match cli.command {
@@ -211,6 +226,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn = connect(&url)?;
             db::migrate(&mut conn)?;
             account_command(&mut conn, command)
+        }
+        Command::ApiKey(ApiKeyCommand::Add { name, scope }) => {
+            let mut conn = connect(&url)?;
+            db::migrate(&mut conn)?;
+            let has = |s: &str| scope.iter().any(|x| x == s);
+            let (key, secret) = changes::create_api_key(
+                &mut conn,
+                db::audit::COMMAND_LINE,
+                &name,
+                has("read"),
+                has("ingest"),
+            )?;
+            eprintln!("created API key '{}' ({})", key.name, key.scopes_text());
+            println!("{secret}");
+            Ok(())
         }
         Command::Serve(args) => serve(url, args),
         Command::Import(args) => {

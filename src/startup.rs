@@ -38,7 +38,7 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::admin::create_api_key)
         .service(web::admin::revoke_api_key)
         .service(web::admin::audit_page)
-        .service(web::api::me)
+        .configure(web::api::routes)
         .service(web::ingest::ingest)
         .service(web::imports::imports_page)
         .service(web::imports::upload)
@@ -58,8 +58,15 @@ fn security_headers() -> DefaultHeaders {
         .add(("Referrer-Policy", "same-origin"))
 }
 
-async fn not_found() -> web::error::AppResult<actix_web::HttpResponse> {
-    Err(web::error::AppError::NotFound)
+/// No route: a 404 page, or the API's JSON 404 under `/api/`.
+async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let e = web::error::AppError::NotFound;
+    if req.path().starts_with("/api/") {
+        web::api::error_response(&e)
+    } else {
+        e.error_response()
+    }
 }
 
 /// Starts serving on `listener` (bind port 0 for a random one in tests).

@@ -486,6 +486,15 @@ pub fn set_user_methods(
 }
 
 /// Every group as (id, name), by name: the policy page's choices.
+/// The display name of a group, if the directory holds it.
+pub fn group_name(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+    directory_groups::table
+        .find(id)
+        .select(directory_groups::display_name)
+        .first::<String>(conn)
+        .optional()
+}
+
 pub fn list_groups(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
     directory_groups::table
         .order((

@@ -1,7 +1,7 @@
 //! One user with everything the user page explains: the stored statuses,
 //! the policy they were derived from, methods, groups and recent activities.
 
-use super::directory::{load_policy, PolicyLoadError};
+use super::directory::{group_name, load_policy, PolicyLoadError};
 use super::models::{Activity, User};
 use super::schema::{activities, directory_groups, group_members, user_methods, users};
 use super::DbConnection;
@@ -58,11 +58,7 @@ pub fn user_detail(
         .load(conn)?;
 
     let policy_group_name = match policy.scope.group_id() {
-        Some(group) => directory_groups::table
-            .find(group)
-            .select(directory_groups::display_name)
-            .first::<String>(conn)
-            .optional()?,
+        Some(group) => group_name(conn, group)?,
         None => None,
     };
     let in_policy_group = policy

@@ -20,7 +20,6 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};
-use diesel::Connection;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -742,37 +741,12 @@ pub async fn create_api_key(
     form: Protected<KeyForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
-    let name = form.name.trim().to_string();
     let (read, ingest) = (form.read.is_some(), form.ingest.is_some());
-    let problem = if name.is_empty() || name.chars().count() > 100 {
-        Some("Give the key a name of 1 to 100 characters, saying who or what uses it.")
-    } else if !read && !ingest {
-        Some("Choose at least one scope: read reports, or ingest events.")
-    } else {
-        None
-    };
-    if let Some(problem) = problem {
-        return Err(AppError::BadPageRequest {
-            message: problem.into(),
-            page: "/admin/api-keys",
-        });
-    }
     let actor = admin.0.username.clone();
     let (key, secret) = state
         .db(move |conn| {
-            let now = Utc::now().naive_utc();
-            let created = conn.transaction(|conn| {
-                let created = api_keys::create_key(conn, &name, read, ingest, &actor, now)?;
-                audit::record(
-                    conn,
-                    &actor,
-                    "API key created",
-                    &name,
-                    &format!("{}; {}", created.0.scopes_text(), created.0.key_prefix),
-                )?;
-                diesel::QueryResult::Ok(created)
-            })?;
-            Ok(created)
+            changes::create_api_key(conn, &actor, &form.name, read, ingest)
+                .map_err(|e| refusal(e, "/admin/api-keys"))
         })
         .await?;
     secret_page(SecretPage {

@@ -49,7 +49,9 @@ pub enum Access {
 pub fn access_for(path: &str) -> Access {
     match path {
         "/sign-in" | "/login" | "/healthz" => Access::Public,
-        "/sign-out" | "/logout" | "/account/password" | "/api/v1/me" => Access::Signed,
+        "/sign-out" | "/logout" | "/account/password" | "/api/v1/me" | "/api/v1/openapi.json" => {
+            Access::Signed
+        }
         "/admin" => Access::Admin,
         "/api/v1/events" => Access::Ingest,
         _ if path.starts_with("/static/") => Access::Public,

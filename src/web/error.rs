@@ -11,6 +11,12 @@ use std::fmt;
 pub enum AppError {
     /// Bad input: the message names the parameter and what is allowed.
     BadRequest(String),
+    /// A query parameter that could not be understood; `message` is the whole
+    /// sentence shown, naming the parameter.
+    BadParameter {
+        param: String,
+        message: String,
+    },
     /// Bad input on a list page, which the error page offers to reopen without it.
     BadPageRequest {
         message: String,
@@ -39,7 +45,9 @@ impl AppError {
     /// Ties a bad request to the page it was for.
     pub fn on_page(self, page: &'static str) -> AppError {
         match self {
-            AppError::BadRequest(message) => AppError::BadPageRequest { message, page },
+            AppError::BadRequest(message) | AppError::BadParameter { message, .. } => {
+                AppError::BadPageRequest { message, page }
+            }
             other => other,
         }
     }
@@ -48,9 +56,9 @@ impl AppError {
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AppError::BadRequest(m) | AppError::BadPageRequest { message: m, .. } => {
-                write!(f, "bad request: {m}")
-            }
+            AppError::BadRequest(m)
+            | AppError::BadParameter { message: m, .. }
+            | AppError::BadPageRequest { message: m, .. } => write!(f, "bad request: {m}"),
             AppError::NotFound => f.write_str("not found"),
             AppError::Unauthenticated => f.write_str("not signed in"),
             AppError::Forbidden(m) => write!(f, "forbidden: {m}"),
@@ -117,7 +125,9 @@ struct ErrorPage<'a> {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::BadRequest(_) | AppError::BadPageRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_)
+            | AppError::BadParameter { .. }
+            | AppError::BadPageRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::MustChangePassword => StatusCode::FORBIDDEN,
@@ -129,7 +139,9 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let (mut back_href, mut back_label) = ("/", "Back to the overview");
         let (title, message) = match self {
-            AppError::BadRequest(m) => ("Bad request", m.as_str()),
+            AppError::BadRequest(m) | AppError::BadParameter { message: m, .. } => {
+                ("Bad request", m.as_str())
+            }
             AppError::BadPageRequest { message, page } => {
                 back_href = page;
                 back_label = "Open the page without these parameters";

@@ -81,24 +81,12 @@ const ROW_HEIGHT: u32 = 38;
 pub const CHART_WIDTH: u32 = 520;
 
 impl Chart {
-    fn new(feature: Feature, counts: &[KindCount], range: RangeChoice) -> Chart {
-        let count = |m: Method, success: bool| -> i64 {
-            counts
-                .iter()
-                .filter(|k| k.feature == feature && k.method == m && k.success == success)
-                .map(|k| k.count)
-                .sum()
-        };
-        // The seven usage methods, then any other method with events.
-        let mut methods: Vec<Method> = Method::USAGE.to_vec();
-        for m in Method::ALL {
-            if !methods.contains(&m) && (count(m, true) + count(m, false)) > 0 {
-                methods.push(m);
-            }
-        }
-        let max = methods
+    fn new(figure: &ChartFigure, range: RangeChoice) -> Chart {
+        let feature = figure.feature;
+        let max = figure
+            .rows
             .iter()
-            .flat_map(|m| [count(*m, true), count(*m, false)])
+            .flat_map(|r| [r.success, r.failure])
             .max()
             .unwrap_or(0)
             .max(1);
@@ -106,8 +94,7 @@ impl Chart {
             Feature::Registration => "registrations",
             Feature::Reset => "verifications during password reset",
         };
-        let bar = |m: Method, outcome: Outcome, y: u32| {
-            let n = count(m, outcome.is_success());
+        let bar = |m: Method, outcome: Outcome, n: i64, y: u32| {
             let width = ((n as f64 / max as f64) * f64::from(BAR_MAX)).round() as u32;
             let width = if n > 0 { width.max(2) } else { 0 };
             Bar {
@@ -131,25 +118,22 @@ impl Chart {
                 },
             }
         };
-        let rows: Vec<ChartRow> = methods
+        let rows: Vec<ChartRow> = figure
+            .rows
             .iter()
             .enumerate()
-            .map(|(i, m)| {
+            .map(|(i, r)| {
                 let top = 8 + i as u32 * ROW_HEIGHT;
                 ChartRow {
-                    method: m.display_name(),
+                    method: r.method.display_name(),
                     label_y: top + BAR_HEIGHT + 4,
-                    success: bar(*m, Outcome::Success, top),
-                    failure: bar(*m, Outcome::Failure, top + BAR_HEIGHT + 2),
+                    success: bar(r.method, Outcome::Success, r.success, top),
+                    failure: bar(r.method, Outcome::Failure, r.failure, top + BAR_HEIGHT + 2),
                 }
             })
             .collect();
-        let total = |success: bool| thousands(methods.iter().map(|m| count(*m, success)).sum());
         Chart {
-            id: match feature {
-                Feature::Registration => "registrations",
-                Feature::Reset => "resets",
-            },
+            id: figure.key(),
             title: match feature {
                 Feature::Registration => "Registrations",
                 Feature::Reset => "Resets",
@@ -159,11 +143,246 @@ impl Chart {
                 range.label()
             ),
             height: 8 + rows.len() as u32 * ROW_HEIGHT,
-            total_success: total(true),
-            total_failure: total(false),
+            total_success: thousands(figure.total(true)),
+            total_failure: thousands(figure.total(false)),
             rows,
         }
     }
+}
+
+/// Users that pass a filter of registration details, with what the count means.
+#[derive(Debug, Clone)]
+pub struct UserFigure {
+    /// A stable name for scripts: `enabledNotRegistered`, …
+    pub key: &'static str,
+    pub count: i64,
+    pub text: String,
+    /// The registration details behind the count.
+    pub filter: RegistrationFilter,
+}
+
+/// One of the three tiles: users with a status, and a note on the gap.
+#[derive(Debug, Clone)]
+pub struct TileFigure {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub count: i64,
+    pub filter: RegistrationFilter,
+    pub note: UserFigure,
+}
+
+/// One method's bars of a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodCounts {
+    pub method: Method,
+    pub success: i64,
+    pub failure: i64,
+}
+
+/// The method events of one feature in the range, per method.
+#[derive(Debug, Clone)]
+pub struct ChartFigure {
+    pub feature: Feature,
+    /// The seven usage methods, then any other method with events.
+    pub rows: Vec<MethodCounts>,
+}
+
+impl ChartFigure {
+    fn new(feature: Feature, counts: &[KindCount]) -> ChartFigure {
+        let count = |m: Method, success: bool| -> i64 {
+            counts
+                .iter()
+                .filter(|k| k.feature == feature && k.method == m && k.success == success)
+                .map(|k| k.count)
+                .sum()
+        };
+        let mut methods: Vec<Method> = Method::USAGE.to_vec();
+        for m in Method::ALL {
+            if !methods.contains(&m) && (count(m, true) + count(m, false)) > 0 {
+                methods.push(m);
+            }
+        }
+        ChartFigure {
+            feature,
+            rows: methods
+                .into_iter()
+                .map(|method| MethodCounts {
+                    method,
+                    success: count(method, true),
+                    failure: count(method, false),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn key(&self) -> &'static str {
+        match self.feature {
+            Feature::Registration => "registrations",
+            Feature::Reset => "resets",
+        }
+    }
+
+    pub fn total(&self, success: bool) -> i64 {
+        self.rows
+            .iter()
+            .map(|r| if success { r.success } else { r.failure })
+            .sum()
+    }
+}
+
+/// Everything the overview shows, as numbers: the page and the API both
+/// render these.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub users: i64,
+    pub tiles: Vec<TileFigure>,
+    pub insights: Vec<UserFigure>,
+    pub charts: Vec<ChartFigure>,
+}
+
+impl Figures {
+    pub fn new(rows: &[StatusCountRow], counts: &[KindCount]) -> Figures {
+        let users: i64 = rows.iter().map(|r| r.user_count).sum();
+        let note = |key, f: RegistrationFilter, text: &str| {
+            let count = users_matching(rows, &f);
+            UserFigure {
+                key,
+                count,
+                text: format!("{} {text}", thousands(count)),
+                filter: f,
+            }
+        };
+        let tile = |key, title, f: RegistrationFilter, note: UserFigure| TileFigure {
+            key,
+            title,
+            count: users_matching(rows, &f),
+            filter: f,
+            note,
+        };
+        let tiles = vec![
+            tile(
+                "registered",
+                "Users registered",
+                filter(|f| f.registered = Tristate::Yes),
+                note(
+                    "enabledNotRegistered",
+                    filter(|f| {
+                        f.registered = Tristate::No;
+                        f.enabled = Tristate::Yes;
+                    }),
+                    "enabled users are not registered",
+                ),
+            ),
+            tile(
+                "enabled",
+                "Users enabled",
+                filter(|f| f.enabled = Tristate::Yes),
+                note(
+                    "registeredNotEnabled",
+                    filter(|f| {
+                        f.registered = Tristate::Yes;
+                        f.enabled = Tristate::No;
+                    }),
+                    "registered users are not enabled",
+                ),
+            ),
+            tile(
+                "capable",
+                "Users capable",
+                filter(|f| f.capable = Tristate::Yes),
+                note(
+                    "notCapable",
+                    filter(|f| f.capable = Tristate::No),
+                    "users are not capable",
+                ),
+            ),
+        ];
+
+        let insight = |key, f: RegistrationFilter, one: &str, many: &str| {
+            let count = users_matching(rows, &f);
+            UserFigure {
+                key,
+                count,
+                text: if count == 1 { one.into() } else { many.into() },
+                filter: f,
+            }
+        };
+        let insights = vec![
+            insight(
+                "enabledNotRegistered",
+                filter(|f| {
+                    f.enabled = Tristate::Yes;
+                    f.registered = Tristate::No;
+                }),
+                "enabled user is not registered: they cannot reset their password until they register.",
+                "enabled users are not registered: they cannot reset their password until they register.",
+            ),
+            insight(
+                "registeredNotEnabled",
+                filter(|f| {
+                    f.registered = Tristate::Yes;
+                    f.enabled = Tristate::No;
+                }),
+                "registered user is not enabled: the policy does not cover them.",
+                "registered users are not enabled: the policy does not cover them.",
+            ),
+            insight(
+                "adminsNotCapable",
+                filter(|f| {
+                    f.admin = Tristate::Yes;
+                    f.capable = Tristate::No;
+                }),
+                "administrator is not capable of self-service password reset.",
+                "administrators are not capable of self-service password reset.",
+            ),
+            insight(
+                "guestsRegisteredNotEnabled",
+                filter(|f| {
+                    f.user_type = Some(UserType::Guest);
+                    f.registered = Tristate::Yes;
+                    f.enabled = Tristate::No;
+                }),
+                "guest is registered but not enabled (guests are only in scope through the selected group).",
+                "guests are registered but not enabled (guests are only in scope through the selected group).",
+            ),
+            insight(
+                "notMfaCapable",
+                filter(|f| f.mfa_capable = Tristate::No),
+                "user is not MFA capable: no method usable as a second factor is registered.",
+                "users are not MFA capable: no method usable as a second factor is registered.",
+            ),
+            insight(
+                "passwordlessCapable",
+                filter(|f| f.passwordless_capable = Tristate::Yes),
+                "user is passwordless capable.",
+                "users are passwordless capable.",
+            ),
+            insight(
+                "disabledAccounts",
+                filter(|f| f.account_enabled = Tristate::No),
+                "disabled account is included in these figures, as the directory lists it.",
+                "disabled accounts are included in these figures, as the directory lists them.",
+            ),
+        ];
+        Figures {
+            users,
+            tiles,
+            insights,
+            charts: vec![
+                ChartFigure::new(Feature::Registration, counts),
+                ChartFigure::new(Feature::Reset, counts),
+            ],
+        }
+    }
+}
+
+/// What the overview reads from the database for a range.
+pub fn load_figures(
+    conn: &mut crate::db::DbConnection,
+    window: crate::domain::filter::TimeWindow,
+) -> AppResult<(Figures, chrono::NaiveDateTime)> {
+    let figures = Figures::new(&status_count_rows(conn)?, &kind_counts(conn, window)?);
+    Ok((figures, data_changed_at(conn)?))
 }
 
 #[derive(Template)]
@@ -196,109 +415,32 @@ fn filter(edit: impl FnOnce(&mut RegistrationFilter)) -> RegistrationFilter {
 
 impl OverviewPage {
     pub fn new(
-        rows: &[StatusCountRow],
-        counts: &[KindCount],
+        figures: &Figures,
         range: RangeChoice,
         since: chrono::NaiveDateTime,
         layout: Layout,
     ) -> OverviewPage {
-        let users: i64 = rows.iter().map(|r| r.user_count).sum();
-        let tile = |title, f: RegistrationFilter, note_filter: RegistrationFilter, note: &str| {
-            let n = users_matching(rows, &f);
-            Tile {
-                title,
-                count: thousands(n),
-                share: percent(n, users),
-                href: filter_href(&f),
-                note: format!("{} {note}", thousands(users_matching(rows, &note_filter))),
-            }
-        };
-        let tiles = vec![
-            tile(
-                "Users registered",
-                filter(|f| f.registered = Tristate::Yes),
-                filter(|f| {
-                    f.registered = Tristate::No;
-                    f.enabled = Tristate::Yes;
-                }),
-                "enabled users are not registered",
-            ),
-            tile(
-                "Users enabled",
-                filter(|f| f.enabled = Tristate::Yes),
-                filter(|f| {
-                    f.registered = Tristate::Yes;
-                    f.enabled = Tristate::No;
-                }),
-                "registered users are not enabled",
-            ),
-            tile(
-                "Users capable",
-                filter(|f| f.capable = Tristate::Yes),
-                filter(|f| f.capable = Tristate::No),
-                "users are not capable",
-            ),
-        ];
-
-        let insight = |f: RegistrationFilter, one: &str, many: &str| {
-            let n = users_matching(rows, &f);
-            Insight {
-                count: thousands(n),
-                text: if n == 1 { one.into() } else { many.into() },
-                href: filter_href(&f),
-            }
-        };
-        let insights = vec![
-            insight(
-                filter(|f| {
-                    f.enabled = Tristate::Yes;
-                    f.registered = Tristate::No;
-                }),
-                "enabled user is not registered: they cannot reset their password until they register.",
-                "enabled users are not registered: they cannot reset their password until they register.",
-            ),
-            insight(
-                filter(|f| {
-                    f.registered = Tristate::Yes;
-                    f.enabled = Tristate::No;
-                }),
-                "registered user is not enabled: the policy does not cover them.",
-                "registered users are not enabled: the policy does not cover them.",
-            ),
-            insight(
-                filter(|f| {
-                    f.admin = Tristate::Yes;
-                    f.capable = Tristate::No;
-                }),
-                "administrator is not capable of self-service password reset.",
-                "administrators are not capable of self-service password reset.",
-            ),
-            insight(
-                filter(|f| {
-                    f.user_type = Some(UserType::Guest);
-                    f.registered = Tristate::Yes;
-                    f.enabled = Tristate::No;
-                }),
-                "guest is registered but not enabled (guests are only in scope through the selected group).",
-                "guests are registered but not enabled (guests are only in scope through the selected group).",
-            ),
-            insight(
-                filter(|f| f.mfa_capable = Tristate::No),
-                "user is not MFA capable: no method usable as a second factor is registered.",
-                "users are not MFA capable: no method usable as a second factor is registered.",
-            ),
-            insight(
-                filter(|f| f.passwordless_capable = Tristate::Yes),
-                "user is passwordless capable.",
-                "users are passwordless capable.",
-            ),
-            insight(
-                filter(|f| f.account_enabled = Tristate::No),
-                "disabled account is included in these figures, as the directory lists it.",
-                "disabled accounts are included in these figures, as the directory lists them.",
-            ),
-        ];
-
+        let users = figures.users;
+        let tiles = figures
+            .tiles
+            .iter()
+            .map(|t| Tile {
+                title: t.title,
+                count: thousands(t.count),
+                share: percent(t.count, users),
+                href: filter_href(&t.filter),
+                note: t.note.text.clone(),
+            })
+            .collect();
+        let insights = figures
+            .insights
+            .iter()
+            .map(|i| Insight {
+                count: thousands(i.count),
+                text: i.text.clone(),
+                href: filter_href(&i.filter),
+            })
+            .collect();
         let ranges = RangeChoice::PRESETS
             .iter()
             .map(|r| RangeLink {
@@ -319,14 +461,24 @@ impl OverviewPage {
             ranges,
             range_label: range.label(),
             since: since.format("%Y-%m-%d %H:%M UTC").to_string(),
-            charts: vec![
-                Chart::new(Feature::Registration, counts, range),
-                Chart::new(Feature::Reset, counts, range),
-            ],
+            charts: figures
+                .charts
+                .iter()
+                .map(|c| Chart::new(c, range))
+                .collect(),
             chart_width: CHART_WIDTH,
         }
     }
 }
+
+/// Parses the overview's query string: only `range`, a preset.
+pub fn parse_range(query: &str) -> AppResult<RangeChoice> {
+    let params = Params::parse(query, &PARAMS)?;
+    Ok(RangeChoice::parse_preset("range", params.one("range")?)?)
+}
+
+/// Every parameter the overview accepts.
+pub const PARAMS: [&str; 1] = ["range"];
 
 #[get("/")]
 pub async fn overview(
@@ -334,27 +486,11 @@ pub async fn overview(
     viewer: Viewer,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let params = Params::parse(req.query_string(), &["range"]).map_err(|e| e.on_page("/"))?;
-    let range = RangeChoice::parse_preset("range", params.one("range")?)
-        .map_err(|e| super::error::AppError::from(e).on_page("/"))?;
+    let range = parse_range(req.query_string()).map_err(|e| e.on_page("/"))?;
     let window = range.window(Utc::now().naive_utc());
-    let (rows, counts, refreshed) = state
-        .db(move |conn| {
-            Ok((
-                status_count_rows(conn)?,
-                kind_counts(conn, window)?,
-                data_changed_at(conn)?,
-            ))
-        })
-        .await?;
+    let (figures, refreshed) = state.db(move |conn| load_figures(conn, window)).await?;
     let layout = Layout::page("Usage & insights", "overview")
         .signed(&viewer)
         .refreshed(refreshed);
-    html(OverviewPage::new(
-        &rows,
-        &counts,
-        range,
-        window.start,
-        layout,
-    ))
+    html(OverviewPage::new(&figures, range, window.start, layout))
 }

@@ -2,7 +2,7 @@
 //! at most once unless it repeats by design. Anything else is a 400 that names
 //! the parameter and lists what the page accepts.
 
-use super::error::{bad_request, AppError, AppResult};
+use super::error::{AppError, AppResult};
 use crate::domain::filter::{FilterError, PageSize};
 
 pub struct Params {
@@ -16,11 +16,14 @@ impl Params {
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         if let Some((name, _)) = pairs.iter().find(|(k, _)| !accepted.contains(&k.as_str())) {
-            return Err(bad_request(format!(
-                "Unknown parameter '{}'. This page accepts: {}.",
-                name,
-                accepted.join(", ")
-            )));
+            return Err(AppError::BadParameter {
+                param: name.clone(),
+                message: format!(
+                    "Unknown parameter '{}'. This page accepts: {}.",
+                    name,
+                    accepted.join(", ")
+                ),
+            });
         }
         Ok(Params { pairs })
     }
@@ -34,10 +37,13 @@ impl Params {
             .map(|(_, v)| v.as_str());
         let first = values.next();
         if let Some(other) = values.find(|v| Some(*v) != first) {
-            return Err(bad_request(format!(
-                "Parameter '{name}' is given more than once ('{}' and '{other}'); give it once.",
-                first.unwrap_or_default()
-            )));
+            return Err(AppError::BadParameter {
+                param: name.to_string(),
+                message: format!(
+                    "Parameter '{name}' is given more than once ('{}' and '{other}'); give it once.",
+                    first.unwrap_or_default()
+                ),
+            });
         }
         Ok(first)
     }
@@ -53,7 +59,10 @@ impl Params {
 
 impl From<FilterError> for AppError {
     fn from(e: FilterError) -> Self {
-        AppError::BadRequest(e.to_string())
+        AppError::BadParameter {
+            message: e.to_string(),
+            param: e.param,
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use super::{html, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::users::{user_detail, UserDetail};
 use crate::domain::explain::{explain_all, with_stated, Context, Explanation};
-use crate::domain::{ActivityResult, Details, Feature, MethodSet, PolicyMethodSet, Scope};
+use crate::domain::{
+    ActivityResult, Assessment, Details, Feature, Method, MethodSet, PolicyMethodSet, Scope,
+};
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
 
@@ -48,7 +50,7 @@ pub struct UserPage {
     pub events_href: String,
 }
 
-fn policy_text(d: &UserDetail) -> String {
+pub fn policy_text(d: &UserDetail) -> String {
     let p = &d.policy;
     let scope = match &p.scope {
         Scope::None => "not enabled for users (scope None)".to_string(),
@@ -80,28 +82,60 @@ fn policy_text(d: &UserDetail) -> String {
     }
 }
 
+/// How a registered method counts toward the user's requirement: a stable
+/// key and the page's words.
+pub fn standing(a: &Assessment, m: Method) -> (&'static str, &'static str) {
+    match m.policy_method() {
+        None => ("not_sspr", "Not an SSPR method"),
+        Some(pm) if a.counted.contains(pm) => ("counts", "Counts"),
+        Some(_) => ("not_allowed", "Not allowed by the policy"),
+    }
+}
+
+/// The five figures of a user, each explained in words; where a directory
+/// export stated a figure, the figure it stated.
+pub fn explanations(d: &UserDetail) -> Vec<Explanation> {
+    let u = &d.user;
+    let ctx = Context {
+        methods: d.methods.iter().map(|(m, _)| *m).collect(),
+        is_guest: u.is_guest,
+        directory_role: &u.directory_role,
+        policy_group_name: d.policy_group_name.as_deref(),
+        scope: &d.policy.scope,
+    };
+    let a = &d.assessment;
+    match (u.verdicts(), u.directory_status_at) {
+        (Some(v), Some(at)) => with_stated(
+            explain_all(a, &ctx),
+            [
+                v.registered,
+                v.enabled,
+                v.capable,
+                v.mfa_capable,
+                v.passwordless_capable,
+            ],
+            &at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        ),
+        _ => explain_all(a, &ctx),
+    }
+}
+
+/// Whether the stored figures differ from the rules applied now.
+pub fn stored_differs(d: &UserDetail) -> bool {
+    let u = &d.user;
+    let methods: MethodSet = d.methods.iter().map(|(m, _)| *m).collect();
+    u.shown_status(d.assessment.status) != u.status() || methods.mask() != u.methods_mask
+}
+
 impl UserPage {
     pub fn new(d: &UserDetail, layout: Layout) -> UserPage {
         let u = &d.user;
-        let methods: MethodSet = d.methods.iter().map(|(m, _)| *m).collect();
-        let ctx = Context {
-            methods,
-            is_guest: u.is_guest,
-            directory_role: &u.directory_role,
-            policy_group_name: d.policy_group_name.as_deref(),
-            scope: &d.policy.scope,
-        };
-        let a = &d.assessment;
         let method_rows = d
             .methods
             .iter()
             .map(|(m, at)| MethodRow {
                 name: m.display_name(),
-                counts: match m.policy_method() {
-                    None => "Not an SSPR method",
-                    Some(pm) if a.counted.contains(pm) => "Counts",
-                    Some(_) => "Not allowed by the policy",
-                },
+                counts: standing(&d.assessment, *m).1,
                 registered_at: at
                     .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                     .unwrap_or_default(),
@@ -134,22 +168,8 @@ impl UserPage {
             user_type: if u.is_guest { "Guest" } else { "Member" },
             admin: yes_no(u.is_admin),
             account_enabled: u.account_enabled,
-            explanations: match (u.verdicts(), u.directory_status_at) {
-                (Some(v), Some(at)) => with_stated(
-                    explain_all(a, &ctx),
-                    [
-                        v.registered,
-                        v.enabled,
-                        v.capable,
-                        v.mfa_capable,
-                        v.passwordless_capable,
-                    ],
-                    &at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                ),
-                _ => explain_all(a, &ctx),
-            },
-            stored_differs: u.shown_status(a.status) != u.status()
-                || methods.mask() != u.methods_mask,
+            explanations: explanations(d),
+            stored_differs: stored_differs(d),
             policy_text: policy_text(d),
             methods: method_rows,
             groups: d.groups.iter().map(|(_, name)| name.clone()).collect(),

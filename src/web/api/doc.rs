@@ -1,0 +1,78 @@
+//! The OpenAPI 3 description of the API, generated from the handlers and the
+//! types they answer with (`/api/v1/openapi.json`).
+
+use super::{figures, lists, ErrorBody, ErrorDetail, Me};
+use crate::web::auth::SESSION_COOKIE;
+use actix_web::{get, HttpResponse};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as Document;
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "authinsights API",
+        description = "Read-only report data of authinsights: SSPR and MFA registration status, method events and the classic activity reports, with the same filters as the portal's pages.\n\nAuthenticate with an API key holding the read scope (`Authorization: Bearer aik_…`, made in Admin › API keys) or a signed-in session. Lists page by keyset: follow `@odata.nextLink` until it is absent. Errors are `{\"error\": {\"code\", \"message\", \"parameter\"}}`.",
+    ),
+    paths(
+        super::me,
+        figures::overview,
+        figures::policy,
+        figures::user,
+        lists::registration_details,
+        lists::reset_details,
+        lists::registration_activity,
+        lists::reset_activity,
+    ),
+    components(schemas(ErrorBody, ErrorDetail, Me)),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "reports", description = "Report data, as the pages show it."),
+        (name = "portal", description = "About the caller."),
+    )
+)]
+pub struct ApiDoc;
+
+/// The two ways in: an API key or the portal's session cookie.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key with the read scope (aik_…)."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                SESSION_COOKIE,
+                "A signed-in portal session.",
+            ))),
+        );
+    }
+}
+
+/// The document, built once.
+pub fn document() -> &'static str {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    })
+}
+
+/// This document.
+#[get("/api/v1/openapi.json")]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
+}

@@ -1,0 +1,198 @@
+//! `/api/v1/`: the report data as JSON for scripts, read-only, with the same
+//! filters as the pages (the same parameter names and values, parsed by the
+//! same code) and field names close to Microsoft Graph's report resources.
+//!
+//! Lists answer `{"value": [...], "count": n, "@odata.nextLink": "..."}` and
+//! page by keyset: the next link carries the position, and a page holds at
+//! most [`PageSize::MAX`](crate::domain::filter::PageSize::MAX) rows, so a
+//! request's memory does not grow with the data. Errors are JSON too:
+//! `{"error": {"code", "message", "parameter"?}}`.
+
+pub mod doc;
+pub mod figures;
+pub mod lists;
+pub mod schema;
+
+use super::auth::Principal;
+use super::error::AppError;
+use crate::domain::filter::FilterError;
+use actix_web::http::StatusCode;
+use actix_web::{get, HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+/// Where the API lives.
+pub const BASE: &str = "/api/v1";
+
+/// An error as the API answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `bad_request`, `unauthenticated`, `forbidden`,
+    /// `password_change_required`, `not_found`, `unavailable` or `internal`.
+    pub code: &'static str,
+    /// What went wrong, in a sentence for a person.
+    pub message: String,
+    /// The query parameter that could not be understood (400 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+}
+
+/// An error as the API answers it.
+pub fn error_response(e: &AppError) -> HttpResponse {
+    let mut parameter = None;
+    let (code, message) = match e {
+        AppError::BadRequest(m) | AppError::BadPageRequest { message: m, .. } => {
+            ("bad_request", m.clone())
+        }
+        AppError::BadParameter { param, message } => {
+            parameter = Some(param.clone());
+            ("bad_request", message.clone())
+        }
+        AppError::NotFound => ("not_found", "There is nothing at this address.".into()),
+        AppError::Unauthenticated => (
+            "unauthenticated",
+            "Send an API key as 'Authorization: Bearer <key>', or sign in.".into(),
+        ),
+        AppError::Forbidden(m) => ("forbidden", m.clone()),
+        AppError::MustChangePassword => (
+            "password_change_required",
+            "This account must choose a new password in the portal first.".into(),
+        ),
+        AppError::Unavailable => (
+            "unavailable",
+            "The database cannot be reached right now; try again in a moment.".into(),
+        ),
+        AppError::Internal(detail) => {
+            tracing::error!("internal error: {detail}");
+            (
+                "internal",
+                "The request could not be completed; the details are in the server log.".into(),
+            )
+        }
+    };
+    HttpResponse::build(e.status_code()).json(ErrorBody {
+        error: ErrorDetail {
+            code,
+            message,
+            parameter,
+        },
+    })
+}
+
+/// The web layer's error, answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        error_response(&self.0)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<FilterError> for ApiError {
+    fn from(e: FilterError) -> Self {
+        ApiError(e.into())
+    }
+}
+
+/// A 200 answer with a JSON body.
+pub fn json(body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Ok().json(body)
+}
+
+/// An absolute URL of this portal for `href` (a path and query), as the
+/// client reached it, so a script can follow it as it is.
+pub fn absolute(req: &HttpRequest, href: &str) -> String {
+    let info = req.connection_info();
+    format!("{}://{}{href}", info.scheme(), info.host())
+}
+
+/// A path of the API for the path of a page: `/registrations` → `/api/v1/registrations`.
+pub fn api_path(page: &str) -> String {
+    format!("{BASE}{page}")
+}
+
+/// Who the API sees: lets a script check its key before it does real work.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    /// `account` (a signed-in session) or `apiKey`.
+    kind: &'static str,
+    /// The account's user name or the key's name.
+    name: String,
+    /// The account's role; keys have none.
+    #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    /// `read` and `ingest`, as far as allowed.
+    scopes: Vec<&'static str>,
+}
+
+/// Who is calling: a signed-in account or an API key, with its scopes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "portal",
+    responses(
+        (status = 200, description = "The caller.", body = Me),
+        (status = 401, description = "No valid key or session.", body = ErrorBody),
+    )
+)]
+#[get("/api/v1/me")]
+pub async fn me(principal: Principal) -> HttpResponse {
+    let me = match principal {
+        Principal::Session(v) => Me {
+            kind: "account",
+            name: v.username,
+            role: Some(v.role.key()),
+            scopes: vec!["read"],
+        },
+        Principal::Key(k) => Me {
+            kind: "apiKey",
+            name: k.name,
+            role: None,
+            scopes: [("read", k.can_read), ("ingest", k.can_ingest)]
+                .into_iter()
+                .filter_map(|(s, on)| on.then_some(s))
+                .collect(),
+        },
+    };
+    json(&me)
+}
+
+/// Every route of the API.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(me)
+        .service(doc::openapi_json)
+        .service(figures::overview)
+        .service(figures::policy)
+        .service(figures::user)
+        .service(lists::registration_details)
+        .service(lists::reset_details)
+        .service(lists::registration_activity)
+        .service(lists::reset_activity);
+}
