@@ -58,14 +58,16 @@ fn security_headers() -> DefaultHeaders {
         .add(("Referrer-Policy", "same-origin"))
 }
 
-/// No route: a 404 page, or the API's JSON 404 under `/api/`.
+/// No route: a 404 page; under `/api/` a JSON 404, or a 405 with `Allow`
+/// for a path of the API asked with another method.
 async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     use actix_web::ResponseError;
-    let e = web::error::AppError::NotFound;
-    if req.path().starts_with("/api/") {
-        web::api::error_response(&e)
-    } else {
-        e.error_response()
+    if !req.path().starts_with("/api/") {
+        return web::error::AppError::NotFound.error_response();
+    }
+    match web::api::doc::allowed_methods(req.path()) {
+        Some(allow) => web::api::method_not_allowed(req.method(), allow),
+        None => web::api::error_response(&web::error::AppError::NotFound),
     }
 }
 

@@ -262,6 +262,20 @@ async fn a_stopped_postgresql_gives_503_and_the_next_request_after_it_restarts_s
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), 503);
     assert_eq!(health.text().await.unwrap(), "database unavailable\n");
+    // The API answers a JSON 503, as its document says, for every operation.
+    for template in common::api::document()["paths"].as_object().unwrap().keys() {
+        if template == "/api/v1/openapi.json" {
+            continue;
+        }
+        let path = template.replace("{id}", "someone");
+        let (status, body) = common::api::get_as(&app, &client, &path).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "unavailable", "{path}: {body}");
+        let text = body.to_string();
+        for internal in ["connection", "refused", "postgres", "5432", "diesel"] {
+            assert!(!text.to_lowercase().contains(internal), "{path}: {text}");
+        }
+    }
     // The sign-in form itself needs no database; signing in does.
     let sign_in = app.sign_in(&anonymous, "resilient", PASSWORD).await;
     assert_unavailable_page(sign_in, "signing in", &cluster).await;
@@ -271,6 +285,8 @@ async fn a_stopped_postgresql_gives_503_and_the_next_request_after_it_restarts_s
     let page = app.get_as(&client, "/").await;
     assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
     assert_eq!(app.get("/healthz").await.status(), 200);
+    let (status, body) = common::api::get_as(&app, &client, "/api/v1/overview").await;
+    assert_eq!(status, 200, "{body}");
     let signed_in = app.sign_in(&anonymous, "resilient", PASSWORD).await;
     assert_eq!(signed_in.status(), 303);
 }

@@ -477,6 +477,16 @@ impl RangeChoice {
     ) -> FilterResult<RangeChoice> {
         let from = from.filter(|v| !v.is_empty());
         let to = to.filter(|v| !v.is_empty());
+        let date = |param: &str, v: Option<&str>| {
+            v.map(|v| {
+                NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                    FilterError::new(param, format!("'{v}' is not a date; use YYYY-MM-DD"))
+                })
+            })
+            .transpose()
+        };
+        // Dates are checked even when a preset range wins over them.
+        let (from, to) = (date("from", from)?, date("to", to)?);
         let custom = match range.unwrap_or("") {
             "custom" => true,
             "" => from.is_some() || to.is_some(),
@@ -496,14 +506,8 @@ impl RangeChoice {
             return Ok(RangeChoice::default());
         }
         let earliest = today - Duration::days(i64::from(retention_days));
-        let date = |param: &str, v: Option<&str>, default: NaiveDate| match v {
-            None => Ok(default),
-            Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-                FilterError::new(param, format!("'{v}' is not a date; use YYYY-MM-DD"))
-            }),
-        };
-        let from_date = date("from", from, earliest)?;
-        let to_date = date("to", to, today)?;
+        let from_date = from.unwrap_or(earliest);
+        let to_date = to.unwrap_or(today);
         if from_date < earliest {
             return Err(FilterError::new(
                 "from",
@@ -889,6 +893,9 @@ mod tests {
         assert_eq!(bad(Some("1y"), None, None), "range");
         assert_eq!(bad(None, Some("2026-02-30"), None), "from");
         assert_eq!(bad(None, Some("2026-10-01"), None), "from");
+        // A preset wins over dates, but a date that is not one is still refused.
+        assert_eq!(bad(Some("7d"), None, Some("true")), "to");
+        assert_eq!(bad(Some("24h"), Some("6102-1-1x"), None), "from");
         assert_eq!(bad(None, None, Some("2026-11-24")), "to");
         assert_eq!(
             bad(Some("custom"), Some("2026-11-20"), Some("2026-11-10")),

@@ -18,11 +18,15 @@ impl Params {
         if let Some((name, _)) = pairs.iter().find(|(k, _)| !accepted.contains(&k.as_str())) {
             return Err(AppError::BadParameter {
                 param: name.clone(),
-                message: format!(
-                    "Unknown parameter '{}'. This page accepts: {}.",
-                    name,
-                    accepted.join(", ")
-                ),
+                message: if accepted.is_empty() {
+                    format!("Unknown parameter '{name}'. This address takes no parameters.")
+                } else {
+                    format!(
+                        "Unknown parameter '{}'. This page accepts: {}.",
+                        name,
+                        accepted.join(", ")
+                    )
+                },
             });
         }
         Ok(Params { pairs })

@@ -63,10 +63,55 @@ impl Modify for Security {
 pub fn document() -> &'static str {
     static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     JSON.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        allow_empty_values(&mut doc);
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     })
+}
+
+/// Every query parameter may be given empty, which means the same as leaving
+/// it out (what the pages' forms send for "All"). utoipa has no field for
+/// OpenAPI's `allowEmptyValue`, so it is set on the generated document.
+fn allow_empty_values(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(parameters) = item
+            .pointer_mut("/get/parameters")
+            .and_then(|p| p.as_array_mut())
+        else {
+            continue;
+        };
+        for p in parameters.iter_mut().filter(|p| p["in"] == "query") {
+            p["allowEmptyValue"] = serde_json::Value::Bool(true);
+        }
+    }
+}
+
+/// The methods a path of the API answers, for a 405's `Allow`; None for a
+/// path the API does not have.
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    static TEMPLATES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    match path {
+        "/api/v1/openapi.json" => return Some("GET"),
+        "/api/v1/events" => return Some("POST"),
+        _ => {}
+    }
+    let templates =
+        TEMPLATES.get_or_init(|| ApiDoc::openapi().paths.paths.keys().cloned().collect());
+    let segments: Vec<&str> = path.split('/').collect();
+    templates
+        .iter()
+        .any(|t| {
+            let ts: Vec<&str> = t.split('/').collect();
+            ts.len() == segments.len()
+                && ts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+        })
+        .then_some("GET")
 }
 
 /// This document.

@@ -2,7 +2,7 @@
 
 use super::lists::{utc, ActivityRecord, RegistrationDetail};
 use super::schema::{FeatureKey, MethodKey, OverviewParams, PolicyMethodKey};
-use super::{absolute, api_path, json, ApiResult, ErrorBody};
+use super::{absolute, api_path, json, no_parameters, ApiResult, ErrorBody};
 use crate::db::directory::{group_name, load_policy, load_policy_row};
 use crate::db::users::user_detail;
 use crate::domain::filter::{Outcome, RegistrationFilter};
@@ -231,13 +231,15 @@ fn keys(set: PolicyMethodSet) -> Vec<PolicyMethodKey> {
     tag = "reports",
     responses(
         (status = 200, description = "The policy.", body = Policy),
+        (status = 400, description = "A query parameter was given; this endpoint takes none.", body = ErrorBody),
         (status = 401, description = "No valid key or session.", body = ErrorBody),
         (status = 403, description = "The key has no read scope.", body = ErrorBody),
         (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
 #[get("/api/v1/policy")]
-pub async fn policy(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn policy(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
+    no_parameters(&req)?;
     let (policy, row, group) = state
         .db(|conn| {
             let policy = load_policy(conn)?;
@@ -321,6 +323,7 @@ pub struct RegisteredMethod {
     params(("id" = String, Path, description = "The user's directory id.")),
     responses(
         (status = 200, description = "The user.", body = UserReport),
+        (status = 400, description = "A query parameter was given; this endpoint takes none.", body = ErrorBody),
         (status = 401, description = "No valid key or session.", body = ErrorBody),
         (status = 403, description = "The key has no read scope.", body = ErrorBody),
         (status = 404, description = "The directory holds no user with this id.", body = ErrorBody),
@@ -333,6 +336,7 @@ pub async fn user(
     id: web::Path<String>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
+    no_parameters(&req)?;
     let id = id.into_inner();
     let detail = state
         .db(move |conn| Ok(user_detail(conn, &id)?))

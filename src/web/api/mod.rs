@@ -34,7 +34,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// `bad_request`, `unauthenticated`, `forbidden`,
-    /// `password_change_required`, `not_found`, `unavailable` or `internal`.
+    /// `password_change_required`, `not_found`, `method_not_allowed`,
+    /// `unavailable` or `internal`.
     pub code: &'static str,
     /// What went wrong, in a sentence for a person.
     pub message: String,
@@ -85,6 +86,19 @@ pub fn error_response(e: &AppError) -> HttpResponse {
     })
 }
 
+/// A 405 for a path of the API asked with a method it does not answer.
+pub fn method_not_allowed(method: &actix_web::http::Method, allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, allow))
+        .json(ErrorBody {
+            error: ErrorDetail {
+                code: "method_not_allowed",
+                message: format!("This address answers {allow}, not {method}."),
+                parameter: None,
+            },
+        })
+}
+
 /// The web layer's error, answered as JSON.
 #[derive(Debug)]
 pub struct ApiError(pub AppError);
@@ -117,6 +131,12 @@ impl From<FilterError> for ApiError {
     fn from(e: FilterError) -> Self {
         ApiError(e.into())
     }
+}
+
+/// Refuses any query parameter, for an endpoint that takes none.
+pub fn no_parameters(req: &HttpRequest) -> ApiResult<()> {
+    crate::web::params::Params::parse(req.query_string(), &[])?;
+    Ok(())
 }
 
 /// A 200 answer with a JSON body.
@@ -159,11 +179,14 @@ pub struct Me {
     tag = "portal",
     responses(
         (status = 200, description = "The caller.", body = Me),
+        (status = 400, description = "A query parameter was given; this endpoint takes none.", body = ErrorBody),
         (status = 401, description = "No valid key or session.", body = ErrorBody),
+        (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
 #[get("/api/v1/me")]
-pub async fn me(principal: Principal) -> HttpResponse {
+pub async fn me(principal: Principal, req: HttpRequest) -> ApiResult<HttpResponse> {
+    no_parameters(&req)?;
     let me = match principal {
         Principal::Session(v) => Me {
             kind: "account",
@@ -181,7 +204,7 @@ pub async fn me(principal: Principal) -> HttpResponse {
                 .collect(),
         },
     };
-    json(&me)
+    Ok(json(&me))
 }
 
 /// Every route of the API.

@@ -129,7 +129,12 @@ fn parameter(endpoint: Endpoint, name: &str) -> Parameter {
         "method" => match endpoint {
             Endpoint::Registrations => query(
                 name,
-                ArrayBuilder::new().items(MethodKey::schema()).build(),
+                ArrayBuilder::new()
+                    .items(RefOr::T(choice(
+                        Method::ALL.iter().map(|m| m.key()),
+                        "A method key, or all (no filter).",
+                    )))
+                    .build(),
                 "Users with any of these methods registered; repeat the parameter for more than one.",
             ),
             Endpoint::Events => query(
