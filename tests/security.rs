@@ -585,6 +585,14 @@ async fn sessions_across_instances(backend: Backend) {
     let html = there.text().await.unwrap();
     assert_eq!(texts(&html, ".account-name"), [ADMIN]);
     assert_eq!(texts(&html, ".tile-count"), ["5", "8", "4"]);
+    // The first instance has shown the overview too (and keeps its figures
+    // while the data is unchanged).
+    let here = get_with_cookie(&app, "/", &token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(texts(&here, ".tile-count"), ["5", "8", "4"]);
 
     // A policy change through the second shows on the first at once.
     let csrf = input_value(&html, "csrf");
@@ -610,6 +618,36 @@ async fn sessions_across_instances(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(texts(&here, ".tile-count"), ["5", "2", "1"]);
+
+    // Events ingested through the second show on the first at once: Ben
+    // registers an app code beside his one phone, and is registered.
+    let key = app.with_conn(|conn| {
+        let now = chrono::Utc::now().naive_utc();
+        db::api_keys::create_key(conn, "hook", false, true, "test", now)
+            .unwrap()
+            .1
+    });
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%SZ");
+    let batch = serde_json::json!({ "activities": [{
+        "id": "reg-ben-1", "user_id": "u-ben", "user_principal_name": "ben@contoso.example",
+        "user_display_name": "Ben", "feature": "registration", "result": "succeeded",
+        "occurred_at": at.to_string(),
+        "events": [{ "id": "reg-ben-1-e1", "method": "app_code", "success": true }]
+    }]});
+    let ingested = new_client()
+        .post(format!("{}/api/v1/events", second.address))
+        .bearer_auth(&key)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingested.status(), 200, "{}", ingested.text().await.unwrap());
+    let here = get_with_cookie(&app, "/", &token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(texts(&here, ".tile-count"), ["6", "2", "1"]);
 
     // Signing out on one ends the session on both.
     let out = new_client()

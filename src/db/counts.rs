@@ -315,12 +315,26 @@ pub fn add_activity_counts(
     Ok(())
 }
 
-/// Records that the data changed now: the "Last refreshed" time of the pages.
+/// Records that the data changed now: the "Last refreshed" time of the
+/// pages, and a new data version (in the writer's transaction, so a reader
+/// sees the new version and the new data together).
 pub fn touch_data_changed(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<()> {
     diesel::update(portal_state::table.find(1))
-        .set(portal_state::data_changed_at.eq(at))
+        .set((
+            portal_state::data_changed_at.eq(at),
+            portal_state::data_version.eq(portal_state::data_version + 1),
+        ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The data's "Last refreshed" time and version: figures computed after
+/// reading a version stay valid while the version is unchanged.
+pub fn data_state(conn: &mut DbConnection) -> QueryResult<(NaiveDateTime, i64)> {
+    portal_state::table
+        .find(1)
+        .select((portal_state::data_changed_at, portal_state::data_version))
+        .first(conn)
 }
 
 pub fn data_changed_at(conn: &mut DbConnection) -> QueryResult<NaiveDateTime> {

@@ -149,6 +149,7 @@ diesel::table! {
         id -> Integer,
         data_changed_at -> Timestamp,
         retention_days -> Integer,
+        data_version -> BigInt,
     }
 }
 

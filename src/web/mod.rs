@@ -28,6 +28,9 @@ pub struct AppState {
     pub pool: Pool,
     pub backend: &'static str,
     pub settings: Arc<crate::config::WebSettings>,
+    /// The overview's figures while the data is unchanged (checked against
+    /// the database's data version on every request).
+    pub figures: Arc<overview::FiguresCache>,
 }
 
 impl AppState {

@@ -8,14 +8,16 @@ use super::layout::Layout;
 use super::params::Params;
 use super::registrations::filter_href;
 use super::{html, percent, thousands, AppState};
-use crate::db::counts::{data_changed_at, status_count_rows};
+use crate::db::counts::{data_state, status_count_rows};
 use crate::db::events::{kind_counts, KindCount};
 use crate::db::models::StatusCountRow;
+use crate::domain::filter::TimeWindow;
 use crate::domain::filter::{Outcome, RangeChoice, RegistrationFilter, Tristate, UserType};
 use crate::domain::{Feature, Method};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;
+use std::sync::Arc;
 
 pub struct Tile {
     pub title: &'static str,
@@ -376,13 +378,69 @@ impl Figures {
     }
 }
 
-/// What the overview reads from the database for a range.
+/// The overview's figures of a few recent (data version, window) pairs. A
+/// request reads the data version first and uses an entry only for that
+/// version, so no instance shows figures older than the data it reads.
+#[derive(Debug, Default)]
+pub struct FiguresCache {
+    entries: std::sync::Mutex<Vec<CachedFigures>>,
+}
+
+#[derive(Debug)]
+struct CachedFigures {
+    version: i64,
+    window: TimeWindow,
+    figures: Arc<Figures>,
+}
+
+impl FiguresCache {
+    /// The three ranges, each for the current and the previous hour or data version.
+    const ENTRIES: usize = 6;
+
+    fn get(&self, version: i64, window: TimeWindow) -> Option<Arc<Figures>> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .iter()
+            .find(|e| e.version == version && e.window == window)
+            .map(|e| e.figures.clone())
+    }
+
+    fn put(&self, version: i64, window: TimeWindow, figures: Arc<Figures>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|e| e.version >= version && e.window != window);
+            if entries.len() >= Self::ENTRIES {
+                entries.remove(0);
+            }
+            entries.push(CachedFigures {
+                version,
+                window,
+                figures,
+            });
+        }
+    }
+}
+
+/// What the overview shows for a window, and when the data last changed:
+/// from the cache while the data version is unchanged, else from the
+/// maintained counts.
 pub fn load_figures(
     conn: &mut crate::db::DbConnection,
-    window: crate::domain::filter::TimeWindow,
-) -> AppResult<(Figures, chrono::NaiveDateTime)> {
-    let figures = Figures::new(&status_count_rows(conn)?, &kind_counts(conn, window)?);
-    Ok((figures, data_changed_at(conn)?))
+    cache: &FiguresCache,
+    window: TimeWindow,
+) -> AppResult<(Arc<Figures>, chrono::NaiveDateTime)> {
+    // The version is read before the counts: a change committed in between
+    // leaves newer figures under the older version, which the next request
+    // (reading the new version) replaces.
+    let (refreshed, version) = data_state(conn)?;
+    if let Some(figures) = cache.get(version, window) {
+        return Ok((figures, refreshed));
+    }
+    let figures = Arc::new(Figures::new(
+        &status_count_rows(conn)?,
+        &kind_counts(conn, window)?,
+    ));
+    cache.put(version, window, figures.clone());
+    Ok((figures, refreshed))
 }
 
 #[derive(Template)]
@@ -488,7 +546,10 @@ pub async fn overview(
 ) -> AppResult<HttpResponse> {
     let range = parse_range(req.query_string()).map_err(|e| e.on_page("/"))?;
     let window = range.window(Utc::now().naive_utc());
-    let (figures, refreshed) = state.db(move |conn| load_figures(conn, window)).await?;
+    let cache = state.figures.clone();
+    let (figures, refreshed) = state
+        .db(move |conn| load_figures(conn, &cache, window))
+        .await?;
     let layout = Layout::page("Usage & insights", "overview")
         .signed(&viewer)
         .refreshed(refreshed);

@@ -309,6 +309,7 @@ fn start_server(url: &DatabaseUrl, settings: WebSettings) -> (String, Pool) {
         pool: pool.clone(),
         backend: url.backend_name(),
         settings: Arc::new(settings),
+        figures: Default::default(),
     };
     let server = startup::run(listener, state, Some(1)).expect("the server starts");
     actix_rt::spawn(server);

@@ -177,7 +177,10 @@ impl Overview {
 pub async fn overview(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     let range = parse_range(req.query_string())?;
     let window = range.window(Utc::now().naive_utc());
-    let (figures, refreshed) = state.db(move |conn| load_figures(conn, window)).await?;
+    let cache = state.figures.clone();
+    let (figures, refreshed) = state
+        .db(move |conn| load_figures(conn, &cache, window))
+        .await?;
     Ok(json(&Overview::new(
         &req,
         &figures,

@@ -1,0 +1,1 @@
+ALTER TABLE portal_state DROP COLUMN data_version;
