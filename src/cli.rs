@@ -82,6 +82,11 @@ pub struct BenchArgs {
     /// Seconds of the load test.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub load_seconds: u64,
+    /// Also time importing every event, exported in the import format, into a
+    /// new SQLite file with the same directory (about 5 more minutes and 10 GB
+    /// of temporary disk at the reference size).
+    #[arg(long)]
+    pub import: bool,
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +281,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 samples: args.samples as usize,
                 connections: args.connections as usize,
                 load_seconds: args.load_seconds,
+                import: args.import,
             };
             if crate::bench::run(&url, &cli.database_url, &options)? {
                 Ok(())

@@ -337,6 +337,11 @@ pub fn data_state(conn: &mut DbConnection) -> QueryResult<(NaiveDateTime, i64)> 
         .first(conn)
 }
 
+/// Method events stored (a count of the table: for the bench, not for pages).
+pub fn stored_event_count(conn: &mut DbConnection) -> QueryResult<i64> {
+    super::schema::method_events::table.count().get_result(conn)
+}
+
 pub fn data_changed_at(conn: &mut DbConnection) -> QueryResult<NaiveDateTime> {
     portal_state::table
         .find(1)
