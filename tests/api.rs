@@ -79,25 +79,9 @@ fn raw_texts(html: &str, selector: &str) -> Vec<String> {
     doc.select(&sel).map(|e| e.text().collect()).collect()
 }
 
-/// The cells of every body row of the page's list, each cell's text with
-/// its white space collapsed.
+/// The cells of every body row of the page's list.
 fn table_cells(html: &str) -> Vec<Vec<String>> {
-    let doc = scraper::Html::parse_document(html);
-    let tr = scraper::Selector::parse("table.list tbody tr").unwrap();
-    let td = scraper::Selector::parse("td").unwrap();
-    doc.select(&tr)
-        .map(|row| {
-            row.select(&td)
-                .map(|c| {
-                    c.text()
-                        .collect::<String>()
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .collect()
-        })
-        .collect()
+    common::cells(html, "table.list tbody tr", "td")
 }
 
 /// The number a text starts with ("1,234 method events …" → 1234).

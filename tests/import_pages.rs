@@ -101,24 +101,9 @@ fn count(html: &str, selector: &str) -> usize {
     doc.select(&sel).count()
 }
 
-/// The cells (`td`) of each row matching `selector`, as trimmed texts.
+/// The cells (`td`, `th`) of each row matching `selector`, as trimmed texts.
 fn cells(html: &str, selector: &str) -> Vec<Vec<String>> {
-    let doc = scraper::Html::parse_document(html);
-    let row_sel = scraper::Selector::parse(selector).unwrap();
-    let cell_sel = scraper::Selector::parse("td, th").unwrap();
-    doc.select(&row_sel)
-        .map(|row| {
-            row.select(&cell_sel)
-                .map(|c| {
-                    c.text()
-                        .collect::<String>()
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .collect()
-        })
-        .collect()
+    common::cells(html, selector, "td, th")
 }
 
 /// What the overview shows of the data: users, tiles, both charts' numbers

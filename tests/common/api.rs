@@ -5,6 +5,7 @@
 
 use super::TestApp;
 use authinsights::db;
+use authinsights::web::api::doc::matches_template;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 
@@ -18,18 +19,10 @@ pub fn document() -> &'static Value {
 
 /// The documented path template a concrete path matches (`/api/v1/users/{id}`).
 pub fn template_of(path: &str) -> Option<String> {
-    let paths = document()["paths"].as_object()?;
-    let segments: Vec<&str> = path.split('/').collect();
-    paths
+    document()["paths"]
+        .as_object()?
         .keys()
-        .find(|t| {
-            let ts: Vec<&str> = t.split('/').collect();
-            ts.len() == segments.len()
-                && ts
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
-        })
+        .find(|t| matches_template(t, path))
         .cloned()
 }
 

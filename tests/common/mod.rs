@@ -343,33 +343,34 @@ pub fn input_value(html: &str, name: &str) -> String {
 pub fn texts(html: &str, selector: &str) -> Vec<String> {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse(selector).expect("a valid selector");
-    doc.select(&sel)
-        .map(|e| {
-            e.text()
-                .collect::<String>()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+    doc.select(&sel).map(|e| collapsed(e.text())).collect()
+}
+
+/// An element's text pieces joined, with runs of white space as one space.
+pub fn collapsed<'a>(text: impl Iterator<Item = &'a str>) -> String {
+    text.collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The cells (`cell` elements) of each row matching `row`, as collapsed texts.
+pub fn cells(html: &str, row: &str, cell: &str) -> Vec<Vec<String>> {
+    let doc = scraper::Html::parse_document(html);
+    let row_sel = scraper::Selector::parse(row).expect("a valid selector");
+    let cell_sel = scraper::Selector::parse(cell).expect("a valid selector");
+    doc.select(&row_sel)
+        .map(|r| r.select(&cell_sel).map(|c| collapsed(c.text())).collect())
         .collect()
 }
 
 /// The rows of a table (`selector` picks the `tr`s), each as its cells' texts
 /// joined by single spaces.
 pub fn rows(html: &str, selector: &str) -> Vec<String> {
-    let doc = scraper::Html::parse_document(html);
-    let row_sel = scraper::Selector::parse(selector).expect("a valid selector");
-    let cell_sel = scraper::Selector::parse("td, th").expect("a valid selector");
-    doc.select(&row_sel)
+    cells(html, selector, "td, th")
+        .into_iter()
         .map(|row| {
-            row.select(&cell_sel)
-                .map(|c| {
-                    c.text()
-                        .collect::<String>()
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
+            row.into_iter()
                 .filter(|c| !c.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ")

@@ -100,18 +100,23 @@ pub fn allowed_methods(path: &str) -> Option<&'static str> {
     }
     let templates =
         TEMPLATES.get_or_init(|| ApiDoc::openapi().paths.paths.keys().cloned().collect());
-    let segments: Vec<&str> = path.split('/').collect();
     templates
         .iter()
-        .any(|t| {
-            let ts: Vec<&str> = t.split('/').collect();
-            ts.len() == segments.len()
-                && ts
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
-        })
+        .any(|t| matches_template(t, path))
         .then_some("GET")
+}
+
+/// Whether `path` is an instance of the document's path `template`
+/// (`/api/v1/users/{id}`: any one non-empty segment for `{id}`).
+pub fn matches_template(template: &str, path: &str) -> bool {
+    let (mut ts, mut ps) = (template.split('/'), path.split('/'));
+    loop {
+        match (ts.next(), ps.next()) {
+            (None, None) => return true,
+            (Some(t), Some(p)) if (t.starts_with('{') && !p.is_empty()) || t == p => {}
+            _ => return false,
+        }
+    }
 }
 
 /// This document.
