@@ -52,6 +52,9 @@ pub(crate) use with_backend;
 /// Page cache of each SQLite connection, in KiB.
 pub const SQLITE_CACHE_KIB: i64 = 64 * 1024;
 
+/// The page size of a new SQLite database file.
+pub const SQLITE_PAGE_SIZE: u32 = 16_384;
+
 /// For a command that loads or indexes many rows: a 512 MiB page cache,
 /// and temporary files on disk, without which SQLite's sorter (index builds)
 /// uses no worker threads, and two of them.
@@ -133,9 +136,14 @@ impl DatabaseUrl {
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path)?;
-                // busy_timeout first: the others may need the lock.
+                // busy_timeout first: the others may need the lock. The page
+                // size only takes effect in a new, empty file (before the WAL
+                // switch writes it): 16 KiB pages make the reference data set
+                // load in 149 s instead of 181–187 s with the default 4 KiB,
+                // with fewer, shallower b-tree pages to write and sort into.
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = 10000;
+                     PRAGMA page_size = {SQLITE_PAGE_SIZE};
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;
