@@ -134,7 +134,7 @@ async fn activity_and_missing(backend: Backend) {
         build_events(conn, now);
     });
     let html = app.get("/users/u-ana").await.text().await.unwrap();
-    let cells = texts(&html, "#activity-h ~ table tbody td");
+    let cells = texts(&html, "#activity-h ~ .table-wrap table tbody td");
     assert_eq!(cells.len(), 10, "two activities: {cells:?}");
     assert_eq!(cells[1..4], ["Reset", "Mobile Phone", "Succeeded"]);
     assert_eq!(cells[6..9], ["Reset", "Alternate Email", "Failed"]);

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod api;
+pub mod binary;
 pub mod reports;
 pub mod tenant;
 
