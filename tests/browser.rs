@@ -117,8 +117,9 @@ async fn sign_in(run: &Run) {
     submit(&b, "#change-password").await;
     assert_eq!(text(&b, ".account-name").await, "admin");
     assert_eq!(text(&b, ".account-role").await, "Global Administrator");
-    assert_eq!(b.current_url().await.unwrap().path(), "/");
-    assert_eq!(text(&b, "h1").await, "Usage & insights");
+    // The page asked for at the start is the one shown now.
+    assert_eq!(b.current_url().await.unwrap().path(), "/registrations");
+    assert_eq!(text(&b, "h1").await, "Registration details");
     assert!(text(&b, ".notice")
         .await
         .contains("Your password was changed"));

@@ -25,7 +25,11 @@ async fn serve_demo_body(backend: Backend) {
     assert_eq!(signed.status(), 303);
     assert_eq!(signed.headers()["location"], "/account/password");
     let elsewhere = app.get_as(&client, "/registrations").await;
-    assert_eq!(elsewhere.headers()["location"], "/account/password");
+    assert_eq!(
+        elsewhere.headers()["location"],
+        "/account/password?next=%2Fregistrations",
+        "the page asked for is kept through the password change"
+    );
     let changed = app
         .post_form(
             &client,
@@ -35,10 +39,12 @@ async fn serve_demo_body(backend: Backend) {
                 ("current", password.as_str()),
                 ("new", "my own new password"),
                 ("repeat", "my own new password"),
+                ("next", "/registrations"),
             ],
         )
         .await;
     assert_eq!(changed.status(), 303);
+    assert_eq!(changed.headers()["location"], "/registrations");
     let html = app.get_as(&client, "/").await.text().await.unwrap();
     assert!(
         texts(&html, ".notice")

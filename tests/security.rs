@@ -914,10 +914,16 @@ async fn accounts(backend: Backend) {
                 ("current", &one_time),
                 ("new", "sam's own password"),
                 ("repeat", "sam's own password"),
+                ("next", "//evil.example/"),
             ],
         )
         .await;
     assert_eq!(changed.status(), 303);
+    assert_eq!(
+        changed.headers()["location"],
+        "/",
+        "next never leaves the portal"
+    );
     assert_eq!(app.get_as(&sam, "/").await.status(), 200);
     assert_eq!(app.get_as(&sam, "/admin").await.status(), 403);
 

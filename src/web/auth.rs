@@ -143,7 +143,8 @@ pub async fn authenticate(
     };
     if let Err(e) = allowed(&principal, access, req.method(), api) {
         if let (AppError::MustChangePassword, false) = (&e, api) {
-            return Ok(req.into_response(redirect("/account/password")));
+            let next = requested_page(req.request()).unwrap_or_else(|| "/".into());
+            return Ok(req.into_response(redirect(&password_location(&next))));
         }
         return Ok(refuse(req, e, api));
     }
@@ -349,16 +350,32 @@ fn redirect(location: &str) -> HttpResponse {
 }
 
 /// Sends a page request to sign-in, remembering the page to come back to.
+/// The page a GET asked for (path and query), to return to after signing
+/// in or changing a password; `None` for other methods.
+fn requested_page(req: &HttpRequest) -> Option<String> {
+    (req.method() == Method::GET).then(|| match req.query_string() {
+        "" => req.path().to_string(),
+        q => format!("{}?{q}", req.path()),
+    })
+}
+
+/// The password change page, which leads on to `next` (a [`safe_next`]
+/// path) once the password is changed.
+pub fn password_location(next: &str) -> String {
+    if next == "/" {
+        "/account/password".into()
+    } else {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", next)
+            .finish();
+        format!("/account/password?{query}")
+    }
+}
+
 fn to_sign_in(req: &HttpRequest, expired: bool) -> HttpResponse {
     let mut pairs = url::form_urlencoded::Serializer::new(String::new());
-    if req.method() == Method::GET {
-        let back = match req.query_string() {
-            "" => req.path().to_string(),
-            q => format!("{}?{q}", req.path()),
-        };
-        if back != "/" {
-            pairs.append_pair("next", &back);
-        }
+    if let Some(back) = requested_page(req).filter(|b| b != "/") {
+        pairs.append_pair("next", &back);
     }
     if expired {
         pairs.append_pair("expired", "1");

@@ -1,8 +1,8 @@
 //! Sign-in, sign-out and changing one's own password.
 
 use super::auth::{
-    client_address, cookie, csrf_form, presented_session, removal, safe_next, Protected, Viewer,
-    SESSION_COOKIE, SIGN_IN_COOKIE,
+    client_address, cookie, csrf_form, password_location, presented_session, removal, safe_next,
+    Protected, Viewer, SESSION_COOKIE, SIGN_IN_COOKIE,
 };
 use super::error::{AppError, AppResult};
 use super::layout::Layout;
@@ -150,7 +150,7 @@ pub async fn sign_in(
     let (status, error) = match attempt {
         Attempt::SignedIn { token, must_change } => {
             let location = if must_change {
-                "/account/password".to_string()
+                password_location(&next)
             } else {
                 next
             };
@@ -316,12 +316,15 @@ struct PasswordPage {
     csrf: String,
     username: String,
     must_change: bool,
+    /// Where to go once the password is changed (a local path).
+    next: String,
     error: Option<String>,
 }
 
 fn password_page(
     viewer: &Viewer,
     status: StatusCode,
+    next: &str,
     error: Option<String>,
 ) -> AppResult<HttpResponse> {
     let layout = if viewer.must_change_password {
@@ -336,6 +339,7 @@ fn password_page(
         csrf: viewer.csrf.clone(),
         username: viewer.username.clone(),
         must_change: viewer.must_change_password,
+        next: next.to_string(),
         error,
     };
     Ok(HttpResponse::build(status)
@@ -343,9 +347,22 @@ fn password_page(
         .body(page.render()?))
 }
 
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
 #[get("/account/password")]
-pub async fn password_form(viewer: Viewer) -> AppResult<HttpResponse> {
-    password_page(&viewer, StatusCode::OK, None)
+pub async fn password_form(
+    viewer: Viewer,
+    query: web::Query<NextQuery>,
+) -> AppResult<HttpResponse> {
+    password_page(
+        &viewer,
+        StatusCode::OK,
+        &safe_next(query.next.as_deref()),
+        None,
+    )
 }
 
 #[derive(Deserialize)]
@@ -358,6 +375,8 @@ pub struct PasswordForm {
     new: String,
     #[serde(default)]
     repeat: String,
+    #[serde(default)]
+    next: String,
 }
 
 #[post("/account/password")]
@@ -368,6 +387,7 @@ pub async fn change_password(
     form: Protected<PasswordForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
+    let next = safe_next(Some(&form.next));
     let problem = if form.new != form.repeat {
         Some("The two new passwords differ.".to_string())
     } else if form.new == form.current {
@@ -378,7 +398,7 @@ pub async fn change_password(
             .map(|e| format!("The new password is too weak: {e}."))
     };
     if let Some(problem) = problem {
-        return password_page(&viewer, StatusCode::BAD_REQUEST, Some(problem));
+        return password_page(&viewer, StatusCode::BAD_REQUEST, &next, Some(problem));
     }
     let address = client_address(&req, state.settings.security.trust_forwarded_for);
     let v = viewer.clone();
@@ -416,10 +436,11 @@ pub async fn change_password(
         None => password_page(
             &viewer,
             StatusCode::BAD_REQUEST,
+            &next,
             Some("The current password is wrong.".into()),
         ),
         Some(token) => Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/"))
+            .insert_header((header::LOCATION, next))
             .cookie(cookie(&req, &state, SESSION_COOKIE, token))
             .finish()),
     }
