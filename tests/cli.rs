@@ -7,7 +7,7 @@ mod common;
 
 use common::binary::{account_add, authinsights, serve_demo};
 use common::{texts, Backend, TestDb};
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 
 async fn serve_demo_body(backend: Backend) {
     let demo = serve_demo(backend, 300, Stdio::null());
@@ -106,18 +106,20 @@ async fn account_add_body(backend: Backend) {
 }
 db_test!(account_add_creates_a_hashed_account, account_add_body);
 
+/// `authinsights --database-url URL migrate`.
+fn migrate(db: &TestDb) -> Output {
+    authinsights()
+        .args(["--database-url", &db.raw_url, "migrate"])
+        .output()
+        .unwrap()
+}
+
 async fn migrate_twice(backend: Backend) {
     let db = TestDb::new(backend);
-    let first = authinsights()
-        .args(["--database-url", &db.raw_url, "migrate"])
-        .output()
-        .unwrap();
+    let first = migrate(&db);
     assert!(first.status.success());
     assert!(String::from_utf8_lossy(&first.stdout).contains("applied"));
-    let second = authinsights()
-        .args(["--database-url", &db.raw_url, "migrate"])
-        .output()
-        .unwrap();
+    let second = migrate(&db);
     assert!(String::from_utf8_lossy(&second.stdout).contains("already up to date"));
 }
 db_test!(migrate_applies_once, migrate_twice);
@@ -134,10 +136,7 @@ struct PageSize {
 fn a_new_sqlite_database_has_16_kib_pages() {
     use diesel::{Connection, RunQueryDsl};
     let db = TestDb::new(Backend::Sqlite);
-    let out = authinsights()
-        .args(["--database-url", &db.raw_url, "migrate"])
-        .output()
-        .unwrap();
+    let out = migrate(&db);
     assert!(
         out.status.success(),
         "{}",
