@@ -141,12 +141,35 @@ pub fn validate_username(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// At least 12 characters: long passwords beat composition rules.
-pub fn validate_password(password: &str) -> Result<(), String> {
+/// At least 12 characters (long passwords beat composition rules), and not
+/// easy to guess: zxcvbn's estimate must reach 3 of 4 ("safely unguessable:
+/// moderate protection from offline slow-hash scenario"), which refuses the
+/// common passwords, keyboard walks, repeats like `aaaaaaaaaaaa`, dates, and
+/// passwords built from `context` (the account name). The error says why and
+/// how to do better.
+pub fn validate_password(password: &str, context: &[&str]) -> Result<(), String> {
     if password.chars().count() < 12 {
         return Err("a password needs at least 12 characters".into());
     }
-    Ok(())
+    let estimate = zxcvbn::zxcvbn(password, context);
+    if u8::from(estimate.score()) >= 3 {
+        return Ok(());
+    }
+    let mut why = String::from("this password is too easy to guess");
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            why.push_str(&format!(" ({})", warning.to_string().trim_end_matches('.')));
+        }
+        let hints: Vec<String> = feedback
+            .suggestions()
+            .iter()
+            .map(|s| s.to_string().trim_end_matches('.').to_string())
+            .collect();
+        if !hints.is_empty() {
+            why.push_str(&format!("; {}", hints.join("; ")));
+        }
+    }
+    Err(why)
 }
 
 #[cfg(test)]
@@ -167,7 +190,7 @@ mod tests {
         let a = generate_password();
         assert_eq!(a.len(), 20);
         assert_ne!(a, generate_password());
-        assert!(validate_password(&a).is_ok());
+        assert!(validate_password(&a, &[]).is_ok());
     }
 
     #[test]
@@ -201,6 +224,19 @@ mod tests {
         assert!(validate_username("ana.admin@contoso").is_ok());
         assert!(validate_username("").is_err());
         assert!(validate_username("a b").is_err());
-        assert!(validate_password("short").is_err());
+        assert!(validate_password("short", &[]).is_err());
+        for weak in [
+            "aaaaaaaaaaaa",
+            "password1234",
+            "123456789012",
+            "qwertyuiopas",
+            "abcabcabcabc",
+            "margaret.smith.2024",
+        ] {
+            let why = validate_password(weak, &["margaret.smith"]).unwrap_err();
+            assert!(why.contains("too easy to guess"), "{weak}: {why}");
+        }
+        assert!(validate_password("a test password of some length", &[]).is_ok());
+        assert!(validate_password("violet kettle harbour sprint", &[]).is_ok());
     }
 }

@@ -39,12 +39,12 @@ fn refused<T>(message: impl Into<String>) -> AdminResult<T> {
     Err(AdminError::Refused(message.into()))
 }
 
-/// The hash of the given password (checked for length), or of a new
+/// The hash of the given password (checked for length and strength), or of a new
 /// one-time password, which is returned too.
-fn hashed(password: Option<&str>) -> AdminResult<(String, Option<String>)> {
+fn hashed(username: &str, password: Option<&str>) -> AdminResult<(String, Option<String>)> {
     let one_time = match password {
         Some(p) => {
-            accounts::validate_password(p).map_err(AdminError::Refused)?;
+            accounts::validate_password(p, &[username]).map_err(AdminError::Refused)?;
             None
         }
         None => Some(accounts::generate_password()),
@@ -65,7 +65,7 @@ pub fn add_account(
     password: Option<&str>,
 ) -> AdminResult<(Account, Option<String>)> {
     accounts::validate_username(username).map_err(AdminError::Refused)?;
-    let (hash, one_time) = hashed(password)?;
+    let (hash, one_time) = hashed(username, password)?;
     conn.transaction(|conn| {
         if db::accounts::find_by_username(conn, username)?.is_some() {
             return refused(format!("An account named '{username}' already exists."));
@@ -163,7 +163,7 @@ pub fn reset_password(
     account: &Account,
     password: Option<&str>,
 ) -> AdminResult<Option<String>> {
-    let (hash, one_time) = hashed(password)?;
+    let (hash, one_time) = hashed(&account.username, password)?;
     conn.transaction(|conn| {
         let now = Utc::now().naive_utc();
         db::accounts::set_password(conn, &account.id, &hash, one_time.is_some(), now)?;

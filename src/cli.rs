@@ -17,7 +17,6 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::io::{IsTerminal, Read};
 use std::net::TcpListener;
-use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -144,7 +143,7 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHINSIGHTS_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720))]
     pub session_max_hours: u32,
     /// When session cookies carry the Secure flag: auto (when the request came
-    /// over HTTPS, directly or as a proxy's X-Forwarded-Proto says), always, never.
+    /// over HTTPS, as a trusted proxy's X-Forwarded-Proto says), always, never.
     #[arg(
         long,
         env = "AUTHINSIGHTS_SECURE_COOKIES",
@@ -152,10 +151,20 @@ pub struct ServeArgs {
         default_value = "auto"
     )]
     pub secure_cookies: SecureCookies,
-    /// Take the client address for sign-in throttling from X-Forwarded-For
-    /// (only behind a proxy that sets it).
+    /// Stand behind a proxy: take the client address (for sign-in
+    /// throttling) from X-Forwarded-For and the scheme and host from
+    /// Forwarded / X-Forwarded-Proto / X-Forwarded-Host. Without it those
+    /// headers are ignored.
     #[arg(long, env = "AUTHINSIGHTS_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// CSV downloads streaming at once (default: half the pool); one more
+    /// gets a 503 with Retry-After, so pages and sign-in keep the rest.
+    #[arg(long, env = "AUTHINSIGHTS_DOWNLOADS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub downloads: Option<u32>,
+    /// A CSV download whose client reads nothing for this many seconds is
+    /// cut off and gives its database connection back.
+    #[arg(long, env = "AUTHINSIGHTS_DOWNLOAD_IDLE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub download_idle_seconds: u32,
     /// How long repeated failed sign-ins lock an account or block an address.
     #[arg(long, env = "AUTHINSIGHTS_SIGN_IN_LOCK_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=10080))]
     pub sign_in_lock_minutes: u32,
@@ -540,12 +549,11 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
     }
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
-    let state = AppState {
-        pool: db::pool(&url, args.pool_size),
-        backend: url.backend_name(),
-        settings: Arc::new(web_settings(&args)),
-        figures: Default::default(),
-    };
+    let state = AppState::new(
+        db::pool(&url, args.pool_size),
+        url.backend_name(),
+        web_settings(&args),
+    );
     println!(
         "authinsights is serving http://{} from {}",
         listener.local_addr()?,
@@ -564,6 +572,8 @@ fn web_settings(args: &ServeArgs) -> WebSettings {
     security.secure_cookies = args.secure_cookies;
     security.trust_forwarded_for = args.trust_forwarded_for;
     security.lock = chrono::Duration::minutes(args.sign_in_lock_minutes.into());
+    settings.downloads.max_at_once = args.downloads.map(|n| n as usize);
+    settings.downloads.idle = std::time::Duration::from_secs(args.download_idle_seconds.into());
     settings
 }
 

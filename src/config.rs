@@ -9,13 +9,44 @@ pub struct WebSettings {
     /// Folder of the stylesheet and other static files.
     pub static_dir: PathBuf,
     pub security: SecuritySettings,
+    pub downloads: DownloadSettings,
+}
+
+/// CSV downloads hold a database connection for as long as they stream, so
+/// they get a bounded share of the pool of their own: pages, the API and
+/// sign-in keep the rest whatever the downloads do.
+#[derive(Debug, Clone)]
+pub struct DownloadSettings {
+    /// Downloads streaming at once; one more gets a 503 with Retry-After.
+    /// `None`: half the pool (at least one).
+    pub max_at_once: Option<usize>,
+    /// A download whose client has read nothing for this long is cut off
+    /// (the client sees a failed download) and gives its connection back.
+    pub idle: std::time::Duration,
+}
+
+impl Default for DownloadSettings {
+    fn default() -> Self {
+        DownloadSettings {
+            max_at_once: None,
+            idle: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+impl DownloadSettings {
+    /// How many downloads may stream at once from a pool of `pool_size`.
+    pub fn budget(&self, pool_size: u32) -> usize {
+        let half = (pool_size as usize / 2).max(1);
+        self.max_at_once.unwrap_or(half).max(1)
+    }
 }
 
 /// When the session cookie carries the `Secure` flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SecureCookies {
-    /// When the request came over HTTPS (directly, or as `X-Forwarded-Proto`
-    /// / `Forwarded` from a proxy says).
+    /// When the request came over HTTPS, as a trusted proxy's
+    /// `X-Forwarded-Proto` / `Forwarded` says (with `--trust-forwarded-for`).
     Auto,
     Always,
     Never,
@@ -29,8 +60,10 @@ pub struct SecuritySettings {
     /// A session ends this long after sign-in, used or not.
     pub session_absolute: Duration,
     pub secure_cookies: SecureCookies,
-    /// Take the client address from `X-Forwarded-For` (only behind a proxy
-    /// that sets it), else from the connection.
+    /// Stand behind a proxy: take the client address from
+    /// `X-Forwarded-For`, and the scheme and host the client used from
+    /// `Forwarded` / `X-Forwarded-Proto` / `X-Forwarded-Host`. Otherwise
+    /// those headers are ignored (any client could send them).
     pub trust_forwarded_for: bool,
     /// Failed sign-ins of one account that lock it.
     pub account_failures: i32,
@@ -74,6 +107,7 @@ impl WebSettings {
         WebSettings {
             static_dir,
             security: SecuritySettings::default(),
+            downloads: DownloadSettings::default(),
         }
     }
 }

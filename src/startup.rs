@@ -6,7 +6,9 @@ use actix_web::middleware::{from_fn, DefaultHeaders, NormalizePath, TrailingSlas
 use actix_web::{web as aw, App, HttpServer};
 use std::net::TcpListener;
 
-/// Every route of the portal.
+/// Every route of the portal. Each declares its own access rule on its
+/// attribute (`wrap = "from_fn(auth::…)"`, see `web::auth`); the request
+/// hygiene (canonical paths, no compressed bodies, HEAD) runs before routing.
 pub fn routes(cfg: &mut aw::ServiceConfig) {
     cfg.service(web::overview::overview)
         .service(web::registrations::registrations)
@@ -83,12 +85,12 @@ pub fn run(
         App::new()
             .app_data(data.clone())
             .app_data(web::imports::upload_config())
-            .wrap(from_fn(web::auth::authenticate))
             .wrap(security_headers())
             .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(from_fn(web::request::hygiene))
             .configure(routes)
             .service(actix_files::Files::new("/static", &static_dir))
-            .default_service(aw::to(not_found))
+            .default_service(aw::route().to(not_found).wrap(from_fn(web::auth::unmatched)))
     })
     .listen(listener)?;
     if let Some(n) = workers {

@@ -11,9 +11,16 @@ pub fn count_accounts(conn: &mut DbConnection) -> QueryResult<i64> {
     accounts::table.count().get_result(conn)
 }
 
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// SQL's `lower()`: account names are one name whatever their case (a
+    /// unique index on `lower(username)` keeps them so).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<Account>> {
     accounts::table
-        .filter(accounts::username.eq(username))
+        .filter(lower(accounts::username).eq(lower(username)))
         .select(Account::as_select())
         .first(conn)
         .optional()

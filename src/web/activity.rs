@@ -1,5 +1,7 @@
 //! `/activity`: reset details, the method events of a range.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name, BLOCK_ROWS};
@@ -271,7 +273,7 @@ impl ActivityPage {
     }
 }
 
-#[get("/activity")]
+#[get("/activity", wrap = "from_fn(auth::reader)")]
 pub async fn activity(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -289,7 +291,7 @@ pub async fn activity(
     html(ActivityPage::new(&query, &page, now, layout))
 }
 
-#[get("/activity.csv")]
+#[get("/activity.csv", wrap = "from_fn(auth::reader)")]
 pub async fn activity_csv(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
     let now = Utc::now().naive_utc();
     let query = parse_query(req.query_string(), now).map_err(|e| e.on_page(PATH))?;

@@ -2,6 +2,8 @@
 //! Global Administrators only (the middleware and the [`Admin`] extractor both
 //! check); every change needs the session's CSRF token and is audited.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::auth::{csrf_form, Admin, Protected};
 use super::error::{AppError, AppResult};
 use super::layout::Layout;
@@ -84,7 +86,7 @@ struct IndexPage {
     audit: String,
 }
 
-#[get("/admin")]
+#[get("/admin", wrap = "from_fn(auth::admin)")]
 pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
     let (policy, accounts, keys, (latest, import)) = state
         .db(|conn| {
@@ -229,7 +231,7 @@ impl From<&SsprPolicy> for PolicyChoice {
     }
 }
 
-#[get("/admin/policy")]
+#[get("/admin/policy", wrap = "from_fn(auth::admin)")]
 pub async fn policy_page(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
     let (policy, row, groups) = state
         .db(|conn| {
@@ -333,7 +335,7 @@ impl PolicyForm {
     }
 }
 
-#[post("/admin/policy")]
+#[post("/admin/policy", wrap = "from_fn(auth::admin)")]
 pub async fn save_policy(
     state: web::Data<AppState>,
     admin: Admin,
@@ -426,7 +428,7 @@ fn roles() -> Vec<RoleChoice> {
         .collect()
 }
 
-#[get("/admin/accounts")]
+#[get("/admin/accounts", wrap = "from_fn(auth::admin)")]
 pub async fn accounts_page(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
     let now = Utc::now().naive_utc();
     let (accounts, locks) = state
@@ -510,7 +512,7 @@ fn parse_role(key: &str) -> Result<Role, AdminError> {
     })
 }
 
-#[post("/admin/accounts")]
+#[post("/admin/accounts", wrap = "from_fn(auth::admin)")]
 pub async fn add_account(
     state: web::Data<AppState>,
     admin: Admin,
@@ -585,7 +587,7 @@ pub struct RoleForm {
     role: String,
 }
 
-#[post("/admin/accounts/{id}/role")]
+#[post("/admin/accounts/{id}/role", wrap = "from_fn(auth::admin)")]
 pub async fn set_role(
     state: web::Data<AppState>,
     admin: Admin,
@@ -601,7 +603,7 @@ pub async fn set_role(
     .await
 }
 
-#[post("/admin/accounts/{id}/disable")]
+#[post("/admin/accounts/{id}/disable", wrap = "from_fn(auth::admin)")]
 pub async fn disable_account(
     state: web::Data<AppState>,
     admin: Admin,
@@ -618,7 +620,7 @@ pub async fn disable_account(
     .await
 }
 
-#[post("/admin/accounts/{id}/enable")]
+#[post("/admin/accounts/{id}/enable", wrap = "from_fn(auth::admin)")]
 pub async fn enable_account(
     state: web::Data<AppState>,
     admin: Admin,
@@ -632,7 +634,7 @@ pub async fn enable_account(
     .await
 }
 
-#[post("/admin/accounts/{id}/unlock")]
+#[post("/admin/accounts/{id}/unlock", wrap = "from_fn(auth::admin)")]
 pub async fn unlock_account(
     state: web::Data<AppState>,
     admin: Admin,
@@ -646,7 +648,7 @@ pub async fn unlock_account(
     .await
 }
 
-#[post("/admin/accounts/{id}/reset-password")]
+#[post("/admin/accounts/{id}/reset-password", wrap = "from_fn(auth::admin)")]
 pub async fn reset_password(
     state: web::Data<AppState>,
     admin: Admin,
@@ -714,7 +716,7 @@ struct KeysPage {
     rows: Vec<KeyRow>,
 }
 
-#[get("/admin/api-keys")]
+#[get("/admin/api-keys", wrap = "from_fn(auth::admin)")]
 pub async fn api_keys_page(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
     let keys = state.db(|conn| Ok(api_keys::list_keys(conn)?)).await?;
     html(KeysPage {
@@ -734,7 +736,7 @@ pub struct KeyForm {
     ingest: Option<String>,
 }
 
-#[post("/admin/api-keys")]
+#[post("/admin/api-keys", wrap = "from_fn(auth::admin)")]
 pub async fn create_api_key(
     state: web::Data<AppState>,
     admin: Admin,
@@ -760,7 +762,7 @@ pub async fn create_api_key(
     })
 }
 
-#[post("/admin/api-keys/{id}/revoke")]
+#[post("/admin/api-keys/{id}/revoke", wrap = "from_fn(auth::admin)")]
 pub async fn revoke_api_key(
     state: web::Data<AppState>,
     admin: Admin,
@@ -804,7 +806,7 @@ impl AuditPage {
     }
 }
 
-#[get("/admin/audit")]
+#[get("/admin/audit", wrap = "from_fn(auth::admin)")]
 pub async fn audit_page(
     state: web::Data<AppState>,
     admin: Admin,

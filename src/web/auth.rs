@@ -1,9 +1,13 @@
 //! Who is asking, and may they: the session or API key of every request, the
-//! access rule of every path, CSRF tokens, and the session cookie.
+//! access rule of every route, CSRF tokens, and the session cookie.
 //!
-//! One middleware decides for every route from its path ([`access_for`]), so a
-//! new route is covered the moment it exists; handlers that change anything
-//! also take the [`Admin`] extractor and a [`Protected`] form.
+//! Each route declares who may use it on its own attribute
+//! (`#[get("/admin/policy", wrap = "from_fn(auth::admin)")]`), so the rule is
+//! applied to the resource the router matched, never to the raw path of the
+//! request: `/%61dmin/policy` and `/admin/policy` are one route with one rule.
+//! A test reads every route attribute of the source and fails on one that
+//! declares no rule. Handlers that change anything also take the [`Admin`]
+//! extractor (or check the key's scope) and a [`Protected`] form.
 
 use super::error::{AppError, AppResult};
 use super::AppState;
@@ -29,35 +33,93 @@ pub const SIGN_IN_COOKIE: &str = "ai_sign_in";
 /// A session used less than this long ago is not written back on every request.
 const TOUCH_INTERVAL: i64 = 60;
 
-/// Who may open a path.
+/// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone: sign-in, health, static files.
-    Public,
     /// Any signed-in account, even one that must change its password first.
     Signed,
     /// The four roles that read reports (and API keys with the read scope).
     Reader,
     /// Global Administrators only.
     Admin,
-    /// Live ingest: API keys with the ingest scope (reading it needs a reader).
+    /// Live ingest: API keys with the ingest scope.
     Ingest,
 }
 
-/// The access rule of a path. Anything not named here needs a reader, so an
-/// unknown path tells an anonymous client nothing (it goes to sign-in).
-pub fn access_for(path: &str) -> Access {
-    match path {
-        "/sign-in" | "/login" | "/healthz" => Access::Public,
-        "/sign-out" | "/logout" | "/account/password" | "/api/v1/me" | "/api/v1/openapi.json" => {
-            Access::Signed
-        }
-        "/admin" => Access::Admin,
-        "/api/v1/events" => Access::Ingest,
-        _ if path.starts_with("/static/") => Access::Public,
-        _ if path.starts_with("/admin/") => Access::Admin,
-        _ => Access::Reader,
-    }
+/// A route's rule: who, and whether it answers as the API (JSON errors, API
+/// keys accepted) or as a page (sign-in redirects, error pages, CSRF origin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub access: Access,
+    pub api: bool,
+}
+
+/// Pages any signed-in account may open (`/account/password`, sign-out).
+pub async fn signed(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Rule { access: Access::Signed, api: false }, req, next).await
+}
+
+/// Report pages and downloads.
+pub async fn reader(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Rule { access: Access::Reader, api: false }, req, next).await
+}
+
+/// Admin pages and forms.
+pub async fn admin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Rule { access: Access::Admin, api: false }, req, next).await
+}
+
+/// API resources any caller may read (`/api/v1/me`, the OpenAPI document).
+pub async fn api_signed(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Rule { access: Access::Signed, api: true }, req, next).await
+}
+
+/// API resources with report data.
+pub async fn api_reader(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Rule { access: Access::Reader, api: true }, req, next).await
+}
+
+/// Live ingest.
+pub async fn api_ingest(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(Rule { access: Access::Ingest, api: true }, req, next).await
+}
+
+/// Routes anyone may use (sign-in, health). Declared like the others, so
+/// that a route without any rule stands out.
+pub async fn public(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// The rule of an address no route matched: it needs a reader, so an unknown
+/// path tells an anonymous client nothing (it goes to sign-in, or gets a 401
+/// under `/api/`). Whatever it allows, the answer is only a 404 or a 405.
+pub async fn unmatched(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let api = is_api(req.path());
+    guard(Rule { access: Access::Reader, api }, req, next).await
 }
 
 fn is_api(path: &str) -> bool {
@@ -93,27 +155,25 @@ pub struct KeyHolder {
     pub can_ingest: bool,
 }
 
-/// Who is asking, as the middleware established it.
+/// Who is asking, as the route's guard established it.
 #[derive(Debug, Clone)]
 pub enum Principal {
     Session(Viewer),
     Key(KeyHolder),
 }
 
-/// The middleware: establishes the principal and applies [`access_for`].
-pub async fn authenticate(
+/// Establishes the principal and applies the route's rule.
+async fn guard(
+    rule: Rule,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let access = access_for(req.path());
-    if access == Access::Public {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    }
-    let api = is_api(req.path());
+    let api = rule.api;
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(req.error_response(AppError::Internal("no application state".into())));
     };
-    if !api && !is_safe(req.method()) && !same_origin(req.request()) {
+    let trust = state.settings.security.trust_forwarded_for;
+    if !api && !is_safe(req.method()) && !same_origin(req.request(), trust) {
         let e =
             AppError::Forbidden("This form was sent from another site, so it was refused.".into());
         return Ok(req.error_response(e));
@@ -135,20 +195,14 @@ pub async fn authenticate(
         }
         Err(e) => return Ok(refuse(req, e, api)),
     };
-    // Reading the ingest path is reading; only writing to it is ingest.
-    let access = if access == Access::Ingest && is_safe(req.method()) {
-        Access::Reader
-    } else {
-        access
-    };
-    if let Err(e) = allowed(&principal, access, req.method(), api) {
+    if let Err(e) = allowed(&principal, rule, req.method()) {
         if let (AppError::MustChangePassword, false) = (&e, api) {
             let next = requested_page(req.request()).unwrap_or_else(|| "/".into());
             return Ok(req.into_response(redirect(&password_location(&next))));
         }
         return Ok(refuse(req, e, api));
     }
-    let https = is_https(req.request());
+    let https = is_https(req.request(), trust);
     req.extensions_mut().insert(principal);
     let mut response = next.call(req).await?.map_into_boxed_body();
     let headers = response.headers_mut();
@@ -177,7 +231,8 @@ enum Found {
     Nobody { expired: bool },
 }
 
-fn allowed(principal: &Principal, access: Access, method: &Method, api: bool) -> AppResult<()> {
+fn allowed(principal: &Principal, rule: Rule, method: &Method) -> AppResult<()> {
+    let Rule { access, api } = rule;
     match principal {
         Principal::Key(key) => {
             if !api {
@@ -186,7 +241,7 @@ fn allowed(principal: &Principal, access: Access, method: &Method, api: bool) ->
                 ));
             }
             match access {
-                Access::Public | Access::Signed => Ok(()),
+                Access::Signed => Ok(()),
                 Access::Reader if key.can_read => Ok(()),
                 Access::Reader => Err(AppError::Forbidden(format!(
                     "The API key '{}' has no read scope.",
@@ -203,7 +258,7 @@ fn allowed(principal: &Principal, access: Access, method: &Method, api: bool) ->
             }
         }
         Principal::Session(viewer) => {
-            if api && !is_safe(method) {
+            if access == Access::Ingest || (api && !is_safe(method)) {
                 return Err(AppError::Forbidden(
                     "Changes through the API need an API key (Authorization: Bearer), not a session."
                         .into(),
@@ -291,9 +346,10 @@ fn is_safe(method: &Method) -> bool {
 }
 
 /// A state-changing request must come from a page of this portal: its
-/// `Origin` (when the browser sends one) names this host, and the browser does
-/// not call it cross-site. The CSRF token is checked as well, by [`Protected`].
-fn same_origin(req: &HttpRequest) -> bool {
+/// `Origin` (when the browser sends one) names this scheme, host and port,
+/// and the browser does not call it cross-site. The CSRF token is checked as
+/// well, by [`Protected`].
+fn same_origin(req: &HttpRequest, trust_proxy: bool) -> bool {
     let site = req
         .headers()
         .get("sec-fetch-site")
@@ -304,23 +360,50 @@ fn same_origin(req: &HttpRequest) -> bool {
     let Some(origin) = req.headers().get(header::ORIGIN) else {
         return true;
     };
-    let host = req.connection_info().host().to_string();
-    origin
-        .to_str()
-        .ok()
-        .and_then(|o| url::Url::parse(o).ok())
-        .and_then(|u| {
-            let h = u.host_str()?.to_string();
-            Some(match u.port() {
-                Some(p) => format!("{h}:{p}"),
-                None => h,
-            })
-        })
-        .is_some_and(|origin_host| origin_host.eq_ignore_ascii_case(&host))
+    let (scheme, host) = this_origin(req, trust_proxy);
+    let Some(origin) = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok()) else {
+        return false;
+    };
+    let Some(origin_host) = origin.host_str() else {
+        return false;
+    };
+    let origin_authority = match origin.port() {
+        Some(p) => format!("{origin_host}:{p}"),
+        None => origin_host.to_string(),
+    };
+    origin.scheme().eq_ignore_ascii_case(&scheme)
+        && origin_authority.eq_ignore_ascii_case(&without_default_port(&host, &scheme))
 }
 
-fn is_https(req: &HttpRequest) -> bool {
-    req.connection_info().scheme() == "https"
+/// `host:80` over http and `host:443` over https are `host`, as browsers
+/// write them in `Origin`.
+fn without_default_port(host: &str, scheme: &str) -> String {
+    let default = if scheme == "https" { ":443" } else { ":80" };
+    host.strip_suffix(default).unwrap_or(host).to_string()
+}
+
+/// The scheme and host the client used to reach the portal. A proxy's
+/// `Forwarded` / `X-Forwarded-Proto` / `X-Forwarded-Host` count only when
+/// the portal is told it stands behind one (`--trust-forwarded-for`);
+/// otherwise any client could claim HTTPS or another host. The portal itself
+/// speaks plain HTTP.
+pub fn this_origin(req: &HttpRequest, trust_proxy: bool) -> (String, String) {
+    if trust_proxy {
+        let info = req.connection_info();
+        return (info.scheme().to_string(), info.host().to_string());
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| req.app_config().host().to_string());
+    ("http".to_string(), host)
+}
+
+fn is_https(req: &HttpRequest, trust_proxy: bool) -> bool {
+    this_origin(req, trust_proxy).0 == "https"
 }
 
 /// The client address for throttling: the connection's peer, or the first
@@ -423,7 +506,7 @@ pub fn cookie(req: &HttpRequest, state: &AppState, name: &str, value: String) ->
     let secure = match state.settings.security.secure_cookies {
         SecureCookies::Always => true,
         SecureCookies::Never => false,
-        SecureCookies::Auto => is_https(req),
+        SecureCookies::Auto => is_https(req, state.settings.security.trust_forwarded_for),
     };
     Cookie::build(name.to_string(), value)
         .path("/")
@@ -552,21 +635,6 @@ pub fn csrf_refused() -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_have_the_expected_access() {
-        assert_eq!(access_for("/sign-in"), Access::Public);
-        assert_eq!(access_for("/static/app.css"), Access::Public);
-        assert_eq!(access_for("/healthz"), Access::Public);
-        assert_eq!(access_for("/"), Access::Reader);
-        assert_eq!(access_for("/registrations.csv"), Access::Reader);
-        assert_eq!(access_for("/no-such-page"), Access::Reader);
-        assert_eq!(access_for("/admin"), Access::Admin);
-        assert_eq!(access_for("/admin/accounts/x/role"), Access::Admin);
-        assert_eq!(access_for("/administrator"), Access::Reader);
-        assert_eq!(access_for("/account/password"), Access::Signed);
-        assert_eq!(access_for("/api/v1/events"), Access::Ingest);
-    }
 
     #[test]
     fn next_stays_on_this_portal() {

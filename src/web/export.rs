@@ -10,6 +10,13 @@
 //! cut off without its final chunk, so the client reports a failed download
 //! rather than keeping a file that looks complete.
 //!
+//! Downloads hold a database connection for as long as they stream, so they
+//! have a share of the pool of their own (half of it unless configured): a
+//! download beyond it gets a 503 with `Retry-After` at once, and pages, the
+//! API and sign-in keep the other connections however slowly the downloads
+//! are read. A download whose client reads nothing for the idle timeout is
+//! cut off, so a stalled reader cannot keep its connection either.
+//!
 //! Files are UTF-8 with a byte-order mark (spreadsheets then read non-ASCII
 //! names correctly), RFC 4180 (CRLF line ends, fields quoted when they hold a
 //! comma, quote or line break, quotes doubled), with a header row.
@@ -26,6 +33,9 @@ use actix_web::HttpResponse;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Rows per block handed to the response.
 pub const BLOCK_ROWS: usize = 5_000;
@@ -98,6 +108,8 @@ pub enum ExportError {
     Csv(String),
     #[error("the client closed the connection")]
     ClientGone,
+    #[error("the client read nothing for {0:?}")]
+    ClientStalled(Duration),
 }
 
 impl From<csv::Error> for ExportError {
@@ -111,6 +123,8 @@ pub struct Sink {
     block: CsvBlock,
     rows: usize,
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    /// How long a block may wait for the client to make room.
+    idle: Duration,
 }
 
 impl Sink {
@@ -127,14 +141,42 @@ impl Sink {
     fn flush(&mut self) -> Result<(), ExportError> {
         let bytes = std::mem::take(&mut self.block).into_bytes()?;
         self.rows = 0;
-        self.tx
-            .blocking_send(Ok(bytes))
-            .map_err(|_| ExportError::ClientGone)
+        send_within(&self.tx, Ok(bytes), self.idle)
+    }
+}
+
+/// Hands a block to the response, waiting at most `idle` for the client to
+/// read what is queued. The wait polls with a short, growing sleep: the
+/// thread is a blocking one already, and a queue of several blocks keeps the
+/// client busy meanwhile.
+fn send_within(
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    item: Result<Bytes, std::io::Error>,
+    idle: Duration,
+) -> Result<(), ExportError> {
+    use tokio::sync::mpsc::error::TrySendError;
+    let deadline = Instant::now() + idle;
+    let mut item = item;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match tx.try_send(item) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(_)) => return Err(ExportError::ClientGone),
+            Err(TrySendError::Full(back)) => {
+                if Instant::now() >= deadline {
+                    return Err(ExportError::ClientStalled(idle));
+                }
+                item = back;
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+        }
     }
 }
 
 /// Starts a download named `name` (see [`file_name`]): the header, then the
-/// rows `produce` writes, reading from the database inside one snapshot.
+/// rows `produce` writes, reading from the database inside one snapshot. A
+/// 503 with `Retry-After` when the downloads' share of the pool is taken.
 pub fn download<P>(
     state: &AppState,
     name: String,
@@ -144,14 +186,30 @@ pub fn download<P>(
 where
     P: FnOnce(&mut DbConnection, &mut Sink) -> Result<(), ExportError> + Send + 'static,
 {
+    let Ok(place) = state.downloads.clone().try_acquire_owned() else {
+        return HttpResponse::ServiceUnavailable()
+            .insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS))
+            .insert_header(("Cache-Control", "no-store"))
+            .content_type("text/plain; charset=utf-8")
+            .body(format!(
+                "Too many downloads are running at once; try again in {RETRY_AFTER_SECONDS} seconds.\n"
+            ));
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(BLOCKS_IN_FLIGHT);
     let pool = state.pool.clone();
+    let idle = state.settings.downloads.idle;
     let file = name.clone();
+    // Set once every row is queued; a stream that ends without it was cut
+    // off, and says so to the client instead of ending like a whole file.
+    let complete = Arc::new(AtomicBool::new(false));
+    let completed = complete.clone();
     actix_web::rt::task::spawn_blocking(move || {
+        let _place = place;
         let mut sink = Sink {
             block: CsvBlock::starting_with(BOM.to_vec()),
             rows: 0,
             tx,
+            idle,
         };
         let sent = (|| -> Result<(), ExportError> {
             sink.block.row(header.iter().copied())?;
@@ -160,17 +218,30 @@ where
             sink.flush()
         })();
         match sent {
-            Ok(()) | Err(ExportError::ClientGone) => {}
+            Ok(()) => completed.store(true, Ordering::Release),
+            Err(ExportError::ClientGone) => {}
+            Err(e @ ExportError::ClientStalled(_)) => {
+                tracing::warn!("CSV download {file} cut off: {e}");
+            }
             Err(e) => {
                 tracing::error!("CSV download {file} failed part way: {e}");
-                let _ = sink
-                    .tx
-                    .blocking_send(Err(std::io::Error::other(e.to_string())));
+                let _ = send_within(&sink.tx, Err(std::io::Error::other(e.to_string())), idle);
             }
         }
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
+    let body = futures_util::stream::unfold(Some(rx), move |rx| {
+        let complete = complete.clone();
+        async move {
+            let mut rx = rx?;
+            match rx.recv().await {
+                Some(item) => Some((item, Some(rx))),
+                None if complete.load(Ordering::Acquire) => None,
+                None => Some((
+                    Err(std::io::Error::other("the download was cut off")),
+                    None,
+                )),
+            }
+        }
     });
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -181,6 +252,9 @@ where
         .insert_header(("Cache-Control", "no-store"))
         .streaming(body)
 }
+
+/// What a download refused for want of a place asks the client to wait.
+const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// SQLite page cache of a connection while it streams a download: a
 /// download reads each page once, so a large cache would only hold memory.

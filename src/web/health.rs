@@ -1,10 +1,12 @@
 //! `/healthz`: 200 when the database answers, 503 when it does not. No sign-in, no data.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::AppState;
 use actix_web::{get, web, HttpResponse};
 use diesel::connection::SimpleConnection;
 
-#[get("/healthz")]
+#[get("/healthz", wrap = "from_fn(auth::public)")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let answered = state
         .db(|conn| {

@@ -2,6 +2,8 @@
 //! validation, one transaction), see the result, the recent imports, and the
 //! retention setting. Global Administrators only.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::admin::{admin_layout, see_other};
 use super::auth::{csrf_form, Admin, Protected};
 use super::error::{AppError, AppResult};
@@ -88,7 +90,7 @@ struct ImportsPage {
     recent: Vec<ImportLine>,
 }
 
-#[get("/admin/imports")]
+#[get("/admin/imports", wrap = "from_fn(auth::admin)")]
 pub async fn imports_page(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
     let (days, recent) = state
         .db(|conn| {
@@ -165,7 +167,7 @@ struct ResultPage {
     outcome: Result<(i64, Vec<SummaryLine>, String), ImportError>,
 }
 
-#[post("/admin/imports")]
+#[post("/admin/imports", wrap = "from_fn(auth::admin)")]
 pub async fn upload(
     state: web::Data<AppState>,
     admin: Admin,
@@ -297,7 +299,7 @@ pub struct RetentionForm {
 }
 csrf_form!(RetentionForm);
 
-#[post("/admin/imports/retention")]
+#[post("/admin/imports/retention", wrap = "from_fn(auth::admin)")]
 pub async fn set_retention(
     state: web::Data<AppState>,
     admin: Admin,

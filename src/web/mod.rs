@@ -15,6 +15,7 @@ pub mod overview;
 pub mod params;
 pub mod registrations;
 pub mod reports;
+pub mod request;
 pub mod sign_in;
 pub mod users;
 
@@ -31,9 +32,22 @@ pub struct AppState {
     /// The overview's figures while the data is unchanged (checked against
     /// the database's data version on every request).
     pub figures: Arc<overview::FiguresCache>,
+    /// Places for CSV downloads streaming at once: their share of the pool.
+    pub downloads: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
+    pub fn new(pool: Pool, backend: &'static str, settings: crate::config::WebSettings) -> Self {
+        let downloads = settings.downloads.budget(pool.max_size());
+        AppState {
+            pool,
+            backend,
+            settings: Arc::new(settings),
+            figures: Default::default(),
+            downloads: Arc::new(tokio::sync::Semaphore::new(downloads)),
+        }
+    }
+
     /// Runs blocking diesel work on the blocking thread pool with a pooled connection.
     pub async fn db<T, F>(&self, work: F) -> AppResult<T>
     where

@@ -1,6 +1,8 @@
 //! `/`: the overview blade — tiles, insights and the two charts, each linking
 //! to the list it summarises.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::activity::kind_href;
 use super::auth::Viewer;
 use super::error::AppResult;
@@ -538,7 +540,7 @@ pub fn parse_range(query: &str) -> AppResult<RangeChoice> {
 /// Every parameter the overview accepts.
 pub const PARAMS: [&str; 1] = ["range"];
 
-#[get("/")]
+#[get("/", wrap = "from_fn(auth::reader)")]
 pub async fn overview(
     state: web::Data<AppState>,
     viewer: Viewer,

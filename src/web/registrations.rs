@@ -1,5 +1,7 @@
 //! `/registrations`: registration details, one row per user.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name};
@@ -318,7 +320,7 @@ impl RegistrationsPage {
     }
 }
 
-#[get("/registrations")]
+#[get("/registrations", wrap = "from_fn(auth::reader)")]
 pub async fn registrations(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -335,7 +337,7 @@ pub async fn registrations(
     html(RegistrationsPage::new(&query, &page, layout))
 }
 
-#[get("/registrations.csv")]
+#[get("/registrations.csv", wrap = "from_fn(auth::reader)")]
 pub async fn registrations_csv(
     state: web::Data<AppState>,
     req: HttpRequest,

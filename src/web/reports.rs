@@ -2,6 +2,8 @@
 //! reports): Registration activity and Reset activity, one row per
 //! operation, newest first, and their CSV downloads.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name, ExportError, Sink};
@@ -411,7 +413,7 @@ fn write_rows(
     }
 }
 
-#[get("/reports/registration-activity")]
+#[get("/reports/registration-activity", wrap = "from_fn(auth::reader)")]
 pub async fn registration_activity(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -420,7 +422,7 @@ pub async fn registration_activity(
     show(Report::RegistrationActivity, state, viewer, req).await
 }
 
-#[get("/reports/reset-activity")]
+#[get("/reports/reset-activity", wrap = "from_fn(auth::reader)")]
 pub async fn reset_activity(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -429,7 +431,7 @@ pub async fn reset_activity(
     show(Report::ResetActivity, state, viewer, req).await
 }
 
-#[get("/reports/registration-activity.csv")]
+#[get("/reports/registration-activity.csv", wrap = "from_fn(auth::reader)")]
 pub async fn registration_activity_csv(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -437,7 +439,7 @@ pub async fn registration_activity_csv(
     csv(Report::RegistrationActivity, state, req).await
 }
 
-#[get("/reports/reset-activity.csv")]
+#[get("/reports/reset-activity.csv", wrap = "from_fn(auth::reader)")]
 pub async fn reset_activity_csv(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -1,5 +1,7 @@
 //! Sign-in, sign-out and changing one's own password.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::auth::{
     client_address, cookie, csrf_form, password_location, presented_session, removal, safe_next,
     Protected, Viewer, SESSION_COOKIE, SIGN_IN_COOKIE,
@@ -67,8 +69,8 @@ fn sign_in_form(
 
 /// `/login` is the name DESIGN.md's interface contract gives other tools.
 #[routes]
-#[get("/sign-in")]
-#[get("/login")]
+#[get("/sign-in", wrap = "from_fn(auth::public)")]
+#[get("/login", wrap = "from_fn(auth::public)")]
 pub async fn sign_in_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -106,8 +108,8 @@ enum Attempt {
 }
 
 #[routes]
-#[post("/sign-in")]
-#[post("/login")]
+#[post("/sign-in", wrap = "from_fn(auth::public)")]
+#[post("/login", wrap = "from_fn(auth::public)")]
 pub async fn sign_in(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -134,19 +136,15 @@ pub async fn sign_in(
     let address = client_address(&req, settings.trust_forwarded_for);
     let presented = presented_session(&req);
     let username = form.username.trim().to_string();
-    let name = username.clone();
-    let attempt = state
-        .db(move |conn| {
-            Ok(attempt(
-                conn,
-                &name,
-                &form.password,
-                &address,
-                &settings,
-                presented,
-            )?)
-        })
-        .await?;
+    let attempt = sign_in_attempt(
+        &state,
+        username.clone(),
+        form.password,
+        address,
+        settings,
+        presented,
+    )
+    .await?;
     let (status, error) = match attempt {
         Attempt::SignedIn { token, must_change } => {
             let location = if must_change {
@@ -182,48 +180,114 @@ pub async fn sign_in(
     sign_in_form(&req, &state, status, &next, &username, None, Some(error))
 }
 
-/// Checks the locks, then the password; counts a failure against the account
-/// and the address, or opens a new session (ending the one the browser had).
-fn attempt(
-    conn: &mut DbConnection,
-    username: &str,
-    password: &str,
-    address: &str,
-    settings: &SecuritySettings,
+/// The attempts a sign-in holds while its password is checked.
+struct Reserved {
+    account: throttle::Reservation,
+    address: throttle::Reservation,
+}
+
+/// One sign-in: reserves an attempt of the address and of the account
+/// (refusing at once when either is locked), checks the password on a
+/// blocking thread without holding a database connection, then opens a
+/// session (giving the attempts back) or leaves the attempts counted as
+/// failures, auditing a lock this attempt set.
+async fn sign_in_attempt(
+    state: &AppState,
+    username: String,
+    password: String,
+    address: String,
+    settings: SecuritySettings,
     presented: Option<String>,
-) -> QueryResult<Attempt> {
+) -> AppResult<Attempt> {
     let now = Utc::now().naive_utc();
-    let account_subject = throttle::account_subject(username);
-    let address_subject = throttle::address_subject(address);
-    if let Some(until) = throttle::locked_until(conn, &address_subject, now)? {
-        return Ok(Attempt::AddressBlocked(until));
-    }
-    if let Some(until) = throttle::locked_until(conn, &account_subject, now)? {
-        return Ok(Attempt::AccountLocked(until));
-    }
-    let account = db::accounts::find_by_username(conn, username)?;
-    let password_ok =
-        verify_password_or_dummy(password, account.as_ref().map(|a| a.password_hash.as_str()));
+    let account_subject = throttle::account_subject(&username);
+    let address_subject = throttle::address_subject(&address);
+    let limits = |max_failures| throttle::Limits {
+        max_failures,
+        window: settings.failure_window,
+        lock: settings.lock,
+    };
+    let (account_limits, address_limits) =
+        (limits(settings.account_failures), limits(settings.address_failures));
+    let (subjects, name) = (
+        (account_subject.clone(), address_subject.clone()),
+        username.clone(),
+    );
+    let reserved = state
+        .db(move |conn| {
+            let (account_subject, address_subject) = subjects;
+            let address = throttle::reserve(conn, &address_subject, address_limits, now)?;
+            if let throttle::Reservation::Locked(until) = address {
+                return Ok(Err(Attempt::AddressBlocked(until)));
+            }
+            let account = throttle::reserve(conn, &account_subject, account_limits, now)?;
+            if let throttle::Reservation::Locked(until) = account {
+                throttle::release(conn, &address_subject, address)?;
+                return Ok(Err(Attempt::AccountLocked(until)));
+            }
+            let found = db::accounts::find_by_username(conn, &name)?;
+            Ok(Ok((Reserved { account, address }, found)))
+        })
+        .await?;
+    let (reserved, account) = match reserved {
+        Ok(r) => r,
+        Err(refused) => return Ok(refused),
+    };
+    let hash = account.as_ref().map(|a| a.password_hash.clone());
+    let password_ok = web::block(move || verify_password_or_dummy(&password, hash.as_deref()))
+        .await
+        .map_err(|e| AppError::Internal(format!("checking a password: {e}")))?;
+    state
+        .db(move |conn| {
+            Ok(settle(
+                conn,
+                SettleInput {
+                    username: &username,
+                    account,
+                    password_ok,
+                    reserved,
+                    account_subject: &account_subject,
+                    address_subject: &address_subject,
+                    address: &address,
+                    settings: &settings,
+                    presented,
+                    now,
+                },
+            )?)
+        })
+        .await
+}
+
+struct SettleInput<'a> {
+    username: &'a str,
+    account: Option<db::models::Account>,
+    password_ok: bool,
+    reserved: Reserved,
+    account_subject: &'a str,
+    address_subject: &'a str,
+    address: &'a str,
+    settings: &'a SecuritySettings,
+    presented: Option<String>,
+    now: NaiveDateTime,
+}
+
+/// What a checked password comes to: a new session, or a counted failure.
+fn settle(conn: &mut DbConnection, input: SettleInput<'_>) -> QueryResult<Attempt> {
+    let SettleInput {
+        username,
+        account,
+        password_ok,
+        reserved,
+        account_subject,
+        address_subject,
+        address,
+        settings,
+        presented,
+        now,
+    } = input;
     let account = match account {
         Some(a) if password_ok && !a.disabled => a,
         other => {
-            let limits = |max_failures| throttle::Limits {
-                max_failures,
-                window: settings.failure_window,
-                lock: settings.lock,
-            };
-            let account_lock = throttle::record_failure(
-                conn,
-                &account_subject,
-                limits(settings.account_failures),
-                now,
-            )?;
-            let address_lock = throttle::record_failure(
-                conn,
-                &address_subject,
-                limits(settings.address_failures),
-                now,
-            )?;
             if other.as_ref().is_some_and(|a| a.disabled && password_ok) {
                 audit::record(
                     conn,
@@ -233,7 +297,7 @@ fn attempt(
                     "the account is disabled",
                 )?;
             }
-            if let Some(until) = account_lock {
+            if let throttle::Reservation::Granted { locks: Some(until) } = reserved.account {
                 audit::record(
                     conn,
                     username,
@@ -247,7 +311,7 @@ fn attempt(
                 )?;
                 return Ok(Attempt::AccountLocked(until));
             }
-            if let Some(until) = address_lock {
+            if let throttle::Reservation::Granted { locks: Some(until) } = reserved.address {
                 audit::record(
                     conn,
                     address,
@@ -265,7 +329,8 @@ fn attempt(
         }
     };
     conn.transaction(|conn| {
-        throttle::clear(conn, &account_subject)?;
+        throttle::clear(conn, account_subject)?;
+        throttle::release(conn, address_subject, reserved.address)?;
         if let Some(old) = presented {
             sessions::delete_session(conn, &old)?;
         }
@@ -292,8 +357,8 @@ pub struct TokenOnly {
 }
 
 #[routes]
-#[post("/sign-out")]
-#[post("/logout")]
+#[post("/sign-out", wrap = "from_fn(auth::signed)")]
+#[post("/logout", wrap = "from_fn(auth::signed)")]
 pub async fn sign_out(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -352,7 +417,7 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-#[get("/account/password")]
+#[get("/account/password", wrap = "from_fn(auth::signed)")]
 pub async fn password_form(
     viewer: Viewer,
     query: web::Query<NextQuery>,
@@ -379,7 +444,7 @@ pub struct PasswordForm {
     next: String,
 }
 
-#[post("/account/password")]
+#[post("/account/password", wrap = "from_fn(auth::signed)")]
 pub async fn change_password(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -393,7 +458,7 @@ pub async fn change_password(
     } else if form.new == form.current {
         Some("The new password must differ from the current one.".to_string())
     } else {
-        accounts::validate_password(&form.new)
+        accounts::validate_password(&form.new, &[&viewer.username])
             .err()
             .map(|e| format!("The new password is too weak: {e}."))
     };

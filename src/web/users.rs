@@ -1,5 +1,7 @@
 //! `/users/{id}`: one user's figures, each explained in words.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::auth::Viewer;
 use super::error::{AppError, AppResult};
 use super::forms::yes_no;
@@ -182,7 +184,7 @@ impl UserPage {
     }
 }
 
-#[get("/users/{id}")]
+#[get("/users/{id}", wrap = "from_fn(auth::reader)")]
 pub async fn user(
     state: web::Data<AppState>,
     viewer: Viewer,

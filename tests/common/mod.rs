@@ -19,7 +19,6 @@ use diesel::{Connection, PgConnection};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -306,12 +305,7 @@ fn start_server(url: &DatabaseUrl, settings: WebSettings) -> (String, Pool) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let address = format!("http://{}", listener.local_addr().expect("an address"));
     let pool = db::pool(url, 4);
-    let state = AppState {
-        pool: pool.clone(),
-        backend: url.backend_name(),
-        settings: Arc::new(settings),
-        figures: Default::default(),
-    };
+    let state = AppState::new(pool.clone(), url.backend_name(), settings);
     let server = startup::run(listener, state, Some(1)).expect("the server starts");
     actix_rt::spawn(server);
     (address, pool)

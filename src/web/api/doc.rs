@@ -1,6 +1,8 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and the
 //! types they answer with (`/api/v1/openapi.json`).
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::{figures, lists, ErrorBody, ErrorDetail, Me};
 use crate::web::auth::SESSION_COOKIE;
 use actix_web::{get, HttpResponse};
@@ -120,7 +122,7 @@ pub fn matches_template(template: &str, path: &str) -> bool {
 }
 
 /// This document.
-#[get("/api/v1/openapi.json")]
+#[get("/api/v1/openapi.json", wrap = "from_fn(auth::api_signed)")]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

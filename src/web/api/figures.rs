@@ -1,5 +1,7 @@
 //! The overview's figures, the SSPR policy, and one user explained.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::lists::{utc, ActivityRecord, RegistrationDetail};
 use super::schema::{FeatureKey, MethodKey, OverviewParams, PolicyMethodKey};
 use super::{absolute, api_path, json, no_parameters, ApiResult, ErrorBody};
@@ -173,7 +175,7 @@ impl Overview {
         (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
-#[get("/api/v1/overview")]
+#[get("/api/v1/overview", wrap = "from_fn(auth::api_reader)")]
 pub async fn overview(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     let range = parse_range(req.query_string())?;
     let window = range.window(Utc::now().naive_utc());
@@ -240,7 +242,7 @@ fn keys(set: PolicyMethodSet) -> Vec<PolicyMethodKey> {
         (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
-#[get("/api/v1/policy")]
+#[get("/api/v1/policy", wrap = "from_fn(auth::api_reader)")]
 pub async fn policy(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     no_parameters(&req)?;
     let (policy, row, group) = state
@@ -333,7 +335,7 @@ pub struct RegisteredMethod {
         (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
-#[get("/api/v1/users/{id}")]
+#[get("/api/v1/users/{id}", wrap = "from_fn(auth::api_reader)")]
 pub async fn user(
     state: web::Data<AppState>,
     id: web::Path<String>,

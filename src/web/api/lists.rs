@@ -3,6 +3,8 @@
 //! own parser and one page with the page's own query, so the API and the
 //! pages cannot disagree.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 use super::schema::{
     DetailsKey, EventParams, FeatureKey, MethodKey, RegistrationActivityParams, RegistrationParams,
     ResetActivityParams, ResultKey,
@@ -261,7 +263,7 @@ fn next_link(
         (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
-#[get("/api/v1/registrations")]
+#[get("/api/v1/registrations", wrap = "from_fn(auth::api_reader)")]
 pub async fn registration_details(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -302,7 +304,7 @@ pub async fn registration_details(
         (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
-#[get("/api/v1/activity")]
+#[get("/api/v1/activity", wrap = "from_fn(auth::api_reader)")]
 pub async fn reset_details(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -392,7 +394,7 @@ async fn report(
         (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
-#[get("/api/v1/reports/registration-activity")]
+#[get("/api/v1/reports/registration-activity", wrap = "from_fn(auth::api_reader)")]
 pub async fn registration_activity(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -414,7 +416,7 @@ pub async fn registration_activity(
         (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
-#[get("/api/v1/reports/reset-activity")]
+#[get("/api/v1/reports/reset-activity", wrap = "from_fn(auth::api_reader)")]
 pub async fn reset_activity(
     state: web::Data<AppState>,
     req: HttpRequest,

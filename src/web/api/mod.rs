@@ -8,6 +8,8 @@
 //! request's memory does not grow with the data. Errors are JSON too:
 //! `{"error": {"code", "message", "parameter"?}}`.
 
+use actix_web::middleware::from_fn;
+use crate::web::auth;
 pub mod doc;
 pub mod figures;
 pub mod lists;
@@ -86,6 +88,25 @@ pub fn error_response(e: &AppError) -> HttpResponse {
     })
 }
 
+/// An API error for a status outside [`AppError`]'s (415, 413, 503 for a
+/// busy download budget), with its code derived from the status.
+pub fn error_response_with(status: StatusCode, message: &str) -> HttpResponse {
+    let code = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        _ => "bad_request",
+    };
+    HttpResponse::build(status).json(ErrorBody {
+        error: ErrorDetail {
+            code,
+            message: message.to_string(),
+            parameter: None,
+        },
+    })
+}
+
 /// A 405 for a path of the API asked with a method it does not answer.
 pub fn method_not_allowed(method: &actix_web::http::Method, allow: &'static str) -> HttpResponse {
     HttpResponse::MethodNotAllowed()
@@ -147,8 +168,11 @@ pub fn json(body: &impl Serialize) -> HttpResponse {
 /// An absolute URL of this portal for `href` (a path and query), as the
 /// client reached it, so a script can follow it as it is.
 pub fn absolute(req: &HttpRequest, href: &str) -> String {
-    let info = req.connection_info();
-    format!("{}://{}{href}", info.scheme(), info.host())
+    let trust = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .is_some_and(|s| s.settings.security.trust_forwarded_for);
+    let (scheme, host) = super::auth::this_origin(req, trust);
+    format!("{scheme}://{host}{href}")
 }
 
 /// A path of the API for the path of a page: `/registrations` → `/api/v1/registrations`.
@@ -184,7 +208,7 @@ pub struct Me {
         (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
-#[get("/api/v1/me")]
+#[get("/api/v1/me", wrap = "from_fn(auth::api_signed)")]
 pub async fn me(principal: Principal, req: HttpRequest) -> ApiResult<HttpResponse> {
     no_parameters(&req)?;
     let me = match principal {
