@@ -90,7 +90,11 @@ pub fn run(
             .wrap(from_fn(web::request::hygiene))
             .configure(routes)
             .service(actix_files::Files::new("/static", &static_dir))
-            .default_service(aw::route().to(not_found).wrap(from_fn(web::auth::unmatched)))
+            .default_service(
+                aw::route()
+                    .to(not_found)
+                    .wrap(from_fn(web::auth::unmatched)),
+            )
     })
     .listen(listener)?;
     if let Some(n) = workers {

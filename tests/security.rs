@@ -365,6 +365,220 @@ async fn route_matrix(backend: Backend) {
 }
 db_test!(every_route_as_every_role, route_matrix);
 
+/// The route's path with one letter percent-encoded, once in its first
+/// segment and once in its last (`/%61dmin/policy`, `/admin/p%6flicy`),
+/// and for the API with its first slash encoded (`/api%2Fv1/events`).
+fn encoded_variants(path: &str) -> Vec<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut variants = BTreeSet::new();
+    for index in [1, segments.len() - 1] {
+        let Some(segment) = segments.get(index) else {
+            continue;
+        };
+        let Some(at) = segment.find(|c: char| c.is_ascii_alphabetic()) else {
+            continue;
+        };
+        let letter = segment.as_bytes()[at];
+        let encoded = format!("{}%{letter:02x}{}", &segment[..at], &segment[at + 1..]);
+        let mut parts = segments.clone();
+        parts[index] = &encoded;
+        variants.insert(parts.join("/"));
+    }
+    if let Some(rest) = path.strip_prefix("/api/") {
+        variants.insert(format!("/api%2F{rest}"));
+    }
+    variants.into_iter().collect()
+}
+
+/// Who sends the requests of the encoded-path table: each role's session,
+/// and an API key of each scope.
+enum Caller {
+    Session(Option<Role>, reqwest::Client),
+    Key(&'static str, String),
+}
+
+impl Caller {
+    fn name(&self) -> String {
+        match self {
+            Caller::Session(role, _) => role.map_or("anonymous".into(), |r| r.key().to_string()),
+            Caller::Key(scope, _) => format!("{scope} key"),
+        }
+    }
+}
+
+/// A batch that would register a method for Ana, so that a write that got
+/// through would show.
+fn ingest_batch(tag: &str) -> serde_json::Value {
+    serde_json::json!({ "activities": [{
+        "id": format!("{tag}-a"),
+        "user_id": "u-ana",
+        "feature": "registration",
+        "result": "succeeded",
+        "occurred_at": format!("{}Z", (chrono::Utc::now() - Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%S")),
+        "events": [{ "id": format!("{tag}-e"), "method": "app_code", "success": true }]
+    }]})
+}
+
+/// What a state change would leave behind: audit rows (every admin change
+/// writes one), activities (ingest), accounts and keys.
+fn footprint(app: &TestApp) -> (usize, i64, usize, usize) {
+    app.with_conn(|conn| {
+        use diesel::prelude::*;
+        let audit = db::audit::entries(conn, None, 100_000).unwrap().len();
+        let activities: i64 = db::schema::activities::table
+            .count()
+            .get_result(conn)
+            .unwrap();
+        let accounts = db::accounts::list_accounts(conn).unwrap().len();
+        let keys = db::api_keys::list_keys(conn).unwrap().len();
+        (audit, activities, accounts, keys)
+    })
+}
+
+async fn encoded_paths(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.with_conn(build_worked_example);
+    app.add_account("victim", Role::ReportsReader);
+    let account = account_id(&app, "victim");
+    let (key_id, _) = make_key(&app, "to-revoke", true, false);
+    let mut callers = Vec::new();
+    for who in WHO {
+        let client = match who {
+            None => new_client(),
+            Some(role) => {
+                let name = format!("enc-{}", role.key());
+                app.add_account(&name, role);
+                app.signed_in(&name, PASSWORD).await
+            }
+        };
+        callers.push(Caller::Session(who, client));
+    }
+    for (scope, read, ingest) in [
+        ("read", true, false),
+        ("ingest", false, true),
+        ("read+ingest", true, true),
+    ] {
+        callers.push(Caller::Key(scope, make_key(&app, scope, read, ingest).1));
+    }
+    let before = footprint(&app);
+    let mut failures = Vec::new();
+    let mut requests = 0;
+    for caller in &callers {
+        let csrf = match caller {
+            Caller::Session(Some(_), client) => csrf_of(&app, client).await,
+            _ => String::new(),
+        };
+        for (method, path, fields, _) in ROUTES {
+            let canonical = fill(path, &account, &key_id);
+            for variant in encoded_variants(&canonical) {
+                let url = format!("{}{}", app.address, variant);
+                let (client, bearer) = match caller {
+                    Caller::Session(_, client) => (client.clone(), None),
+                    Caller::Key(_, secret) => (new_client(), Some(secret.clone())),
+                };
+                let mut request = if *method == "GET" {
+                    client.get(&url)
+                } else if canonical == "/api/v1/events" {
+                    client
+                        .post(&url)
+                        .json(&ingest_batch(&format!("enc-{requests}")))
+                } else {
+                    let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+                    form.extend_from_slice(fields);
+                    client.post(&url).form(&form)
+                };
+                if let Some(secret) = bearer {
+                    request = request.bearer_auth(secret);
+                }
+                let response = request.send().await.unwrap();
+                requests += 1;
+                let status = response.status().as_u16();
+                let location = response
+                    .headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap().to_string());
+                let name = caller.name();
+                if variant.contains("%2F") {
+                    // An encoded slash is a character, not a separator: no
+                    // route has such a path, so nothing is done.
+                    if (200..300).contains(&status) {
+                        failures.push(format!("{method} {variant} as {name}: {status}"));
+                    }
+                } else if *method == "GET" {
+                    if status != 308 || location.as_deref() != Some(canonical.as_str()) {
+                        failures.push(format!(
+                            "GET {variant} as {name}: {status} to {location:?}, expected 308 to {canonical}"
+                        ));
+                    }
+                } else if status != 400 {
+                    failures.push(format!("POST {variant} as {name}: {status}, expected 400"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(requests > 500, "the table sent {requests} requests");
+    assert_eq!(
+        footprint(&app),
+        before,
+        "no request through an encoded path changed anything"
+    );
+
+    // On the canonical paths each key gets what its scope allows, and the
+    // route decides, not the path's spelling.
+    for caller in &callers {
+        let Caller::Key(scope, secret) = caller else {
+            continue;
+        };
+        let (read, ingest) = (scope.contains("read"), scope.contains("ingest"));
+        for (method, path, _, _) in ROUTES {
+            let path = fill(path, &account, &key_id);
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            let url = format!("{}{}", app.address, path);
+            let response = if *method == "GET" {
+                new_client()
+                    .get(&url)
+                    .bearer_auth(secret)
+                    .send()
+                    .await
+                    .unwrap()
+            } else {
+                new_client()
+                    .post(&url)
+                    .bearer_auth(secret)
+                    .json(&ingest_batch(&format!("canonical-{scope}")))
+                    .send()
+                    .await
+                    .unwrap()
+            };
+            let expected = match (path.as_str(), *method) {
+                ("/api/v1/me" | "/api/v1/openapi.json", _) => 200,
+                ("/api/v1/events", _) if ingest => 200,
+                ("/api/v1/events", _) => 403,
+                _ if read => 200,
+                _ => 403,
+            };
+            assert_eq!(
+                response.status().as_u16(),
+                expected,
+                "{method} {path} with a {scope} key"
+            );
+        }
+    }
+    let (_, activities, _, _) = footprint(&app);
+    assert_eq!(
+        activities,
+        before.1 + 2,
+        "the two ingest keys each stored their batch"
+    );
+}
+db_test!(
+    encoded_paths_change_nothing_for_any_role_or_key,
+    encoded_paths
+);
+
 async fn reader_pages(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.add_account("rita", Role::ReportsReader);

@@ -108,11 +108,7 @@ pub fn reserve(
 /// Gives back an attempt [`reserve`] granted that was not a wrong password
 /// (it was right, or another subject refused it): it no longer counts, and a
 /// lock it set is lifted.
-pub fn release(
-    conn: &mut DbConnection,
-    subject: &str,
-    granted: Reservation,
-) -> QueryResult<()> {
+pub fn release(conn: &mut DbConnection, subject: &str, granted: Reservation) -> QueryResult<()> {
     let Reservation::Granted { locks } = granted else {
         return Ok(());
     };

@@ -7,8 +7,8 @@
 //! group being read, the activity being assembled from CSV rows).
 
 use super::records::{
-    ActivityRecord, GroupRecord, Identity, ImportError, Located, Location, MemberRecord,
-    MethodsRecord, Position, Record, Sink, Stop, UserRecord,
+    ActivityRecord, GroupRecord, Identity, ImportError, LineLimit, Located, Location, MemberRecord,
+    MethodsRecord, Position, Record, Sink, Stop, UserRecord, MAX_LINE_BYTES,
 };
 use crate::db::models::{Activity, MethodEvent};
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet};
@@ -321,6 +321,7 @@ pub fn read_file(
         .into());
     };
     let mut parser = Parser::new(kind, name);
+    let reader = LineLimit::new(reader, MAX_LINE_BYTES);
     match syntax {
         Syntax::Csv => read_csv(&mut parser, reader, sink)?,
         Syntax::JsonLines => read_json_lines(&mut parser, reader, sink)?,

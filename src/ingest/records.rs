@@ -6,6 +6,7 @@ use crate::db::models::{Activity, MethodEvent};
 use crate::domain::{Method, UserStatus};
 use chrono::NaiveDateTime;
 use std::fmt;
+use std::io;
 
 /// Where a record came from: the file's name and a line (CSV, JSON lines)
 /// or a record index inside a JSON document (Graph's `value` array, from 1).
@@ -56,12 +57,125 @@ pub struct ImportError {
 }
 
 impl ImportError {
+    /// An error; a quoted value in `reason` longer than [`QUOTE_CHARS`] is
+    /// cut there (a 50 MB field is not echoed back on the error page).
     pub fn new(at: Location, field: Option<&str>, reason: impl Into<String>) -> ImportError {
         ImportError {
             at,
-            field: field.map(str::to_string),
-            reason: reason.into(),
+            field: field.map(|f| clip(f, QUOTE_CHARS)),
+            reason: clip_quoted(&reason.into()),
         }
+    }
+}
+
+/// The most characters of an input value an error message quotes.
+pub const QUOTE_CHARS: usize = 200;
+
+/// `text` cut to `max` characters, saying how much was left out.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => format!(
+            "{}… ({} more characters)",
+            &text[..at],
+            text[at..].chars().count()
+        ),
+    }
+}
+
+/// Every run between double quotes cut to [`QUOTE_CHARS`] characters, and the
+/// whole message to a few times that.
+fn clip_quoted(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len().min(4 * QUOTE_CHARS));
+    for (i, part) in reason.split('"').enumerate() {
+        if i > 0 {
+            out.push('"');
+        }
+        if i % 2 == 1 {
+            out.push_str(&clip(part, QUOTE_CHARS));
+        } else {
+            out.push_str(part);
+        }
+    }
+    clip(&out, 4 * QUOTE_CHARS)
+}
+
+/// A line-based file (CSV, JSON lines) read through this refuses a line
+/// longer than `max` bytes as it reads it, so one enormous line cannot fill
+/// the memory before it is found to be wrong.
+pub struct LineLimit<R> {
+    inner: R,
+    max: usize,
+    /// Bytes since the last line break.
+    run: usize,
+}
+
+/// The longest line an import file may have.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
+impl<R: io::BufRead> LineLimit<R> {
+    pub fn new(inner: R, max: usize) -> Self {
+        LineLimit { inner, max, run: 0 }
+    }
+
+    fn too_long(&self) -> io::Error {
+        let size = if self.max >= 1024 * 1024 {
+            format!("{} MiB", self.max / (1024 * 1024))
+        } else {
+            format!("{} KiB", self.max / 1024)
+        };
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a line is longer than {size}; records are far shorter, so the file is not in the import format"
+            ),
+        )
+    }
+}
+
+impl<R: io::BufRead> io::Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = io::BufRead::fill_buf(self)?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl<R: io::BufRead> io::BufRead for LineLimit<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let max = self.max;
+        let run = self.run;
+        let error = self.too_long();
+        let available = self.inner.fill_buf()?;
+        // Hand out at most the rest of the allowance of the current line.
+        let allowed = match available.iter().position(|b| *b == b'\n') {
+            Some(_) => available.len(),
+            None if run + available.len() > max => {
+                if run >= max {
+                    return Err(error);
+                }
+                max - run
+            }
+            None => available.len(),
+        };
+        Ok(&available[..allowed.min(available.len())])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        // The inner buffer still holds what is consumed: scan it in place.
+        self.run = match self.inner.fill_buf() {
+            Ok(buf) => {
+                let part = &buf[..amount.min(buf.len())];
+                match part.iter().rposition(|b| *b == b'\n') {
+                    Some(at) => part.len() - at - 1,
+                    None => self.run + part.len(),
+                }
+            }
+            Err(_) => self.run + amount,
+        };
+        self.inner.consume(amount);
     }
 }
 
@@ -249,6 +363,60 @@ pub enum UserKey {
 pub struct Located {
     pub at: Location,
     pub record: Record,
+}
+
+#[cfg(test)]
+mod line_limit_tests {
+    use super::*;
+    use std::io::{BufRead, Read};
+
+    #[test]
+    fn lines_within_the_limit_read_whole() {
+        let text = "a,b\n".repeat(10_000);
+        let mut out = String::new();
+        LineLimit::new(io::BufReader::with_capacity(7, text.as_bytes()), 8)
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, text);
+        let lines: Vec<String> = LineLimit::new(text.as_bytes(), 8)
+            .lines()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(lines.len(), 10_000);
+    }
+
+    #[test]
+    fn a_long_line_is_refused_before_it_is_read_whole() {
+        let text = format!("ok\n{}\nafter\n", "x".repeat(100_000));
+        let mut reader = LineLimit::new(io::BufReader::with_capacity(64, text.as_bytes()), 1024);
+        let mut first = String::new();
+        reader.read_line(&mut first).unwrap();
+        assert_eq!(first, "ok\n");
+        let mut second = String::new();
+        let e = reader.read_line(&mut second).unwrap_err();
+        assert!(e.to_string().contains("a line is longer than 1 KiB"), "{e}");
+        assert!(
+            second.len() <= 1024 + 64,
+            "read {} bytes of it",
+            second.len()
+        );
+    }
+
+    #[test]
+    fn quoted_values_in_errors_are_cut() {
+        let long = "y".repeat(50_000);
+        let e = ImportError::new(
+            Location {
+                file: "users.csv".into(),
+                position: Position::Line(2),
+            },
+            None,
+            format!("unknown role \"{long}\"; give User or Admin"),
+        );
+        assert!(e.reason.len() < 1_000, "{}", e.reason.len());
+        assert!(e.reason.contains("(49800 more characters)"), "{}", e.reason);
+        assert!(e.reason.ends_with("; give User or Admin"), "{}", e.reason);
+    }
 }
 
 #[cfg(test)]

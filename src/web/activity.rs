@@ -1,7 +1,5 @@
 //! `/activity`: reset details, the method events of a range.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name, BLOCK_ROWS};
@@ -18,6 +16,8 @@ use crate::domain::filter::{
     parse_feature, EventFilter, Outcome, PagePosition, PageSize, RangeChoice, Search,
 };
 use crate::domain::{Feature, Method};
+use crate::web::auth;
+use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};

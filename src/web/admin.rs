@@ -2,8 +2,6 @@
 //! Global Administrators only (the middleware and the [`Admin`] extractor both
 //! check); every change needs the session's CSRF token and is audited.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::auth::{csrf_form, Admin, Protected};
 use super::error::{AppError, AppResult};
 use super::layout::Layout;
@@ -18,7 +16,9 @@ use crate::db::models::Account;
 use crate::db::{self, sessions, throttle, DbConnection};
 use crate::domain::method::{PolicyMethod, PolicyMethodSet};
 use crate::domain::policy::{Scope, SsprPolicy};
+use crate::web::auth;
 use actix_web::http::{header, StatusCode};
+use actix_web::middleware::from_fn;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};

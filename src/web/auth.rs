@@ -59,7 +59,15 @@ pub async fn signed(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(Rule { access: Access::Signed, api: false }, req, next).await
+    guard(
+        Rule {
+            access: Access::Signed,
+            api: false,
+        },
+        req,
+        next,
+    )
+    .await
 }
 
 /// Report pages and downloads.
@@ -67,7 +75,15 @@ pub async fn reader(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(Rule { access: Access::Reader, api: false }, req, next).await
+    guard(
+        Rule {
+            access: Access::Reader,
+            api: false,
+        },
+        req,
+        next,
+    )
+    .await
 }
 
 /// Admin pages and forms.
@@ -75,7 +91,15 @@ pub async fn admin(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(Rule { access: Access::Admin, api: false }, req, next).await
+    guard(
+        Rule {
+            access: Access::Admin,
+            api: false,
+        },
+        req,
+        next,
+    )
+    .await
 }
 
 /// API resources any caller may read (`/api/v1/me`, the OpenAPI document).
@@ -83,7 +107,15 @@ pub async fn api_signed(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(Rule { access: Access::Signed, api: true }, req, next).await
+    guard(
+        Rule {
+            access: Access::Signed,
+            api: true,
+        },
+        req,
+        next,
+    )
+    .await
 }
 
 /// API resources with report data.
@@ -91,7 +123,15 @@ pub async fn api_reader(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(Rule { access: Access::Reader, api: true }, req, next).await
+    guard(
+        Rule {
+            access: Access::Reader,
+            api: true,
+        },
+        req,
+        next,
+    )
+    .await
 }
 
 /// Live ingest.
@@ -99,7 +139,15 @@ pub async fn api_ingest(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(Rule { access: Access::Ingest, api: true }, req, next).await
+    guard(
+        Rule {
+            access: Access::Ingest,
+            api: true,
+        },
+        req,
+        next,
+    )
+    .await
 }
 
 /// Routes anyone may use (sign-in, health). Declared like the others, so
@@ -119,7 +167,15 @@ pub async fn unmatched(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let api = is_api(req.path());
-    guard(Rule { access: Access::Reader, api }, req, next).await
+    guard(
+        Rule {
+            access: Access::Reader,
+            api,
+        },
+        req,
+        next,
+    )
+    .await
 }
 
 fn is_api(path: &str) -> bool {

@@ -236,10 +236,7 @@ where
             match rx.recv().await {
                 Some(item) => Some((item, Some(rx))),
                 None if complete.load(Ordering::Acquire) => None,
-                None => Some((
-                    Err(std::io::Error::other("the download was cut off")),
-                    None,
-                )),
+                None => Some((Err(std::io::Error::other("the download was cut off")), None)),
             }
         }
     });

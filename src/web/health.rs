@@ -1,8 +1,8 @@
 //! `/healthz`: 200 when the database answers, 503 when it does not. No sign-in, no data.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::AppState;
+use crate::web::auth;
+use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpResponse};
 use diesel::connection::SimpleConnection;
 

@@ -2,8 +2,6 @@
 //! validation, one transaction), see the result, the recent imports, and the
 //! retention setting. Global Administrators only.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::admin::{admin_layout, see_other};
 use super::auth::{csrf_form, Admin, Protected};
 use super::error::{AppError, AppResult};
@@ -16,10 +14,12 @@ use crate::ingest::format::FileKind;
 use crate::ingest::import::{self, ImportFile, ImportKind, ImportRequest};
 use crate::ingest::records::{ImportError, Stop};
 use crate::ingest::writer::{Summary, WriterOptions};
+use crate::web::auth;
 use actix_multipart::form::tempfile::TempFile;
 use actix_multipart::form::text::Text;
 use actix_multipart::form::MultipartForm;
 use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 

@@ -8,8 +8,6 @@
 //! counts, so the next page load shows it. Ids make it idempotent: a batch
 //! sent twice stores nothing the second time.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::api::error_response;
 use super::auth::Principal;
 use super::error::AppError;
@@ -20,7 +18,9 @@ use crate::ingest::format::FileKind;
 use crate::ingest::import::{self, ImportKind, ImportRequest};
 use crate::ingest::records::{Identity, Located, Location, Position, Record, Stop};
 use crate::ingest::writer::{Tally, WriterOptions};
+use crate::web::auth;
 use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Serialize;

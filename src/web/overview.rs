@@ -1,8 +1,6 @@
 //! `/`: the overview blade — tiles, insights and the two charts, each linking
 //! to the list it summarises.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::activity::kind_href;
 use super::auth::Viewer;
 use super::error::AppResult;
@@ -16,6 +14,8 @@ use crate::db::models::StatusCountRow;
 use crate::domain::filter::TimeWindow;
 use crate::domain::filter::{Outcome, RangeChoice, RegistrationFilter, Tristate, UserType};
 use crate::domain::{Feature, Method};
+use crate::web::auth;
+use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;

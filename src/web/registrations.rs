@@ -1,7 +1,5 @@
 //! `/registrations`: registration details, one row per user.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name};
@@ -16,6 +14,8 @@ use crate::domain::filter::{
     parse_methods, PagePosition, PageSize, RegistrationFilter, Search, Sort, Tristate, UserType,
 };
 use crate::domain::Method;
+use crate::web::auth;
+use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;

@@ -2,8 +2,6 @@
 //! reports): Registration activity and Reset activity, one row per
 //! operation, newest first, and their CSV downloads.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name, ExportError, Sink};
@@ -21,6 +19,8 @@ use crate::domain::filter::{
     parse_policy_method, parse_result, ActivityFilter, PagePosition, PageSize, RangeChoice, Search,
 };
 use crate::domain::{ActivityResult, Details, Feature, MethodSet, PolicyMethod};
+use crate::web::auth;
+use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};

@@ -145,7 +145,10 @@ fn canonical_path(raw: &str) -> Canonical {
             i += 1;
         }
     }
-    if out.split('/').any(|segment| segment == "." || segment == "..") {
+    if out
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
         return Canonical::Refused("The address has a '.' or '..' segment.");
     }
     if out == raw {
@@ -161,7 +164,13 @@ mod tests {
 
     #[test]
     fn canonical_paths_pass() {
-        for path in ["/", "/api/v1/events", "/users/a%2Fb", "/users/J%C3%BCrgen", "/x~y"] {
+        for path in [
+            "/",
+            "/api/v1/events",
+            "/users/a%2Fb",
+            "/users/J%C3%BCrgen",
+            "/x~y",
+        ] {
             assert_eq!(canonical_path(path), Canonical::Same, "{path}");
         }
     }
@@ -184,7 +193,13 @@ mod tests {
 
     #[test]
     fn dot_segments_and_broken_escapes_are_refused() {
-        for path in ["/static/../admin", "/a/./b", "/static/%2e%2e/admin", "/a%zz", "/a%2"] {
+        for path in [
+            "/static/../admin",
+            "/a/./b",
+            "/static/%2e%2e/admin",
+            "/a%zz",
+            "/a%2",
+        ] {
             assert!(
                 matches!(canonical_path(path), Canonical::Refused(_)),
                 "{path}"

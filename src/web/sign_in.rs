@@ -1,7 +1,5 @@
 //! Sign-in, sign-out and changing one's own password.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::auth::{
     client_address, cookie, csrf_form, password_location, presented_session, removal, safe_next,
     Protected, Viewer, SESSION_COOKIE, SIGN_IN_COOKIE,
@@ -12,7 +10,9 @@ use super::AppState;
 use crate::accounts::{self, new_token, secrets_match, verify_password_or_dummy};
 use crate::config::SecuritySettings;
 use crate::db::{self, audit, sessions, throttle, DbConnection};
+use crate::web::auth;
 use actix_web::http::{header, StatusCode};
+use actix_web::middleware::from_fn;
 use actix_web::{get, post, routes, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};
@@ -207,8 +207,10 @@ async fn sign_in_attempt(
         window: settings.failure_window,
         lock: settings.lock,
     };
-    let (account_limits, address_limits) =
-        (limits(settings.account_failures), limits(settings.address_failures));
+    let (account_limits, address_limits) = (
+        limits(settings.account_failures),
+        limits(settings.address_failures),
+    );
     let (subjects, name) = (
         (account_subject.clone(), address_subject.clone()),
         username.clone(),

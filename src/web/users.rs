@@ -1,7 +1,5 @@
 //! `/users/{id}`: one user's figures, each explained in words.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::auth::Viewer;
 use super::error::{AppError, AppResult};
 use super::forms::yes_no;
@@ -14,6 +12,8 @@ use crate::domain::explain::{explain_all, with_stated, Context, Explanation};
 use crate::domain::{
     ActivityResult, Assessment, Details, Feature, Method, MethodSet, PolicyMethodSet, Scope,
 };
+use crate::web::auth;
+use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
 

@@ -1,10 +1,10 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and the
 //! types they answer with (`/api/v1/openapi.json`).
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::{figures, lists, ErrorBody, ErrorDetail, Me};
+use crate::web::auth;
 use crate::web::auth::SESSION_COOKIE;
+use actix_web::middleware::from_fn;
 use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;

@@ -1,7 +1,5 @@
 //! The overview's figures, the SSPR policy, and one user explained.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::lists::{utc, ActivityRecord, RegistrationDetail};
 use super::schema::{FeatureKey, MethodKey, OverviewParams, PolicyMethodKey};
 use super::{absolute, api_path, json, no_parameters, ApiResult, ErrorBody};
@@ -10,12 +8,14 @@ use crate::db::users::user_detail;
 use crate::domain::filter::{Outcome, RegistrationFilter};
 use crate::domain::{PolicyMethodSet, SsprPolicy};
 use crate::web::activity::kind_href;
+use crate::web::auth;
 use crate::web::error::AppError;
 use crate::web::overview::{load_figures, parse_range, Figures, UserFigure};
 use crate::web::params::{href, query_string};
 use crate::web::registrations::filter_href;
 use crate::web::users::{explanations, policy_text, standing, stored_differs};
 use crate::web::{percent, AppState};
+use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -3,8 +3,6 @@
 //! own parser and one page with the page's own query, so the API and the
 //! pages cannot disagree.
 
-use actix_web::middleware::from_fn;
-use crate::web::auth;
 use super::schema::{
     DetailsKey, EventParams, FeatureKey, MethodKey, RegistrationActivityParams, RegistrationParams,
     ResetActivityParams, ResultKey,
@@ -15,10 +13,12 @@ use crate::db::events::{event_page, EventCount, EventPage, EventRow};
 use crate::db::models::{Activity, ListUser};
 use crate::db::registrations::{registration_page, RegistrationPage};
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet, StatusKey};
+use crate::web::auth;
 use crate::web::error::AppError;
 use crate::web::params::list_href;
 use crate::web::reports::Report;
 use crate::web::{activity, registrations, reports, AppState};
+use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
@@ -394,7 +394,10 @@ async fn report(
         (status = 503, description = "The database cannot be reached.", body = ErrorBody),
     )
 )]
-#[get("/api/v1/reports/registration-activity", wrap = "from_fn(auth::api_reader)")]
+#[get(
+    "/api/v1/reports/registration-activity",
+    wrap = "from_fn(auth::api_reader)"
+)]
 pub async fn registration_activity(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -8,8 +8,8 @@
 //! request's memory does not grow with the data. Errors are JSON too:
 //! `{"error": {"code", "message", "parameter"?}}`.
 
-use actix_web::middleware::from_fn;
 use crate::web::auth;
+use actix_web::middleware::from_fn;
 pub mod doc;
 pub mod figures;
 pub mod lists;
