@@ -203,28 +203,68 @@ const ROUTES: &[Route] = &[
     ("POST", "/sign-out", &[], [303, 303, 303, 303, 303]),
 ];
 
-/// The routes the source declares (`#[get("…")]`, `#[post("…")]`), so that a
-/// route missing from [`ROUTES`] fails the matrix test.
+/// The routes the source declares (`#[get("…", wrap = "…")]`, `#[post(…)]`,
+/// over one line or several), so that a route missing from [`ROUTES`] fails
+/// the matrix test; and the access rule each declares.
 fn declared_routes() -> BTreeSet<(String, String)> {
+    declared_rules()
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect()
+}
+
+/// Every declared route with the guard named in its `wrap = "from_fn(…)"`
+/// (empty when it has none).
+fn declared_rules() -> Vec<(String, String, String)> {
     let mut files = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web")];
-    let mut found = BTreeSet::new();
+    let mut found = Vec::new();
     while let Some(path) = files.pop() {
         if path.is_dir() {
             files.extend(std::fs::read_dir(path).unwrap().map(|e| e.unwrap().path()));
             continue;
         }
         let source = std::fs::read_to_string(path).unwrap();
-        for line in source.lines() {
-            let line = line.trim();
-            for (attr, method) in [("#[get(\"", "GET"), ("#[post(\"", "POST")] {
-                if let Some(rest) = line.strip_prefix(attr) {
-                    let path = rest.split('"').next().unwrap();
-                    found.insert((method.to_string(), path.to_string()));
-                }
+        for (attr, method) in [("#[get(", "GET"), ("#[post(", "POST")] {
+            for (at, _) in source.match_indices(attr) {
+                let rest = &source[at + attr.len()..];
+                let declaration = &rest[..rest.find(")]").unwrap()];
+                let path = declaration.split('"').nth(1).unwrap().to_string();
+                let rule = declaration
+                    .split("from_fn(")
+                    .nth(1)
+                    .map(|r| r.split(')').next().unwrap().trim().to_string())
+                    .unwrap_or_default();
+                found.push((method.to_string(), path, rule));
             }
         }
     }
     found
+}
+
+#[test]
+fn every_route_declares_its_access_rule() {
+    let rules = [
+        "auth::public",
+        "auth::signed",
+        "auth::reader",
+        "auth::admin",
+        "auth::api_signed",
+        "auth::api_reader",
+        "auth::api_ingest",
+    ];
+    for (method, path, rule) in declared_rules() {
+        assert!(
+            rules.contains(&rule.as_str()),
+            "{method} {path} declares no access rule (wrap = \"from_fn(auth::…)\"): {rule:?}"
+        );
+        let public = ["/sign-in", "/login", "/healthz"].contains(&path.as_str());
+        assert_eq!(rule == "auth::public", public, "{method} {path}: {rule}");
+        if path.starts_with("/api/") {
+            assert!(rule.starts_with("auth::api_"), "{method} {path}: {rule}");
+        } else if path.starts_with("/admin") {
+            assert_eq!(rule, "auth::admin", "{method} {path}");
+        }
+    }
 }
 
 /// The table's route with the path's parameters named as the source names them.
