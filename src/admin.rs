@@ -6,7 +6,6 @@ use crate::accounts::{self, Role};
 use crate::db::models::Account;
 use crate::db::{self, audit, throttle, DbConnection};
 use chrono::Utc;
-use diesel::Connection;
 use std::fmt;
 
 #[derive(Debug)]
@@ -66,7 +65,7 @@ pub fn add_account(
 ) -> AdminResult<(Account, Option<String>)> {
     accounts::validate_username(username).map_err(AdminError::Refused)?;
     let (hash, one_time) = hashed(username, password)?;
-    conn.transaction(|conn| {
+    db::write(conn, |conn| {
         if db::accounts::find_by_username(conn, username)?.is_some() {
             return refused(format!("An account named '{username}' already exists."));
         }
@@ -111,7 +110,7 @@ pub fn set_role(
     if account.role == role.key() {
         return Ok(());
     }
-    conn.transaction(|conn| {
+    db::write(conn, |conn| {
         if role != Role::GlobalAdministrator {
             keep_a_global_administrator(conn, account)?;
         }
@@ -140,7 +139,7 @@ pub fn set_disabled(
     if disabled && account.username == actor {
         return refused("You cannot disable the account you are signed in with.");
     }
-    conn.transaction(|conn| {
+    db::write(conn, |conn| {
         if disabled {
             keep_a_global_administrator(conn, account)?;
         }
@@ -164,7 +163,7 @@ pub fn reset_password(
     password: Option<&str>,
 ) -> AdminResult<Option<String>> {
     let (hash, one_time) = hashed(&account.username, password)?;
-    conn.transaction(|conn| {
+    db::write(conn, |conn| {
         let now = Utc::now().naive_utc();
         db::accounts::set_password(conn, &account.id, &hash, one_time.is_some(), now)?;
         throttle::clear(conn, &throttle::account_subject(&account.username))?;
@@ -185,7 +184,7 @@ pub fn reset_password(
 
 /// Lifts a sign-in lock before it runs out.
 pub fn unlock(conn: &mut DbConnection, actor: &str, account: &Account) -> AdminResult<()> {
-    conn.transaction(|conn| {
+    db::write(conn, |conn| {
         throttle::clear(conn, &throttle::account_subject(&account.username))?;
         audit::record(conn, actor, "account unlocked", &account.username, "")?;
         Ok(())
@@ -209,7 +208,7 @@ pub fn create_api_key(
         return refused("Choose at least one scope: read reports, or ingest events.");
     }
     let now = Utc::now().naive_utc();
-    Ok(conn.transaction(|conn| {
+    Ok(db::write(conn, |conn| {
         let created = db::api_keys::create_key(conn, name, read, ingest, actor, now)?;
         audit::record(
             conn,
@@ -220,4 +219,58 @@ pub fn create_api_key(
         )?;
         diesel::QueryResult::Ok(created)
     })?)
+}
+
+/// Revokes an API key; its requests get 401 from now on. Returns its name.
+pub fn revoke_api_key(conn: &mut DbConnection, actor: &str, id: &str) -> AdminResult<String> {
+    db::write(conn, |conn| {
+        let key = db::api_keys::find_key(conn, id)?
+            .ok_or(AdminError::Database(diesel::result::Error::NotFound))?;
+        if !db::api_keys::revoke_key(conn, id, Utc::now().naive_utc())? {
+            return refused(format!("The key '{}' was already revoked.", key.name));
+        }
+        audit::record(conn, actor, "API key revoked", &key.name, &key.key_prefix)?;
+        Ok(key.name)
+    })
+}
+
+/// Sets how many days of events `prune` keeps.
+pub fn set_retention(conn: &mut DbConnection, actor: &str, days: i32) -> AdminResult<()> {
+    db::write(conn, |conn| {
+        db::retention::set_retention_days(conn, days)?;
+        audit::record(
+            conn,
+            actor,
+            "Retention changed",
+            "events",
+            &format!("{days} days"),
+        )?;
+        Ok(())
+    })
+}
+
+/// Stores a new SSPR policy and re-evaluates every user, with its audit row
+/// (`describe` words it from the old policy and what was re-evaluated), in
+/// one transaction.
+pub fn save_policy(
+    conn: &mut DbConnection,
+    actor: &str,
+    policy: &crate::domain::SsprPolicy,
+    describe: impl FnOnce(&crate::domain::SsprPolicy, &db::directory::Recomputed) -> String,
+) -> AdminResult<db::directory::Recomputed> {
+    db::write(conn, |conn| {
+        let old = db::directory::load_policy(conn).map_err(|e| match e {
+            db::directory::PolicyLoadError::Database(e) => AdminError::Database(e),
+            invalid => AdminError::Refused(invalid.to_string()),
+        })?;
+        let recomputed = db::directory::save_policy(conn, policy, Some(actor))?;
+        audit::record(
+            conn,
+            actor,
+            "policy changed",
+            "SSPR policy",
+            &describe(&old, &recomputed),
+        )?;
+        Ok(recomputed)
+    })
 }

@@ -18,10 +18,7 @@ use authinsights::db::imports::ImportSource;
 use authinsights::db::models::{Activity, MethodEvent, User};
 use authinsights::db::overview::{status_totals, StatusTotals};
 use authinsights::db::retention::{prune, Pruned};
-use authinsights::db::schema::{
-    activities, activity_counts, activity_counts_daily, event_counts, event_counts_daily,
-    group_members, imports, method_events, user_methods, users,
-};
+use authinsights::db::schema::{group_members, imports, user_methods, users};
 use authinsights::db::DbConnection;
 use authinsights::domain::{ActivityResult, Details, Feature, Method, MethodSet};
 use authinsights::ingest::format::FileKind;
@@ -30,6 +27,7 @@ use authinsights::ingest::records::{ImportError, Position, Stop};
 use authinsights::ingest::writer::{Summary, Tally, WriterOptions};
 use chrono::{Duration, NaiveDateTime, Utc};
 use common::tenant::{pilot_policy, selected, PILOT_GROUP};
+use common::aggregates::{recount, stored_activities, stored_aggregates, stored_events};
 use common::{Backend, TestDb};
 use diesel::prelude::*;
 use serde_json::json;
@@ -825,129 +823,6 @@ fn expected_events() -> Vec<MethodEvent> {
             },
         )
         .collect()
-}
-
-fn stored_activities(conn: &mut DbConnection) -> Vec<Activity> {
-    activities::table
-        .order(activities::id)
-        .select(Activity::as_select())
-        .load(conn)
-        .unwrap()
-}
-
-fn stored_events(conn: &mut DbConnection) -> Vec<MethodEvent> {
-    method_events::table
-        .order(method_events::id)
-        .select(MethodEvent::as_select())
-        .load(conn)
-        .unwrap()
-}
-
-/// (bucket, feature, method, success) → events
-type EventCounts = BTreeMap<(NaiveDateTime, i32, i32, bool), i64>;
-/// (bucket, feature, result, methods used) → activities
-type ActivityCounts = BTreeMap<(NaiveDateTime, i32, i32, i32), i64>;
-
-/// The four event aggregates.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Aggregates {
-    events_hourly: EventCounts,
-    events_daily: EventCounts,
-    activities_hourly: ActivityCounts,
-    activities_daily: ActivityCounts,
-}
-
-impl Aggregates {
-    fn total_events(&self) -> (i64, i64) {
-        (
-            self.events_hourly.values().sum(),
-            self.events_daily.values().sum(),
-        )
-    }
-}
-
-/// The aggregates as stored.
-fn stored_aggregates(conn: &mut DbConnection) -> Aggregates {
-    let events_hourly: Vec<(NaiveDateTime, i32, i32, bool, i64)> = event_counts::table
-        .select((
-            event_counts::bucket,
-            event_counts::feature,
-            event_counts::method,
-            event_counts::success,
-            event_counts::event_count,
-        ))
-        .load(conn)
-        .unwrap();
-    let events_daily: Vec<(NaiveDateTime, i32, i32, bool, i64)> = event_counts_daily::table
-        .select((
-            event_counts_daily::day,
-            event_counts_daily::feature,
-            event_counts_daily::method,
-            event_counts_daily::success,
-            event_counts_daily::event_count,
-        ))
-        .load(conn)
-        .unwrap();
-    let activities_hourly: Vec<(NaiveDateTime, i32, i32, i32, i64)> = activity_counts::table
-        .select((
-            activity_counts::bucket,
-            activity_counts::feature,
-            activity_counts::result,
-            activity_counts::methods_mask,
-            activity_counts::activity_count,
-        ))
-        .load(conn)
-        .unwrap();
-    let activities_daily: Vec<(NaiveDateTime, i32, i32, i32, i64)> = activity_counts_daily::table
-        .select((
-            activity_counts_daily::day,
-            activity_counts_daily::feature,
-            activity_counts_daily::result,
-            activity_counts_daily::methods_mask,
-            activity_counts_daily::activity_count,
-        ))
-        .load(conn)
-        .unwrap();
-    let events = |rows: Vec<(NaiveDateTime, i32, i32, bool, i64)>| {
-        rows.into_iter()
-            .map(|(b, f, m, s, n)| ((b, f, m, s), n))
-            .collect::<EventCounts>()
-    };
-    let acts = |rows: Vec<(NaiveDateTime, i32, i32, i32, i64)>| {
-        rows.into_iter()
-            .map(|(b, f, r, m, n)| ((b, f, r, m), n))
-            .collect::<ActivityCounts>()
-    };
-    Aggregates {
-        events_hourly: events(events_hourly),
-        events_daily: events(events_daily),
-        activities_hourly: acts(activities_hourly),
-        activities_daily: acts(activities_daily),
-    }
-}
-
-/// The aggregates counted afresh from activities and events.
-fn recount(acts: &[Activity], events: &[MethodEvent]) -> Aggregates {
-    let mut out = Aggregates::default();
-    for e in events {
-        for (map, bucket) in [
-            (&mut out.events_hourly, hour_bucket(e.occurred_at)),
-            (&mut out.events_daily, day_bucket(e.occurred_at)),
-        ] {
-            *map.entry((bucket, e.feature, e.method, e.success))
-                .or_default() += 1;
-        }
-    }
-    for a in acts {
-        for (map, bucket) in [
-            (&mut out.activities_hourly, hour_bucket(a.occurred_at)),
-            (&mut out.activities_daily, day_bucket(a.occurred_at)),
-        ] {
-            *map.entry((bucket, a.feature, a.result, a.methods_mask))
-                .or_default() += 1;
-        }
-    }
-    out
 }
 
 /// The worked example's activities and events, and the aggregates over them.

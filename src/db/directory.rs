@@ -89,7 +89,7 @@ pub fn save_policy(
     policy: &SsprPolicy,
     updated_by: Option<&str>,
 ) -> QueryResult<Recomputed> {
-    conn.transaction(|conn| {
+    super::write(conn, |conn| {
         let now = Utc::now().naive_utc();
         store_policy(conn, policy, updated_by, now)?;
         let summary = recompute_all(conn, policy, now)?;

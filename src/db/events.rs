@@ -77,7 +77,7 @@ pub fn record(
     events: &[MethodEvent],
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    super::write(conn, |conn| {
         crate::ingest::bulk::insert_activities(conn, activities)?;
         crate::ingest::bulk::insert_method_events(conn, events)?;
         let (mut a_counts, mut e_counts) = (HashMap::new(), HashMap::new());

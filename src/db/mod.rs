@@ -206,6 +206,90 @@ pub fn pool(url: &DatabaseUrl, max_size: u32) -> Pool {
         .build_unchecked(Manager { url: url.clone() })
 }
 
+/// How long a writer waits for the writers before it (PostgreSQL's
+/// `lock_timeout`; SQLite waits its `busy_timeout`, also 10 s) before it
+/// gives up with an error that [`is_busy`] recognises.
+pub const WRITER_WAIT_MS: u64 = 10_000;
+
+/// Times a writer tries to take the writers' lock before it gives up.
+const WRITER_TRIES: u32 = 3;
+
+/// Runs `work` as the one writer of the portal's data: one transaction that
+/// first takes the writers' lock (the `portal_state` row, which every change
+/// of the report data updates anyway), so writers on any number of
+/// instances run one after another and none can deadlock another or compute
+/// a count from a state a concurrent writer is changing. Readers never wait
+/// for it. A writer that cannot get the lock in time tries again after a
+/// short random pause, twice; after that the error is one [`is_busy`]
+/// recognises (a 503 with `Retry-After` for the client). `work` runs at most
+/// once: it only starts once the lock is held, and the lock is taken by the
+/// transaction's first statement.
+pub fn write<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let mut work = Some(work);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let mut locked = false;
+        let result = conn.transaction(|conn| {
+            lock_writers(conn)?;
+            locked = true;
+            match work.take() {
+                Some(work) => work(conn),
+                None => Err(diesel::result::Error::RollbackTransaction.into()),
+            }
+        });
+        match result {
+            Err(e) if !locked && tries < WRITER_TRIES => {
+                drop(e);
+                std::thread::sleep(jitter());
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Takes the writers' lock in the current transaction.
+fn lock_writers(conn: &mut DbConnection) -> QueryResult<()> {
+    use schema::portal_state;
+    if let DbConnection::Postgresql(c) = conn {
+        c.batch_execute(&format!("SET LOCAL lock_timeout = {WRITER_WAIT_MS}"))?;
+    }
+    diesel::update(portal_state::table.find(1))
+        .set(portal_state::data_version.eq(portal_state::data_version))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A pause of 50–250 ms, different for every writer.
+fn jitter() -> Duration {
+    use rand::Rng;
+    Duration::from_millis(rand::rng().random_range(50..250))
+}
+
+/// Whether a database error means "busy, try again later": a lock not
+/// granted in time, a deadlock or a serialization failure (PostgreSQL), a
+/// locked database (SQLite).
+pub fn is_busy(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("deadlock detected")
+                || m.contains("lock timeout")
+                || m.contains("could not serialize access")
+                || m.contains("could not obtain lock")
+                || m.contains("database is locked")
+                || m.contains("database table is locked")
+        }
+        _ => false,
+    }
+}
+
 /// Applies pending migrations. On PostgreSQL an advisory lock lets several
 /// instances start at once: one migrates, the others wait and find nothing to do.
 pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {

@@ -46,7 +46,7 @@ pub fn prune(
     cutoff: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<Pruned> {
-    conn.transaction(|conn| {
+    super::write(conn, |conn| {
         let mut pruned = Pruned::default();
         for feature in Feature::ALL {
             pruned.events += diesel::delete(

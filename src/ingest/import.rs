@@ -10,7 +10,6 @@ use crate::db::directory::{load_policy, PolicyLoadError};
 use crate::db::imports::{self, ImportSource, Totals};
 use crate::db::DbConnection;
 use chrono::Utc;
-use diesel::Connection;
 use std::io::BufRead;
 use std::time::Instant;
 
@@ -190,7 +189,7 @@ fn run_with(
     feed: impl FnOnce(&mut Writer<'_>) -> Result<(), Stop>,
 ) -> Result<ImportOutcome, Stop> {
     let started = Instant::now();
-    let mut outcome = conn.transaction::<_, Stop, _>(|conn| {
+    let mut outcome = crate::db::write::<_, Stop, _>(conn, |conn| {
         let now = Utc::now().naive_utc();
         let import_id = imports::start(
             conn,

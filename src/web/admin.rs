@@ -351,21 +351,20 @@ pub async fn save_policy(
                 Ok(p) => p,
                 Err(why) => return Ok(Err((why, groups, form.choice()))),
             };
-            let old = db::directory::load_policy(conn)?;
-            let recomputed = db::directory::save_policy(conn, &policy, Some(&actor))?;
-            audit::record(
-                conn,
-                &actor,
-                "policy changed",
-                "SSPR policy",
-                &format!(
+            let describe = |old: &SsprPolicy, recomputed: &db::directory::Recomputed| {
+                format!(
                     "{} → {}; {} users re-evaluated, {} changed status",
-                    policy_summary(&old, &groups),
+                    policy_summary(old, &groups),
                     policy_summary(&policy, &groups),
                     recomputed.users,
                     recomputed.changed
-                ),
-            )?;
+                )
+            };
+            let recomputed = match changes::save_policy(conn, &actor, &policy, describe) {
+                Ok(r) => r,
+                Err(AdminError::Database(e)) => return Err(e.into()),
+                Err(AdminError::Refused(why)) => return Err(AppError::Internal(why)),
+            };
             sessions::set_flash(
                 conn,
                 &session,
@@ -771,18 +770,9 @@ pub async fn revoke_api_key(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     change(&state, &admin, "/admin/api-keys", move |conn, actor| {
-        let key = api_keys::find_key(conn, &id)?
-            .ok_or(AdminError::Database(diesel::result::Error::NotFound))?;
-        if !api_keys::revoke_key(conn, &id, Utc::now().naive_utc())? {
-            return Err(AdminError::Refused(format!(
-                "The key '{}' was already revoked.",
-                key.name
-            )));
-        }
-        audit::record(conn, actor, "API key revoked", &key.name, &key.key_prefix)?;
+        let name = changes::revoke_api_key(conn, actor, &id)?;
         Ok(format!(
-            "The key '{}' is revoked; requests with it now get 401.",
-            key.name
+            "The key '{name}' is revoked; requests with it now get 401."
         ))
     })
     .await

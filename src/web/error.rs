@@ -31,6 +31,9 @@ pub enum AppError {
     MustChangePassword,
     /// The database cannot be reached right now.
     Unavailable,
+    /// Other writers held the data too long: try again shortly (503 with
+    /// `Retry-After`).
+    Busy,
     /// Anything else; the text goes to the log only.
     Internal(String),
 }
@@ -64,6 +67,7 @@ impl fmt::Display for AppError {
             AppError::Forbidden(m) => write!(f, "forbidden: {m}"),
             AppError::MustChangePassword => f.write_str("the password must be changed first"),
             AppError::Unavailable => f.write_str("database unavailable"),
+            AppError::Busy => f.write_str("busy: other writers held the data"),
             AppError::Internal(m) => write!(f, "internal error: {m}"),
         }
     }
@@ -86,10 +90,17 @@ impl From<diesel::result::Error> for AppError {
                 tracing::warn!("database connection lost: {e}");
                 AppError::Unavailable
             }
+            busy if crate::db::is_busy(&busy) => {
+                tracing::warn!("a write gave up waiting for other writers: {busy}");
+                AppError::Busy
+            }
             other => AppError::Internal(other.to_string()),
         }
     }
 }
+
+/// Seconds a client told "busy" is asked to wait before trying again.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
 
 impl From<crate::db::directory::PolicyLoadError> for AppError {
     fn from(e: crate::db::directory::PolicyLoadError) -> Self {
@@ -131,7 +142,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::MustChangePassword => StatusCode::FORBIDDEN,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -166,6 +177,10 @@ impl ResponseError for AppError {
                 "Database unavailable",
                 "The database cannot be reached right now. The portal reconnects by itself: try again in a moment.",
             ),
+            AppError::Busy => (
+                "Busy",
+                "Other changes to the data are being written right now; nothing of yours was stored. Send it again in a moment.",
+            ),
             AppError::Internal(detail) => {
                 tracing::error!("internal error: {detail}");
                 (
@@ -185,8 +200,13 @@ impl ResponseError for AppError {
         let body = page
             .render()
             .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
-        HttpResponse::build(status)
-            .content_type(ContentType::html())
-            .body(body)
+        let mut response = HttpResponse::build(status);
+        if let AppError::Busy = self {
+            response.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                RETRY_AFTER_SECONDS.to_string(),
+            ));
+        }
+        response.content_type(ContentType::html()).body(body)
     }
 }

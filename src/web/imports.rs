@@ -324,14 +324,10 @@ pub async fn set_retention(
     let session = admin.0.session.clone();
     state
         .db(move |conn| {
-            retention::set_retention_days(conn, days)?;
-            audit::record(
-                conn,
-                &actor,
-                "Retention changed",
-                "events",
-                &format!("{days} days"),
-            )?;
+            crate::admin::set_retention(conn, &actor, days).map_err(|e| match e {
+                crate::admin::AdminError::Database(e) => AppError::from(e),
+                crate::admin::AdminError::Refused(why) => AppError::Internal(why),
+            })?;
             sessions::set_flash(
                 conn,
                 &session,

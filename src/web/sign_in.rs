@@ -330,7 +330,11 @@ fn settle(conn: &mut DbConnection, input: SettleInput<'_>) -> QueryResult<Attemp
             return Ok(Attempt::Refused);
         }
     };
+    // The account's row first, as every change of accounts does, so a
+    // sign-in and an administrator's change of the account cannot wait for
+    // each other in opposite orders.
     conn.transaction(|conn| {
+        db::accounts::record_sign_in(conn, &account.id, now)?;
         throttle::clear(conn, account_subject)?;
         throttle::release(conn, address_subject, reserved.address)?;
         if let Some(old) = presented {
@@ -343,7 +347,6 @@ fn settle(conn: &mut DbConnection, input: SettleInput<'_>) -> QueryResult<Attemp
         )?;
         throttle::purge_stale(conn, now, settings.failure_window)?;
         let session = sessions::create_session(conn, &account.id, address, now)?;
-        db::accounts::record_sign_in(conn, &account.id, now)?;
         Ok(Attempt::SignedIn {
             token: session.token,
             must_change: account.must_change_password,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used)]
 
+pub mod aggregates;
 pub mod api;
 pub mod binary;
 pub mod reports;

@@ -37,7 +37,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// `bad_request`, `unauthenticated`, `forbidden`,
     /// `password_change_required`, `not_found`, `method_not_allowed`,
-    /// `unavailable` or `internal`.
+    /// `unavailable`, `busy` (503 with `Retry-After`: send the same request
+    /// again after that many seconds) or `internal`.
     pub code: &'static str,
     /// What went wrong, in a sentence for a person.
     pub message: String,
@@ -71,6 +72,13 @@ pub fn error_response(e: &AppError) -> HttpResponse {
             "unavailable",
             "The database cannot be reached right now; try again in a moment.".into(),
         ),
+        AppError::Busy => (
+            "busy",
+            format!(
+                "Other changes are being written right now and this one was not stored; send it again after the Retry-After delay ({} s).",
+                super::error::RETRY_AFTER_SECONDS
+            ),
+        ),
         AppError::Internal(detail) => {
             tracing::error!("internal error: {detail}");
             (
@@ -79,7 +87,14 @@ pub fn error_response(e: &AppError) -> HttpResponse {
             )
         }
     };
-    HttpResponse::build(e.status_code()).json(ErrorBody {
+    let mut response = HttpResponse::build(e.status_code());
+    if let AppError::Busy = e {
+        response.insert_header((
+            actix_web::http::header::RETRY_AFTER,
+            super::error::RETRY_AFTER_SECONDS.to_string(),
+        ));
+    }
+    response.json(ErrorBody {
         error: ErrorDetail {
             code,
             message,
