@@ -26,8 +26,8 @@ use authinsights::ingest::import::{self, ImportFile, ImportKind, ImportOutcome, 
 use authinsights::ingest::records::{ImportError, Position, Stop};
 use authinsights::ingest::writer::{Summary, Tally, WriterOptions};
 use chrono::{Duration, NaiveDateTime, Utc};
-use common::tenant::{pilot_policy, selected, PILOT_GROUP};
 use common::aggregates::{recount, stored_activities, stored_aggregates, stored_events};
+use common::tenant::{pilot_policy, selected, PILOT_GROUP};
 use common::{Backend, TestDb};
 use diesel::prelude::*;
 use serde_json::json;

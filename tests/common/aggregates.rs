@@ -135,4 +135,3 @@ pub fn recount(acts: &[Activity], events: &[MethodEvent]) -> Aggregates {
     }
     out
 }
-
