@@ -191,7 +191,7 @@ async fn writers_on_two_instances(backend: Backend) {
     let first = Remote::new(&app.address);
     let second = app.second_instance();
     let instance = |i: usize| {
-        Remote::new(if i % 2 == 0 {
+        Remote::new(if i.is_multiple_of(2) {
             &first.address
         } else {
             &second.address
