@@ -355,7 +355,7 @@ fn bench_session(conn: &mut db::DbConnection) -> anyhow::Result<String> {
         Some(a) => a,
         None => {
             let password = crate::accounts::generate_password();
-            crate::admin::add_account(
+            crate::service::accounts::add_account(
                 conn,
                 db::audit::COMMAND_LINE,
                 "bench",

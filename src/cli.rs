@@ -1,7 +1,6 @@
 //! The command line: `authinsights serve | migrate | demo | account | import | prune …`.
 
 use crate::accounts::Role;
-use crate::admin as changes;
 use crate::config::{SecureCookies, WebSettings, DEFAULT_BIND, DEFAULT_DATABASE_URL};
 use crate::db::imports::ImportSource;
 use crate::db::models::Account;
@@ -11,6 +10,7 @@ use crate::ingest::format::FileKind;
 use crate::ingest::import::{self, ImportFile, ImportKind, ImportRequest};
 use crate::ingest::records::Stop;
 use crate::ingest::writer::WriterOptions;
+use crate::service;
 use crate::startup;
 use crate::web::AppState;
 use anyhow::Context;
@@ -271,7 +271,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn = connect(&url)?;
             db::migrate(&mut conn)?;
             let has = |s: &str| scope.iter().any(|x| x == s);
-            let (key, secret) = changes::create_api_key(
+            let (key, secret) = service::api_keys::create_api_key(
                 &mut conn,
                 db::audit::COMMAND_LINE,
                 &name,
@@ -328,7 +328,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| chrono::Duration::days(i64::from(days)));
             let now = chrono::Utc::now().naive_utc();
             let cutoff = now - age;
-            let pruned = db::retention::prune(&mut conn, cutoff, now)?;
+            let pruned =
+                service::retention::prune(&mut conn, db::audit::COMMAND_LINE, cutoff, now)?;
             println!(
                 "prune: removed {} activities and {} method events that occurred before {} UTC",
                 pruned.activities,
@@ -473,7 +474,7 @@ fn account_command(conn: &mut DbConnection, command: AccountCommand) -> anyhow::
             let role = parse_role(&role)?;
             let password = password_stdin.then(password_from_stdin).transpose()?;
             let (account, one_time) =
-                changes::add_account(conn, actor, &name, role, password.as_deref())?;
+                service::accounts::add_account(conn, actor, &name, role, password.as_deref())?;
             println!("created account '{}' ({role})", account.username);
             if let Some(p) = one_time {
                 print_one_time(&account.username, &p);
@@ -482,17 +483,17 @@ fn account_command(conn: &mut DbConnection, command: AccountCommand) -> anyhow::
         AccountCommand::SetRole { name, role } => {
             let role = parse_role(&role)?;
             let account = find_account(conn, &name)?;
-            changes::set_role(conn, actor, &account, role)?;
+            service::accounts::set_role(conn, actor, &account, role)?;
             println!("'{name}' is now a {role}");
         }
         AccountCommand::Disable { name } => {
             let account = find_account(conn, &name)?;
-            changes::set_disabled(conn, actor, &account, true)?;
+            service::accounts::set_disabled(conn, actor, &account, true)?;
             println!("'{name}' is disabled; its sessions have ended");
         }
         AccountCommand::Enable { name } => {
             let account = find_account(conn, &name)?;
-            changes::set_disabled(conn, actor, &account, false)?;
+            service::accounts::set_disabled(conn, actor, &account, false)?;
             println!("'{name}' is enabled");
         }
         AccountCommand::ResetPassword {
@@ -501,7 +502,8 @@ fn account_command(conn: &mut DbConnection, command: AccountCommand) -> anyhow::
         } => {
             let account = find_account(conn, &name)?;
             let password = password_stdin.then(password_from_stdin).transpose()?;
-            let one_time = changes::reset_password(conn, actor, &account, password.as_deref())?;
+            let one_time =
+                service::accounts::reset_password(conn, actor, &account, password.as_deref())?;
             println!("the password of '{name}' was reset; its sessions have ended");
             if let Some(p) = one_time {
                 print_one_time(&name, &p);
@@ -509,7 +511,7 @@ fn account_command(conn: &mut DbConnection, command: AccountCommand) -> anyhow::
         }
         AccountCommand::Unlock { name } => {
             let account = find_account(conn, &name)?;
-            changes::unlock(conn, actor, &account)?;
+            service::accounts::unlock(conn, actor, &account)?;
             println!("'{name}' may sign in again");
         }
         AccountCommand::List => {
@@ -593,7 +595,7 @@ fn prepare_demo(conn: &mut DbConnection, users: u64) -> anyhow::Result<()> {
         println!("the database already holds a directory: no demo tenant generated");
     }
     if db::accounts::count_accounts(conn)? == 0 {
-        let (_, one_time) = changes::add_account(
+        let (_, one_time) = service::accounts::add_account(
             conn,
             db::audit::COMMAND_LINE,
             "admin",

@@ -2,12 +2,12 @@
 //! register and use authentication methods for SSPR and MFA.
 
 pub mod accounts;
-pub mod admin;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod ingest;
+pub mod service;
 pub mod startup;
 pub mod web;

@@ -206,6 +206,19 @@ pub fn pool(url: &DatabaseUrl, max_size: u32) -> Pool {
         .build_unchecked(Manager { url: url.clone() })
 }
 
+/// A query's result: the error type every function of this module returns.
+pub use diesel::result::QueryResult;
+
+/// A plain transaction, for changes outside the report data that must not
+/// wait behind writers (a sign-in's new session while an import runs).
+pub fn transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(work)
+}
+
 /// How long a writer waits for the writers before it (PostgreSQL's
 /// `lock_timeout`; SQLite waits its `busy_timeout`, also 10 s) before it
 /// gives up with an error that [`is_busy`] recognises.

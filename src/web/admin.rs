@@ -9,13 +9,13 @@ use super::params::Params;
 use super::sign_in::TokenOnly;
 use super::{html, thousands, AppState};
 use crate::accounts::Role;
-use crate::admin::{self as changes, AdminError};
 use crate::db::api_keys::{self, ApiKey};
 use crate::db::audit::{self, AuditEntry};
 use crate::db::models::Account;
 use crate::db::{self, sessions, throttle, DbConnection};
 use crate::domain::method::{PolicyMethod, PolicyMethodSet};
 use crate::domain::policy::{Scope, SsprPolicy};
+use crate::service::{self, ServiceError};
 use crate::web::auth;
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::from_fn;
@@ -55,7 +55,7 @@ async fn change<F>(
     work: F,
 ) -> AppResult<HttpResponse>
 where
-    F: FnOnce(&mut DbConnection, &str) -> Result<String, AdminError> + Send + 'static,
+    F: FnOnce(&mut DbConnection, &str) -> Result<String, ServiceError> + Send + 'static,
 {
     let actor = admin.0.username.clone();
     let session = admin.0.session.clone();
@@ -63,8 +63,8 @@ where
         .db(move |conn| {
             let notice = match work(conn, &actor) {
                 Ok(done) => done,
-                Err(AdminError::Refused(why)) => format!("{FLASH_ERROR}{why}"),
-                Err(AdminError::Database(e)) => return Err(e.into()),
+                Err(ServiceError::Refused(why)) => format!("{FLASH_ERROR}{why}"),
+                Err(ServiceError::Database(e)) => return Err(e.into()),
             };
             sessions::set_flash(conn, &session, &notice)?;
             Ok(())
@@ -360,10 +360,10 @@ pub async fn save_policy(
                     recomputed.changed
                 )
             };
-            let recomputed = match changes::save_policy(conn, &actor, &policy, describe) {
+            let recomputed = match service::policy::save_policy(conn, &actor, &policy, describe) {
                 Ok(r) => r,
-                Err(AdminError::Database(e)) => return Err(e.into()),
-                Err(AdminError::Refused(why)) => return Err(AppError::Internal(why)),
+                Err(ServiceError::Database(e)) => return Err(e.into()),
+                Err(ServiceError::Refused(why)) => return Err(AppError::Internal(why)),
             };
             sessions::set_flash(
                 conn,
@@ -503,9 +503,9 @@ pub struct AccountForm {
     role: String,
 }
 
-fn parse_role(key: &str) -> Result<Role, AdminError> {
+fn parse_role(key: &str) -> Result<Role, ServiceError> {
     Role::from_key(key).ok_or_else(|| {
-        AdminError::Refused(format!(
+        ServiceError::Refused(format!(
             "Unknown role '{key}': choose Global Administrator, Security Administrator, Security Reader or Reports Reader."
         ))
     })
@@ -524,7 +524,7 @@ pub async fn add_account(
     let created = state
         .db(move |conn| {
             Ok(parse_role(&form.role)
-                .and_then(|role| changes::add_account(conn, &actor, &name, role, None)))
+                .and_then(|role| service::accounts::add_account(conn, &actor, &name, role, None)))
         })
         .await?;
     match created {
@@ -555,7 +555,7 @@ async fn change_account<F>(
     work: F,
 ) -> AppResult<HttpResponse>
 where
-    F: FnOnce(&mut DbConnection, &str, &Account) -> Result<String, AdminError> + Send + 'static,
+    F: FnOnce(&mut DbConnection, &str, &Account) -> Result<String, ServiceError> + Send + 'static,
 {
     let id = id.into_inner();
     change(state, admin, "/admin/accounts", move |conn, actor| {
@@ -566,16 +566,17 @@ where
 }
 
 /// A refused change as the 400 page of `page`.
-fn refusal(e: AdminError, page: &'static str) -> AppError {
+fn refusal(e: ServiceError, page: &'static str) -> AppError {
     match e {
-        AdminError::Refused(message) => AppError::BadPageRequest { message, page },
-        AdminError::Database(e) => e.into(),
+        ServiceError::Refused(message) => AppError::BadPageRequest { message, page },
+        ServiceError::Database(e) => e.into(),
     }
 }
 
 /// The account a path names, or 404.
-fn account(conn: &mut DbConnection, id: &str) -> Result<Account, AdminError> {
-    db::accounts::find_by_id(conn, id)?.ok_or(AdminError::Database(diesel::result::Error::NotFound))
+fn account(conn: &mut DbConnection, id: &str) -> Result<Account, ServiceError> {
+    db::accounts::find_by_id(conn, id)?
+        .ok_or(ServiceError::Database(diesel::result::Error::NotFound))
 }
 
 #[derive(Deserialize)]
@@ -596,7 +597,7 @@ pub async fn set_role(
     let role = form.0.role;
     change_account(&state, &admin, id, move |conn, actor, a| {
         let role = parse_role(&role)?;
-        changes::set_role(conn, actor, a, role)?;
+        service::accounts::set_role(conn, actor, a, role)?;
         Ok(format!("'{}' is now a {role}.", a.username))
     })
     .await
@@ -610,7 +611,7 @@ pub async fn disable_account(
     _form: Protected<TokenOnly>,
 ) -> AppResult<HttpResponse> {
     change_account(&state, &admin, id, |conn, actor, a| {
-        changes::set_disabled(conn, actor, a, true)?;
+        service::accounts::set_disabled(conn, actor, a, true)?;
         Ok(format!(
             "'{}' is disabled; its sessions have ended.",
             a.username
@@ -627,7 +628,7 @@ pub async fn enable_account(
     _form: Protected<TokenOnly>,
 ) -> AppResult<HttpResponse> {
     change_account(&state, &admin, id, |conn, actor, a| {
-        changes::set_disabled(conn, actor, a, false)?;
+        service::accounts::set_disabled(conn, actor, a, false)?;
         Ok(format!("'{}' is enabled.", a.username))
     })
     .await
@@ -641,7 +642,7 @@ pub async fn unlock_account(
     _form: Protected<TokenOnly>,
 ) -> AppResult<HttpResponse> {
     change_account(&state, &admin, id, |conn, actor, a| {
-        changes::unlock(conn, actor, a)?;
+        service::accounts::unlock(conn, actor, a)?;
         Ok(format!("'{}' may sign in again.", a.username))
     })
     .await
@@ -660,10 +661,10 @@ pub async fn reset_password(
         .db(move |conn| {
             let a = match account(conn, &id) {
                 Ok(a) => a,
-                Err(AdminError::Database(e)) => return Err(e.into()),
+                Err(ServiceError::Database(e)) => return Err(e.into()),
                 Err(refused) => return Ok(Err(refused)),
             };
-            Ok(changes::reset_password(conn, &actor, &a, None).map(|p| (a.username, p)))
+            Ok(service::accounts::reset_password(conn, &actor, &a, None).map(|p| (a.username, p)))
         })
         .await?;
     match done {
@@ -746,7 +747,7 @@ pub async fn create_api_key(
     let actor = admin.0.username.clone();
     let (key, secret) = state
         .db(move |conn| {
-            changes::create_api_key(conn, &actor, &form.name, read, ingest)
+            service::api_keys::create_api_key(conn, &actor, &form.name, read, ingest)
                 .map_err(|e| refusal(e, "/admin/api-keys"))
         })
         .await?;
@@ -770,7 +771,7 @@ pub async fn revoke_api_key(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     change(&state, &admin, "/admin/api-keys", move |conn, actor| {
-        let name = changes::revoke_api_key(conn, actor, &id)?;
+        let name = service::api_keys::revoke_api_key(conn, actor, &id)?;
         Ok(format!(
             "The key '{name}' is revoked; requests with it now get 401."
         ))

@@ -324,9 +324,9 @@ pub async fn set_retention(
     let session = admin.0.session.clone();
     state
         .db(move |conn| {
-            crate::admin::set_retention(conn, &actor, days).map_err(|e| match e {
-                crate::admin::AdminError::Database(e) => AppError::from(e),
-                crate::admin::AdminError::Refused(why) => AppError::Internal(why),
+            crate::service::retention::set_retention(conn, &actor, days).map_err(|e| match e {
+                crate::service::ServiceError::Database(e) => AppError::from(e),
+                crate::service::ServiceError::Refused(why) => AppError::Internal(why),
             })?;
             sessions::set_flash(
                 conn,

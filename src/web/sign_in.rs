@@ -9,14 +9,14 @@ use super::layout::Layout;
 use super::AppState;
 use crate::accounts::{self, new_token, secrets_match, verify_password_or_dummy};
 use crate::config::SecuritySettings;
-use crate::db::{self, audit, sessions, throttle, DbConnection};
+use crate::service::sessions::{self as sessions_service, Attempt, SignInRequest};
+use crate::service::ServiceError;
 use crate::web::auth;
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::from_fn;
 use actix_web::{get, post, routes, web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::{NaiveDateTime, Utc};
-use diesel::prelude::*;
+use chrono::Utc;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -99,14 +99,6 @@ pub struct SignInForm {
     csrf: String,
 }
 
-/// What a sign-in attempt came to.
-enum Attempt {
-    SignedIn { token: String, must_change: bool },
-    Refused,
-    AccountLocked(NaiveDateTime),
-    AddressBlocked(NaiveDateTime),
-}
-
 #[routes]
 #[post("/sign-in", wrap = "from_fn(auth::public)")]
 #[post("/login", wrap = "from_fn(auth::public)")]
@@ -136,15 +128,12 @@ pub async fn sign_in(
     let address = client_address(&req, settings.trust_forwarded_for);
     let presented = presented_session(&req);
     let username = form.username.trim().to_string();
-    let attempt = sign_in_attempt(
-        &state,
-        username.clone(),
-        form.password,
+    let request = SignInRequest {
+        username: username.clone(),
         address,
-        settings,
         presented,
-    )
-    .await?;
+    };
+    let attempt = sign_in_attempt(&state, request, form.password, settings).await?;
     let (status, error) = match attempt {
         Attempt::SignedIn { token, must_change } => {
             let location = if must_change {
@@ -180,178 +169,40 @@ pub async fn sign_in(
     sign_in_form(&req, &state, status, &next, &username, None, Some(error))
 }
 
-/// The attempts a sign-in holds while its password is checked.
-struct Reserved {
-    account: throttle::Reservation,
-    address: throttle::Reservation,
-}
-
 /// One sign-in: reserves an attempt of the address and of the account
-/// (refusing at once when either is locked), checks the password on a
-/// blocking thread without holding a database connection, then opens a
-/// session (giving the attempts back) or leaves the attempts counted as
-/// failures, auditing a lock this attempt set.
+/// (refused at once when either is locked), checks the password on a
+/// blocking thread without holding a database connection, then settles it.
 async fn sign_in_attempt(
     state: &AppState,
-    username: String,
+    request: SignInRequest,
     password: String,
-    address: String,
     settings: SecuritySettings,
-    presented: Option<String>,
 ) -> AppResult<Attempt> {
     let now = Utc::now().naive_utc();
-    let account_subject = throttle::account_subject(&username);
-    let address_subject = throttle::address_subject(&address);
-    let limits = |max_failures| throttle::Limits {
-        max_failures,
-        window: settings.failure_window,
-        lock: settings.lock,
-    };
-    let (account_limits, address_limits) = (
-        limits(settings.account_failures),
-        limits(settings.address_failures),
-    );
-    let (subjects, name) = (
-        (account_subject.clone(), address_subject.clone()),
-        username.clone(),
-    );
+    let (asked, limits) = (request.clone(), settings.clone());
     let reserved = state
-        .db(move |conn| {
-            let (account_subject, address_subject) = subjects;
-            let address = throttle::reserve(conn, &address_subject, address_limits, now)?;
-            if let throttle::Reservation::Locked(until) = address {
-                return Ok(Err(Attempt::AddressBlocked(until)));
-            }
-            let account = throttle::reserve(conn, &account_subject, account_limits, now)?;
-            if let throttle::Reservation::Locked(until) = account {
-                throttle::release(conn, &address_subject, address)?;
-                return Ok(Err(Attempt::AccountLocked(until)));
-            }
-            let found = db::accounts::find_by_username(conn, &name)?;
-            Ok(Ok((Reserved { account, address }, found)))
-        })
+        .db(move |conn| Ok(sessions_service::reserve(conn, &asked, &limits, now)?))
         .await?;
-    let (reserved, account) = match reserved {
+    let reserved = match reserved {
         Ok(r) => r,
         Err(refused) => return Ok(refused),
     };
-    let hash = account.as_ref().map(|a| a.password_hash.clone());
+    let hash = reserved.password_hash();
     let password_ok = web::block(move || verify_password_or_dummy(&password, hash.as_deref()))
         .await
         .map_err(|e| AppError::Internal(format!("checking a password: {e}")))?;
     state
         .db(move |conn| {
-            Ok(settle(
+            Ok(sessions_service::settle(
                 conn,
-                SettleInput {
-                    username: &username,
-                    account,
-                    password_ok,
-                    reserved,
-                    account_subject: &account_subject,
-                    address_subject: &address_subject,
-                    address: &address,
-                    settings: &settings,
-                    presented,
-                    now,
-                },
+                &request,
+                reserved,
+                password_ok,
+                &settings,
+                now,
             )?)
         })
         .await
-}
-
-struct SettleInput<'a> {
-    username: &'a str,
-    account: Option<db::models::Account>,
-    password_ok: bool,
-    reserved: Reserved,
-    account_subject: &'a str,
-    address_subject: &'a str,
-    address: &'a str,
-    settings: &'a SecuritySettings,
-    presented: Option<String>,
-    now: NaiveDateTime,
-}
-
-/// What a checked password comes to: a new session, or a counted failure.
-fn settle(conn: &mut DbConnection, input: SettleInput<'_>) -> QueryResult<Attempt> {
-    let SettleInput {
-        username,
-        account,
-        password_ok,
-        reserved,
-        account_subject,
-        address_subject,
-        address,
-        settings,
-        presented,
-        now,
-    } = input;
-    let account = match account {
-        Some(a) if password_ok && !a.disabled => a,
-        other => {
-            if other.as_ref().is_some_and(|a| a.disabled && password_ok) {
-                audit::record(
-                    conn,
-                    username,
-                    "sign-in refused",
-                    username,
-                    "the account is disabled",
-                )?;
-            }
-            if let throttle::Reservation::Granted { locks: Some(until) } = reserved.account {
-                audit::record(
-                    conn,
-                    username,
-                    "account locked",
-                    username,
-                    &format!(
-                        "{} failed sign-ins, the last from {address}; locked until {} UTC",
-                        settings.account_failures,
-                        until.format("%Y-%m-%d %H:%M:%S")
-                    ),
-                )?;
-                return Ok(Attempt::AccountLocked(until));
-            }
-            if let throttle::Reservation::Granted { locks: Some(until) } = reserved.address {
-                audit::record(
-                    conn,
-                    address,
-                    "address blocked",
-                    address,
-                    &format!(
-                        "{} failed sign-ins from this address; blocked until {} UTC",
-                        settings.address_failures,
-                        until.format("%Y-%m-%d %H:%M:%S")
-                    ),
-                )?;
-                return Ok(Attempt::AddressBlocked(until));
-            }
-            return Ok(Attempt::Refused);
-        }
-    };
-    // The account's row first, as every change of accounts does, so a
-    // sign-in and an administrator's change of the account cannot wait for
-    // each other in opposite orders.
-    conn.transaction(|conn| {
-        db::accounts::record_sign_in(conn, &account.id, now)?;
-        throttle::clear(conn, account_subject)?;
-        throttle::release(conn, address_subject, reserved.address)?;
-        if let Some(old) = presented {
-            sessions::delete_session(conn, &old)?;
-        }
-        sessions::purge_expired(
-            conn,
-            now - settings.session_idle,
-            now - settings.session_absolute,
-        )?;
-        throttle::purge_stale(conn, now, settings.failure_window)?;
-        let session = sessions::create_session(conn, &account.id, address, now)?;
-        Ok(Attempt::SignedIn {
-            token: session.token,
-            must_change: account.must_change_password,
-        })
-    })
 }
 
 /// A form that carries nothing but the CSRF token (sign-out, revoke, …).
@@ -371,7 +222,7 @@ pub async fn sign_out(
 ) -> AppResult<HttpResponse> {
     let session = viewer.session.clone();
     state
-        .db(move |conn| Ok(sessions::delete_session(conn, &session)?))
+        .db(move |conn| Ok(sessions_service::sign_out(conn, &session)?))
         .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/sign-in?signed_out=1"))
@@ -471,35 +322,20 @@ pub async fn change_password(
         return password_page(&viewer, StatusCode::BAD_REQUEST, &next, Some(problem));
     }
     let address = client_address(&req, state.settings.security.trust_forwarded_for);
-    let v = viewer.clone();
+    let account_id = viewer.account_id.clone();
     let token = state
         .db(move |conn| {
-            let account =
-                db::accounts::find_by_id(conn, &v.account_id)?.ok_or(AppError::Unauthenticated)?;
-            if !accounts::verify_password(&form.current, &account.password_hash) {
-                return Ok(None);
+            let change = sessions_service::PasswordChange {
+                account_id: &account_id,
+                current: &form.current,
+                new: &form.new,
+                address: &address,
+            };
+            match sessions_service::change_password(conn, change) {
+                Ok(token) => Ok(token),
+                Err(ServiceError::Database(e)) => Err(e.into()),
+                Err(ServiceError::Refused(why)) => Err(AppError::Internal(why)),
             }
-            let hash = accounts::hash_password(&form.new)
-                .map_err(|e| AppError::Internal(format!("hashing a password: {e}")))?;
-            let now = Utc::now().naive_utc();
-            let session = conn.transaction(|conn| {
-                db::accounts::set_password(conn, &account.id, &hash, false, now)?;
-                let session = sessions::create_session(conn, &account.id, &address, now)?;
-                sessions::set_flash(
-                    conn,
-                    &crate::accounts::token_hash(&session.token),
-                    "Your password was changed. Other sessions of your account have ended.",
-                )?;
-                audit::record(
-                    conn,
-                    &account.username,
-                    "password changed",
-                    &account.username,
-                    "by the account itself",
-                )?;
-                QueryResult::Ok(session)
-            })?;
-            Ok(Some(session.token))
         })
         .await?;
     match token {

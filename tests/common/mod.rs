@@ -10,9 +10,9 @@ pub mod reports;
 pub mod tenant;
 
 use authinsights::accounts::Role;
-use authinsights::admin;
 use authinsights::config::WebSettings;
 use authinsights::db::{self, DatabaseUrl, DbConnection, Pool};
+use authinsights::service;
 use authinsights::startup;
 use authinsights::web::AppState;
 use diesel::connection::SimpleConnection;
@@ -190,7 +190,8 @@ impl TestApp {
     /// Creates an account with [`PASSWORD`] (not to be changed at sign-in).
     pub fn add_account(&self, name: &str, role: Role) {
         self.with_conn(|conn| {
-            admin::add_account(conn, "test", name, role, Some(PASSWORD)).expect("add an account");
+            service::accounts::add_account(conn, "test", name, role, Some(PASSWORD))
+                .expect("add an account");
         });
     }
 

@@ -1,0 +1,30 @@
+//! The SSPR policy.
+
+use super::{ServiceError, ServiceResult};
+use crate::db::{self, audit, DbConnection};
+
+/// Stores a new SSPR policy and re-evaluates every user, with its audit row
+/// (`describe` words it from the old policy and what was re-evaluated), in
+/// one transaction.
+pub fn save_policy(
+    conn: &mut DbConnection,
+    actor: &str,
+    policy: &crate::domain::SsprPolicy,
+    describe: impl FnOnce(&crate::domain::SsprPolicy, &db::directory::Recomputed) -> String,
+) -> ServiceResult<db::directory::Recomputed> {
+    db::write(conn, |conn| {
+        let old = db::directory::load_policy(conn).map_err(|e| match e {
+            db::directory::PolicyLoadError::Database(e) => ServiceError::Database(e),
+            invalid => ServiceError::Refused(invalid.to_string()),
+        })?;
+        let recomputed = db::directory::save_policy(conn, policy, Some(actor))?;
+        audit::record(
+            conn,
+            actor,
+            "policy changed",
+            "SSPR policy",
+            &describe(&old, &recomputed),
+        )?;
+        Ok(recomputed)
+    })
+}
