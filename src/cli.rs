@@ -7,7 +7,7 @@ use crate::db::models::Account;
 use crate::db::{self, DatabaseUrl, DbConnection};
 use crate::ingest::demo::{self, DemoOptions};
 use crate::ingest::format::FileKind;
-use crate::ingest::import::{self, ImportFile, ImportKind, ImportRequest};
+use crate::ingest::import::{ImportFile, ImportKind, ImportRequest};
 use crate::ingest::records::Stop;
 use crate::ingest::writer::WriterOptions;
 use crate::service;
@@ -404,7 +404,7 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
             register_on_success: false,
         },
     };
-    let outcome = import::run(conn, &request, files);
+    let outcome = crate::service::imports::import(conn, &request, files);
     bar.finish_and_clear();
     if let (DbConnection::Sqlite(c), true) = (&mut *conn, bulk_load) {
         diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA journal_mode = WAL;")?;

@@ -1,4 +1,4 @@
-//! Microsoft Graph exports through `import::run`, on both backends, checked
+//! Microsoft Graph exports through `service::imports::import`, on both backends, checked
 //! against the figures `tests/fixtures/graph/README.md` promises: each
 //! resource gives its users (with the directory's verdicts as their status),
 //! methods, events and activities, and the counts the overview reads; a
@@ -22,14 +22,16 @@ use authinsights::db::schema::{
     method_events, user_methods, users,
 };
 use authinsights::db::DbConnection;
+use authinsights::domain::Verdicts;
 use authinsights::domain::{
     ActivityResult, Details, Feature, Method, PolicyMethod, Scope, SsprPolicy,
 };
 use authinsights::ingest::format::FileKind;
 use authinsights::ingest::graph::events_summary_id;
-use authinsights::ingest::import::{self, ImportFile, ImportKind, ImportOutcome, ImportRequest};
-use authinsights::ingest::records::{ImportError, Position, Stop, Verdicts};
+use authinsights::ingest::import::{ImportFile, ImportKind, ImportOutcome, ImportRequest};
+use authinsights::ingest::records::{ImportError, Position, Stop};
 use authinsights::ingest::writer::{Summary, Tally, WriterOptions};
+use authinsights::service::imports as import_service;
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use common::{Backend, TestDb};
 use diesel::prelude::*;
@@ -666,7 +668,7 @@ fn run_graph<S: AsRef<str>, C: AsRef<str>>(
             reader: Box::new(text.as_ref().as_bytes()),
         })
         .collect();
-    import::run(conn, &request(ImportKind::Graph), files)
+    import_service::import(conn, &request(ImportKind::Graph), files)
 }
 
 fn graph_ok<S: AsRef<str>, C: AsRef<str>>(
@@ -693,7 +695,7 @@ fn import_paths(conn: &mut DbConnection, paths: &[&Path]) -> Result<ImportOutcom
             )),
         })
         .collect();
-    import::run(conn, &request(ImportKind::Graph), files)
+    import_service::import(conn, &request(ImportKind::Graph), files)
 }
 
 fn tally(inserted: u64, updated: u64, removed: u64, skipped: u64) -> Tally {
@@ -1835,7 +1837,7 @@ fn import_own(conn: &mut DbConnection, kind: FileKind, name: &str, text: &str) -
         name: name.to_string(),
         reader: Box::new(text.as_bytes()),
     }];
-    import::run(conn, &request(ImportKind::File(kind)), files)
+    import_service::import(conn, &request(ImportKind::File(kind)), files)
         .unwrap_or_else(|e| panic!("{name}: {e}"))
         .summary
 }

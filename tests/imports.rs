@@ -1,5 +1,5 @@
 //! Imports of the portal's own format (CSV and JSON lines) through
-//! `import::run`, on both backends: DESIGN.md's worked example imported file
+//! `service::imports::import`, on both backends: DESIGN.md's worked example imported file
 //! by file gives its statuses and events; a re-import changes nothing; every
 //! kind of bad input stops the import with its file, line, field and reason
 //! and leaves the database exactly as it was; complete lists remove what they
@@ -22,9 +22,10 @@ use authinsights::db::schema::{group_members, imports, user_methods, users};
 use authinsights::db::DbConnection;
 use authinsights::domain::{ActivityResult, Details, Feature, Method, MethodSet};
 use authinsights::ingest::format::FileKind;
-use authinsights::ingest::import::{self, ImportFile, ImportKind, ImportOutcome, ImportRequest};
+use authinsights::ingest::import::{ImportFile, ImportKind, ImportOutcome, ImportRequest};
 use authinsights::ingest::records::{ImportError, Position, Stop};
 use authinsights::ingest::writer::{Summary, Tally, WriterOptions};
+use authinsights::service::imports as import_service;
 use chrono::{Duration, NaiveDateTime, Utc};
 use common::aggregates::{recount, stored_activities, stored_aggregates, stored_events};
 use common::tenant::{pilot_policy, selected, PILOT_GROUP};
@@ -77,7 +78,7 @@ fn run_import<S: AsRef<str>, T: AsRef<str>>(
             reader: Box::new(text.as_ref().as_bytes()),
         })
         .collect();
-    import::run(conn, &request(kind, options), files)
+    import_service::import(conn, &request(kind, options), files)
 }
 
 fn import_ok<S: AsRef<str>, T: AsRef<str>>(
@@ -2591,7 +2592,7 @@ async fn large_file_in_bulk(backend: Backend) {
         out.flush().unwrap();
     }
     let reader = std::io::BufReader::new(std::fs::File::open(file.path()).unwrap());
-    let outcome = import::run(
+    let outcome = import_service::import(
         &mut conn,
         &request(
             FileKind::Activities,
@@ -2672,7 +2673,7 @@ async fn large_reimport_with_new_rows(backend: Backend) {
     let second: Vec<String> = order.iter().map(|i| good_activity(*i)).collect();
     let new_ids: Vec<usize> = (3_000..3_500).collect();
     let summaries = {
-        let outcome = import::run(
+        let outcome = import_service::import(
             &mut conn,
             &request(FileKind::Activities, bulk),
             vec![ImportFile {

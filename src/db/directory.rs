@@ -301,7 +301,7 @@ pub struct DirectoryUser {
     pub directory_role: String,
     pub is_admin: bool,
     pub account_enabled: bool,
-    /// Statuses a directory export stated ([`crate::ingest::records::Verdicts::pack`]) and when.
+    /// Statuses a directory export stated ([`crate::domain::Verdicts::pack`]) and when.
     pub directory_status: Option<(i32, NaiveDateTime)>,
 }
 

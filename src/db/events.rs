@@ -78,8 +78,8 @@ pub fn record(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     super::write(conn, |conn| {
-        crate::ingest::bulk::insert_activities(conn, activities)?;
-        crate::ingest::bulk::insert_method_events(conn, events)?;
+        super::bulk::insert_activities(conn, activities)?;
+        super::bulk::insert_method_events(conn, events)?;
         let (mut a_counts, mut e_counts) = (HashMap::new(), HashMap::new());
         tally(&mut a_counts, &mut e_counts, activities, events);
         add_activity_counts(conn, &a_counts)?;

@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod activities;
 pub mod api_keys;
 pub mod audit;
+pub mod bulk;
 pub mod counts;
 pub mod directory;
 pub mod events;

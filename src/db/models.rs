@@ -2,8 +2,8 @@
 
 use super::schema::*;
 pub use crate::domain::status::StatusKey;
+use crate::domain::Verdicts;
 use crate::domain::{MethodSet, UserStatus};
-use crate::ingest::records::Verdicts;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -29,7 +29,7 @@ pub struct User {
     pub status_key: i32,
     /// Stable key of the user's row in the SQLite search index.
     pub search_rowid: i64,
-    /// Statuses a directory export stated ([`crate::ingest::records::Verdicts::pack`]).
+    /// Statuses a directory export stated ([`crate::domain::Verdicts::pack`]).
     pub directory_status: Option<i32>,
     /// The time the export stated them for.
     pub directory_status_at: Option<NaiveDateTime>,

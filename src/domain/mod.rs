@@ -10,4 +10,6 @@ pub mod status;
 pub use activity::{ActivityResult, Details, Feature};
 pub use method::{Method, MethodSet, PolicyMethod, PolicyMethodSet};
 pub use policy::{Scope, SsprPolicy};
-pub use status::{assess, evaluate, Assessment, ScopeReason, StatusKey, UserFacts, UserStatus};
+pub use status::{
+    assess, evaluate, Assessment, ScopeReason, StatusKey, UserFacts, UserStatus, Verdicts,
+};

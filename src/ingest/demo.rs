@@ -6,7 +6,7 @@
 //! The generator runs on its own thread and hands batches to the writer, so a
 //! 1,000,000-user, 10,000,000-event tenant loads in a few minutes on SQLite.
 
-use super::bulk;
+use crate::db::bulk;
 use crate::db::counts::{
     add_activity_counts, add_event_counts, rebuild_status_counts, touch_data_changed,
     ActivityBucket, EventBucket,
@@ -318,10 +318,10 @@ pub fn generate(
         )?;
     }
     let result = conn.transaction(|conn| {
-        let indexes = super::bulk::drop_secondary_indexes(conn)?;
+        let indexes = bulk::drop_secondary_indexes(conn)?;
         let summary = load(conn, opts, show_progress)?;
         let phase = Instant::now();
-        super::bulk::recreate_indexes(conn, &indexes)?;
+        bulk::recreate_indexes(conn, &indexes)?;
         tracing::info!(
             "demo: indexes rebuilt in {:.1} s",
             phase.elapsed().as_secs_f64()

@@ -105,10 +105,10 @@
 //! error naming the file, record and field.
 
 use crate::db::models::{Activity, MethodEvent};
-use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet};
+use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet, Verdicts};
 use crate::ingest::records::{
     ActivityRecord, Identity, ImportError, Located, Location, MethodsRecord, Position, Record,
-    Sink, Stop, UserKey, UserRecord, Verdicts,
+    Sink, Stop, UserKey, UserRecord,
 };
 use chrono::{NaiveDateTime, SubsecRound};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};

@@ -1,7 +1,6 @@
 //! Data in: file imports (our format and Microsoft Graph exports), live
 //! ingest, retention, and the demo-tenant generator.
 
-pub mod bulk;
 pub mod demo;
 pub mod export;
 pub mod format;

@@ -3,7 +3,7 @@
 //! a bad value can be reported by file, line or record, and field.
 
 use crate::db::models::{Activity, MethodEvent};
-use crate::domain::{Method, UserStatus};
+use crate::domain::{Method, Verdicts};
 use chrono::NaiveDateTime;
 use std::fmt;
 use std::io;
@@ -216,68 +216,6 @@ pub enum Stop {
 /// held in memory whole.
 pub type Sink<'a> = dyn FnMut(Located) -> Result<(), Stop> + 'a;
 
-/// The statuses a directory export states for a user (Graph's
-/// `isSsprRegistered`, `isSsprEnabled`, …): each is kept as the user's status
-/// in place of the portal's own computation. `None` where the export says
-/// nothing, so that figure is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Verdicts {
-    pub registered: Option<bool>,
-    pub enabled: Option<bool>,
-    pub capable: Option<bool>,
-    pub mfa_capable: Option<bool>,
-    pub passwordless_capable: Option<bool>,
-}
-
-impl Verdicts {
-    /// The five value bits (0–4) and which of them are known (bits 8–12),
-    /// as the users table's `directory_status` column stores them.
-    pub fn pack(&self) -> i32 {
-        let figures = self.figures();
-        figures
-            .iter()
-            .enumerate()
-            .fold(0, |packed, (i, figure)| match figure {
-                Some(on) => packed | (1 << (i + 8)) | (i32::from(*on) << i),
-                None => packed,
-            })
-    }
-
-    pub fn unpack(packed: i32) -> Verdicts {
-        let get = |i: usize| (packed & (1 << (i + 8)) != 0).then_some(packed & (1 << i) != 0);
-        Verdicts {
-            registered: get(0),
-            enabled: get(1),
-            capable: get(2),
-            mfa_capable: get(3),
-            passwordless_capable: get(4),
-        }
-    }
-
-    fn figures(&self) -> [Option<bool>; 5] {
-        [
-            self.registered,
-            self.enabled,
-            self.capable,
-            self.mfa_capable,
-            self.passwordless_capable,
-        ]
-    }
-
-    /// The status a user shows: each stated verdict over the computed figure.
-    pub fn apply(&self, computed: UserStatus) -> UserStatus {
-        UserStatus {
-            registered: self.registered.unwrap_or(computed.registered),
-            enabled: self.enabled.unwrap_or(computed.enabled),
-            capable: self.capable.unwrap_or(computed.capable),
-            mfa_capable: self.mfa_capable.unwrap_or(computed.mfa_capable),
-            passwordless_capable: self
-                .passwordless_capable
-                .unwrap_or(computed.passwordless_capable),
-        }
-    }
-}
-
 /// A user's own facts. `None` leaves a stored value as it is (a new user gets
 /// the default: member, not an administrator, account enabled).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -416,40 +354,5 @@ mod line_limit_tests {
         assert!(e.reason.len() < 1_000, "{}", e.reason.len());
         assert!(e.reason.contains("(49800 more characters)"), "{}", e.reason);
         assert!(e.reason.ends_with("; give User or Admin"), "{}", e.reason);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verdicts_round_trip_with_unknown_figures() {
-        let v = Verdicts {
-            registered: Some(true),
-            enabled: Some(false),
-            capable: None,
-            mfa_capable: Some(true),
-            passwordless_capable: None,
-        };
-        assert_eq!(Verdicts::unpack(v.pack()), v);
-        assert_eq!(
-            Verdicts::unpack(Verdicts::default().pack()),
-            Verdicts::default()
-        );
-    }
-
-    #[test]
-    fn stated_verdicts_override_computed_figures() {
-        let v = Verdicts {
-            enabled: Some(true),
-            ..Verdicts::default()
-        };
-        let computed = UserStatus {
-            registered: true,
-            ..UserStatus::default()
-        };
-        let shown = v.apply(computed);
-        assert!(shown.registered && shown.enabled && !shown.capable);
     }
 }

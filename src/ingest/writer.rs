@@ -7,11 +7,11 @@
 //! flat whatever the size of the files; the only sets kept whole are the ids
 //! of users, groups and method lists seen, which a directory bounds.
 
-use super::bulk::SQLITE_ROWS;
 use super::records::{
     ActivityRecord, GroupRecord, Identity, ImportError, Located, Location, MemberRecord,
     MethodsRecord, Record, Stop, UserKey, UserRecord,
 };
+use crate::db::bulk::SQLITE_ROWS;
 use crate::db::counts::{add_activity_counts, add_event_counts, ActivityBucket, EventBucket};
 use crate::db::directory::{put_group, put_users, refresh_users, DirectoryUser};
 use crate::db::models::{
@@ -493,7 +493,7 @@ impl<'c> Writer<'c> {
                 user_id: user_id.to_string(),
             })
             .collect();
-        super::bulk::insert_members(self.conn, &rows)?;
+        crate::db::bulk::insert_members(self.conn, &rows)?;
         if self.policy.scope.group_id() == Some(run.group_id.as_str()) {
             let mut touched: Vec<String> = joined.iter().map(|s| s.to_string()).collect();
             touched.extend(left);
@@ -629,7 +629,7 @@ impl<'c> Writer<'c> {
                     registered_at,
                 })
                 .collect();
-            super::bulk::insert_user_methods(self.conn, &rows)?;
+            crate::db::bulk::insert_user_methods(self.conn, &rows)?;
         }
         refresh_users(self.conn, &self.policy, &changed, self.now)?;
         Ok(())
@@ -1082,7 +1082,7 @@ insert_new!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::records::Verdicts;
+    use crate::domain::Verdicts;
 
     #[test]
     fn the_summary_names_each_kind_with_records() {

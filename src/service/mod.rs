@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod imports;
 pub mod policy;
 pub mod retention;
 pub mod sessions;

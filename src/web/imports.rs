@@ -11,7 +11,7 @@ use crate::accounts::secrets_match;
 use crate::db::imports::{self, ImportRow, ImportSource};
 use crate::db::{audit, retention, sessions};
 use crate::ingest::format::FileKind;
-use crate::ingest::import::{self, ImportFile, ImportKind, ImportRequest};
+use crate::ingest::import::{ImportFile, ImportKind, ImportRequest};
 use crate::ingest::records::{ImportError, Stop};
 use crate::ingest::writer::{Summary, WriterOptions};
 use crate::web::auth;
@@ -242,7 +242,7 @@ pub async fn upload(
                     reader: Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
                 });
             }
-            match import::run(conn, &request, opened) {
+            match crate::service::imports::import(conn, &request, opened) {
                 Ok(done) => {
                     let text = done.summary.to_string();
                     audit::record(

@@ -15,7 +15,7 @@ use super::AppState;
 use crate::db::imports::ImportSource;
 use crate::ingest::format::activity_from_json;
 use crate::ingest::format::FileKind;
-use crate::ingest::import::{self, ImportKind, ImportRequest};
+use crate::ingest::import::{ImportKind, ImportRequest};
 use crate::ingest::records::{Identity, Located, Location, Position, Record, Stop};
 use crate::ingest::writer::{Tally, WriterOptions};
 use crate::web::auth;
@@ -201,7 +201,7 @@ pub async fn ingest(
                 bad.sort_by_key(|b| b.index);
                 return Ok(Err(bad));
             }
-            match import::store(conn, &request, "POST /api/v1/events", records) {
+            match crate::service::imports::ingest(conn, &request, "POST /api/v1/events", records) {
                 Ok(done) => Ok(Ok(done)),
                 Err(Stop::Database(e)) => Err(e.into()),
                 Err(Stop::Cancelled) => Err(AppError::Internal("the ingest stopped".into())),

@@ -1,8 +1,8 @@
 //! Multi-row inserts sized to each backend's bound-parameter limit.
 
-use crate::db::models::{Activity, MethodEvent, NewMember, NewUserMethod, User};
-use crate::db::schema::{activities, group_members, method_events, user_methods, users};
-use crate::db::{indexes, DbConnection};
+use super::models::{Activity, MethodEvent, NewMember, NewUserMethod, User};
+use super::schema::{activities, group_members, method_events, user_methods, users};
+use super::{indexes, DbConnection};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
