@@ -374,27 +374,13 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
             )),
         })
         .collect();
-    let bulk_load = matches!(conn, DbConnection::Sqlite(_))
+    let bulk_load = db::is_sqlite(conn)
         && matches!(
             kind,
             ImportKind::Graph | ImportKind::File(FileKind::Activities)
         )
         && demo::directory_has_no_events(conn)?;
-    if let DbConnection::Sqlite(c) = conn {
-        use diesel::connection::SimpleConnection;
-        // A larger page cache, and sorter threads for the index builds of a
-        // bulk load (SQLite sorts on one thread while temporary files are
-        // kept in memory, so they go to disk here); constant memory, whatever
-        // the files' size.
-        c.batch_execute(db::SQLITE_BULK_PRAGMAS)?;
-        if bulk_load {
-            // Events into empty tables: a rollback journal instead of the WAL,
-            // since pages new to the file need no journalling while the WAL
-            // would hold, then copy, every page written. SQLite switches only
-            // when no other connection is open (a running portal keeps WAL).
-            c.batch_execute("PRAGMA journal_mode = DELETE;")?;
-        }
-    }
+    db::begin_bulk_load(conn, bulk_load)?;
     let request = ImportRequest {
         kind,
         source: ImportSource::CommandLine,
@@ -406,9 +392,7 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
     };
     let outcome = crate::service::imports::import(conn, &request, files);
     bar.finish_and_clear();
-    if let (DbConnection::Sqlite(c), true) = (&mut *conn, bulk_load) {
-        diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA journal_mode = WAL;")?;
-    }
+    db::end_bulk_load(conn, bulk_load)?;
     match outcome {
         Ok(done) => {
             print!("{}", done.summary);

@@ -209,6 +209,105 @@ pub fn pool(url: &DatabaseUrl, max_size: u32) -> Pool {
 
 /// A query's result: the error type every function of this module returns.
 pub use diesel::result::QueryResult;
+/// A database error, as callers outside this module name it.
+pub type DbError = diesel::result::Error;
+/// No connection could be had from the pool in time.
+pub type PoolError = r2d2::PoolError;
+
+/// "No such row", for a caller that looked one up and found none.
+pub fn not_found() -> DbError {
+    DbError::NotFound
+}
+
+/// What a database error means to the one who asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The row asked for does not exist.
+    NotFound,
+    /// The connection broke: the database went away.
+    Lost,
+    /// Other writers held the data too long ([`is_busy`]).
+    Busy,
+    /// Anything else: a bug or a broken database.
+    Other,
+}
+
+/// Classifies a database error for the caller's answer.
+pub fn failure(e: &DbError) -> Failure {
+    use diesel::result::DatabaseErrorKind;
+    match e {
+        DbError::NotFound => Failure::NotFound,
+        DbError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => Failure::Lost,
+        busy if is_busy(busy) => Failure::Busy,
+        _ => Failure::Other,
+    }
+}
+
+/// Whether the database answers at all (`/healthz`).
+pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
+    conn.batch_execute("SELECT 1")
+}
+
+/// Whether the connection is to SQLite (for the few decisions that differ,
+/// such as a bulk load's journal).
+pub fn is_sqlite(conn: &DbConnection) -> bool {
+    matches!(conn, DbConnection::Sqlite(_))
+}
+
+/// SQLite page cache of a connection while it streams a download: a
+/// download reads each page once, so a large cache would only hold memory.
+const SNAPSHOT_CACHE_KIB: i64 = 8 * 1024;
+
+/// Runs `work` in one read-only transaction: one snapshot of the data
+/// however long it reads (a CSV download). On SQLite the connection's page
+/// cache is kept small meanwhile (and set back after), so memory stays flat.
+pub fn snapshot<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DbError>,
+{
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute(&format!("PRAGMA cache_size = -{SNAPSHOT_CACHE_KIB}"))?;
+    }
+    let result = conn.transaction(|conn| {
+        if let DbConnection::Postgresql(c) = conn {
+            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        work(conn)
+    });
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute(&format!("PRAGMA cache_size = -{SQLITE_CACHE_KIB}"))?;
+    }
+    result
+}
+
+/// Prepares a connection for a command-line import: on SQLite a larger page
+/// cache and sorter threads for index builds (constant memory, whatever the
+/// files' size), and for `events_into_empty_tables` a rollback journal
+/// instead of the WAL, since pages new to the file need no journalling while
+/// the WAL would hold, then copy, every page written (SQLite switches only
+/// when no other connection is open: a running portal keeps WAL). Nothing
+/// on PostgreSQL.
+pub fn begin_bulk_load(conn: &mut DbConnection, events_into_empty_tables: bool) -> QueryResult<()> {
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute(SQLITE_BULK_PRAGMAS)?;
+        if events_into_empty_tables {
+            c.batch_execute("PRAGMA journal_mode = DELETE;")?;
+        }
+    }
+    Ok(())
+}
+
+/// Ends what [`begin_bulk_load`] began: SQLite back to its WAL.
+pub fn end_bulk_load(conn: &mut DbConnection, events_into_empty_tables: bool) -> QueryResult<()> {
+    if let (DbConnection::Sqlite(c), true) = (conn, events_into_empty_tables) {
+        c.batch_execute("PRAGMA journal_mode = WAL;")?;
+    }
+    Ok(())
+}
 
 /// A plain transaction, for changes outside the report data that must not
 /// wait behind writers (a sign-in's new session while an import runs).

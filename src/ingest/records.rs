@@ -206,7 +206,7 @@ pub enum Stop {
     #[error("{0}")]
     Invalid(#[from] ImportError),
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(#[from] crate::db::DbError),
     /// The other side of an import stopped first (and reports why).
     #[error("the import was stopped")]
     Cancelled,

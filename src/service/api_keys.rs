@@ -30,7 +30,7 @@ pub fn create_api_key(
             name,
             &format!("{}; {}", created.0.scopes_text(), created.0.key_prefix),
         )?;
-        diesel::QueryResult::Ok(created)
+        crate::db::QueryResult::Ok(created)
     })?)
 }
 
@@ -38,7 +38,7 @@ pub fn create_api_key(
 pub fn revoke_api_key(conn: &mut DbConnection, actor: &str, id: &str) -> ServiceResult<String> {
     db::write(conn, |conn| {
         let key = db::api_keys::find_key(conn, id)?
-            .ok_or(ServiceError::Database(diesel::result::Error::NotFound))?;
+            .ok_or(ServiceError::Database(crate::db::not_found()))?;
         if !db::api_keys::revoke_key(conn, id, Utc::now().naive_utc())? {
             return refused(format!("The key '{}' was already revoked.", key.name));
         }

@@ -20,7 +20,7 @@ use std::fmt;
 pub enum ServiceError {
     /// The change is not allowed; the text says why.
     Refused(String),
-    Database(diesel::result::Error),
+    Database(crate::db::DbError),
 }
 
 impl fmt::Display for ServiceError {
@@ -34,8 +34,8 @@ impl fmt::Display for ServiceError {
 
 impl std::error::Error for ServiceError {}
 
-impl From<diesel::result::Error> for ServiceError {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<crate::db::DbError> for ServiceError {
+    fn from(e: crate::db::DbError) -> Self {
         ServiceError::Database(e)
     }
 }

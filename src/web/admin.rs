@@ -575,8 +575,7 @@ fn refusal(e: ServiceError, page: &'static str) -> AppError {
 
 /// The account a path names, or 404.
 fn account(conn: &mut DbConnection, id: &str) -> Result<Account, ServiceError> {
-    db::accounts::find_by_id(conn, id)?
-        .ok_or(ServiceError::Database(diesel::result::Error::NotFound))
+    db::accounts::find_by_id(conn, id)?.ok_or(ServiceError::Database(crate::db::not_found()))
 }
 
 #[derive(Deserialize)]

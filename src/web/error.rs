@@ -73,28 +73,27 @@ impl fmt::Display for AppError {
     }
 }
 
-impl From<diesel::r2d2::PoolError> for AppError {
-    fn from(e: diesel::r2d2::PoolError) -> Self {
+impl From<crate::db::PoolError> for AppError {
+    fn from(e: crate::db::PoolError) -> Self {
         tracing::warn!("database pool: {e}");
         AppError::Unavailable
     }
 }
 
-impl From<diesel::result::Error> for AppError {
-    fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match e {
-            Error::NotFound => AppError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
-            | Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => {
+impl From<crate::db::DbError> for AppError {
+    fn from(e: crate::db::DbError) -> Self {
+        use crate::db::Failure;
+        match crate::db::failure(&e) {
+            Failure::NotFound => AppError::NotFound,
+            Failure::Lost => {
                 tracing::warn!("database connection lost: {e}");
                 AppError::Unavailable
             }
-            busy if crate::db::is_busy(&busy) => {
-                tracing::warn!("a write gave up waiting for other writers: {busy}");
+            Failure::Busy => {
+                tracing::warn!("a write gave up waiting for other writers: {e}");
                 AppError::Busy
             }
-            other => AppError::Internal(other.to_string()),
+            Failure::Other => AppError::Internal(e.to_string()),
         }
     }
 }

@@ -30,8 +30,6 @@ use crate::db::DbConnection;
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
-use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -101,9 +99,9 @@ impl Default for CsvBlock {
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("database: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(#[from] crate::db::DbError),
     #[error("database pool: {0}")]
-    Pool(#[from] diesel::r2d2::PoolError),
+    Pool(#[from] crate::db::PoolError),
     #[error("csv: {0}")]
     Csv(String),
     #[error("the client closed the connection")]
@@ -214,7 +212,7 @@ where
         let sent = (|| -> Result<(), ExportError> {
             sink.block.row(header.iter().copied())?;
             let mut conn = pool.get()?;
-            snapshot(&mut conn, |conn| produce(conn, &mut sink))?;
+            crate::db::snapshot(&mut conn, |conn| produce(conn, &mut sink))?;
             sink.flush()
         })();
         match sent {
@@ -252,32 +250,3 @@ where
 
 /// What a download refused for want of a place asks the client to wait.
 const RETRY_AFTER_SECONDS: u64 = 5;
-
-/// SQLite page cache of a connection while it streams a download: a
-/// download reads each page once, so a large cache would only hold memory.
-const EXPORT_CACHE_KIB: i64 = 8 * 1024;
-
-/// Runs `work` in one read-only transaction: one snapshot of the data. On
-/// SQLite the connection's page cache is kept small meanwhile (and set back
-/// after), so a download's memory stays flat.
-fn snapshot<F>(conn: &mut DbConnection, work: F) -> Result<(), ExportError>
-where
-    F: FnOnce(&mut DbConnection) -> Result<(), ExportError>,
-{
-    if let DbConnection::Sqlite(c) = conn {
-        c.batch_execute(&format!("PRAGMA cache_size = -{EXPORT_CACHE_KIB}"))?;
-    }
-    let result = conn.transaction(|conn| {
-        if let DbConnection::Postgresql(c) = conn {
-            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
-        }
-        work(conn)
-    });
-    if let DbConnection::Sqlite(c) = conn {
-        c.batch_execute(&format!(
-            "PRAGMA cache_size = -{}",
-            crate::db::SQLITE_CACHE_KIB
-        ))?;
-    }
-    result
-}

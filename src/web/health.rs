@@ -4,15 +4,11 @@ use super::AppState;
 use crate::web::auth;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpResponse};
-use diesel::connection::SimpleConnection;
 
 #[get("/healthz", wrap = "from_fn(auth::public)")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let answered = state
-        .db(|conn| {
-            conn.batch_execute("SELECT 1")
-                .map_err(super::error::AppError::from)
-        })
+        .db(|conn| crate::db::ping(conn).map_err(super::error::AppError::from))
         .await;
     match answered {
         Ok(()) => HttpResponse::Ok()

@@ -48,7 +48,7 @@ impl AppState {
         }
     }
 
-    /// Runs blocking diesel work on the blocking thread pool with a pooled connection.
+    /// Runs blocking database work on the blocking thread pool with a pooled connection.
     pub async fn db<T, F>(&self, work: F) -> AppResult<T>
     where
         T: Send + 'static,
