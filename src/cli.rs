@@ -412,6 +412,9 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
             anyhow::bail!("import failed, nothing was stored: {e}")
         }
         Err(Stop::Cancelled) => anyhow::bail!("import failed, nothing was stored"),
+        Err(Stop::Database(e)) if db::is_busy(&e) => anyhow::bail!(
+            "import not started, nothing was stored: other changes were being written the whole time (another import?); run it again when they are done"
+        ),
         Err(Stop::Database(e)) => {
             Err(anyhow::Error::new(e).context("import failed, nothing was stored: database error"))
         }
