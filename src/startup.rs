@@ -68,8 +68,8 @@ async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
         return web::error::AppError::NotFound.error_response();
     }
     match web::api::doc::allowed_methods(req.path()) {
-        Some(allow) => web::api::method_not_allowed(req.method(), allow),
-        None => web::api::error_response(&web::error::AppError::NotFound),
+        Some(allow) => web::error::method_not_allowed(req.method(), allow),
+        None => web::error::error_response(&web::error::AppError::NotFound),
     }
 }
 

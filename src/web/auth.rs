@@ -275,7 +275,7 @@ async fn guard(
 /// An error page, or the API's JSON error.
 fn refuse(req: ServiceRequest, e: AppError, api: bool) -> ServiceResponse<BoxBody> {
     if api {
-        let response = super::api::error_response(&e);
+        let response = super::error::error_response(&e);
         req.into_response(response)
     } else {
         req.error_response(e)
@@ -533,7 +533,7 @@ fn to_sign_in(req: &HttpRequest, expired: bool) -> HttpResponse {
 }
 
 fn api_unauthenticated() -> HttpResponse {
-    let mut response = super::api::error_response(&AppError::Unauthenticated);
+    let mut response = super::error::error_response(&AppError::Unauthenticated);
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

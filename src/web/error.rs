@@ -5,7 +5,9 @@ use super::layout::Layout;
 use actix_web::http::{header::ContentType, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
+use serde::Serialize;
 use std::fmt;
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub enum AppError {
@@ -208,4 +210,114 @@ impl ResponseError for AppError {
         }
         response.content_type(ContentType::html()).body(body)
     }
+}
+
+// ---- the same errors as the JSON API answers them ----------------------
+
+/// An error as the API answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `bad_request`, `unauthenticated`, `forbidden`,
+    /// `password_change_required`, `not_found`, `method_not_allowed`,
+    /// `unavailable`, `busy` (503 with `Retry-After`: send the same request
+    /// again after that many seconds) or `internal`.
+    pub code: &'static str,
+    /// What went wrong, in a sentence for a person.
+    pub message: String,
+    /// The query parameter that could not be understood (400 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+}
+
+/// An error as the API answers it.
+pub fn error_response(e: &AppError) -> HttpResponse {
+    let mut parameter = None;
+    let (code, message) = match e {
+        AppError::BadRequest(m) | AppError::BadPageRequest { message: m, .. } => {
+            ("bad_request", m.clone())
+        }
+        AppError::BadParameter { param, message } => {
+            parameter = Some(param.clone());
+            ("bad_request", message.clone())
+        }
+        AppError::NotFound => ("not_found", "There is nothing at this address.".into()),
+        AppError::Unauthenticated => (
+            "unauthenticated",
+            "Send an API key as 'Authorization: Bearer <key>', or sign in.".into(),
+        ),
+        AppError::Forbidden(m) => ("forbidden", m.clone()),
+        AppError::MustChangePassword => (
+            "password_change_required",
+            "This account must choose a new password in the portal first.".into(),
+        ),
+        AppError::Unavailable => (
+            "unavailable",
+            "The database cannot be reached right now; try again in a moment.".into(),
+        ),
+        AppError::Busy => (
+            "busy",
+            format!(
+                "Other changes are being written right now and this one was not stored; send it again after the Retry-After delay ({} s).",
+                RETRY_AFTER_SECONDS
+            ),
+        ),
+        AppError::Internal(detail) => {
+            tracing::error!("internal error: {detail}");
+            (
+                "internal",
+                "The request could not be completed; the details are in the server log.".into(),
+            )
+        }
+    };
+    let mut response = HttpResponse::build(e.status_code());
+    if let AppError::Busy = e {
+        response.insert_header((
+            actix_web::http::header::RETRY_AFTER,
+            RETRY_AFTER_SECONDS.to_string(),
+        ));
+    }
+    response.json(ErrorBody {
+        error: ErrorDetail {
+            code,
+            message,
+            parameter,
+        },
+    })
+}
+
+/// An API error for a status outside [`AppError`]'s (415, 413, 503 for a
+/// busy download budget), with its code derived from the status.
+pub fn error_response_with(status: StatusCode, message: &str) -> HttpResponse {
+    let code = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        _ => "bad_request",
+    };
+    HttpResponse::build(status).json(ErrorBody {
+        error: ErrorDetail {
+            code,
+            message: message.to_string(),
+            parameter: None,
+        },
+    })
+}
+
+/// A 405 for a path of the API asked with a method it does not answer.
+pub fn method_not_allowed(method: &actix_web::http::Method, allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, allow))
+        .json(ErrorBody {
+            error: ErrorDetail {
+                code: "method_not_allowed",
+                message: format!("This address answers {allow}, not {method}."),
+                parameter: None,
+            },
+        })
 }

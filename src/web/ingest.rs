@@ -8,8 +8,8 @@
 //! counts, so the next page load shows it. Ids make it idempotent: a batch
 //! sent twice stores nothing the second time.
 
-use super::api::error_response;
 use super::auth::Principal;
+use super::error::error_response;
 use super::error::AppError;
 use super::AppState;
 use crate::db::imports::ImportSource;

@@ -63,7 +63,7 @@ pub async fn hygiene(
             let message = "Compressed request bodies are not accepted: send the body without \
                            Content-Encoding.";
             let response = if api {
-                super::api::error_response_with(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
+                super::error::error_response_with(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
             } else {
                 HttpResponse::UnsupportedMediaType()
                     .content_type("text/plain; charset=utf-8")
@@ -96,7 +96,7 @@ pub async fn hygiene(
 
 fn refusal(e: AppError, api: bool) -> HttpResponse {
     if api {
-        super::api::error_response(&e)
+        super::error::error_response(&e)
     } else {
         actix_web::ResponseError::error_response(&e)
     }
