@@ -17,6 +17,7 @@ pub mod bulk;
 pub mod counts;
 pub mod directory;
 pub mod events;
+pub mod import_rows;
 pub mod imports;
 pub mod indexes;
 pub mod models;

@@ -11,30 +11,20 @@ use super::records::{
     ActivityRecord, GroupRecord, Identity, ImportError, Located, Location, MemberRecord,
     MethodsRecord, Record, Stop, UserKey, UserRecord,
 };
-use crate::db::bulk::SQLITE_ROWS;
 use crate::db::counts::{add_activity_counts, add_event_counts, ActivityBucket, EventBucket};
 use crate::db::directory::{put_group, put_users, refresh_users, DirectoryUser};
+use crate::db::import_rows::{self, Stored, ID_CHUNK};
 use crate::db::models::{
     ImportedActivity, ImportedEvent, MethodEvent, NewMember, NewUserMethod, User,
 };
-use crate::db::schema::{
-    activities, directory_groups, group_members, method_events, user_methods, users,
-};
-use crate::db::{indexes, DbConnection};
+use crate::db::{self, indexes, DbConnection};
 use crate::domain::{Feature, Method, SsprPolicy};
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error::DatabaseError};
-use diesel::SqliteConnection;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// Records written per batch.
 const BATCH: usize = 5_000;
-/// Ids per `IN (…)` list: under SQLite's bound-parameter limit.
-const ID_CHUNK: usize = 500;
-/// PostgreSQL rows per multi-row insert (8–11 columns each).
-const PG_ROWS: usize = 2_000;
 
 /// What happened to the records of one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -306,18 +296,10 @@ impl<'c> Writer<'c> {
             return Ok(());
         }
         self.events_begun = true;
-        if !matches!(self.conn, DbConnection::Sqlite(_)) {
+        if !db::is_sqlite(self.conn) {
             return Ok(());
         }
-        let any_activity: Option<String> = activities::table
-            .select(activities::id)
-            .first(self.conn)
-            .optional()?;
-        let any_event: Option<String> = method_events::table
-            .select(method_events::id)
-            .first(self.conn)
-            .optional()?;
-        if any_activity.is_none() && any_event.is_none() {
+        if import_rows::event_tables_empty(self.conn)? {
             let found = indexes::secondary(self.conn, "'activities', 'method_events'")?;
             self.dropped_indexes = Some(indexes::drop(self.conn, found)?);
         }
@@ -340,10 +322,7 @@ impl<'c> Writer<'c> {
         let mut stored: HashMap<String, User> = HashMap::new();
         for chunk in records.chunks(ID_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|(r, _)| r.id.as_str()).collect();
-            let found: Vec<User> = users::table
-                .filter(users::id.eq_any(&ids))
-                .select(User::as_select())
-                .load(self.conn)?;
+            let found = import_rows::users_by_id(self.conn, &ids)?;
             stored.extend(found.into_iter().map(|u| (u.id.clone(), u)));
         }
         let mut changed = Vec::new();
@@ -376,11 +355,7 @@ impl<'c> Writer<'c> {
                     format!("group id \"{}\" is given twice in this import", r.id),
                 ));
             }
-            let stored: Option<String> = directory_groups::table
-                .find(&r.id)
-                .select(directory_groups::display_name)
-                .first(self.conn)
-                .optional()?;
+            let stored = import_rows::group_name(self.conn, &r.id)?;
             match stored {
                 Some(name) if name == r.display_name => self.summary.groups.skipped += 1,
                 Some(_) => self.summary.groups.updated += 1,
@@ -426,12 +401,7 @@ impl<'c> Writer<'c> {
         let Some(run) = self.members.take() else {
             return Ok(());
         };
-        let exists: Option<String> = directory_groups::table
-            .find(&run.group_id)
-            .select(directory_groups::id)
-            .first(self.conn)
-            .optional()?;
-        if exists.is_none() {
+        if import_rows::group_name(self.conn, &run.group_id)?.is_none() {
             return Err(invalid(
                 &run.at,
                 "group_id",
@@ -455,12 +425,7 @@ impl<'c> Writer<'c> {
             }
         }
         self.check_users_exist(run.users.iter().map(|(id, at)| (id.as_str(), at)))?;
-        let before: HashSet<String> = group_members::table
-            .filter(group_members::group_id.eq(&run.group_id))
-            .select(group_members::user_id)
-            .load::<String>(self.conn)?
-            .into_iter()
-            .collect();
+        let before = import_rows::group_member_ids(self.conn, &run.group_id)?;
         let joined: Vec<&str> = run
             .users
             .iter()
@@ -478,14 +443,7 @@ impl<'c> Writer<'c> {
         if joined.is_empty() && left.is_empty() {
             return Ok(());
         }
-        for chunk in left.chunks(ID_CHUNK) {
-            diesel::delete(
-                group_members::table
-                    .filter(group_members::group_id.eq(&run.group_id))
-                    .filter(group_members::user_id.eq_any(chunk)),
-            )
-            .execute(self.conn)?;
-        }
+        import_rows::remove_members(self.conn, &run.group_id, &left)?;
         let rows: Vec<NewMember> = joined
             .iter()
             .map(|user_id| NewMember {
@@ -510,7 +468,7 @@ impl<'c> Writer<'c> {
         if self.options.bulk && !self.all_users_known {
             // A bulk load refers to most of the directory: one scan of the
             // user ids costs less than a lookup per batch.
-            let ids: Vec<String> = users::table.select(users::id).load(self.conn)?;
+            let ids = import_rows::all_user_ids(self.conn)?;
             self.known_users.extend(ids);
             self.all_users_known = true;
         }
@@ -527,12 +485,7 @@ impl<'c> Writer<'c> {
         }
         for chunk in unknown.chunks(ID_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
-            let found: HashSet<String> = users::table
-                .filter(users::id.eq_any(&ids))
-                .select(users::id)
-                .load::<String>(self.conn)?
-                .into_iter()
-                .collect();
+            let found = import_rows::existing_user_ids(self.conn, &ids)?;
             if let Some((id, at)) = chunk.iter().find(|(id, _)| !found.contains(*id)) {
                 return Err(unknown_user(id, at));
             }
@@ -561,14 +514,7 @@ impl<'c> Writer<'c> {
         let mut changed = Vec::new();
         for chunk in records.chunks(ID_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|(r, _)| r.user_id.as_str()).collect();
-            let stored: Vec<(String, i32, Option<NaiveDateTime>)> = user_methods::table
-                .filter(user_methods::user_id.eq_any(&ids))
-                .select((
-                    user_methods::user_id,
-                    user_methods::method,
-                    user_methods::registered_at,
-                ))
-                .load(self.conn)?;
+            let stored = import_rows::methods_of(self.conn, &ids)?;
             let mut by_user: HashMap<&str, Vec<(i32, Option<NaiveDateTime>)>> = HashMap::new();
             for (user_id, method, at) in &stored {
                 by_user
@@ -614,8 +560,7 @@ impl<'c> Writer<'c> {
                 self.summary.methods.inserted += (added.len() - retimed) as u64;
                 self.summary.methods.updated += retimed as u64;
                 self.summary.methods.removed += (removed - retimed) as u64;
-                diesel::delete(user_methods::table.filter(user_methods::user_id.eq(&r.user_id)))
-                    .execute(self.conn)?;
+                import_rows::clear_methods(self.conn, &r.user_id)?;
                 for (code, at) in wanted {
                     inserts.push((r.user_id.clone(), code, at));
                 }
@@ -654,7 +599,7 @@ impl<'c> Writer<'c> {
             rows.push(ImportedActivity::new(r.activity, import_id));
             rest.push((r.events, identity, at));
         }
-        let inserted = insert_new_activities(self.conn, &rows)?;
+        let inserted = import_rows::insert_new_activities(self.conn, &rows)?;
         // The new activities' events, each with the index of its activity.
         let mut new_events: Vec<(ImportedEvent, usize)> = Vec::new();
         let mut locations = Vec::with_capacity(rest.len());
@@ -688,10 +633,10 @@ impl<'c> Writer<'c> {
             .into_iter()
             .map(|(i, identity)| (rows[i].id.as_str(), identity, &locations[i]))
             .collect();
-        self.check_repeats(activities::table, &repeated, "activity")?;
+        self.check_repeats(Stored::Activities, &repeated, "activity")?;
         let (new_events, origins): (Vec<ImportedEvent>, Vec<usize>) =
             new_events.into_iter().unzip();
-        let stored = insert_new_events(self.conn, &new_events)?;
+        let stored = import_rows::insert_new_events(self.conn, &new_events)?;
         let mut clash = None;
         for ((row, origin), is_new) in new_events.iter().zip(&origins).zip(&stored) {
             if *is_new {
@@ -702,7 +647,7 @@ impl<'c> Writer<'c> {
             }
         }
         if let Some((id, at)) = clash {
-            let this_import = self.stored_import_ids(method_events::table, &[id])?;
+            let this_import = self.stored_import_ids(Stored::MethodEvents, &[id])?;
             let reason = if this_import.contains_key(id) {
                 format!("method event id \"{id}\" is given twice in this import")
             } else {
@@ -731,10 +676,7 @@ impl<'c> Writer<'c> {
             .collect();
         let mut by_name: HashMap<String, String> = HashMap::new();
         for chunk in names.chunks(ID_CHUNK) {
-            let found: Vec<(String, String)> = users::table
-                .filter(users::user_principal_name.eq_any(chunk))
-                .select((users::user_principal_name, users::id))
-                .load(self.conn)?;
+            let found = import_rows::user_ids_by_principal_name(self.conn, chunk)?;
             by_name.extend(found);
         }
         for (e, _, key, at) in &mut records {
@@ -787,7 +729,7 @@ impl<'c> Writer<'c> {
                 self.summary.events.skipped += 1;
             }
         }
-        let stored = insert_new_events(self.conn, &rows)?;
+        let stored = import_rows::insert_new_events(self.conn, &rows)?;
         let mut repeated = Vec::new();
         let mut new = Vec::new();
         for ((row, (identity, at)), is_new) in rows.iter().zip(&kept).zip(&stored) {
@@ -800,22 +742,19 @@ impl<'c> Writer<'c> {
                 repeated.push((row.id.as_str(), *identity, at));
             }
         }
-        self.check_repeats(method_events::table, &repeated, "method event")?;
+        self.check_repeats(Stored::MethodEvents, &repeated, "method event")?;
         self.register_methods(&new)?;
         Ok(())
     }
 
     /// Ids already stored: skipped as duplicates when an earlier import
     /// stored them; an error when this import did (a given id twice).
-    fn check_repeats<T>(
+    fn check_repeats(
         &mut self,
-        table: T,
+        table: Stored,
         repeated: &[(&str, Identity, &Location)],
         noun: &str,
-    ) -> Result<(), Stop>
-    where
-        T: ImportIdLookup,
-    {
+    ) -> Result<(), Stop> {
         let given: Vec<&str> = repeated
             .iter()
             .filter(|(_, identity, _)| *identity == Identity::Given)
@@ -839,14 +778,14 @@ impl<'c> Writer<'c> {
     }
 
     /// Of `ids`, those this import stored.
-    fn stored_import_ids<T: ImportIdLookup>(
+    fn stored_import_ids(
         &mut self,
-        table: T,
+        table: Stored,
         ids: &[&str],
     ) -> Result<HashMap<String, i64>, Stop> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(ID_CHUNK) {
-            for (id, import_id) in table.import_ids(self.conn, chunk)? {
+            for (id, import_id) in import_rows::import_ids(self.conn, table, chunk)? {
                 if import_id == self.import_id {
                     out.insert(id, import_id);
                 }
@@ -887,11 +826,11 @@ impl<'c> Writer<'c> {
         let ids: Vec<&str> = wanted.keys().copied().collect();
         let mut have: HashSet<(String, i32)> = HashSet::new();
         for chunk in ids.chunks(ID_CHUNK) {
-            let found: Vec<(String, i32)> = user_methods::table
-                .filter(user_methods::user_id.eq_any(chunk))
-                .select((user_methods::user_id, user_methods::method))
-                .load(self.conn)?;
-            have.extend(found);
+            have.extend(
+                import_rows::methods_of(self.conn, chunk)?
+                    .into_iter()
+                    .map(|(user, method, _)| (user, method)),
+            );
         }
         let mut changed = Vec::new();
         for (user_id, methods) in wanted {
@@ -906,13 +845,12 @@ impl<'c> Writer<'c> {
                 };
                 for code in codes {
                     if have.insert((user_id.to_string(), code)) {
-                        diesel::insert_into(user_methods::table)
-                            .values(NewUserMethod {
-                                user_id: user_id.to_string(),
-                                method: code,
-                                registered_at: Some(at),
-                            })
-                            .execute(self.conn)?;
+                        let row = NewUserMethod {
+                            user_id: user_id.to_string(),
+                            method: code,
+                            registered_at: Some(at),
+                        };
+                        import_rows::add_method(self.conn, &row)?;
                         self.summary.methods.inserted += 1;
                         added = true;
                     }
@@ -978,106 +916,6 @@ fn same_user(old: &User, new: &DirectoryUser) -> bool {
         && old.account_enabled == new.account_enabled
         && old.directory_status.zip(old.directory_status_at) == new.directory_status
 }
-
-/// Tables whose rows carry the import that stored them.
-trait ImportIdLookup: Copy {
-    fn import_ids(self, conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<(String, i64)>>;
-}
-
-impl ImportIdLookup for activities::table {
-    fn import_ids(self, conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<(String, i64)>> {
-        activities::table
-            .filter(activities::id.eq_any(ids))
-            .select((activities::id, activities::import_id))
-            .load(conn)
-    }
-}
-
-impl ImportIdLookup for method_events::table {
-    fn import_ids(self, conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<(String, i64)>> {
-        method_events::table
-            .filter(method_events::id.eq_any(ids))
-            .select((method_events::id, method_events::import_id))
-            .load(conn)
-    }
-}
-
-/// Inserts the rows whose id is new; says for each row whether it was.
-/// SQLite: rows go as if all new, in statements of [`SQLITE_ROWS`] prepared
-/// once; a statement that meets a stored id stores none of its rows, which
-/// then go one by one, each skipped if its id is stored. PostgreSQL:
-/// multi-row statements returning the ids they stored.
-macro_rules! insert_new {
-    ($name:ident, $row:ty, $table:path, $id:path) => {
-        fn $name(conn: &mut DbConnection, rows: &[$row]) -> QueryResult<Vec<bool>> {
-            fn one_by_one(c: &mut SqliteConnection, rows: &[$row]) -> QueryResult<Vec<bool>> {
-                rows.iter()
-                    .map(|row| {
-                        diesel::insert_into($table)
-                            .values(row)
-                            .on_conflict_do_nothing()
-                            .execute(c)
-                            .map(|n| n == 1)
-                    })
-                    .collect()
-            }
-            match conn {
-                DbConnection::Sqlite(c) => {
-                    let mut out = Vec::with_capacity(rows.len());
-                    let mut full = rows.chunks_exact(SQLITE_ROWS);
-                    for chunk in &mut full {
-                        let Ok(array) = <&[$row; SQLITE_ROWS]>::try_from(chunk) else {
-                            unreachable!("chunks_exact yields whole chunks")
-                        };
-                        match diesel::insert_into($table).values(array).execute(c) {
-                            Ok(_) => out.extend(std::iter::repeat_n(true, SQLITE_ROWS)),
-                            Err(DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                                out.extend(one_by_one(c, chunk)?)
-                            }
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    out.extend(one_by_one(c, full.remainder())?);
-                    Ok(out)
-                }
-                DbConnection::Postgresql(c) => {
-                    let mut out = Vec::with_capacity(rows.len());
-                    for chunk in rows.chunks(PG_ROWS) {
-                        let stored: HashSet<String> = diesel::insert_into($table)
-                            .values(chunk)
-                            .on_conflict_do_nothing()
-                            .returning($id)
-                            .get_results::<String>(c)?
-                            .into_iter()
-                            .collect();
-                        // A repeat inside one statement is not stored twice:
-                        // only its first row counts as new.
-                        let mut firsts = HashSet::new();
-                        out.extend(
-                            chunk
-                                .iter()
-                                .map(|r| stored.contains(&r.id) && firsts.insert(r.id.as_str())),
-                        );
-                    }
-                    Ok(out)
-                }
-            }
-        }
-    };
-}
-
-insert_new!(
-    insert_new_activities,
-    ImportedActivity,
-    activities::table,
-    activities::id
-);
-insert_new!(
-    insert_new_events,
-    ImportedEvent,
-    method_events::table,
-    method_events::id
-);
 
 #[cfg(test)]
 mod tests {

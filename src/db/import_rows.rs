@@ -1,0 +1,235 @@
+//! The statements an import's writer (`ingest::writer`) runs: lookups of
+//! what is stored, the changes of member and method lists, and inserts that
+//! skip ids stored already. All inside the import's one transaction.
+
+use super::bulk::SQLITE_ROWS;
+use super::models::{ImportedActivity, ImportedEvent, NewUserMethod, User};
+use super::schema::{
+    activities, directory_groups, group_members, method_events, user_methods, users,
+};
+use super::{DbConnection, QueryResult};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error::DatabaseError};
+use diesel::SqliteConnection;
+use std::collections::HashSet;
+
+/// Ids per `IN (…)` list: under SQLite's bound-parameter limit.
+pub const ID_CHUNK: usize = 500;
+/// PostgreSQL rows per multi-row insert (8–11 columns each).
+const PG_ROWS: usize = 2_000;
+
+/// Whether no activity and no method event is stored.
+pub fn event_tables_empty(conn: &mut DbConnection) -> QueryResult<bool> {
+    let any_activity: Option<String> = activities::table
+        .select(activities::id)
+        .first(conn)
+        .optional()?;
+    let any_event: Option<String> = method_events::table
+        .select(method_events::id)
+        .first(conn)
+        .optional()?;
+    Ok(any_activity.is_none() && any_event.is_none())
+}
+
+/// The stored users among `ids` (at most [`ID_CHUNK`] at a time).
+pub fn users_by_id(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// Every stored user id.
+pub fn all_user_ids(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    users::table.select(users::id).load(conn)
+}
+
+/// Which of `ids` are stored users (at most [`ID_CHUNK`] at a time).
+pub fn existing_user_ids(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<HashSet<String>> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select(users::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// (user principal name, id) of the stored users among `names`.
+pub fn user_ids_by_principal_name(
+    conn: &mut DbConnection,
+    names: &[&str],
+) -> QueryResult<Vec<(String, String)>> {
+    users::table
+        .filter(users::user_principal_name.eq_any(names))
+        .select((users::user_principal_name, users::id))
+        .load(conn)
+}
+
+/// A stored group's display name.
+pub fn group_name(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+    directory_groups::table
+        .find(id)
+        .select(directory_groups::display_name)
+        .first(conn)
+        .optional()
+}
+
+/// The stored members of a group.
+pub fn group_member_ids(conn: &mut DbConnection, group_id: &str) -> QueryResult<HashSet<String>> {
+    Ok(group_members::table
+        .filter(group_members::group_id.eq(group_id))
+        .select(group_members::user_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Takes `user_ids` out of a group.
+pub fn remove_members(
+    conn: &mut DbConnection,
+    group_id: &str,
+    user_ids: &[String],
+) -> QueryResult<()> {
+    for chunk in user_ids.chunks(ID_CHUNK) {
+        diesel::delete(
+            group_members::table
+                .filter(group_members::group_id.eq(group_id))
+                .filter(group_members::user_id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// (user, method, registered at) of the users among `ids`.
+pub fn methods_of(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> QueryResult<Vec<(String, i32, Option<NaiveDateTime>)>> {
+    user_methods::table
+        .filter(user_methods::user_id.eq_any(ids))
+        .select((
+            user_methods::user_id,
+            user_methods::method,
+            user_methods::registered_at,
+        ))
+        .load(conn)
+}
+
+/// Forgets a user's registered methods (before the new list is written).
+pub fn clear_methods(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {
+    diesel::delete(user_methods::table.filter(user_methods::user_id.eq(user_id)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Registers one method.
+pub fn add_method(conn: &mut DbConnection, row: &NewUserMethod) -> QueryResult<()> {
+    diesel::insert_into(user_methods::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The tables whose rows carry the import that stored them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Activities,
+    MethodEvents,
+}
+
+/// (id, import) of the stored rows among `ids` (at most [`ID_CHUNK`]).
+pub fn import_ids(
+    conn: &mut DbConnection,
+    table: Stored,
+    ids: &[&str],
+) -> QueryResult<Vec<(String, i64)>> {
+    match table {
+        Stored::Activities => activities::table
+            .filter(activities::id.eq_any(ids))
+            .select((activities::id, activities::import_id))
+            .load(conn),
+        Stored::MethodEvents => method_events::table
+            .filter(method_events::id.eq_any(ids))
+            .select((method_events::id, method_events::import_id))
+            .load(conn),
+    }
+}
+
+/// Inserts the rows whose id is new; says for each row whether it was.
+/// SQLite: rows go as if all new, in statements of [`SQLITE_ROWS`] prepared
+/// once; a statement that meets a stored id stores none of its rows, which
+/// then go one by one, each skipped if its id is stored. PostgreSQL:
+/// multi-row statements returning the ids they stored.
+macro_rules! insert_new {
+    ($name:ident, $row:ty, $table:path, $id:path) => {
+        pub fn $name(conn: &mut DbConnection, rows: &[$row]) -> QueryResult<Vec<bool>> {
+            fn one_by_one(c: &mut SqliteConnection, rows: &[$row]) -> QueryResult<Vec<bool>> {
+                rows.iter()
+                    .map(|row| {
+                        diesel::insert_into($table)
+                            .values(row)
+                            .on_conflict_do_nothing()
+                            .execute(c)
+                            .map(|n| n == 1)
+                    })
+                    .collect()
+            }
+            match conn {
+                DbConnection::Sqlite(c) => {
+                    let mut out = Vec::with_capacity(rows.len());
+                    let mut full = rows.chunks_exact(SQLITE_ROWS);
+                    for chunk in &mut full {
+                        let Ok(array) = <&[$row; SQLITE_ROWS]>::try_from(chunk) else {
+                            unreachable!("chunks_exact yields whole chunks")
+                        };
+                        match diesel::insert_into($table).values(array).execute(c) {
+                            Ok(_) => out.extend(std::iter::repeat_n(true, SQLITE_ROWS)),
+                            Err(DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                                out.extend(one_by_one(c, chunk)?)
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    out.extend(one_by_one(c, full.remainder())?);
+                    Ok(out)
+                }
+                DbConnection::Postgresql(c) => {
+                    let mut out = Vec::with_capacity(rows.len());
+                    for chunk in rows.chunks(PG_ROWS) {
+                        let stored: HashSet<String> = diesel::insert_into($table)
+                            .values(chunk)
+                            .on_conflict_do_nothing()
+                            .returning($id)
+                            .get_results::<String>(c)?
+                            .into_iter()
+                            .collect();
+                        // A repeat inside one statement is not stored twice:
+                        // only its first row counts as new.
+                        let mut firsts = HashSet::new();
+                        out.extend(
+                            chunk
+                                .iter()
+                                .map(|r| stored.contains(&r.id) && firsts.insert(r.id.as_str())),
+                        );
+                    }
+                    Ok(out)
+                }
+            }
+        }
+    };
+}
+
+insert_new!(
+    insert_new_activities,
+    ImportedActivity,
+    activities::table,
+    activities::id
+);
+insert_new!(
+    insert_new_events,
+    ImportedEvent,
+    method_events::table,
+    method_events::id
+);
