@@ -16,6 +16,7 @@ pub mod audit;
 pub mod bulk;
 pub mod counts;
 pub mod directory;
+pub mod dump;
 pub mod events;
 pub mod import_rows;
 pub mod imports;

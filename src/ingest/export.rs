@@ -3,14 +3,10 @@
 //! by export and import. Read in keyset pages: memory stays flat.
 
 use super::format::{csv_header, FileKind};
-use crate::db::models::{Activity, MethodEvent};
-use crate::db::schema::{
-    activities, directory_groups, group_members, method_events, user_methods, users,
-};
-use crate::db::DbConnection;
+use crate::db::models::Activity;
+use crate::db::{dump, DbConnection};
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet};
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 use std::io::Write;
 
 const PAGE: i64 = 5_000;
@@ -40,20 +36,7 @@ fn users_csv<W: Write>(conn: &mut DbConnection, csv: &mut Csv<W>) -> anyhow::Res
     let mut after = String::new();
     let mut n = 0;
     loop {
-        let page: Vec<(String, String, String, bool, bool, String, bool)> = users::table
-            .filter(users::id.gt(&after))
-            .order(users::id)
-            .limit(PAGE)
-            .select((
-                users::id,
-                users::display_name,
-                users::user_principal_name,
-                users::is_guest,
-                users::is_admin,
-                users::directory_role,
-                users::account_enabled,
-            ))
-            .load(conn)?;
+        let page = dump::users_after(conn, &after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.0.clone();
         for (id, name, upn, guest, admin, role, enabled) in &page {
@@ -75,10 +58,7 @@ fn users_csv<W: Write>(conn: &mut DbConnection, csv: &mut Csv<W>) -> anyhow::Res
 
 fn groups_csv<W: Write>(conn: &mut DbConnection, csv: &mut Csv<W>) -> anyhow::Result<u64> {
     csv.write_record(FileKind::Groups.fields())?;
-    let groups: Vec<(String, String)> = directory_groups::table
-        .order(directory_groups::id)
-        .select((directory_groups::id, directory_groups::display_name))
-        .load(conn)?;
+    let groups = dump::groups(conn)?;
     for (id, name) in &groups {
         csv.write_record([id, name])?;
     }
@@ -90,18 +70,7 @@ fn members_csv<W: Write>(conn: &mut DbConnection, csv: &mut Csv<W>) -> anyhow::R
     let mut after = (String::new(), String::new());
     let mut n = 0;
     loop {
-        let page: Vec<(String, String)> = group_members::table
-            .filter(
-                group_members::group_id
-                    .gt(&after.0)
-                    .or(group_members::group_id
-                        .eq(&after.0)
-                        .and(group_members::user_id.gt(&after.1))),
-            )
-            .order((group_members::group_id, group_members::user_id))
-            .limit(PAGE)
-            .select((group_members::group_id, group_members::user_id))
-            .load(conn)?;
+        let page = dump::members_after(conn, &after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.clone();
         for (group, user) in &page {
@@ -117,20 +86,7 @@ fn methods_csv<W: Write>(conn: &mut DbConnection, csv: &mut Csv<W>) -> anyhow::R
     let mut after = (String::new(), -1);
     let mut n = 0;
     loop {
-        let page: Vec<(String, i32, Option<NaiveDateTime>)> = user_methods::table
-            .filter(
-                user_methods::user_id.gt(&after.0).or(user_methods::user_id
-                    .eq(&after.0)
-                    .and(user_methods::method.gt(after.1))),
-            )
-            .order((user_methods::user_id, user_methods::method))
-            .limit(PAGE)
-            .select((
-                user_methods::user_id,
-                user_methods::method,
-                user_methods::registered_at,
-            ))
-            .load(conn)?;
+        let page = dump::methods_after(conn, &after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = (last.0.clone(), last.1);
         for (user, method, at) in &page {
@@ -154,24 +110,11 @@ fn activities_csv<W: Write>(conn: &mut DbConnection, csv: &mut Csv<W>) -> anyhow
     let mut after = String::new();
     let mut n = 0;
     loop {
-        let page: Vec<Activity> = activities::table
-            .filter(activities::id.gt(&after))
-            .order(activities::id)
-            .limit(PAGE)
-            .select(Activity::as_select())
-            .load(conn)?;
+        let page = dump::activities_after(conn, &after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.id.clone();
         let ids: Vec<&str> = page.iter().map(|a| a.id.as_str()).collect();
-        let mut events: Vec<MethodEvent> = Vec::new();
-        for chunk in ids.chunks(500) {
-            events.extend(
-                method_events::table
-                    .filter(method_events::activity_id.eq_any(chunk))
-                    .select(MethodEvent::as_select())
-                    .load(conn)?,
-            );
-        }
+        let mut events = dump::events_of(conn, &ids)?;
         events.sort_by(|a, b| (&a.activity_id, &a.id).cmp(&(&b.activity_id, &b.id)));
         let mut events = events.into_iter().peekable();
         for a in &page {
