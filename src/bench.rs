@@ -427,7 +427,7 @@ pub fn run(url: &DatabaseUrl, raw_url: &str, opts: &BenchOptions) -> anyhow::Res
     let mut lines = Vec::new();
     let mut conn = url.connect().context("opening the database")?;
     db::migrate(&mut conn)?;
-    let empty = crate::ingest::demo::directory_is_empty(&mut conn)?;
+    let empty = crate::db::directory::is_empty(&mut conn)?;
     drop(conn);
     if empty {
         eprintln!(

@@ -379,7 +379,7 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
             kind,
             ImportKind::Graph | ImportKind::File(FileKind::Activities)
         )
-        && demo::directory_has_no_events(conn)?;
+        && db::import_rows::event_tables_empty(conn)?;
     db::begin_bulk_load(conn, bulk_load)?;
     let request = ImportRequest {
         kind,
@@ -568,7 +568,7 @@ fn web_settings(args: &ServeArgs) -> WebSettings {
 
 /// `serve --demo`: fill an empty database and print a first sign-in.
 fn prepare_demo(conn: &mut DbConnection, users: u64) -> anyhow::Result<()> {
-    if demo::directory_is_empty(conn)? {
+    if db::directory::is_empty(conn)? {
         let options = DemoOptions {
             users,
             days: 30,

@@ -396,6 +396,16 @@ pub fn next_search_rowid(conn: &mut DbConnection) -> QueryResult<i64> {
 }
 
 /// Creates a group or renames it.
+/// True when the database holds no users and no activities.
+pub fn is_empty(conn: &mut DbConnection) -> QueryResult<bool> {
+    let user: Option<String> = users::table.select(users::id).first(conn).optional()?;
+    let activity: Option<String> = super::schema::activities::table
+        .select(super::schema::activities::id)
+        .first(conn)
+        .optional()?;
+    Ok(user.is_none() && activity.is_none())
+}
+
 pub fn put_group(conn: &mut DbConnection, id: &str, display_name: &str) -> QueryResult<()> {
     let exists = directory_groups::table
         .find(id)

@@ -303,6 +303,45 @@ pub fn begin_bulk_load(conn: &mut DbConnection, events_into_empty_tables: bool) 
     Ok(())
 }
 
+/// Prepares a connection for generating a tenant into an empty database
+/// (`demo`): on SQLite a large page cache and a rollback journal instead of
+/// the WAL, since pages new to the file need no journalling while a WAL
+/// would hold, then copy, every page written (the switch only happens when
+/// no other connection is open; otherwise the load runs in WAL mode, slower
+/// but just as correct). The generated rows are consistent by construction,
+/// so foreign keys are not checked row by row. Temporary files go to disk,
+/// so that index builds sort on worker threads (SQLite uses none for
+/// in-memory ones).
+pub fn begin_generated_load(conn: &mut DbConnection) -> QueryResult<()> {
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute(
+            "PRAGMA cache_size = -1048576; PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF;
+             PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE; PRAGMA threads = 2;",
+        )?;
+    }
+    Ok(())
+}
+
+/// Ends what [`begin_generated_load`] began: the connection's usual settings.
+pub fn end_generated_load(conn: &mut DbConnection) -> QueryResult<()> {
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{SQLITE_CACHE_KIB};
+             PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+        ))?;
+    }
+    Ok(())
+}
+
+/// Fresh statistics for the query planner (sampled on SQLite: seconds, not
+/// minutes).
+pub fn analyze(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(c) => c.batch_execute("PRAGMA analysis_limit = 1000; ANALYZE;"),
+        DbConnection::Postgresql(c) => c.batch_execute("ANALYZE;"),
+    }
+}
+
 /// Ends what [`begin_bulk_load`] began: SQLite back to its WAL.
 pub fn end_bulk_load(conn: &mut DbConnection, events_into_empty_tables: bool) -> QueryResult<()> {
     if let (DbConnection::Sqlite(c), true) = (conn, events_into_empty_tables) {

@@ -16,16 +16,13 @@ use crate::db::events::tally;
 use crate::db::models::{
     search_text, Activity, MethodEvent, NewMember, NewUserMethod, StatusKey, User,
 };
-use crate::db::schema::{activities, directory_groups, users};
-use crate::db::{accounts::format_guid, DbConnection};
+use crate::db::{self, accounts::format_guid, DbConnection};
 use crate::domain::{
     evaluate, ActivityResult, Details, Feature, Method, MethodSet, PolicyMethod, Scope, SsprPolicy,
     UserFacts, UserStatus,
 };
 use anyhow::{bail, Context};
 use chrono::{Datelike, Duration, NaiveDateTime, Timelike, Weekday};
-use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -90,29 +87,6 @@ impl fmt::Display for DemoSummary {
             self.users, self.groups, self.memberships, self.methods, self.activities, self.method_events, self.seconds
         )
     }
-}
-
-/// True when no activity and no method event is stored.
-pub fn directory_has_no_events(conn: &mut DbConnection) -> QueryResult<bool> {
-    let activity: Option<String> = activities::table
-        .select(activities::id)
-        .first(conn)
-        .optional()?;
-    let event: Option<String> = crate::db::schema::method_events::table
-        .select(crate::db::schema::method_events::id)
-        .first(conn)
-        .optional()?;
-    Ok(activity.is_none() && event.is_none())
-}
-
-/// True when the database holds no users and no activities.
-pub fn directory_is_empty(conn: &mut DbConnection) -> QueryResult<bool> {
-    let user: Option<String> = users::table.select(users::id).first(conn).optional()?;
-    let activity: Option<String> = activities::table
-        .select(activities::id)
-        .first(conn)
-        .optional()?;
-    Ok(user.is_none() && activity.is_none())
 }
 
 pub const POLICY_GROUP_ID: &str = "0c5b3a1e-7d2f-4a8e-9b61-5f0d2c8e4a01";
@@ -298,26 +272,12 @@ pub fn generate(
     show_progress: bool,
 ) -> anyhow::Result<DemoSummary> {
     opts.validate()?;
-    if !directory_is_empty(conn)? {
+    if !db::directory::is_empty(conn)? {
         bail!("the database already holds users or activities: the demo tenant needs an empty database");
     }
     let started = Instant::now();
-    let sqlite = matches!(conn, DbConnection::Sqlite(_));
-    if sqlite {
-        // A bulk load into an empty file: a large page cache, and a rollback
-        // journal instead of the WAL, since pages new to the file need no
-        // journalling while a WAL would hold, then copy, every page written.
-        // (The switch only happens when no other connection is open; otherwise
-        // the load runs in WAL mode, slower but just as correct.) The generated
-        // rows are consistent by construction, so foreign keys are not checked
-        // row by row. Temporary files go to disk, so that the index builds
-        // sort on worker threads (SQLite uses none for in-memory ones).
-        conn.batch_execute(
-            "PRAGMA cache_size = -1048576; PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF;
-             PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE; PRAGMA threads = 2;",
-        )?;
-    }
-    let result = conn.transaction(|conn| {
+    db::begin_generated_load(conn)?;
+    let result = db::transaction(conn, |conn| {
         let indexes = bulk::drop_secondary_indexes(conn)?;
         let summary = load(conn, opts, show_progress)?;
         let phase = Instant::now();
@@ -328,23 +288,14 @@ pub fn generate(
         );
         Ok::<_, anyhow::Error>(summary)
     });
-    if sqlite {
-        conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;
-             PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
-        )?;
-    }
+    db::end_generated_load(conn)?;
     tracing::info!(
         "demo: committed after {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let mut summary = result?;
     // Fresh statistics for the query planner (sampled: seconds, not minutes).
-    match conn {
-        DbConnection::Sqlite(c) => c.batch_execute("PRAGMA analysis_limit = 1000; ANALYZE;"),
-        DbConnection::Postgresql(c) => c.batch_execute("ANALYZE;"),
-    }
-    .context("analysing the new tables")?;
+    db::analyze(conn).context("analysing the new tables")?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
@@ -361,12 +312,7 @@ fn load(
     let mut groups = vec![(POLICY_GROUP_ID, POLICY_GROUP_NAME)];
     groups.extend(DEPARTMENTS);
     for (id, name) in &groups {
-        diesel::insert_into(directory_groups::table)
-            .values((
-                directory_groups::id.eq(id),
-                directory_groups::display_name.eq(name),
-            ))
-            .execute(conn)?;
+        db::directory::put_group(conn, id, name)?;
     }
     summary.groups = groups.len() as u64;
     store_policy(conn, &policy, Some("demo generator"), opts.now)?;
