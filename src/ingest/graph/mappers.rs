@@ -1,0 +1,391 @@
+//! One Graph record of a report resource (registration details, usage,
+//! events summary) to the portal's records.
+
+use super::*;
+
+/// One record's fields, read with errors that name the field.
+pub(super) struct Rec<'v> {
+    pub(super) obj: &'v Map<String, Value>,
+    pub(super) at: &'v Location,
+    /// Where this object sits in the record ("initiatedBy.user"), for
+    /// field names in errors.
+    pub(super) path: String,
+}
+
+impl<'v> Rec<'v> {
+    pub(super) fn field(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.path)
+        }
+    }
+
+    pub(super) fn error(&self, name: &str, reason: impl Into<String>) -> ImportError {
+        ImportError::new(self.at.clone(), Some(&self.field(name)), reason)
+    }
+
+    /// A field's value; `null` is absent.
+    pub(super) fn get(&self, name: &str) -> Option<&'v Value> {
+        self.obj.get(name).filter(|v| !v.is_null())
+    }
+
+    pub(super) fn text(&self, name: &str) -> Result<Option<&'v str>, ImportError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(self.error(name, format!("expected text, got {}", describe(other)))),
+        }
+    }
+
+    pub(super) fn required_text(&self, name: &str) -> Result<&'v str, ImportError> {
+        self.text(name)?
+            .ok_or_else(|| self.error(name, "missing required field"))
+    }
+
+    pub(super) fn bool(&self, name: &str) -> Result<Option<bool>, ImportError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(self.error(
+                name,
+                format!("expected true or false, got {}", describe(other)),
+            )),
+        }
+    }
+
+    pub(super) fn required_bool(&self, name: &str) -> Result<bool, ImportError> {
+        self.bool(name)?
+            .ok_or_else(|| self.error(name, "missing required field"))
+    }
+
+    pub(super) fn time(&self, name: &str) -> Result<Option<NaiveDateTime>, ImportError> {
+        let Some(text) = self.text(name)? else {
+            return Ok(None);
+        };
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| Some(crate::ingest::records::to_micros(t.naive_utc())))
+            .map_err(|_| {
+                self.error(
+                    name,
+                    format!("expected a date and time such as 2024-05-01T08:30:00Z, got {text:?}"),
+                )
+            })
+    }
+
+    pub(super) fn required_time(&self, name: &str) -> Result<NaiveDateTime, ImportError> {
+        self.time(name)?
+            .ok_or_else(|| self.error(name, "missing required field"))
+    }
+
+    pub(super) fn list(&self, name: &str) -> Result<Option<&'v Vec<Value>>, ImportError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Array(list)) => Ok(Some(list)),
+            Some(other) => {
+                Err(self.error(name, format!("expected a list, got {}", describe(other))))
+            }
+        }
+    }
+
+    pub(super) fn object(&self, name: &str) -> Result<Option<Rec<'v>>, ImportError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => self.nested(value, self.field(name)).map(Some),
+        }
+    }
+
+    pub(super) fn nested(&self, value: &'v Value, path: String) -> Result<Rec<'v>, ImportError> {
+        match value {
+            Value::Object(obj) => Ok(Rec {
+                obj,
+                at: self.at,
+                path,
+            }),
+            other => Err(ImportError::new(
+                self.at.clone(),
+                Some(&path),
+                format!("expected an object, got {}", describe(other)),
+            )),
+        }
+    }
+
+    pub(super) fn feature(&self, name: &str) -> Result<Feature, ImportError> {
+        let text = self.required_text(name)?;
+        Feature::from_key(text).ok_or_else(|| {
+            self.error(
+                name,
+                format!("unknown feature {text:?}; known: registration, reset"),
+            )
+        })
+    }
+
+    /// A registered-methods list: the distinct catalogue methods, in
+    /// catalogue order.
+    pub(super) fn methods(&self, name: &str) -> Result<Option<MethodSet>, ImportError> {
+        let Some(list) = self.list(name)? else {
+            return Ok(None);
+        };
+        let mut set = MethodSet::EMPTY;
+        for (i, value) in list.iter().enumerate() {
+            let field = format!("{name}[{i}]");
+            let graph_name = match value {
+                Value::String(s) if s.is_empty() => continue,
+                Value::String(s) => s,
+                other => {
+                    return Err(
+                        self.error(&field, format!("expected text, got {}", describe(other)))
+                    )
+                }
+            };
+            for method in graph_methods(graph_name).map_err(|why| self.error(&field, why))? {
+                set.insert(*method);
+            }
+        }
+        Ok(Some(set))
+    }
+
+    /// The one method a usage event names.
+    pub(super) fn usage_method(&self, name: &str) -> Result<Method, ImportError> {
+        let graph_name = self.required_text(name)?;
+        match graph_methods(graph_name).map_err(|why| self.error(name, why))? {
+            [method] => Ok(*method),
+            _ => Err(self.error(
+                name,
+                format!(
+                    "{graph_name:?} names a phone, not whether a text or a call was used; \
+                     an event needs one method (mobileSMS, mobileCall, …)"
+                ),
+            )),
+        }
+    }
+}
+
+/// The catalogue methods of a Graph method name, or why there are none.
+pub(super) fn graph_methods(name: &str) -> Result<&'static [Method], String> {
+    if let Some((_, methods)) = GRAPH_METHODS.iter().find(|(n, _)| *n == name) {
+        return Ok(methods);
+    }
+    let mut known: Vec<&str> = GRAPH_METHODS.iter().map(|(n, _)| *n).collect();
+    known.sort_unstable_by_key(|n| n.to_lowercase());
+    let hint = nearest(name, &known)
+        .map(|n| format!(" (did you mean {n:?}?)"))
+        .unwrap_or_default();
+    Err(format!(
+        "unknown authentication method {name:?}{hint}; known: {}",
+        known.join(", ")
+    ))
+}
+
+/// The known name closest to `name` (ignoring case), when it is close.
+pub(super) fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let wanted: Vec<char> = name.to_lowercase().chars().collect();
+    known
+        .iter()
+        .map(|k| {
+            (
+                edit_distance(&wanted, &k.to_lowercase().chars().collect::<Vec<_>>()),
+                *k,
+            )
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+pub(super) fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+pub(super) fn user_registration(
+    rec: &Rec<'_>,
+    read_at: NaiveDateTime,
+) -> Result<(UserRecord, Option<MethodsRecord>), ImportError> {
+    let id = rec.required_text("id")?;
+    let is_guest = match rec.text("userType")? {
+        None => None,
+        Some("member") => Some(false),
+        Some("guest") => Some(true),
+        Some(other) => {
+            return Err(rec.error(
+                "userType",
+                format!("unknown user type {other:?}; known: member, guest"),
+            ))
+        }
+    };
+    let verdicts = Verdicts {
+        registered: rec.bool("isSsprRegistered")?,
+        enabled: rec.bool("isSsprEnabled")?,
+        capable: rec.bool("isSsprCapable")?,
+        mfa_capable: rec.bool("isMfaCapable")?,
+        passwordless_capable: rec.bool("isPasswordlessCapable")?,
+    };
+    let stated_at = rec.time("lastUpdatedDateTime")?.unwrap_or(read_at);
+    let user = UserRecord {
+        id: id.to_string(),
+        display_name: rec.text("userDisplayName")?.unwrap_or("").to_string(),
+        user_principal_name: rec.required_text("userPrincipalName")?.to_string(),
+        is_guest,
+        is_admin: rec.bool("isAdmin")?,
+        directory_role: None,
+        account_enabled: None,
+        verdicts: (verdicts != Verdicts::default()).then_some((verdicts, stated_at)),
+    };
+    let methods = rec
+        .methods("methodsRegistered")?
+        .map(|set| complete_methods(id, set));
+    Ok((user, methods))
+}
+
+pub(super) fn credential_registration(
+    rec: &Rec<'_>,
+    read_at: NaiveDateTime,
+) -> Result<(UserRecord, Option<MethodsRecord>), ImportError> {
+    let id = rec.required_text("id")?;
+    let verdicts = Verdicts {
+        registered: rec.bool("isRegistered")?,
+        enabled: rec.bool("isEnabled")?,
+        capable: rec.bool("isCapable")?,
+        mfa_capable: None,
+        passwordless_capable: None,
+    };
+    rec.bool("isMfaRegistered")?;
+    let user = UserRecord {
+        id: id.to_string(),
+        display_name: rec.text("userDisplayName")?.unwrap_or("").to_string(),
+        user_principal_name: rec.required_text("userPrincipalName")?.to_string(),
+        is_guest: None,
+        is_admin: None,
+        directory_role: None,
+        account_enabled: None,
+        verdicts: (verdicts != Verdicts::default()).then_some((verdicts, read_at)),
+    };
+    let methods = rec
+        .methods("authMethods")?
+        .map(|set| complete_methods(id, set));
+    Ok((user, methods))
+}
+
+pub(super) fn complete_methods(user_id: &str, set: MethodSet) -> MethodsRecord {
+    MethodsRecord {
+        user_id: user_id.to_string(),
+        methods: set.iter().map(|m| (m, None)).collect(),
+        complete: true,
+    }
+}
+
+/// The fields both usage reports share.
+pub(super) struct Usage<'v> {
+    pub(super) id: &'v str,
+    pub(super) feature: Feature,
+    pub(super) method: Method,
+    pub(super) success: bool,
+    pub(super) failure_reason: Option<String>,
+    pub(super) occurred_at: NaiveDateTime,
+}
+
+pub(super) fn usage_fields<'v>(rec: &Rec<'v>) -> Result<Usage<'v>, ImportError> {
+    let id = rec.required_text("id")?;
+    rec.required_text("userPrincipalName")?;
+    rec.text("userDisplayName")?;
+    let feature = rec.feature("feature")?;
+    let success = rec.required_bool("isSuccess")?;
+    let method = rec.usage_method("authMethod")?;
+    let failure_reason = rec.text("failureReason")?;
+    let occurred_at = rec.required_time("eventDateTime")?;
+    Ok(Usage {
+        id,
+        feature,
+        method,
+        success,
+        failure_reason: failure_reason.filter(|_| !success).map(str::to_string),
+        occurred_at,
+    })
+}
+
+pub(super) fn usage_event(rec: &Rec<'_>) -> Result<Record, ImportError> {
+    let usage = usage_fields(rec)?;
+    Ok(Record::Event {
+        event: MethodEvent {
+            id: usage.id.to_string(),
+            activity_id: None,
+            user_id: rec.required_text("userPrincipalName")?.to_string(),
+            feature: usage.feature.code(),
+            method: usage.method.code(),
+            success: usage.success,
+            failure_reason: usage.failure_reason,
+            occurred_at: usage.occurred_at,
+        },
+        identity: Identity::Given,
+        user_key: UserKey::PrincipalName,
+    })
+}
+
+pub(super) fn summary_event(rec: &Rec<'_>) -> Result<Record, ImportError> {
+    let usage = usage_fields(rec)?;
+    let id = events_summary_id(
+        usage.id,
+        usage.feature,
+        usage.method,
+        usage.occurred_at,
+        usage.success,
+        usage.failure_reason.as_deref(),
+    );
+    Ok(Record::Event {
+        event: MethodEvent {
+            id,
+            activity_id: None,
+            user_id: usage.id.to_string(),
+            feature: usage.feature.code(),
+            method: usage.method.code(),
+            success: usage.success,
+            failure_reason: usage.failure_reason,
+            occurred_at: usage.occurred_at,
+        },
+        identity: Identity::Derived,
+        user_key: UserKey::Id,
+    })
+}
+
+/// The id of a userEventsSummary event, whose Graph `id` is its user's:
+/// "ues-" and the first 32 hex digits of the SHA-256 of user id, feature
+/// key, method key (the portal's: `app_notification`), time in UTC
+/// (`2025-05-15T16:19:18Z`, with a fraction only when there is one:
+/// chrono's `%Y-%m-%dT%H:%M:%S%.fZ`), "success" or "failure", and the
+/// failure reason kept (empty for a success), joined by U+001F. The same
+/// event exported twice gets the same id.
+pub fn events_summary_id(
+    user_id: &str,
+    feature: Feature,
+    method: Method,
+    occurred_at: NaiveDateTime,
+    success: bool,
+    failure_reason: Option<&str>,
+) -> String {
+    let time = occurred_at.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string();
+    let canonical = [
+        user_id,
+        feature.key(),
+        method.key(),
+        time.as_str(),
+        if success { "success" } else { "failure" },
+        failure_reason.unwrap_or(""),
+    ]
+    .join("\u{1f}");
+    let digest = Sha256::digest(canonical.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("ues-{hex}")
+}
