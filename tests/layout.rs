@@ -119,3 +119,99 @@ fn modules_use_only_the_layers_below_them() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The page modules of `web/` (and `api/` as one) that a file uses.
+fn web_uses(file: &Path, text: &str, modules: &[String]) -> Vec<String> {
+    let in_api = file.parent().is_some_and(|p| p.ends_with("api"));
+    let prefixes: &[&str] = if in_api {
+        &["crate::web::", "super::super::"]
+    } else {
+        &["crate::web::", "super::"]
+    };
+    let mut used = Vec::new();
+    for module in modules {
+        for prefix in prefixes {
+            let path = format!("{prefix}{module}");
+            let found = text.match_indices(&path).any(|(at, _)| {
+                let next = text[at + path.len()..].chars().next();
+                !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            });
+            if found && !used.contains(module) {
+                used.push(module.clone());
+            }
+        }
+    }
+    used
+}
+
+#[test]
+fn web_modules_have_no_import_cycle() {
+    let web = src().join("web");
+    let mut modules: Vec<String> = std::fs::read_dir(&web)
+        .expect("src/web")
+        .map(|e| e.expect("an entry").path())
+        .filter_map(|p| {
+            let stem = p.file_stem()?.to_string_lossy().to_string();
+            (stem != "mod").then_some(stem)
+        })
+        .collect();
+    modules.sort();
+    let mut files = Vec::new();
+    sources(&web, &mut files);
+    let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in &files {
+        let relative = file.strip_prefix(&web).expect("under web/");
+        let node = relative
+            .components()
+            .next()
+            .expect("a component")
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        if node == "mod" {
+            continue;
+        }
+        let text = code(file);
+        let entry = edges.entry(node.clone()).or_default();
+        for used in web_uses(file, &text, &modules) {
+            if used != node && !entry.contains(&used) {
+                entry.push(used);
+            }
+        }
+    }
+    // Depth-first search for a cycle.
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.iter().any(|n| n == node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.push(node.to_string());
+        None
+    }
+    let mut done = Vec::new();
+    for node in edges.keys() {
+        if let Some(cycle) = visit(node, &edges, &mut Vec::new(), &mut done) {
+            panic!(
+                "web/ modules use each other in a circle: {}",
+                cycle.join(" → ")
+            );
+        }
+    }
+}

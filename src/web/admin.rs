@@ -4,7 +4,7 @@
 
 use super::auth::{csrf_form, Admin, Protected};
 use super::error::{AppError, AppResult};
-use super::layout::Layout;
+use super::layout::{Layout, FLASH_ERROR};
 use super::params::Params;
 use super::sign_in::TokenOnly;
 use super::{html, thousands, AppState};
@@ -24,9 +24,6 @@ use askama::Template;
 use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
-
-/// Prefix of a flash that reports a refusal rather than a success.
-pub const FLASH_ERROR: &str = "error:";
 
 pub(super) fn admin_layout(title: &str, admin: &Admin) -> Layout {
     if title == "Admin" {

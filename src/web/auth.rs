@@ -10,6 +10,7 @@
 //! extractor (or check the key's scope) and a [`Protected`] form.
 
 use super::error::{AppError, AppResult};
+pub use super::principal::{KeyHolder, Principal, Viewer};
 use super::AppState;
 use crate::accounts::{secrets_match, token_hash, Role};
 use crate::config::SecureCookies;
@@ -180,42 +181,6 @@ pub async fn unmatched(
 
 fn is_api(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
-}
-
-/// A signed-in portal account, as its session shows it.
-#[derive(Debug, Clone)]
-pub struct Viewer {
-    pub account_id: String,
-    pub username: String,
-    pub role: Role,
-    pub must_change_password: bool,
-    /// SHA-256 of the session token: the session's key.
-    pub session: String,
-    pub csrf: String,
-    /// A one-time notice left by the previous request.
-    pub flash: Option<String>,
-}
-
-impl Viewer {
-    pub fn is_admin(&self) -> bool {
-        self.role.may_change()
-    }
-}
-
-/// An API key presented as `Authorization: Bearer …`.
-#[derive(Debug, Clone)]
-pub struct KeyHolder {
-    pub id: String,
-    pub name: String,
-    pub can_read: bool,
-    pub can_ingest: bool,
-}
-
-/// Who is asking, as the route's guard established it.
-#[derive(Debug, Clone)]
-pub enum Principal {
-    Session(Viewer),
-    Key(KeyHolder),
 }
 
 /// Establishes the principal and applies the route's rule.

@@ -1,8 +1,11 @@
 //! What every page's frame shows: title, breadcrumb, the active navigation
 //! entry, the signed-in account and the "Last refreshed" time.
 
-use super::auth::Viewer;
+use super::principal::Viewer;
 use chrono::NaiveDateTime;
+
+/// Prefix of a flash that reports a refusal rather than a success.
+pub const FLASH_ERROR: &str = "error:";
 
 /// The navigation entries: (key, href, label).
 pub const NAV: [(&str, &str, &str); 6] = [
@@ -129,14 +132,14 @@ impl Layout {
     pub fn flash_notice(&self) -> Option<&str> {
         self.flash
             .as_deref()
-            .filter(|f| !f.starts_with(super::admin::FLASH_ERROR))
+            .filter(|f| !f.starts_with(FLASH_ERROR))
     }
 
     /// The pending notice when it reports a refusal.
     pub fn flash_error(&self) -> Option<&str> {
         self.flash
             .as_deref()
-            .and_then(|f| f.strip_prefix(super::admin::FLASH_ERROR))
+            .and_then(|f| f.strip_prefix(FLASH_ERROR))
     }
 
     pub fn refreshed_text(&self) -> String {

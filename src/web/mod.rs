@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod layout;
 pub mod overview;
 pub mod params;
+pub mod principal;
 pub mod registrations;
 pub mod reports;
 pub mod request;
