@@ -12,15 +12,12 @@
 
 mod common;
 
-use authinsights::db::counts::{day_bucket, hour_bucket, rebuild_status_counts};
+use authinsights::db::counts::rebuild_status_counts;
 use authinsights::db::directory::save_policy;
 use authinsights::db::imports::ImportSource;
 use authinsights::db::models::{Activity, MethodEvent, User};
 use authinsights::db::overview::{status_totals, StatusTotals};
-use authinsights::db::schema::{
-    activities, activity_counts, activity_counts_daily, event_counts, event_counts_daily,
-    method_events, user_methods, users,
-};
+use authinsights::db::schema::{activities, method_events, user_methods, users};
 use authinsights::db::DbConnection;
 use authinsights::domain::Verdicts;
 use authinsights::domain::{
@@ -33,6 +30,7 @@ use authinsights::ingest::records::{ImportError, Position, Stop};
 use authinsights::ingest::writer::{Summary, Tally, WriterOptions};
 use authinsights::service::imports as import_service;
 use chrono::{NaiveDateTime, SubsecRound, Utc};
+use common::aggregates::{recount, stored_aggregates, ActivityCounts, EventCounts};
 use common::{Backend, TestDb};
 use diesel::prelude::*;
 use serde_json::Value;
@@ -884,104 +882,25 @@ fn stored_activities(conn: &mut DbConnection) -> Vec<Activity> {
         .unwrap()
 }
 
-/// (bucket, feature, method, success) → events
-type EventCounts = BTreeMap<(NaiveDateTime, i32, i32, bool), i64>;
-/// (bucket, feature, result, methods used) → activities
-type ActivityCounts = BTreeMap<(NaiveDateTime, i32, i32, i32), i64>;
-
 fn stored_event_counts(conn: &mut DbConnection) -> (EventCounts, EventCounts) {
-    let hourly: Vec<(NaiveDateTime, i32, i32, bool, i64)> = event_counts::table
-        .select((
-            event_counts::bucket,
-            event_counts::feature,
-            event_counts::method,
-            event_counts::success,
-            event_counts::event_count,
-        ))
-        .load(conn)
-        .unwrap();
-    let daily: Vec<(NaiveDateTime, i32, i32, bool, i64)> = event_counts_daily::table
-        .select((
-            event_counts_daily::day,
-            event_counts_daily::feature,
-            event_counts_daily::method,
-            event_counts_daily::success,
-            event_counts_daily::event_count,
-        ))
-        .load(conn)
-        .unwrap();
-    let map = |rows: Vec<(NaiveDateTime, i32, i32, bool, i64)>| {
-        rows.into_iter()
-            .map(|(b, f, m, s, n)| ((b, f, m, s), n))
-            .collect::<EventCounts>()
-    };
-    (map(hourly), map(daily))
+    let stored = stored_aggregates(conn);
+    (stored.events_hourly, stored.events_daily)
 }
 
 fn stored_activity_counts(conn: &mut DbConnection) -> (ActivityCounts, ActivityCounts) {
-    let hourly: Vec<(NaiveDateTime, i32, i32, i32, i64)> = activity_counts::table
-        .select((
-            activity_counts::bucket,
-            activity_counts::feature,
-            activity_counts::result,
-            activity_counts::methods_mask,
-            activity_counts::activity_count,
-        ))
-        .load(conn)
-        .unwrap();
-    let daily: Vec<(NaiveDateTime, i32, i32, i32, i64)> = activity_counts_daily::table
-        .select((
-            activity_counts_daily::day,
-            activity_counts_daily::feature,
-            activity_counts_daily::result,
-            activity_counts_daily::methods_mask,
-            activity_counts_daily::activity_count,
-        ))
-        .load(conn)
-        .unwrap();
-    let map = |rows: Vec<(NaiveDateTime, i32, i32, i32, i64)>| {
-        rows.into_iter()
-            .map(|(b, f, r, m, n)| ((b, f, r, m), n))
-            .collect::<ActivityCounts>()
-    };
-    (map(hourly), map(daily))
+    let stored = stored_aggregates(conn);
+    (stored.activities_hourly, stored.activities_daily)
 }
 
 /// The event aggregates counted afresh from `events`: hourly and daily.
 fn recount_events(events: &[MethodEvent]) -> (EventCounts, EventCounts) {
-    let (mut hourly, mut daily) = (EventCounts::new(), EventCounts::new());
-    for e in events {
-        *hourly
-            .entry((hour_bucket(e.occurred_at), e.feature, e.method, e.success))
-            .or_default() += 1;
-        *daily
-            .entry((day_bucket(e.occurred_at), e.feature, e.method, e.success))
-            .or_default() += 1;
-    }
-    (hourly, daily)
+    let counted = recount(&[], events);
+    (counted.events_hourly, counted.events_daily)
 }
 
 fn recount_activities(acts: &[Activity]) -> (ActivityCounts, ActivityCounts) {
-    let (mut hourly, mut daily) = (ActivityCounts::new(), ActivityCounts::new());
-    for a in acts {
-        *hourly
-            .entry((
-                hour_bucket(a.occurred_at),
-                a.feature,
-                a.result,
-                a.methods_mask,
-            ))
-            .or_default() += 1;
-        *daily
-            .entry((
-                day_bucket(a.occurred_at),
-                a.feature,
-                a.result,
-                a.methods_mask,
-            ))
-            .or_default() += 1;
-    }
-    (hourly, daily)
+    let counted = recount(acts, &[]);
+    (counted.activities_hourly, counted.activities_daily)
 }
 
 /// Events per (feature, success), as the Registrations and Resets charts

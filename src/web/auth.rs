@@ -55,101 +55,48 @@ pub struct Rule {
     pub api: bool,
 }
 
-/// Pages any signed-in account may open (`/account/password`, sign-out).
-pub async fn signed(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(
-        Rule {
-            access: Access::Signed,
-            api: false,
-        },
-        req,
-        next,
-    )
-    .await
+/// Declares a route guard: a middleware function (for `from_fn`) that
+/// applies one [`Rule`].
+macro_rules! route_guard {
+    ($(#[$doc:meta])* $name:ident, $access:ident, api: $api:literal) => {
+        $(#[$doc])*
+        pub async fn $name(
+            req: ServiceRequest,
+            next: Next<impl MessageBody + 'static>,
+        ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+            let rule = Rule {
+                access: Access::$access,
+                api: $api,
+            };
+            guard(rule, req, next).await
+        }
+    };
 }
 
-/// Report pages and downloads.
-pub async fn reader(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(
-        Rule {
-            access: Access::Reader,
-            api: false,
-        },
-        req,
-        next,
-    )
-    .await
-}
-
-/// Admin pages and forms.
-pub async fn admin(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(
-        Rule {
-            access: Access::Admin,
-            api: false,
-        },
-        req,
-        next,
-    )
-    .await
-}
-
-/// API resources any caller may read (`/api/v1/me`, the OpenAPI document).
-pub async fn api_signed(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(
-        Rule {
-            access: Access::Signed,
-            api: true,
-        },
-        req,
-        next,
-    )
-    .await
-}
-
-/// API resources with report data.
-pub async fn api_reader(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(
-        Rule {
-            access: Access::Reader,
-            api: true,
-        },
-        req,
-        next,
-    )
-    .await
-}
-
-/// Live ingest.
-pub async fn api_ingest(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    guard(
-        Rule {
-            access: Access::Ingest,
-            api: true,
-        },
-        req,
-        next,
-    )
-    .await
-}
+route_guard!(
+    /// Pages any signed-in account may open (`/account/password`, sign-out).
+    signed, Signed, api: false
+);
+route_guard!(
+    /// Report pages and downloads.
+    reader, Reader, api: false
+);
+route_guard!(
+    /// Admin pages and forms.
+    admin, Admin, api: false
+);
+route_guard!(
+    /// API resources any caller may read (`/api/v1/me`, the OpenAPI document).
+    api_signed, Signed, api: true
+);
+route_guard!(
+    /// API resources with report data.
+    api_reader, Reader, api: true
+);
+route_guard!(
+    /// Live ingest.
+    api_ingest, Ingest, api: true
+);
 
 /// Routes anyone may use (sign-in, health). Declared like the others, so
 /// that a route without any rule stands out.
