@@ -17,7 +17,6 @@ use authinsights::accounts::Role;
 use authinsights::db::DatabaseUrl;
 use common::{texts, Backend, TestApp, TestDb, PASSWORD};
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -170,7 +169,10 @@ impl PgCluster {
     }
 
     fn create_database(&self, name: &str) -> String {
-        let mut conn = PgConnection::establish(&self.url("postgres")).expect("the cluster answers");
+        let mut conn = DatabaseUrl::parse(&self.url("postgres"))
+            .expect("a valid URL")
+            .connect()
+            .expect("the cluster answers");
         conn.batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create the database");
         self.url(name)

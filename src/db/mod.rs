@@ -134,6 +134,7 @@ impl DatabaseUrl {
     pub fn connect(&self) -> ConnectionResult<DbConnection> {
         match self {
             DatabaseUrl::Postgres(url) => {
+                openssl_without_exit_handler();
                 PgConnection::establish(url).map(DbConnection::Postgresql)
             }
             DatabaseUrl::Sqlite(path) => {
@@ -172,6 +173,17 @@ impl DatabaseUrl {
             },
         }
     }
+}
+
+/// libpq starts OpenSSL at its first connection, and OpenSSL then frees its
+/// global state in a process exit handler, while other threads (a pool's
+/// connections, a download under way) may still use it: the heap is then
+/// corrupted as the process exits ("corrupted size vs. prev_size in
+/// fastbins", seen when a test binary ended with servers still running).
+/// Starting OpenSSL ourselves first, without that handler, leaves its state to
+/// the operating system at exit. libpq links the same system library.
+fn openssl_without_exit_handler() {
+    openssl_sys::init();
 }
 
 /// The r2d2 manager: connects to the backend the URL names, never guessing.

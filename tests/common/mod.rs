@@ -16,7 +16,6 @@ use authinsights::service;
 use authinsights::startup;
 use authinsights::web::AppState;
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -51,6 +50,13 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
+/// A connection to the server's administrative database, opened the way the
+/// portal opens its own.
+fn admin_connection(admin: &str) -> Result<DbConnection, String> {
+    let url = DatabaseUrl::parse(admin).map_err(|e| e.to_string())?;
+    url.connect().map_err(|e| e.to_string())
+}
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A database that exists for one test and is removed after it.
@@ -83,7 +89,7 @@ impl TestDb {
                     rand_suffix()
                 );
                 let admin = postgres_admin_url();
-                let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+                let mut conn = admin_connection(&admin).unwrap_or_else(|e| {
                     panic!(
                         "PostgreSQL is needed for this test and is not reachable at {admin}: {e}. \
                          Start it (see README) or set AUTHINSIGHTS_TEST_POSTGRES."
@@ -123,7 +129,7 @@ fn rand_suffix() -> u32 {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {
-            if let Ok(mut conn) = PgConnection::establish(&postgres_admin_url()) {
+            if let Ok(mut conn) = admin_connection(&postgres_admin_url()) {
                 let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
