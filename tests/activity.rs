@@ -241,7 +241,7 @@ db_test!(bad_parameters_give_400, bad_parameters);
 
 async fn broad_search_paths(backend: Backend) {
     use authinsights::db::events::{event_page_with, EventCount};
-    use authinsights::web::activity::parse_query;
+    use authinsights::web::lists::events::parse_query;
     let (app, now) = spawn_with_events(backend).await;
     for query in [
         "q=contoso&size=3",

@@ -120,10 +120,13 @@ fn modules_use_only_the_layers_below_them() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// The page modules of `web/` (and `api/` as one) that a file uses.
+/// The modules of `web/` (each folder, `api/` and `lists/`, as one) that a
+/// file uses.
 fn web_uses(file: &Path, text: &str, modules: &[String]) -> Vec<String> {
-    let in_api = file.parent().is_some_and(|p| p.ends_with("api"));
-    let prefixes: &[&str] = if in_api {
+    let in_folder = file
+        .parent()
+        .is_some_and(|p| p.file_name().is_some_and(|n| n != "web"));
+    let prefixes: &[&str] = if in_folder {
         &["crate::web::", "super::super::"]
     } else {
         &["crate::web::", "super::"]
@@ -142,6 +145,59 @@ fn web_uses(file: &Path, text: &str, modules: &[String]) -> Vec<String> {
         }
     }
     used
+}
+
+/// The modules of `web/` with pages: a route and a template.
+fn page_modules() -> Vec<String> {
+    let web = src().join("web");
+    let mut pages: Vec<String> = std::fs::read_dir(&web)
+        .expect("src/web")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .filter(|p| {
+            let text = code(p);
+            text.contains("#[template(")
+                && ["#[get(", "#[post(", "#[routes]"]
+                    .iter()
+                    .any(|r| text.contains(r))
+        })
+        .filter_map(|p| Some(p.file_stem()?.to_string_lossy().to_string()))
+        .collect();
+    pages.sort();
+    pages
+}
+
+/// A page is a leaf: what it shares with other pages, the CSV downloads and
+/// the API (a list's parameters and links, the figures, a user described)
+/// lives in a module below it, so the API never reaches into a page.
+#[test]
+fn no_module_uses_a_page_module() {
+    let pages = page_modules();
+    assert!(
+        ["overview", "registrations", "activity", "reports", "users"]
+            .iter()
+            .all(|p| pages.iter().any(|q| q == p)),
+        "the page modules are found: {pages:?}"
+    );
+    let web = src().join("web");
+    let mut files = Vec::new();
+    sources(&web, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let own = file.file_stem().expect("a name").to_string_lossy();
+        if own == "mod" && file.parent() == Some(web.as_path()) {
+            continue; // web/mod.rs declares the modules.
+        }
+        for used in web_uses(file, &code(file), &pages) {
+            if used != own {
+                wrong.push(format!(
+                    "{} uses the page module {used}",
+                    file.strip_prefix(src()).expect("under src/").display()
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]

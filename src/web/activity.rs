@@ -5,117 +5,21 @@ use super::error::AppResult;
 use super::export::{download, file_name, BLOCK_ROWS};
 use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
-use super::params::{href, list_href, query_string, Params};
+use super::lists::events::{filter_pairs, list_href, parse_query, PATH};
+use super::lists::RETENTION_DAYS;
 use super::{html, thousands, user_href, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::events::{
     event_export, event_page, load_rows, EventCount, EventPage, EventQuery, EventRow,
 };
-use crate::db::timeline::{validate_position, EXPORT_BLOCK};
-use crate::domain::filter::{
-    parse_feature, EventFilter, Outcome, PagePosition, PageSize, RangeChoice, Search,
-};
+use crate::db::timeline::EXPORT_BLOCK;
+use crate::domain::filter::{Outcome, PageSize};
 use crate::domain::{Feature, Method};
 use crate::web::auth;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};
-
-pub const PATH: &str = "/activity";
-
-/// Days of events kept; ranges may reach back this far.
-pub const RETENTION_DAYS: u32 = 30;
-
-pub const PARAMS: [&str; 10] = [
-    "feature", "method", "status", "range", "from", "to", "q", "size", "after", "before",
-];
-
-pub fn parse_query(query: &str, now: NaiveDateTime) -> AppResult<EventQuery> {
-    let p = Params::parse(query, &PARAMS)?;
-    let method = match p.one("method")?.unwrap_or("") {
-        "" | "all" => None,
-        v => Some(
-            Method::from_key(v)
-                .filter(|m| Method::USAGE.contains(m))
-                .ok_or_else(|| {
-                    let keys: Vec<&str> = Method::USAGE.iter().map(|m| m.key()).collect();
-                    crate::domain::filter::FilterError::new(
-                        "method",
-                        format!(
-                            "'{v}' is not an authentication method; use one of {}",
-                            keys.join(", ")
-                        ),
-                    )
-                })?,
-        ),
-    };
-    let range = RangeChoice::parse(
-        p.one("range")?,
-        p.one("from")?,
-        p.one("to")?,
-        now.date(),
-        RETENTION_DAYS,
-    )?;
-    let position = PagePosition::parse(p.one("after")?, p.one("before")?)?;
-    validate_position(&position)?;
-    Ok(EventQuery {
-        filter: EventFilter {
-            feature: parse_feature("feature", p.one("feature")?)?,
-            method,
-            outcome: Outcome::parse("status", p.one("status")?)?,
-            range,
-            window: range.window(now),
-            search: Search::parse("q", p.one("q")?)?,
-        },
-        size: PageSize::parse("size", p.one("size")?)?,
-        position,
-    })
-}
-
-/// The filter as URL parameters, defaults left out.
-pub fn filter_pairs(f: &EventFilter) -> Vec<(&'static str, String)> {
-    let mut pairs = vec![
-        (
-            "feature",
-            f.feature.map(|x| x.key()).unwrap_or("").to_string(),
-        ),
-        (
-            "method",
-            f.method.map(|m| m.key()).unwrap_or("").to_string(),
-        ),
-        (
-            "status",
-            f.outcome.map(|o| o.key()).unwrap_or("").to_string(),
-        ),
-    ];
-    pairs.extend(RangeFields::pairs(f.range));
-    pairs.push((
-        "q",
-        f.search
-            .as_ref()
-            .map(|s| s.typed().to_string())
-            .unwrap_or_default(),
-    ));
-    pairs.retain(|(_, v)| !v.is_empty());
-    pairs
-}
-
-/// The list for one kind of event in a range: what a chart bar links to.
-pub fn kind_href(feature: Feature, method: Method, outcome: Outcome, range: RangeChoice) -> String {
-    let mut pairs = vec![
-        ("feature", feature.key().to_string()),
-        ("method", method.key().to_string()),
-        ("status", outcome.key().to_string()),
-    ];
-    if range != RangeChoice::default() {
-        pairs.push(("range", range.key().to_string()));
-    }
-    href(
-        PATH,
-        &query_string(pairs.iter().map(|(k, v)| (*k, v.as_str()))),
-    )
-}
 
 /// The columns of the page and of the CSV, in order.
 pub const COLUMNS: [&str; 7] = [
@@ -222,8 +126,7 @@ impl ActivityPage {
                 }
             ),
         };
-        let link =
-            |position: Option<(&str, String)>| list_href(PATH, filter_pairs(f), q.size, position);
+        let link = |position: Option<(&str, String)>| list_href(PATH, f, q.size, position);
         let pager = Pager::keyset(
             page.has_prev,
             page.has_next,
@@ -261,12 +164,7 @@ impl ActivityPage {
             size_select,
             summary,
             filtered: !filter_pairs(f).is_empty(),
-            csv_href: list_href(
-                &format!("{PATH}.csv"),
-                filter_pairs(f),
-                PageSize::DEFAULT,
-                None,
-            ),
+            csv_href: list_href(&format!("{PATH}.csv"), f, PageSize::DEFAULT, None),
             rows: page.rows.iter().map(Row::new).collect(),
             pager,
         }

@@ -2,11 +2,10 @@
 //! Global Administrators only (the middleware and the [`Admin`] extractor both
 //! check); every change needs the session's CSRF token and is audited.
 
-use super::auth::{csrf_form, Admin, Protected};
+use super::auth::{csrf_form, Admin, Protected, TokenOnly};
 use super::error::{AppError, AppResult};
-use super::layout::{Layout, FLASH_ERROR};
+use super::layout::{see_other, Layout, FLASH_ERROR};
 use super::params::Params;
-use super::sign_in::TokenOnly;
 use super::{html, thousands, AppState};
 use crate::accounts::Role;
 use crate::db::api_keys::{self, ApiKey};
@@ -24,20 +23,6 @@ use askama::Template;
 use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
-
-pub(super) fn admin_layout(title: &str, admin: &Admin) -> Layout {
-    if title == "Admin" {
-        Layout::page(title, "admin").signed(&admin.0)
-    } else {
-        Layout::child(title, "admin", ("Admin", "/admin")).signed(&admin.0)
-    }
-}
-
-pub(super) fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
 
 fn when(t: Option<NaiveDateTime>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -107,7 +92,7 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
         .count();
     let active_keys = keys.iter().filter(|k| k.revoked_at.is_none()).count();
     html(IndexPage {
-        layout: admin_layout("Admin", &admin),
+        layout: Layout::admin("Admin", &admin.0),
         policy,
         accounts: format!(
             "{} accounts, {} enabled Global Administrator{}",
@@ -189,7 +174,7 @@ impl PolicyPage {
         error: Option<String>,
     ) -> PolicyPage {
         PolicyPage {
-            layout: admin_layout("SSPR policy", admin),
+            layout: Layout::admin("SSPR policy", &admin.0),
             csrf: admin.0.csrf.clone(),
             scope: form.scope,
             group: form.group,
@@ -463,7 +448,7 @@ pub async fn accounts_page(state: web::Data<AppState>, admin: Admin) -> AppResul
         })
         .collect();
     html(AccountsPage {
-        layout: admin_layout("Accounts", &admin),
+        layout: Layout::admin("Accounts", &admin.0),
         csrf: admin.0.csrf.clone(),
         rows,
         roles: roles(),
@@ -526,7 +511,7 @@ pub async fn add_account(
         .await?;
     match created {
         Ok((account, Some(password))) => secret_page(SecretPage {
-            layout: admin_layout("Account added", &admin),
+            layout: Layout::admin("Account added", &admin.0),
             heading: format!(
                 "The account '{}' ({}) was added.",
                 account.username,
@@ -665,7 +650,7 @@ pub async fn reset_password(
         .await?;
     match done {
         Ok((username, Some(password))) => secret_page(SecretPage {
-            layout: admin_layout("Password reset", &admin),
+            layout: Layout::admin("Password reset", &admin.0),
             heading: format!("The password of '{username}' was reset and its sessions ended."),
             label: "One-time password",
             secret: password,
@@ -716,7 +701,7 @@ struct KeysPage {
 pub async fn api_keys_page(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
     let keys = state.db(|conn| Ok(api_keys::list_keys(conn)?)).await?;
     html(KeysPage {
-        layout: admin_layout("API keys", &admin),
+        layout: Layout::admin("API keys", &admin.0),
         csrf: admin.0.csrf.clone(),
         rows: keys.into_iter().map(KeyRow::from).collect(),
     })
@@ -748,7 +733,7 @@ pub async fn create_api_key(
         })
         .await?;
     secret_page(SecretPage {
-        layout: admin_layout("API key created", &admin),
+        layout: Layout::admin("API key created", &admin.0),
         heading: format!("The API key '{}' ({}) was created.", key.name, key.scopes_text()),
         label: "API key",
         secret,
@@ -822,7 +807,7 @@ pub async fn audit_page(
         None
     };
     html(AuditPage {
-        layout: admin_layout("Audit log", &admin),
+        layout: Layout::admin("Audit log", &admin.0),
         entries,
         older_href,
     })

@@ -569,6 +569,15 @@ macro_rules! csrf_form {
 }
 pub(crate) use csrf_form;
 
+/// A form that carries nothing but the CSRF token (sign-out, revoke, …).
+#[derive(serde::Deserialize)]
+pub struct TokenOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+csrf_form!(TokenOnly);
+
 /// A state-changing form, accepted only with the session's CSRF token.
 pub struct Protected<T>(pub T);
 

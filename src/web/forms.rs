@@ -157,19 +157,6 @@ impl RangeFields {
         }
     }
 
-    /// The range as URL parameters; the default range gives none.
-    pub fn pairs(range: RangeChoice) -> Vec<(&'static str, String)> {
-        match range {
-            RangeChoice::Dates { from, to } => vec![
-                ("range", "custom".into()),
-                ("from", from.to_string()),
-                ("to", to.to_string()),
-            ],
-            r if r == RangeChoice::default() => Vec::new(),
-            r => vec![("range", r.key().into())],
-        }
-    }
-
     /// The range in words: "in the last 30 days (since …)" or "from … to … (UTC)".
     pub fn span(range: RangeChoice, window: TimeWindow) -> String {
         match range {

@@ -2,10 +2,9 @@
 //! validation, one transaction), see the result, the recent imports, and the
 //! retention setting. Global Administrators only.
 
-use super::admin::{admin_layout, see_other};
 use super::auth::{csrf_form, Admin, Protected};
 use super::error::{AppError, AppResult};
-use super::layout::Layout;
+use super::layout::{see_other, Layout};
 use super::{html, thousands, AppState};
 use crate::accounts::secrets_match;
 use crate::db::imports::{self, ImportRow, ImportSource};
@@ -101,7 +100,7 @@ pub async fn imports_page(state: web::Data<AppState>, admin: Admin) -> AppResult
         })
         .await?;
     html(ImportsPage {
-        layout: admin_layout("Imports", &admin),
+        layout: Layout::admin("Imports", &admin.0),
         csrf: admin.0.csrf.clone(),
         kinds: kinds(),
         retention_days: days,
@@ -262,13 +261,13 @@ pub async fn upload(
         .await?;
     let failed = outcome.is_err();
     let page = ResultPage {
-        layout: admin_layout(
+        layout: Layout::admin(
             if failed {
                 "Import failed"
             } else {
                 "Import done"
             },
-            &admin,
+            &admin.0,
         ),
         kind: kind.key().to_string(),
         files: names,

@@ -53,6 +53,15 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// A page of the Admin area, under Admin in the breadcrumb.
+    pub fn admin(title: &str, viewer: &Viewer) -> Layout {
+        if title == "Admin" {
+            Layout::page(title, "admin").signed(viewer)
+        } else {
+            Layout::child(title, "admin", ("Admin", "/admin")).signed(viewer)
+        }
+    }
+
     /// A page under Home: `Home › title`.
     pub fn page(title: impl Into<String>, nav: &'static str) -> Layout {
         let title = title.into();
@@ -153,4 +162,11 @@ impl Layout {
             .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .unwrap_or_default()
     }
+}
+
+/// A 303 to `location`: where a form that changed something sends the browser.
+pub fn see_other(location: &str) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
 }

@@ -4,13 +4,16 @@ pub mod activity;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod describe;
 pub mod error;
 pub mod export;
+pub mod figures;
 pub mod forms;
 pub mod health;
 pub mod imports;
 pub mod ingest;
 pub mod layout;
+pub mod lists;
 pub mod overview;
 pub mod params;
 pub mod principal;
@@ -32,7 +35,7 @@ pub struct AppState {
     pub settings: Arc<crate::config::WebSettings>,
     /// The overview's figures while the data is unchanged (checked against
     /// the database's data version on every request).
-    pub figures: Arc<overview::FiguresCache>,
+    pub figures: Arc<figures::FiguresCache>,
     /// Places for CSV downloads streaming at once: their share of the pool.
     pub downloads: Arc<tokio::sync::Semaphore>,
 }

@@ -5,132 +5,18 @@ use super::error::AppResult;
 use super::export::{download, file_name};
 use super::forms::{yes_no, Pager, SelectField};
 use super::layout::Layout;
-use super::params::{self, Params};
+use super::lists::registrations::{list_href, parse_query, tristate_of, PATH, STATUS_FILTERS};
 use super::{html, thousands, user_href, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::models::ListUser;
 use crate::db::registrations::{registration_page, RegistrationPage, RegistrationQuery};
-use crate::domain::filter::{
-    parse_methods, PagePosition, PageSize, RegistrationFilter, Search, Sort, Tristate, UserType,
-};
+use crate::domain::filter::{PagePosition, PageSize, RegistrationFilter, Sort};
 use crate::domain::Method;
 use crate::web::auth;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;
-
-pub const PATH: &str = "/registrations";
-
-/// Every parameter the page accepts.
-pub const PARAMS: [&str; 14] = [
-    "registered",
-    "enabled",
-    "capable",
-    "mfa_capable",
-    "passwordless_capable",
-    "method",
-    "user_type",
-    "admin",
-    "account_enabled",
-    "q",
-    "sort",
-    "size",
-    "after",
-    "before",
-];
-
-/// The status filters: (parameter, label).
-const STATUS_FILTERS: [(&str, &str); 7] = [
-    ("registered", "Registered"),
-    ("enabled", "Enabled"),
-    ("capable", "Capable"),
-    ("mfa_capable", "MFA capable"),
-    ("passwordless_capable", "Passwordless capable"),
-    ("admin", "Admin"),
-    ("account_enabled", "Account enabled"),
-];
-
-fn tristate_of(f: &RegistrationFilter, param: &str) -> Tristate {
-    match param {
-        "registered" => f.registered,
-        "enabled" => f.enabled,
-        "capable" => f.capable,
-        "mfa_capable" => f.mfa_capable,
-        "passwordless_capable" => f.passwordless_capable,
-        "admin" => f.admin,
-        _ => f.account_enabled,
-    }
-}
-
-/// Parses the whole query string of the page.
-pub fn parse_query(query: &str) -> AppResult<RegistrationQuery> {
-    let p = Params::parse(query, &PARAMS)?;
-    let t = |name: &str| -> AppResult<Tristate> { Ok(Tristate::parse(name, p.one(name)?)?) };
-    let filter = RegistrationFilter {
-        registered: t("registered")?,
-        enabled: t("enabled")?,
-        capable: t("capable")?,
-        mfa_capable: t("mfa_capable")?,
-        passwordless_capable: t("passwordless_capable")?,
-        methods: parse_methods("method", p.all("method"), &Method::ALL)?,
-        user_type: UserType::parse("user_type", p.one("user_type")?)?,
-        admin: t("admin")?,
-        account_enabled: t("account_enabled")?,
-        search: Search::parse("q", p.one("q")?)?,
-    };
-    Ok(RegistrationQuery {
-        filter,
-        sort: Sort::parse("sort", p.one("sort")?)?,
-        size: PageSize::parse("size", p.one("size")?)?,
-        position: PagePosition::parse(p.one("after")?, p.one("before")?)?,
-    })
-}
-
-/// The filter as URL parameters, in a stable order, defaults left out.
-pub fn filter_pairs(f: &RegistrationFilter) -> Vec<(&'static str, String)> {
-    let mut pairs = Vec::new();
-    for (param, _) in &STATUS_FILTERS[..5] {
-        pairs.push((*param, tristate_of(f, param).key().to_string()));
-    }
-    for m in f.methods.iter() {
-        pairs.push(("method", m.key().to_string()));
-    }
-    pairs.push((
-        "user_type",
-        f.user_type.map(|u| u.key()).unwrap_or("").into(),
-    ));
-    pairs.push(("admin", f.admin.key().into()));
-    pairs.push(("account_enabled", f.account_enabled.key().into()));
-    pairs.push((
-        "q",
-        f.search
-            .as_ref()
-            .map(|s| s.typed().to_string())
-            .unwrap_or_default(),
-    ));
-    pairs.retain(|(_, v)| !v.is_empty());
-    pairs
-}
-
-/// The URL of the list for a filter (first page, default order).
-pub fn filter_href(f: &RegistrationFilter) -> String {
-    list_href(PATH, f, Sort::default(), PageSize::DEFAULT, None)
-}
-
-fn list_href(
-    path: &str,
-    f: &RegistrationFilter,
-    sort: Sort,
-    size: PageSize,
-    position: Option<(&str, String)>,
-) -> String {
-    let mut pairs = filter_pairs(f);
-    if sort != Sort::default() {
-        pairs.push(("sort", sort.key().into()));
-    }
-    params::list_href(path, pairs, size, position)
-}
 
 pub struct Row {
     pub href: String,
@@ -239,7 +125,7 @@ impl RegistrationsPage {
         let f = &q.filter;
         let mut selects: Vec<SelectField> = STATUS_FILTERS
             .iter()
-            .map(|(param, label)| {
+            .map(|(param, label, _)| {
                 SelectField::new(
                     param,
                     label,

@@ -7,169 +7,22 @@ use super::error::AppResult;
 use super::export::{download, file_name, ExportError, Sink};
 use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
-use super::params::{list_href, Params};
+use super::lists::reports::{filter_pairs, list_href, parse_query, Report};
+use super::lists::RETENTION_DAYS;
 use super::{html, thousands, user_href, AppState};
 use crate::db::activities::{
     activity_export, activity_page, load_rows, ActivityCount, ActivityPage, ActivityQuery,
     ActivityRow,
 };
 use crate::db::counts::data_changed_at;
-use crate::db::timeline::{validate_position, EXPORT_BLOCK};
-use crate::domain::filter::{
-    parse_policy_method, parse_result, ActivityFilter, PagePosition, PageSize, RangeChoice, Search,
-};
-use crate::domain::{ActivityResult, Details, Feature, MethodSet, PolicyMethod};
+use crate::db::timeline::EXPORT_BLOCK;
+use crate::domain::filter::{ActivityFilter, PageSize};
+use crate::domain::{ActivityResult, Details, MethodSet, PolicyMethod};
 use crate::web::auth;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};
-
-/// Days of activities kept; ranges may reach back this far.
-pub use super::activity::RETENTION_DAYS;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Report {
-    RegistrationActivity,
-    ResetActivity,
-}
-
-impl Report {
-    pub const fn feature(self) -> Feature {
-        match self {
-            Report::RegistrationActivity => Feature::Registration,
-            Report::ResetActivity => Feature::Reset,
-        }
-    }
-
-    /// The report's name in URLs, navigation and file names.
-    pub const fn slug(self) -> &'static str {
-        match self {
-            Report::RegistrationActivity => "registration-activity",
-            Report::ResetActivity => "reset-activity",
-        }
-    }
-
-    pub const fn path(self) -> &'static str {
-        match self {
-            Report::RegistrationActivity => "/reports/registration-activity",
-            Report::ResetActivity => "/reports/reset-activity",
-        }
-    }
-
-    pub const fn title(self) -> &'static str {
-        match self {
-            Report::RegistrationActivity => "Registration activity",
-            Report::ResetActivity => "Reset activity",
-        }
-    }
-
-    /// The parameters the report accepts.
-    pub fn params(self) -> &'static [&'static str] {
-        match self {
-            Report::RegistrationActivity => &[
-                "method", "range", "from", "to", "q", "size", "after", "before",
-            ],
-            Report::ResetActivity => &[
-                "result", "method", "range", "from", "to", "q", "size", "after", "before",
-            ],
-        }
-    }
-
-    /// The columns of the page and of the CSV, in order.
-    pub const fn columns(self) -> &'static [&'static str] {
-        match self {
-            Report::RegistrationActivity => &[
-                "User",
-                "User name",
-                "Role",
-                "Date and Time (UTC)",
-                "Data Registered",
-            ],
-            Report::ResetActivity => &[
-                "User",
-                "User name",
-                "Role",
-                "Date and Time (UTC)",
-                "Methods Used",
-                "Result",
-                "Details",
-            ],
-        }
-    }
-
-    /// What the report holds, under its title.
-    const fn description(self) -> &'static str {
-        match self {
-            Report::RegistrationActivity => {
-                "Every password reset registration: who registered which authentication data, and when. \
-                 An attempt that stored nothing says so, with the methods tried."
-            }
-            Report::ResetActivity => {
-                "Every password reset attempt: the methods used, how it ended, and why, \
-                 with the steps that resolve an unexpected failure."
-            }
-        }
-    }
-}
-
-pub fn parse_query(report: Report, query: &str, now: NaiveDateTime) -> AppResult<ActivityQuery> {
-    let p = Params::parse(query, report.params())?;
-    let result = match report {
-        Report::ResetActivity => parse_result("result", p.one("result")?)?,
-        Report::RegistrationActivity => None,
-    };
-    let range = RangeChoice::parse(
-        p.one("range")?,
-        p.one("from")?,
-        p.one("to")?,
-        now.date(),
-        RETENTION_DAYS,
-    )?;
-    let position = PagePosition::parse(p.one("after")?, p.one("before")?)?;
-    validate_position(&position)?;
-    Ok(ActivityQuery {
-        filter: ActivityFilter {
-            feature: report.feature(),
-            result,
-            method: parse_policy_method("method", p.one("method")?)?,
-            range,
-            window: range.window(now),
-            search: Search::parse("q", p.one("q")?)?,
-        },
-        size: PageSize::parse("size", p.one("size")?)?,
-        position,
-    })
-}
-
-/// The filter as URL parameters, defaults left out.
-pub fn filter_pairs(f: &ActivityFilter) -> Vec<(&'static str, String)> {
-    let mut pairs = vec![
-        (
-            "result",
-            f.result.map(|r| r.key()).unwrap_or("").to_string(),
-        ),
-        (
-            "method",
-            f.method.map(|m| m.key()).unwrap_or("").to_string(),
-        ),
-    ];
-    pairs.extend(RangeFields::pairs(f.range));
-    pairs.push((
-        "q",
-        f.search
-            .as_ref()
-            .map(|s| s.typed().to_string())
-            .unwrap_or_default(),
-    ));
-    pairs.retain(|(_, v)| !v.is_empty());
-    pairs
-}
-
-/// The URL of a report for a filter (first page).
-pub fn report_href(report: Report, f: &ActivityFilter) -> String {
-    list_href(report.path(), filter_pairs(f), PageSize::DEFAULT, None)
-}
 
 /// The classic reports' name for a set of methods used: "Alternate Email +
 /// Mobile Phone". Methods outside the password reset policy keep their names.
@@ -322,8 +175,7 @@ impl ReportPage {
                 noun.1
             ),
         };
-        let link =
-            |position: Option<(&str, String)>| list_href(path, filter_pairs(f), q.size, position);
+        let link = |position: Option<(&str, String)>| list_href(path, f, q.size, position);
         let pager = Pager::keyset(
             page.has_prev,
             page.has_next,
@@ -333,12 +185,7 @@ impl ReportPage {
         );
         ReportPage {
             layout,
-            csv_href: list_href(
-                &format!("{path}.csv"),
-                filter_pairs(f),
-                PageSize::DEFAULT,
-                None,
-            ),
+            csv_href: list_href(&format!("{path}.csv"), f, PageSize::DEFAULT, None),
             description: report.description(),
             columns: report.columns(),
             selects,

@@ -2,7 +2,7 @@
 
 use super::auth::{
     client_address, cookie, csrf_form, password_location, presented_session, removal, safe_next,
-    Protected, Viewer, SESSION_COOKIE, SIGN_IN_COOKIE,
+    Protected, TokenOnly, Viewer, SESSION_COOKIE, SIGN_IN_COOKIE,
 };
 use super::error::{AppError, AppResult};
 use super::layout::Layout;
@@ -205,13 +205,6 @@ async fn sign_in_attempt(
         .await
 }
 
-/// A form that carries nothing but the CSRF token (sign-out, revoke, …).
-#[derive(Deserialize)]
-pub struct TokenOnly {
-    #[serde(default)]
-    pub csrf: String,
-}
-
 #[routes]
 #[post("/sign-out", wrap = "from_fn(auth::signed)")]
 #[post("/logout", wrap = "from_fn(auth::signed)")]
@@ -352,4 +345,4 @@ pub async fn change_password(
     }
 }
 
-csrf_form!(TokenOnly, PasswordForm);
+csrf_form!(PasswordForm);

@@ -1,6 +1,7 @@
 //! `/users/{id}`: one user's figures, each explained in words.
 
 use super::auth::Viewer;
+use super::describe::{explanations, policy_text, standing, stored_differs};
 use super::error::{AppError, AppResult};
 use super::forms::yes_no;
 use super::layout::Layout;
@@ -8,10 +9,8 @@ use super::params::{href, query_string};
 use super::{html, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::users::{user_detail, UserDetail};
-use crate::domain::explain::{explain_all, with_stated, Context, Explanation};
-use crate::domain::{
-    ActivityResult, Assessment, Details, Feature, Method, MethodSet, PolicyMethodSet, Scope,
-};
+use crate::domain::explain::Explanation;
+use crate::domain::{ActivityResult, Details, Feature, PolicyMethodSet};
 use crate::web::auth;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpResponse};
@@ -50,83 +49,6 @@ pub struct UserPage {
     pub groups: Vec<String>,
     pub activities: Vec<ActivityRow>,
     pub events_href: String,
-}
-
-pub fn policy_text(d: &UserDetail) -> String {
-    let p = &d.policy;
-    let scope = match &p.scope {
-        Scope::None => "not enabled for users (scope None)".to_string(),
-        Scope::All => "enabled for all member users".to_string(),
-        Scope::Selected { group_id } => format!(
-            "enabled for group '{}'",
-            d.policy_group_name.as_deref().unwrap_or(group_id)
-        ),
-    };
-    let req = d.assessment.requirement;
-    let own = format!(
-        "The SSPR policy is {scope}, requires {} {} and allows {}.",
-        p.methods_required(),
-        if p.methods_required() == 1 {
-            "method"
-        } else {
-            "methods"
-        },
-        p.allowed().display()
-    );
-    if req.administrator_policy {
-        format!(
-            "{own} As an administrator, this user is measured by the administrator policy instead: {} methods from {}.",
-            req.methods_required,
-            req.allowed.display()
-        )
-    } else {
-        own
-    }
-}
-
-/// How a registered method counts toward the user's requirement: a stable
-/// key and the page's words.
-pub fn standing(a: &Assessment, m: Method) -> (&'static str, &'static str) {
-    match m.policy_method() {
-        None => ("not_sspr", "Not an SSPR method"),
-        Some(pm) if a.counted.contains(pm) => ("counts", "Counts"),
-        Some(_) => ("not_allowed", "Not allowed by the policy"),
-    }
-}
-
-/// The five figures of a user, each explained in words; where a directory
-/// export stated a figure, the figure it stated.
-pub fn explanations(d: &UserDetail) -> Vec<Explanation> {
-    let u = &d.user;
-    let ctx = Context {
-        methods: d.methods.iter().map(|(m, _)| *m).collect(),
-        is_guest: u.is_guest,
-        directory_role: &u.directory_role,
-        policy_group_name: d.policy_group_name.as_deref(),
-        scope: &d.policy.scope,
-    };
-    let a = &d.assessment;
-    match (u.verdicts(), u.directory_status_at) {
-        (Some(v), Some(at)) => with_stated(
-            explain_all(a, &ctx),
-            [
-                v.registered,
-                v.enabled,
-                v.capable,
-                v.mfa_capable,
-                v.passwordless_capable,
-            ],
-            &at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        ),
-        _ => explain_all(a, &ctx),
-    }
-}
-
-/// Whether the stored figures differ from the rules applied now.
-pub fn stored_differs(d: &UserDetail) -> bool {
-    let u = &d.user;
-    let methods: MethodSet = d.methods.iter().map(|(m, _)| *m).collect();
-    u.shown_status(d.assessment.status) != u.status() || methods.mask() != u.methods_mask
 }
 
 impl UserPage {

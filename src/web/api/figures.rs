@@ -1,19 +1,20 @@
 //! The overview's figures, the SSPR policy, and one user explained.
 
 use super::lists::{utc, ActivityRecord, RegistrationDetail};
-use super::schema::{FeatureKey, MethodKey, OverviewParams, PolicyMethodKey};
+use super::schema::{FeatureKey, MethodKey, PolicyMethodKey};
 use super::{absolute, api_path, json, no_parameters, ApiResult, ErrorBody};
 use crate::db::directory::{group_name, load_policy, load_policy_row};
 use crate::db::users::user_detail;
 use crate::domain::filter::{Outcome, RegistrationFilter};
 use crate::domain::{PolicyMethodSet, SsprPolicy};
-use crate::web::activity::kind_href;
 use crate::web::auth;
+use crate::web::describe::{explanations, policy_text, standing, stored_differs};
 use crate::web::error::AppError;
-use crate::web::overview::{load_figures, parse_range, Figures, UserFigure};
+use crate::web::figures::{load_figures, Figures, UserFigure};
+use crate::web::lists::events::{self, kind_href};
+use crate::web::lists::overview::{parse_range, OpenApiParams as OverviewParams};
+use crate::web::lists::registrations::filter_href;
 use crate::web::params::{href, query_string};
-use crate::web::registrations::filter_href;
-use crate::web::users::{explanations, policy_text, standing, stored_differs};
 use crate::web::{percent, AppState};
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -388,7 +389,7 @@ pub async fn user(
         events_href: absolute(
             &req,
             &href(
-                &api_path(crate::web::activity::PATH),
+                &api_path(events::PATH),
                 &query_string([("q", u.user_principal_name.as_str())]),
             ),
         ),

@@ -1,12 +1,10 @@
 //! The lists: registration details, reset details (method events) and the
-//! two classic activity reports. Each reads its query string with the page's
-//! own parser and one page with the page's own query, so the API and the
-//! pages cannot disagree.
+//! two classic activity reports. Each reads its query string, builds its
+//! links and documents its parameters with the list's one declaration in
+//! `web::lists`, and reads one page with the query the page uses, so the API
+//! and the pages cannot disagree.
 
-use super::schema::{
-    DetailsKey, EventParams, FeatureKey, MethodKey, RegistrationActivityParams, RegistrationParams,
-    ResetActivityParams, ResultKey,
-};
+use super::schema::{DetailsKey, FeatureKey, MethodKey, ResultKey};
 use super::{absolute, api_path, json, ApiResult, ErrorBody};
 use crate::db::activities::{activity_page, ActivityCount, ActivityRow};
 use crate::db::events::{event_page, EventCount, EventPage, EventRow};
@@ -15,9 +13,9 @@ use crate::db::registrations::{registration_page, RegistrationPage};
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet, StatusKey};
 use crate::web::auth;
 use crate::web::error::AppError;
-use crate::web::params::list_href;
-use crate::web::reports::Report;
-use crate::web::{activity, registrations, reports, AppState};
+use crate::web::lists::reports::{self, RegistrationActivityParams, Report, ResetActivityParams};
+use crate::web::lists::{events, registrations};
+use crate::web::AppState;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -233,18 +231,18 @@ pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
-/// The next link: the same list from after `cursor`.
+/// The next link: the same list from after `cursor`, as `href` builds it
+/// for a path and a position.
 fn next_link(
     req: &HttpRequest,
     path: &str,
-    pairs: Vec<(&'static str, String)>,
-    size: crate::domain::filter::PageSize,
     cursor: Option<String>,
+    href: impl FnOnce(&str, Option<(&str, String)>) -> String,
 ) -> Option<String> {
     let cursor = cursor?;
     Some(absolute(
         req,
-        &list_href(&api_path(path), pairs, size, Some(("after", cursor))),
+        &href(&api_path(path), Some(("after", cursor))),
     ))
 }
 
@@ -254,7 +252,7 @@ fn next_link(
     get,
     path = "/api/v1/registrations",
     tag = "reports",
-    params(RegistrationParams),
+    params(registrations::OpenApiParams),
     responses(
         (status = 200, description = "One page of users.", body = RegistrationList),
         (status = 400, description = "A parameter could not be understood; `parameter` names it.", body = ErrorBody),
@@ -278,15 +276,13 @@ pub async fn registration_details(
         .last()
         .filter(|_| page.has_next)
         .map(|u| RegistrationPage::cursor(u, q.sort).encode());
-    let mut pairs = registrations::filter_pairs(&q.filter);
-    if q.sort != Default::default() {
-        pairs.push(("sort", q.sort.key().into()));
-    }
     Ok(json(&RegistrationList {
         value: page.users.iter().map(RegistrationDetail::of).collect(),
         count: Some(page.count),
         count_is_lower_bound: page.count_capped,
-        next_link: next_link(&req, registrations::PATH, pairs, q.size, cursor),
+        next_link: next_link(&req, registrations::PATH, cursor, |path, position| {
+            registrations::list_href(path, &q.filter, q.sort, q.size, position)
+        }),
     }))
 }
 
@@ -295,7 +291,7 @@ pub async fn registration_details(
     get,
     path = "/api/v1/activity",
     tag = "reports",
-    params(EventParams),
+    params(events::OpenApiParams),
     responses(
         (status = 200, description = "One page of method events.", body = EventList),
         (status = 400, description = "A parameter could not be understood; `parameter` names it.", body = ErrorBody),
@@ -310,7 +306,7 @@ pub async fn reset_details(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let now = Utc::now().naive_utc();
-    let q = activity::parse_query(req.query_string(), now)?;
+    let q = events::parse_query(req.query_string(), now)?;
     let query = q.clone();
     let page = state.db(move |conn| Ok(event_page(conn, &query)?)).await?;
     let value = page
@@ -331,13 +327,9 @@ pub async fn reset_details(
         value,
         count,
         count_is_lower_bound,
-        next_link: next_link(
-            &req,
-            activity::PATH,
-            activity::filter_pairs(&q.filter),
-            q.size,
-            cursor,
-        ),
+        next_link: next_link(&req, events::PATH, cursor, |path, position| {
+            events::list_href(path, &q.filter, q.size, position)
+        }),
     }))
 }
 
@@ -370,13 +362,9 @@ async fn report(
         value,
         count,
         count_is_lower_bound: false,
-        next_link: next_link(
-            &req,
-            report.path(),
-            reports::filter_pairs(&q.filter),
-            q.size,
-            cursor,
-        ),
+        next_link: next_link(&req, report.path(), cursor, |path, position| {
+            reports::list_href(path, &q.filter, q.size, position)
+        }),
     }))
 }
 

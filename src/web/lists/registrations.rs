@@ -1,0 +1,203 @@
+//! Registration details (`/registrations`, its CSV and `/api/v1/registrations`):
+//! one row per user, filtered by status, methods, user type and a search.
+
+use super::{choice, documented, openapi_params, query, search_pair};
+use crate::db::registrations::RegistrationQuery;
+use crate::domain::filter::{
+    parse_methods, PagePosition, PageSize, RegistrationFilter, Search, Sort, Tristate, UserType,
+};
+use crate::domain::Method;
+use crate::web::error::AppResult;
+use crate::web::params::{self, Params};
+use utoipa::openapi::path::Parameter;
+use utoipa::openapi::schema::ArrayBuilder;
+use utoipa::openapi::RefOr;
+
+pub const PATH: &str = "/registrations";
+
+/// Every parameter the list accepts.
+pub const PARAMS: [&str; 14] = [
+    "registered",
+    "enabled",
+    "capable",
+    "mfa_capable",
+    "passwordless_capable",
+    "method",
+    "user_type",
+    "admin",
+    "account_enabled",
+    "q",
+    "sort",
+    "size",
+    "after",
+    "before",
+];
+
+/// The yes/no filters: (parameter, label, what "yes" means).
+pub const STATUS_FILTERS: [(&str, &str, &str); 7] = [
+    ("registered", "Registered", "registered for SSPR"),
+    (
+        "enabled",
+        "Enabled",
+        "enabled for SSPR (in the policy's scope)",
+    ),
+    (
+        "capable",
+        "Capable",
+        "capable of SSPR (registered and enabled)",
+    ),
+    ("mfa_capable", "MFA capable", "MFA capable"),
+    (
+        "passwordless_capable",
+        "Passwordless capable",
+        "passwordless capable",
+    ),
+    ("admin", "Admin", "administrators"),
+    ("account_enabled", "Account enabled", "enabled accounts"),
+];
+
+/// The value of one of the [`STATUS_FILTERS`] in a filter.
+pub fn tristate_of(f: &RegistrationFilter, param: &str) -> Tristate {
+    match param {
+        "registered" => f.registered,
+        "enabled" => f.enabled,
+        "capable" => f.capable,
+        "mfa_capable" => f.mfa_capable,
+        "passwordless_capable" => f.passwordless_capable,
+        "admin" => f.admin,
+        _ => f.account_enabled,
+    }
+}
+
+/// Parses the whole query string of the list.
+pub fn parse_query(query: &str) -> AppResult<RegistrationQuery> {
+    let p = Params::parse(query, &PARAMS)?;
+    let t = |name: &str| -> AppResult<Tristate> { Ok(Tristate::parse(name, p.one(name)?)?) };
+    let filter = RegistrationFilter {
+        registered: t("registered")?,
+        enabled: t("enabled")?,
+        capable: t("capable")?,
+        mfa_capable: t("mfa_capable")?,
+        passwordless_capable: t("passwordless_capable")?,
+        methods: parse_methods("method", p.all("method"), &Method::ALL)?,
+        user_type: UserType::parse("user_type", p.one("user_type")?)?,
+        admin: t("admin")?,
+        account_enabled: t("account_enabled")?,
+        search: Search::parse("q", p.one("q")?)?,
+    };
+    Ok(RegistrationQuery {
+        filter,
+        sort: Sort::parse("sort", p.one("sort")?)?,
+        size: PageSize::parse("size", p.one("size")?)?,
+        position: PagePosition::parse(p.one("after")?, p.one("before")?)?,
+    })
+}
+
+/// The filter as URL parameters, in a stable order, defaults left out.
+pub fn filter_pairs(f: &RegistrationFilter) -> Vec<(&'static str, String)> {
+    let mut pairs = Vec::new();
+    for (param, _, _) in &STATUS_FILTERS[..5] {
+        pairs.push((*param, tristate_of(f, param).key().to_string()));
+    }
+    for m in f.methods.iter() {
+        pairs.push(("method", m.key().to_string()));
+    }
+    pairs.push((
+        "user_type",
+        f.user_type.map(|u| u.key()).unwrap_or("").into(),
+    ));
+    pairs.push(("admin", f.admin.key().into()));
+    pairs.push(("account_enabled", f.account_enabled.key().into()));
+    pairs.push(search_pair(&f.search));
+    pairs.retain(|(_, v)| !v.is_empty());
+    pairs
+}
+
+/// The filter and a non-default order as URL parameters.
+pub fn query_pairs(f: &RegistrationFilter, sort: Sort) -> Vec<(&'static str, String)> {
+    let mut pairs = filter_pairs(f);
+    if sort != Sort::default() {
+        pairs.push(("sort", sort.key().into()));
+    }
+    pairs
+}
+
+/// The URL of the list for a filter (first page, default order).
+pub fn filter_href(f: &RegistrationFilter) -> String {
+    list_href(PATH, f, Sort::default(), PageSize::DEFAULT, None)
+}
+
+/// The URL of one page of the list at `path` (the page, its CSV, the API).
+pub fn list_href(
+    path: &str,
+    f: &RegistrationFilter,
+    sort: Sort,
+    size: PageSize,
+    position: Option<(&str, String)>,
+) -> String {
+    params::list_href(path, query_pairs(f, sort), size, position)
+}
+
+/// The documentation of a parameter only this list has.
+fn document(name: &str) -> Option<Parameter> {
+    if let Some((_, _, what)) = STATUS_FILTERS.iter().find(|(p, _, _)| *p == name) {
+        return Some(query(
+            name,
+            choice(["yes", "no"], "yes, no, or all (the default)."),
+            &format!("Only users who are (yes) or are not (no) {what}."),
+        ));
+    }
+    Some(match name {
+        "user_type" => query(
+            name,
+            choice(["member", "guest"], "member, guest, or all."),
+            "Only members or only guests.",
+        ),
+        "method" => query(
+            name,
+            ArrayBuilder::new()
+                .items(RefOr::T(choice(
+                    Method::ALL.iter().map(|m| m.key()),
+                    "A method key, or all (no filter).",
+                )))
+                .build(),
+            "Users with any of these methods registered; repeat the parameter for more than one.",
+        ),
+        "sort" => query(
+            name,
+            super::one_of(
+                Sort::ALL.iter().map(|s| s.key()),
+                "A column; a leading - sorts Z to A.",
+            ),
+            "Order of the list (default: name).",
+        ),
+        _ => return None,
+    })
+}
+
+/// The OpenAPI documentation of [`PARAMS`], in order.
+pub fn parameters() -> Vec<Parameter> {
+    documented(&PARAMS, document)
+}
+
+openapi_params!(
+    /// The parameters of registration details.
+    OpenApiParams => parameters()
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_survives_its_own_link() {
+        let query =
+            "registered=no&enabled=yes&method=email&method=fido2&user_type=guest&q=ann&sort=-name";
+        let q = parse_query(query).unwrap();
+        let href = list_href(PATH, &q.filter, q.sort, q.size, None);
+        let again = parse_query(href.split_once('?').unwrap().1).unwrap();
+        assert_eq!(again.filter, q.filter);
+        assert_eq!(again.sort, q.sort);
+        assert_eq!(filter_href(&RegistrationFilter::default()), PATH);
+    }
+}

@@ -1,0 +1,217 @@
+//! The classic password-management reports (`/reports/registration-activity`
+//! and `/reports/reset-activity`, their CSVs and the same addresses under
+//! `/api/v1`): one row per operation, newest first.
+
+use super::{choice, documented, openapi_params, query, range_pairs, search_pair, RETENTION_DAYS};
+use crate::db::activities::ActivityQuery;
+use crate::db::timeline::validate_position;
+use crate::domain::filter::{
+    parse_policy_method, parse_result, ActivityFilter, PagePosition, PageSize, RangeChoice, Search,
+};
+use crate::domain::{ActivityResult, Feature, PolicyMethod};
+use crate::web::error::AppResult;
+use crate::web::params::{self, Params};
+use chrono::NaiveDateTime;
+use utoipa::openapi::path::Parameter;
+
+/// A classic report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    RegistrationActivity,
+    ResetActivity,
+}
+
+impl Report {
+    pub const fn feature(self) -> Feature {
+        match self {
+            Report::RegistrationActivity => Feature::Registration,
+            Report::ResetActivity => Feature::Reset,
+        }
+    }
+
+    /// The report's name in URLs, navigation and file names.
+    pub const fn slug(self) -> &'static str {
+        match self {
+            Report::RegistrationActivity => "registration-activity",
+            Report::ResetActivity => "reset-activity",
+        }
+    }
+
+    pub const fn path(self) -> &'static str {
+        match self {
+            Report::RegistrationActivity => "/reports/registration-activity",
+            Report::ResetActivity => "/reports/reset-activity",
+        }
+    }
+
+    pub const fn title(self) -> &'static str {
+        match self {
+            Report::RegistrationActivity => "Registration activity",
+            Report::ResetActivity => "Reset activity",
+        }
+    }
+
+    /// The parameters the report accepts.
+    pub fn params(self) -> &'static [&'static str] {
+        match self {
+            Report::RegistrationActivity => &[
+                "method", "range", "from", "to", "q", "size", "after", "before",
+            ],
+            Report::ResetActivity => &[
+                "result", "method", "range", "from", "to", "q", "size", "after", "before",
+            ],
+        }
+    }
+
+    /// The columns of the page and of the CSV, in order.
+    pub const fn columns(self) -> &'static [&'static str] {
+        match self {
+            Report::RegistrationActivity => &[
+                "User",
+                "User name",
+                "Role",
+                "Date and Time (UTC)",
+                "Data Registered",
+            ],
+            Report::ResetActivity => &[
+                "User",
+                "User name",
+                "Role",
+                "Date and Time (UTC)",
+                "Methods Used",
+                "Result",
+                "Details",
+            ],
+        }
+    }
+
+    /// What the report holds, under its title.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Report::RegistrationActivity => {
+                "Every password reset registration: who registered which authentication data, and when. \
+                 An attempt that stored nothing says so, with the methods tried."
+            }
+            Report::ResetActivity => {
+                "Every password reset attempt: the methods used, how it ended, and why, \
+                 with the steps that resolve an unexpected failure."
+            }
+        }
+    }
+}
+
+pub fn parse_query(report: Report, query: &str, now: NaiveDateTime) -> AppResult<ActivityQuery> {
+    let p = Params::parse(query, report.params())?;
+    let result = match report {
+        Report::ResetActivity => parse_result("result", p.one("result")?)?,
+        Report::RegistrationActivity => None,
+    };
+    let range = RangeChoice::parse(
+        p.one("range")?,
+        p.one("from")?,
+        p.one("to")?,
+        now.date(),
+        RETENTION_DAYS,
+    )?;
+    let position = PagePosition::parse(p.one("after")?, p.one("before")?)?;
+    validate_position(&position)?;
+    Ok(ActivityQuery {
+        filter: ActivityFilter {
+            feature: report.feature(),
+            result,
+            method: parse_policy_method("method", p.one("method")?)?,
+            range,
+            window: range.window(now),
+            search: Search::parse("q", p.one("q")?)?,
+        },
+        size: PageSize::parse("size", p.one("size")?)?,
+        position,
+    })
+}
+
+/// The filter as URL parameters, defaults left out.
+pub fn filter_pairs(f: &ActivityFilter) -> Vec<(&'static str, String)> {
+    let mut pairs = vec![
+        (
+            "result",
+            f.result.map(|r| r.key()).unwrap_or("").to_string(),
+        ),
+        (
+            "method",
+            f.method.map(|m| m.key()).unwrap_or("").to_string(),
+        ),
+    ];
+    pairs.extend(range_pairs(f.range));
+    pairs.push(search_pair(&f.search));
+    pairs.retain(|(_, v)| !v.is_empty());
+    pairs
+}
+
+/// The URL of one page of a report at `path` (the page, its CSV, the API).
+pub fn list_href(
+    path: &str,
+    f: &ActivityFilter,
+    size: PageSize,
+    position: Option<(&str, String)>,
+) -> String {
+    params::list_href(path, filter_pairs(f), size, position)
+}
+
+/// The URL of a report for a filter (first page).
+pub fn report_href(report: Report, f: &ActivityFilter) -> String {
+    list_href(report.path(), f, PageSize::DEFAULT, None)
+}
+
+/// The documentation of a parameter only the reports have.
+fn document(name: &str) -> Option<Parameter> {
+    Some(match name {
+        "method" => query(
+            name,
+            choice(
+                PolicyMethod::ALL.iter().map(|m| m.key()),
+                "Authentication info, or all.",
+            ),
+            "Only operations that used this authentication info.",
+        ),
+        "result" => query(
+            name,
+            choice(
+                ActivityResult::ALL.iter().map(|r| r.key()),
+                "A result, or all.",
+            ),
+            "Only resets that ended with this result.",
+        ),
+        _ => return None,
+    })
+}
+
+/// The OpenAPI documentation of a report's parameters, in order.
+pub fn parameters(report: Report) -> Vec<Parameter> {
+    documented(report.params(), document)
+}
+
+openapi_params!(
+    /// The parameters of the Registration activity report.
+    RegistrationActivityParams => parameters(Report::RegistrationActivity)
+);
+openapi_params!(
+    /// The parameters of the Reset activity report.
+    ResetActivityParams => parameters(Report::ResetActivity)
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_reset_report_takes_a_result() {
+        let now = chrono::Utc::now().naive_utc();
+        let q = parse_query(Report::ResetActivity, "result=failed&method=email", now).unwrap();
+        let href = report_href(Report::ResetActivity, &q.filter);
+        assert_eq!(href, "/reports/reset-activity?result=failed&method=email");
+        let e = parse_query(Report::RegistrationActivity, "result=failed", now)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("Unknown parameter 'result'"), "{e}");
+    }
+}
