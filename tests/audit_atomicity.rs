@@ -73,6 +73,7 @@ async fn audit_in_the_same_transaction(backend: Backend) {
     app.add_account("victim", Role::ReportsReader);
     app.add_account("disabled", Role::ReportsReader);
     app.add_account("locked", Role::ReportsReader);
+    app.add_account("guarded", Role::ReportsReader);
     let id = |name: &str| {
         app.with_conn(|conn| {
             db::accounts::find_by_username(conn, name)
@@ -167,6 +168,21 @@ async fn audit_in_the_same_transaction(backend: Backend) {
             "{path} changed something without its audit row"
         );
     }
+    // Sign-in failures: the attempt that would lock the account cannot write
+    // the lock's audit row, so it stores no lock either.
+    let mut last = 0;
+    for _ in 0..5 {
+        let response = app
+            .sign_in(&common::new_client(), "guarded", "not the password at all")
+            .await;
+        last = response.status().as_u16();
+    }
+    assert_ne!(last, 429, "the fifth attempt could not lock the account");
+    assert_eq!(
+        state(&app),
+        before,
+        "a lock was stored without its audit row"
+    );
 }
 db_test!(
     a_change_whose_audit_row_fails_is_not_made,

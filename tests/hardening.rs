@@ -72,6 +72,42 @@ db_test!(
     parallel_wrong_passwords
 );
 
+async fn right_password_at_the_limit(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_account("careful", Role::ReportsReader);
+    for i in 0..4 {
+        let (status, _) = try_sign_in(&app, "careful", &format!("almost right {i}")).await;
+        assert_eq!(status, 401);
+    }
+    // The fifth attempt is the last the limit allows: it arms the lock (and
+    // its audit row) before its password is checked, and being right, lifts it.
+    let (status, _) = try_sign_in(&app, "careful", PASSWORD).await;
+    assert_eq!(status, 303, "the right password signs in");
+    let (actions, locks) = app.with_conn(|conn| {
+        let actions: Vec<(String, String)> = db::audit::entries(conn, None, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.target == "careful")
+            .map(|e| (e.action, e.actor))
+            .collect();
+        let now = chrono::Utc::now().naive_utc();
+        (actions, db::throttle::current_locks(conn, now).unwrap())
+    });
+    let names: Vec<&str> = actions.iter().map(|(a, _)| a.as_str()).collect();
+    assert!(
+        names.contains(&"account locked") && names.contains(&"account unlocked"),
+        "the armed lock and its lifting are both audited: {actions:?}"
+    );
+    assert!(locks.is_empty(), "no lock remains: {locks:?}");
+    // And the account is not locked: another wrong password is just wrong.
+    let (status, _) = try_sign_in(&app, "careful", "wrong again").await;
+    assert_eq!(status, 401);
+}
+db_test!(
+    the_right_password_at_the_limit_lifts_the_lock_it_armed,
+    right_password_at_the_limit
+);
+
 async fn parallel_guesses_from_one_address(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     // 60 names at once from one address: the address allows 20 attempts.

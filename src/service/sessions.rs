@@ -60,6 +60,13 @@ fn limits(settings: &SecuritySettings, max_failures: i32) -> throttle::Limits {
 
 /// Counts the attempt against the address, then the account; `Err` with the
 /// refusal when either is locked (an address attempt is then given back).
+/// One transaction: an attempt that arms a lock (the last the limit allows)
+/// writes the lock's audit row with it, so a lock is never stored without
+/// its row. The lock holds from now: attempts arriving while this one's
+/// password is checked are refused. Should the password turn out right,
+/// [`settle`] lifts the lock again, with an audit row of its own. The
+/// throttle rows are taken address first, then account, here and in
+/// [`settle`], so two sign-ins never wait for each other in opposite orders.
 pub fn reserve(
     conn: &mut DbConnection,
     request: &SignInRequest,
@@ -68,23 +75,61 @@ pub fn reserve(
 ) -> QueryResult<Result<Reserved, Attempt>> {
     let account_subject = throttle::account_subject(&request.username);
     let address_subject = throttle::address_subject(&request.address);
-    let address_limits = limits(settings, settings.address_failures);
-    let address_attempt = throttle::reserve(conn, &address_subject, address_limits, now)?;
-    if let throttle::Reservation::Locked(until) = address_attempt {
-        return Ok(Err(Attempt::AddressBlocked(until)));
+    let username = request.username.as_str();
+    let address = request.address.as_str();
+    db::transaction(conn, |conn| {
+        let address_limits = limits(settings, settings.address_failures);
+        let address_attempt = throttle::reserve(conn, &address_subject, address_limits, now)?;
+        if let throttle::Reservation::Locked(until) = address_attempt {
+            return Ok(Err(Attempt::AddressBlocked(until)));
+        }
+        let account_limits = limits(settings, settings.account_failures);
+        let account_attempt = throttle::reserve(conn, &account_subject, account_limits, now)?;
+        if let throttle::Reservation::Locked(until) = account_attempt {
+            throttle::release(conn, &address_subject, address_attempt)?;
+            return Ok(Err(Attempt::AccountLocked(until)));
+        }
+        if let Some(until) = armed(address_attempt) {
+            audit::record(
+                conn,
+                address,
+                "address blocked",
+                address,
+                &format!(
+                    "sign-in attempt {} from this address within the window; blocked until {} UTC unless its password is right",
+                    settings.address_failures,
+                    until.format("%Y-%m-%d %H:%M:%S")
+                ),
+            )?;
+        }
+        if let Some(until) = armed(account_attempt) {
+            audit::record(
+                conn,
+                username,
+                "account locked",
+                username,
+                &format!(
+                    "sign-in attempt {} within the window, from {address}; locked until {} UTC unless its password is right",
+                    settings.account_failures,
+                    until.format("%Y-%m-%d %H:%M:%S")
+                ),
+            )?;
+        }
+        let account = db::accounts::find_by_username(conn, username)?;
+        Ok(Ok(Reserved {
+            account_attempt,
+            address_attempt,
+            account,
+        }))
+    })
+}
+
+/// The end of the lock an attempt armed, if it was the last one allowed.
+fn armed(attempt: throttle::Reservation) -> Option<NaiveDateTime> {
+    match attempt {
+        throttle::Reservation::Granted { locks } => locks,
+        throttle::Reservation::Locked(_) => None,
     }
-    let account_limits = limits(settings, settings.account_failures);
-    let account_attempt = throttle::reserve(conn, &account_subject, account_limits, now)?;
-    if let throttle::Reservation::Locked(until) = account_attempt {
-        throttle::release(conn, &address_subject, address_attempt)?;
-        return Ok(Err(Attempt::AccountLocked(until)));
-    }
-    let account = db::accounts::find_by_username(conn, &request.username)?;
-    Ok(Ok(Reserved {
-        account_attempt,
-        address_attempt,
-        account,
-    }))
 }
 
 /// What a checked password comes to: a new session (one transaction: the
@@ -118,32 +163,12 @@ pub fn settle(
                     "the account is disabled",
                 )?;
             }
-            if let throttle::Reservation::Granted { locks: Some(until) } = account_attempt {
-                audit::record(
-                    conn,
-                    username,
-                    "account locked",
-                    username,
-                    &format!(
-                        "{} failed sign-ins, the last from {address}; locked until {} UTC",
-                        settings.account_failures,
-                        until.format("%Y-%m-%d %H:%M:%S")
-                    ),
-                )?;
+            // A lock this attempt armed stays, with the audit row written
+            // when it was armed.
+            if let Some(until) = armed(account_attempt) {
                 return Ok(Attempt::AccountLocked(until));
             }
-            if let throttle::Reservation::Granted { locks: Some(until) } = address_attempt {
-                audit::record(
-                    conn,
-                    address,
-                    "address blocked",
-                    address,
-                    &format!(
-                        "{} failed sign-ins from this address; blocked until {} UTC",
-                        settings.address_failures,
-                        until.format("%Y-%m-%d %H:%M:%S")
-                    ),
-                )?;
+            if let Some(until) = armed(address_attempt) {
                 return Ok(Attempt::AddressBlocked(until));
             }
             return Ok(Attempt::Refused);
@@ -153,8 +178,27 @@ pub fn settle(
     let address_subject = throttle::address_subject(address);
     db::transaction(conn, |conn| {
         db::accounts::record_sign_in(conn, &account.id, now)?;
-        throttle::clear(conn, &account_subject)?;
+        // Address first, then account, as in [`reserve`].
         throttle::release(conn, &address_subject, address_attempt)?;
+        throttle::clear(conn, &account_subject)?;
+        if armed(address_attempt).is_some() {
+            audit::record(
+                conn,
+                address,
+                "address unblocked",
+                address,
+                "the sign-in attempt that blocked it had the right password",
+            )?;
+        }
+        if armed(account_attempt).is_some() {
+            audit::record(
+                conn,
+                username,
+                "account unlocked",
+                username,
+                "the sign-in attempt that locked it had the right password",
+            )?;
+        }
         if let Some(old) = &request.presented {
             sessions::delete_session(conn, old)?;
         }
