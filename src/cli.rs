@@ -105,6 +105,11 @@ pub struct ImportArgs {
     /// Files to import, read in the order given (the pages of a paged Graph export form one data set).
     #[arg(required = true)]
     pub files: Vec<std::path::PathBuf>,
+    /// Refuse the whole import at the first value this portal does not know
+    /// (a new Graph method name, `unknownFutureValue`), instead of keeping
+    /// it and printing a warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -389,6 +394,7 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
             bulk: true,
             register_on_success: false,
         },
+        strict: args.strict,
     };
     let outcome = crate::service::imports::import(conn, &request, files);
     bar.finish_and_clear();
@@ -396,6 +402,9 @@ fn import_command(conn: &mut DbConnection, args: ImportArgs) -> anyhow::Result<(
     match outcome {
         Ok(done) => {
             print!("{}", done.summary);
+            if !done.warnings.is_empty() {
+                println!("{}", done.warnings.report());
+            }
             let events = done.summary.events;
             let events = events.inserted + events.skipped;
             println!(

@@ -212,7 +212,7 @@ async fn bad_parameters(backend: Backend) {
             "feature",
             "registration, reset or all",
         ),
-        ("method=fido2".into(), "method", "security_questions"),
+        ("method=fido3".into(), "method", "security_questions"),
         ("size=1000".into(), "size", "from 1 to 500"),
         ("after=bm90IGEgY3Vyc29y".into(), "after", "first page"),
         ("colour=blue".into(), "colour", "This page accepts: feature"),

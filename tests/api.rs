@@ -1737,7 +1737,7 @@ async fn bad_parameters(backend: Backend) {
         ("status=maybe".into(), "status"),
         ("feature=login".into(), "feature"),
         ("method=fax".into(), "method"),
-        ("method=fido2".into(), "method"),
+        ("method=Fido2".into(), "method"),
         ("size=0".into(), "size"),
         ("size=501".into(), "size"),
         ("after=not-a-cursor".into(), "after"),

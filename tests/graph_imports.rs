@@ -651,6 +651,7 @@ fn request(kind: ImportKind) -> ImportRequest {
             bulk: false,
             register_on_success: false,
         },
+        strict: false,
     }
 }
 
@@ -684,6 +685,15 @@ fn import_fixtures(conn: &mut DbConnection, names: &[&str]) -> ImportOutcome {
 
 /// Imports files from disk as one Graph import, each named by its path.
 fn import_paths(conn: &mut DbConnection, paths: &[&Path]) -> Result<ImportOutcome, Stop> {
+    import_paths_with(conn, paths, false)
+}
+
+/// As [`import_paths`]; `strict` refuses unknown values.
+fn import_paths_with(
+    conn: &mut DbConnection,
+    paths: &[&Path],
+    strict: bool,
+) -> Result<ImportOutcome, Stop> {
     let files = paths
         .iter()
         .map(|p| ImportFile {
@@ -693,7 +703,11 @@ fn import_paths(conn: &mut DbConnection, paths: &[&Path]) -> Result<ImportOutcom
             )),
         })
         .collect();
-    import_service::import(conn, &request(ImportKind::Graph), files)
+    let request = ImportRequest {
+        strict,
+        ..request(ImportKind::Graph)
+    };
+    import_service::import(conn, &request, files)
 }
 
 fn tally(inserted: u64, updated: u64, removed: u64, skipped: u64) -> Tally {
@@ -1588,6 +1602,8 @@ struct Case {
     at: Position,
     field: Option<&'static str>,
     reason: String,
+    /// Imported with `--strict` (unknown values refused).
+    strict: bool,
 }
 
 /// A fixture page with one record changed.
@@ -1611,14 +1627,15 @@ fn bad_cases() -> Vec<Case> {
         + 1;
     vec![
         Case {
-            what: "an unknown authMethod value",
+            what: "an unknown authMethod value, with --strict",
             file: "usage-unknown-method.json",
             text: with_record(USAGE, 2, |r| {
                 r.insert("authMethod".into(), "unknownFutureValue".into());
             }),
             at: Position::Record(3),
             field: Some("authMethod"),
-            reason: "unknown authentication method \"unknownFutureValue\"".into(),
+            reason: "unknown value \"unknownFutureValue\" (without --strict it would be stored as an other method)".into(),
+            strict: true,
         },
         Case {
             what: "a missing eventDateTime",
@@ -1629,6 +1646,7 @@ fn bad_cases() -> Vec<Case> {
             at: Position::Record(3),
             field: Some("eventDateTime"),
             reason: "missing required field".into(),
+            strict: false,
         },
         Case {
             what: "the string \"true\" for isSuccess",
@@ -1639,6 +1657,7 @@ fn bad_cases() -> Vec<Case> {
             at: Position::Record(2),
             field: Some("isSuccess"),
             reason: "expected true or false, got \"true\"".into(),
+            strict: false,
         },
         Case {
             what: "malformed JSON in a page",
@@ -1647,6 +1666,7 @@ fn bad_cases() -> Vec<Case> {
             at: Position::Line(broken_line),
             field: None,
             reason: "not valid JSON".into(),
+            strict: false,
         },
         Case {
             what: "a usage event for a principal name no user has",
@@ -1657,6 +1677,7 @@ fn bad_cases() -> Vec<Case> {
             at: Position::Record(5),
             field: Some("userPrincipalName"),
             reason: "unknown user \"nobody@contoso.com\"".into(),
+            strict: false,
         },
         Case {
             what: "a Graph export of another resource",
@@ -1665,6 +1686,7 @@ fn bad_cases() -> Vec<Case> {
             at: Position::File,
             field: Some("@odata.context"),
             reason: "\"groups\" is not a resource this import reads".into(),
+            strict: false,
         },
         Case {
             what: "records no resource has",
@@ -1673,6 +1695,7 @@ fn bad_cases() -> Vec<Case> {
             at: Position::File,
             field: None,
             reason: "not a Graph export this import reads".into(),
+            strict: false,
         },
     ]
 }
@@ -1691,7 +1714,7 @@ async fn bad_input(backend: Backend) {
         let bad = dir.path().join(case.file);
         std::fs::write(&bad, &case.text).unwrap();
         let before = full_snapshot(&mut conn);
-        let err: ImportError = match import_paths(&mut conn, &[&good, &bad]) {
+        let err: ImportError = match import_paths_with(&mut conn, &[&good, &bad], case.strict) {
             Err(Stop::Invalid(e)) => e,
             Err(other) => panic!("{what}: not an import error: {other}"),
             Ok(outcome) => panic!("{what}: the import succeeds: {}", outcome.summary),

@@ -1145,3 +1145,199 @@ async fn retention(backend: Backend) {
     );
 }
 db_test!(the_retention_setting, retention);
+
+/// A Graph export as a current tenant writes it: a method this portal maps
+/// (`macOsSecureEnclaveKey`), one it has never heard of, `unknownFutureValue`
+/// for a user type and for an event's method. The import keeps them all and
+/// lists each as a warning; with "Refuse unknown values" it stores nothing.
+async fn unknown_graph_values(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let when = (Utc::now() - Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let users = json!({
+        "@odata.context": "https://graph.microsoft.com/beta/$metadata#reports/authenticationMethods/userRegistrationDetails",
+        "value": [
+            {"id": "u-mac", "userPrincipalName": "mac@contoso.com", "userDisplayName": "Mac User",
+             "userType": "member", "isAdmin": false,
+             "methodsRegistered": ["macOsSecureEnclaveKey", "brandNewMethod"]},
+            {"id": "u-odd", "userPrincipalName": "odd@contoso.com", "userDisplayName": "Odd User",
+             "userType": "unknownFutureValue", "isAdmin": false,
+             "methodsRegistered": ["brandNewMethod"]}
+        ]
+    });
+    let events = json!({
+        "@odata.context": "https://graph.microsoft.com/beta/$metadata#reports/authenticationMethods/userEventsSummary",
+        "value": [
+            {"id": "u-mac", "feature": "registration", "userPrincipalName": "mac@contoso.com",
+             "userDisplayName": "Mac User", "isSuccess": true, "authMethod": "unknownFutureValue",
+             "failureReason": "", "eventDateTime": when},
+            {"id": "u-odd", "feature": "reset", "userPrincipalName": "odd@contoso.com",
+             "userDisplayName": "Odd User", "isSuccess": false, "authMethod": "qrCode",
+             "failureReason": "PIN expired", "eventDateTime": when}
+        ]
+    });
+    let files = vec![
+        ("users.json", users.to_string().into_bytes()),
+        ("events.json", events.to_string().into_bytes()),
+    ];
+    let nothing_stored =
+        |app: &TestApp| app.with_conn(|conn| db::directory::is_empty(conn).unwrap());
+    let get_json = |path: &'static str| {
+        let app = &app;
+        async move {
+            let response = app.get(path).await;
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+
+    // Refusing unknown values: the first one stops the import.
+    let token = csrf(&app).await;
+    let response = post_multipart(
+        &app,
+        multipart(
+            &[("csrf", &token), ("kind", "graph"), ("strict", "on")],
+            &files,
+        ),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 400);
+    let html = response.text().await.unwrap();
+    let error = texts(&html, "#import-error dd").join(" | ");
+    assert!(
+        error.contains("users.json") && error.contains("methodsRegistered[1]"),
+        "{error}"
+    );
+    assert!(
+        error.contains("unknown value \"brandNewMethod\""),
+        "{error}"
+    );
+    assert!(nothing_stored(&app), "nothing is stored");
+
+    // Keeping them: stored, and each listed where it was found.
+    let token = csrf(&app).await;
+    let response = post_multipart(
+        &app,
+        multipart(&[("csrf", &token), ("kind", "graph")], &files),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let html = response.text().await.unwrap();
+    let warnings: Vec<Vec<String>> = cells(&html, "#import-warnings tbody tr");
+    let found: Vec<(&str, &str, &str, &str)> = warnings
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str(), r[3].as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "users.json",
+                "record 1",
+                "methodsRegistered[1]",
+                "brandNewMethod"
+            ),
+            ("users.json", "record 2", "userType", "unknownFutureValue"),
+            (
+                "users.json",
+                "record 2",
+                "methodsRegistered[0]",
+                "brandNewMethod"
+            ),
+            (
+                "events.json",
+                "record 1",
+                "authMethod",
+                "unknownFutureValue"
+            ),
+        ],
+        "{html}"
+    );
+    assert!(warnings[3][4].contains("other method"), "{:?}", warnings[3]);
+    assert!(
+        warnings[3][5].contains("Prefer: include-unknown-enum-members"),
+        "{:?}",
+        warnings[3]
+    );
+
+    // What the lists and the API say: the Mac's key counts (passwordless,
+    // MFA); the method this portal does not know counts toward nothing.
+    let (status, list) = get_json("/api/v1/registrations?method=other").await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["count"], 2, "both users hold an other method: {list}");
+    let of = |id: &str| {
+        list["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let mac = of("u-mac");
+    assert_eq!(
+        mac["methodsRegistered"],
+        json!(["macos_platform_credential", "other"])
+    );
+    assert_eq!(mac["isMfaCapable"], true);
+    assert_eq!(mac["isPasswordlessCapable"], true);
+    let odd = of("u-odd");
+    assert_eq!(odd["methodsRegistered"], json!(["other"]));
+    assert_eq!(odd["isMfaCapable"], false);
+    assert_eq!(odd["isPasswordlessCapable"], false);
+    assert_eq!(
+        odd["userType"], "member",
+        "a new user of unknown type counts as a member"
+    );
+
+    let page = page(&app, "/registrations?method=other").await;
+    let methods: Vec<String> = texts(&page, "table.list tbody tr td:nth-child(6)");
+    assert!(
+        methods
+            .iter()
+            .any(|m| m.contains("macOS platform credential") && m.contains("Other method")),
+        "{methods:?}"
+    );
+
+    // The charts count both events, under the methods they were stored as.
+    let (_, figures) = get_json("/api/v1/overview").await;
+    let rows = |key: &str| -> Vec<Value> {
+        figures["charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == key)
+            .unwrap()["methods"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let row = |key: &str, method: &str| {
+        rows(key)
+            .into_iter()
+            .find(|r| r["authMethod"] == method)
+            .unwrap_or_else(|| panic!("{key}: no {method} row: {figures}"))
+    };
+    assert_eq!(row("registrations", "other")["success"], 1, "{figures}");
+    assert_eq!(row("resets", "qr_code")["failure"], 1, "{figures}");
+
+    // Each bar links to the events behind it.
+    let href = row("resets", "qr_code")["failureHref"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = app.get(&href.replace(&app.remote.address, "")).await;
+    assert_eq!(response.status().as_u16(), 200, "{href}");
+    let events: Value = response.json().await.unwrap();
+    assert_eq!(events["count"], 1, "{events}");
+
+    // The import log keeps the warnings too.
+    let logged = app.with_conn(|conn| db::imports::recent(conn, 1).unwrap()[0].summary.clone());
+    assert!(logged.contains("4 warnings"), "{logged}");
+    assert!(logged.contains("brandNewMethod"), "{logged}");
+}
+db_test!(
+    graph_values_this_portal_does_not_know_are_kept_and_listed,
+    unknown_graph_values
+);

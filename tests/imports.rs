@@ -61,6 +61,7 @@ fn request(kind: FileKind, options: WriterOptions) -> ImportRequest {
         source: ImportSource::CommandLine,
         actor: "test".into(),
         options,
+        strict: false,
     }
 }
 

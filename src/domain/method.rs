@@ -24,10 +24,29 @@ pub enum Method {
     HardwareOtp,
     TemporaryAccessPass,
     AuthenticatorPasswordless,
+    /// Platform SSO's Secure Enclave key on a Mac (Graph:
+    /// `macOsSecureEnclaveKey`): passwordless and a second factor.
+    MacOsPlatformCredential,
+    /// An external authentication method, a third-party MFA provider
+    /// (Graph: `externalAuthMethod`).
+    ExternalAuthMethod,
+    /// A one-time passcode of a kind the source does not say (Graph:
+    /// `oneTimePasscode`).
+    OneTimePasscode,
+    /// QR code sign-in with a PIN, for frontline workers (Graph: `qrCode`):
+    /// a single factor of its own.
+    QrCode,
+    /// A legacy app password (Graph: `appPassword`): neither SSPR nor MFA.
+    AppPassword,
+    /// A method a source named that this catalogue does not know (a Graph
+    /// value newer than this portal, or `unknownFutureValue`). It is listed
+    /// and counted as a method, and never satisfies a rule: it serves neither
+    /// SSPR, nor MFA, nor passwordless sign-in.
+    Other,
 }
 
 impl Method {
-    pub const ALL: [Method; 13] = [
+    pub const ALL: [Method; 19] = [
         Method::AppNotification,
         Method::AppCode,
         Method::MobileCall,
@@ -41,6 +60,12 @@ impl Method {
         Method::HardwareOtp,
         Method::TemporaryAccessPass,
         Method::AuthenticatorPasswordless,
+        Method::MacOsPlatformCredential,
+        Method::ExternalAuthMethod,
+        Method::OneTimePasscode,
+        Method::QrCode,
+        Method::AppPassword,
+        Method::Other,
     ];
 
     /// The seven usage methods of the Registrations / Resets charts and reset details.
@@ -70,6 +95,12 @@ impl Method {
             Method::HardwareOtp => 10,
             Method::TemporaryAccessPass => 11,
             Method::AuthenticatorPasswordless => 12,
+            Method::Other => 13,
+            Method::MacOsPlatformCredential => 14,
+            Method::ExternalAuthMethod => 15,
+            Method::OneTimePasscode => 16,
+            Method::QrCode => 17,
+            Method::AppPassword => 18,
         }
     }
 
@@ -93,6 +124,12 @@ impl Method {
             Method::HardwareOtp => "hardware_otp",
             Method::TemporaryAccessPass => "temporary_access_pass",
             Method::AuthenticatorPasswordless => "authenticator_passwordless",
+            Method::MacOsPlatformCredential => "macos_platform_credential",
+            Method::ExternalAuthMethod => "external_auth_method",
+            Method::OneTimePasscode => "one_time_passcode",
+            Method::QrCode => "qr_code",
+            Method::AppPassword => "app_password",
+            Method::Other => "other",
         }
     }
 
@@ -116,6 +153,12 @@ impl Method {
             Method::HardwareOtp => "Hardware OTP token",
             Method::TemporaryAccessPass => "Temporary Access Pass",
             Method::AuthenticatorPasswordless => "Authenticator passwordless sign-in",
+            Method::MacOsPlatformCredential => "macOS platform credential",
+            Method::ExternalAuthMethod => "External authentication method",
+            Method::OneTimePasscode => "One-time passcode",
+            Method::QrCode => "QR code",
+            Method::AppPassword => "App password",
+            Method::Other => "Other method",
         }
     }
 
@@ -143,7 +186,12 @@ impl Method {
     pub const fn is_mfa_capable(self) -> bool {
         !matches!(
             self,
-            Method::Email | Method::SecurityQuestions | Method::TemporaryAccessPass
+            Method::Email
+                | Method::SecurityQuestions
+                | Method::TemporaryAccessPass
+                | Method::QrCode
+                | Method::AppPassword
+                | Method::Other
         )
     }
 
@@ -155,6 +203,7 @@ impl Method {
                 | Method::Passkey
                 | Method::WindowsHello
                 | Method::AuthenticatorPasswordless
+                | Method::MacOsPlatformCredential
         )
     }
 }
@@ -408,7 +457,7 @@ mod tests {
             assert_eq!(acc & m.bit(), 0, "{m:?} shares a bit");
             acc | m.bit()
         });
-        assert_eq!(mask.count_ones(), 13);
+        assert_eq!(mask.count_ones(), 19);
         for p in PolicyMethod::ALL {
             assert_eq!(PolicyMethod::from_key(p.key()), Some(p));
         }
@@ -460,6 +509,11 @@ mod tests {
         assert!(!mfa.contains(&Method::Email));
         assert!(!mfa.contains(&Method::SecurityQuestions));
         assert!(!mfa.contains(&Method::TemporaryAccessPass));
+        // What this portal does not know never makes a user MFA capable;
+        // neither does a single-factor QR code or a legacy app password.
+        assert!(!mfa.contains(&Method::Other));
+        assert!(!mfa.contains(&Method::QrCode));
+        assert!(!mfa.contains(&Method::AppPassword));
         for m in [
             Method::AppNotification,
             Method::AppCode,
@@ -470,6 +524,9 @@ mod tests {
             Method::Passkey,
             Method::WindowsHello,
             Method::HardwareOtp,
+            Method::MacOsPlatformCredential,
+            Method::ExternalAuthMethod,
+            Method::OneTimePasscode,
         ] {
             assert!(mfa.contains(&m), "{m:?} should be MFA capable");
         }
@@ -483,7 +540,8 @@ mod tests {
                 Method::Fido2,
                 Method::Passkey,
                 Method::WindowsHello,
-                Method::AuthenticatorPasswordless
+                Method::AuthenticatorPasswordless,
+                Method::MacOsPlatformCredential
             ]
         );
     }

@@ -5,7 +5,7 @@
 
 use super::format::{self, FileKind};
 use super::graph::GraphImport;
-use super::records::{Located, Stop};
+use super::records::{Located, Stop, Warnings};
 use super::writer::{Summary, WriterOptions};
 use crate::db::imports::ImportSource;
 use std::io::BufRead;
@@ -55,6 +55,9 @@ pub struct ImportRequest {
     pub source: ImportSource,
     pub actor: String,
     pub options: WriterOptions,
+    /// Refuse a value the import does not know rather than keep it with a
+    /// warning (`--strict`).
+    pub strict: bool,
 }
 
 /// A finished import.
@@ -62,6 +65,8 @@ pub struct ImportRequest {
 pub struct ImportOutcome {
     pub import_id: i64,
     pub summary: Summary,
+    /// Values kept although unknown.
+    pub warnings: Warnings,
     pub records: u64,
     pub seconds: f64,
 }
@@ -79,10 +84,11 @@ pub enum Feed {
 /// returns early (with `Ok`) when the writer has hung up.
 pub fn read_all(
     kind: ImportKind,
+    strict: bool,
     files: Vec<ImportFile<'_>>,
     tx: std::sync::mpsc::SyncSender<Feed>,
 ) -> Result<(), Stop> {
-    let mut graph = GraphImport::new();
+    let mut graph = GraphImport::new().strict(strict);
     let mut chunk = Vec::with_capacity(CHUNK);
     let send = |chunk: &mut Vec<Located>| -> Result<(), Stop> {
         let full = std::mem::replace(chunk, Vec::with_capacity(CHUNK));

@@ -190,6 +190,112 @@ impl fmt::Display for ImportError {
 
 impl std::error::Error for ImportError {}
 
+/// A value the import kept although it does not know it: where, which field,
+/// the value as the file gave it, and how it was stored. An import with
+/// warnings succeeds; with `--strict` each would have stopped it instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportWarning {
+    pub at: Location,
+    pub field: String,
+    pub value: String,
+    /// How the value was stored ("as an other method").
+    pub stored_as: String,
+    /// What the administrator can do about it, when there is something.
+    pub hint: Option<String>,
+}
+
+impl ImportWarning {
+    pub fn new(
+        at: Location,
+        field: &str,
+        value: &str,
+        stored_as: impl Into<String>,
+        hint: Option<&str>,
+    ) -> ImportWarning {
+        ImportWarning {
+            at,
+            field: clip(field, QUOTE_CHARS),
+            value: clip(value, QUOTE_CHARS),
+            stored_as: stored_as.into(),
+            hint: hint.map(str::to_string),
+        }
+    }
+
+    /// The warning as the error `--strict` makes of it.
+    pub fn refusal(&self) -> ImportError {
+        ImportError::new(
+            self.at.clone(),
+            Some(&self.field),
+            format!(
+                "unknown value \"{}\" (without --strict it would be stored {}){}",
+                self.value,
+                self.stored_as,
+                self.hint
+                    .as_deref()
+                    .map(|h| format!(". {h}"))
+                    .unwrap_or_default()
+            ),
+        )
+    }
+}
+
+impl fmt::Display for ImportWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}, field `{}`: unknown value {:?}, stored {}",
+            self.at, self.field, self.value, self.stored_as
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, ". {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The warnings of one import: the first [`Warnings::KEPT`] in full, and how
+/// many there were in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Warnings {
+    pub first: Vec<ImportWarning>,
+    pub total: u64,
+}
+
+impl Warnings {
+    /// Warnings kept word for word; the rest are counted.
+    pub const KEPT: usize = 100;
+
+    pub fn push(&mut self, warning: ImportWarning) {
+        self.total += 1;
+        if self.first.len() < Self::KEPT {
+            self.first.push(warning);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// "3 warnings" and each kept warning on a line of its own.
+    pub fn report(&self) -> String {
+        let mut out = format!(
+            "{} warning{}: values this portal does not know, kept as described",
+            self.total,
+            if self.total == 1 { "" } else { "s" }
+        );
+        for w in &self.first {
+            out.push_str(&format!("\n  {w}"));
+        }
+        if self.total > self.first.len() as u64 {
+            out.push_str(&format!(
+                "\n  … and {} more",
+                self.total - self.first.len() as u64
+            ));
+        }
+        out
+    }
+}
+
 /// A time cut to whole microseconds, the precision both databases store:
 /// Graph writes seven fractional digits, and a time kept finer than the
 /// database keeps would never compare equal to its stored self.
@@ -286,6 +392,8 @@ pub enum Record {
         identity: Identity,
         user_key: UserKey,
     },
+    /// A value kept although the import does not know it.
+    Warning(ImportWarning),
 }
 
 /// What an event's `user_id` holds: the user's id, or (where the source only

@@ -9,7 +9,7 @@
 
 use super::records::{
     ActivityRecord, GroupRecord, Identity, ImportError, Located, Location, MemberRecord,
-    MethodsRecord, Record, Stop, UserKey, UserRecord,
+    MethodsRecord, Record, Stop, UserKey, UserRecord, Warnings,
 };
 use crate::db::counts::{add_activity_counts, add_event_counts, ActivityBucket, EventBucket};
 use crate::db::directory::{put_group, put_users, refresh_users, DirectoryUser};
@@ -151,6 +151,7 @@ pub struct Writer<'c> {
     started: std::time::Instant,
     /// Whether events have been written (the bulk-load check is made once).
     events_begun: bool,
+    warnings: Warnings,
 }
 
 fn invalid(at: &Location, field: &str, reason: impl Into<String>) -> Stop {
@@ -194,6 +195,7 @@ impl<'c> Writer<'c> {
             records: 0,
             started: std::time::Instant::now(),
             events_begun: false,
+            warnings: Warnings::default(),
         }
     }
 
@@ -207,8 +209,17 @@ impl<'c> Writer<'c> {
         self.records
     }
 
+    /// The values kept although unknown, so far.
+    pub fn warnings(&self) -> &Warnings {
+        &self.warnings
+    }
+
     /// Takes one record; writes when a batch is full.
     pub fn push(&mut self, located: Located) -> Result<(), Stop> {
+        if let Record::Warning(w) = located.record {
+            self.warnings.push(w);
+            return Ok(());
+        }
         self.records += 1;
         if let Record::Member(m) = located.record {
             return self.member(m, located.at);
@@ -275,6 +286,7 @@ impl<'c> Writer<'c> {
                     user_key,
                 } => events.push((event, identity, user_key, at)),
                 Record::Member(_) => unreachable!("members are written by runs"),
+                Record::Warning(_) => unreachable!("warnings are collected as they come"),
             }
         }
         self.users(users)?;
@@ -873,6 +885,7 @@ fn batch_class(record: &Record) -> u8 {
         Record::Group(_) => 1,
         Record::Member(_) => 2,
         Record::Activity(..) | Record::Event { .. } => 3,
+        Record::Warning(_) => 4,
     }
 }
 

@@ -3,9 +3,10 @@
 //! the import's row in the import log. The first bad record stops it and
 //! nothing of it is stored.
 
+use crate::db::audit;
 use crate::db::counts::touch_data_changed;
 use crate::db::directory::{load_policy, PolicyLoadError};
-use crate::db::imports::{self, Totals};
+use crate::db::imports::{self, ImportSource, Totals};
 use crate::db::{self, DbConnection};
 use crate::ingest::import::{read_all, Feed, ImportFile, ImportOutcome, ImportRequest};
 use crate::ingest::records::{ImportError, Located, Location, Position, Stop};
@@ -22,11 +23,11 @@ pub fn import(
     files: Vec<ImportFile<'_>>,
 ) -> Result<ImportOutcome, Stop> {
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
-    let kind = request.kind;
+    let (kind, strict) = (request.kind, request.strict);
     run_with(conn, request, &names.join(", "), |writer| {
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Feed>(16);
-            let reading = scope.spawn(move || read_all(kind, files, tx));
+            let reading = scope.spawn(move || read_all(kind, strict, files, tx));
             let mut written = Ok(());
             'feed: for feed in &rx {
                 match feed {
@@ -100,6 +101,7 @@ fn run_with(
         let mut writer = Writer::new(conn, policy, import_id, now, request.options);
         feed(&mut writer)?;
         let records = writer.records();
+        let warnings = writer.warnings().clone();
         let summary = writer.finish()?;
         let t = summary.totals();
         let totals = Totals {
@@ -108,19 +110,30 @@ fn run_with(
             skipped: t.skipped as i64,
         };
         let finished = Utc::now().naive_utc();
-        imports::finish(
-            conn,
-            import_id,
-            totals,
-            summary.to_string().trim_end(),
-            finished,
-        )?;
+        let mut report = summary.to_string().trim_end().to_string();
+        if !warnings.is_empty() {
+            report.push('\n');
+            report.push_str(&warnings.report());
+        }
+        imports::finish(conn, import_id, totals, &report, finished)?;
+        // A file import is an administrator's change, audited with it; a
+        // live-ingest batch is in the import log only.
+        if request.source != ImportSource::Api {
+            audit::record(
+                conn,
+                &request.actor,
+                "Import",
+                &format!("{} import {import_id}", request.kind.key()),
+                &report,
+            )?;
+        }
         // "Last refreshed" is the newest import or ingest, whether or not it
         // found anything new: the data is known current as of its end.
         touch_data_changed(conn, finished)?;
         Ok(ImportOutcome {
             import_id,
             summary,
+            warnings,
             records,
             seconds: 0.0,
         })

@@ -105,8 +105,15 @@ impl ActivityPage {
         let features: Vec<(&str, &str)> = std::iter::once(("", "All"))
             .chain(Feature::ALL.iter().map(|x| (x.key(), x.display_name())))
             .collect();
+        // The seven usage methods, and the method filtered by when it is
+        // another (a chart bar of a passkey or an other method links here).
         let methods: Vec<(&str, &str)> = std::iter::once(("", "All"))
-            .chain(Method::USAGE.iter().map(|m| (m.key(), m.display_name())))
+            .chain(
+                Method::ALL
+                    .iter()
+                    .filter(|m| Method::USAGE.contains(m) || f.method == Some(**m))
+                    .map(|m| (m.key(), m.display_name())),
+            )
             .collect();
         let size_select = SelectField::page_size(q.size);
 

@@ -8,10 +8,10 @@ use super::layout::{see_other, Layout};
 use super::{html, thousands, AppState};
 use crate::accounts::secrets_match;
 use crate::db::imports::{self, ImportRow, ImportSource};
-use crate::db::{audit, retention, sessions};
+use crate::db::{retention, sessions};
 use crate::ingest::format::FileKind;
 use crate::ingest::import::{ImportFile, ImportKind, ImportRequest};
-use crate::ingest::records::{ImportError, Stop};
+use crate::ingest::records::{ImportError, Stop, Warnings};
 use crate::ingest::writer::{Summary, WriterOptions};
 use crate::web::auth;
 use actix_multipart::form::tempfile::TempFile;
@@ -129,6 +129,8 @@ pub fn upload_config() -> actix_multipart::form::MultipartFormConfig {
 pub struct UploadForm {
     csrf: Option<Text<String>>,
     kind: Option<Text<String>>,
+    /// "on" when checked: refuse unknown values instead of warning.
+    strict: Option<Text<String>>,
     #[multipart(limit = "4 GiB")]
     files: Vec<TempFile>,
 }
@@ -164,6 +166,7 @@ struct ResultPage {
     kind: String,
     files: String,
     outcome: Result<(i64, Vec<SummaryLine>, String), ImportError>,
+    warnings: Warnings,
 }
 
 #[post("/admin/imports", wrap = "from_fn(auth::admin)")]
@@ -192,6 +195,7 @@ pub async fn upload(
         page: "/admin/imports",
     };
     let kind_key = form.kind.as_ref().map(|t| t.0.clone()).unwrap_or_default();
+    let strict = form.strict.as_ref().is_some_and(|t| t.0 == "on");
     let kind = ImportKind::from_key(&kind_key).ok_or_else(|| {
         bad(format!(
             "Choose what the files hold: one of {}.",
@@ -229,6 +233,7 @@ pub async fn upload(
             bulk: false,
             register_on_success: false,
         },
+        strict,
     };
     let outcome = state
         .db(move |conn| {
@@ -242,17 +247,7 @@ pub async fn upload(
                 });
             }
             match crate::service::imports::import(conn, &request, opened) {
-                Ok(done) => {
-                    let text = done.summary.to_string();
-                    audit::record(
-                        conn,
-                        &request.actor,
-                        "Import",
-                        &format!("{} import {}", request.kind.key(), done.import_id),
-                        text.trim_end(),
-                    )?;
-                    Ok(Ok(done))
-                }
+                Ok(done) => Ok(Ok(done)),
                 Err(Stop::Invalid(e)) => Ok(Err(e)),
                 Err(Stop::Database(e)) => Err(e.into()),
                 Err(Stop::Cancelled) => Err(AppError::Internal("the import stopped".into())),
@@ -260,6 +255,10 @@ pub async fn upload(
         })
         .await?;
     let failed = outcome.is_err();
+    let warnings = outcome
+        .as_ref()
+        .map(|done| done.warnings.clone())
+        .unwrap_or_default();
     let page = ResultPage {
         layout: Layout::admin(
             if failed {
@@ -278,6 +277,7 @@ pub async fn upload(
                 format!("{:.1} s", done.seconds),
             )
         }),
+        warnings,
     };
     let status = if failed {
         StatusCode::BAD_REQUEST

@@ -167,6 +167,7 @@ pub async fn ingest(
             bulk: false,
             register_on_success: true,
         },
+        strict: false,
     };
     let outcome = state
         .db(move |conn| {

@@ -10,6 +10,10 @@ pub(super) struct Rec<'v> {
     /// Where this object sits in the record ("initiatedBy.user"), for
     /// field names in errors.
     pub(super) path: String,
+    /// Values kept although unknown, for the import's warnings.
+    pub(super) warnings: &'v RefCell<Vec<ImportWarning>>,
+    /// Refuse an unknown value instead of keeping it (`--strict`).
+    pub(super) strict: bool,
 }
 
 impl<'v> Rec<'v> {
@@ -23,6 +27,41 @@ impl<'v> Rec<'v> {
 
     pub(super) fn error(&self, name: &str, reason: impl Into<String>) -> ImportError {
         ImportError::new(self.at.clone(), Some(&self.field(name)), reason)
+    }
+
+    /// A value this import does not know, kept as `stored_as` with a
+    /// warning; with `--strict`, the error that stops the import.
+    pub(super) fn unknown(
+        &self,
+        name: &str,
+        value: &str,
+        stored_as: &str,
+        hint: Option<&str>,
+    ) -> Result<(), ImportError> {
+        let warning =
+            ImportWarning::new(self.at.clone(), &self.field(name), value, stored_as, hint);
+        if self.strict {
+            return Err(warning.refusal());
+        }
+        self.warnings.borrow_mut().push(warning);
+        Ok(())
+    }
+
+    /// A method name: its catalogue methods, or [`Method::Other`] with a
+    /// warning for a name this portal does not know.
+    fn method_name(&self, field: &str, graph_name: &str) -> Result<&'static [Method], ImportError> {
+        match graph_methods(graph_name) {
+            Ok(methods) => Ok(methods),
+            Err(why) => {
+                let hint = if graph_name == UNKNOWN_FUTURE_VALUE {
+                    UNKNOWN_FUTURE_VALUE_HINT.to_string()
+                } else {
+                    format!("{why}. It counts toward no rule")
+                };
+                self.unknown(field, graph_name, "as an other method", Some(&hint))?;
+                Ok(&[Method::Other])
+            }
+        }
     }
 
     /// A field's value; `null` is absent.
@@ -102,6 +141,8 @@ impl<'v> Rec<'v> {
                 obj,
                 at: self.at,
                 path,
+                warnings: self.warnings,
+                strict: self.strict,
             }),
             other => Err(ImportError::new(
                 self.at.clone(),
@@ -139,7 +180,7 @@ impl<'v> Rec<'v> {
                     )
                 }
             };
-            for method in graph_methods(graph_name).map_err(|why| self.error(&field, why))? {
+            for method in self.method_name(&field, graph_name)? {
                 set.insert(*method);
             }
         }
@@ -149,7 +190,7 @@ impl<'v> Rec<'v> {
     /// The one method a usage event names.
     pub(super) fn usage_method(&self, name: &str) -> Result<Method, ImportError> {
         let graph_name = self.required_text(name)?;
-        match graph_methods(graph_name).map_err(|why| self.error(name, why))? {
+        match self.method_name(name, graph_name)? {
             [method] => Ok(*method),
             _ => Err(self.error(
                 name,
@@ -220,10 +261,18 @@ pub(super) fn user_registration(
         Some("member") => Some(false),
         Some("guest") => Some(true),
         Some(other) => {
-            return Err(rec.error(
+            let hint = if other == UNKNOWN_FUTURE_VALUE {
+                UNKNOWN_FUTURE_VALUE_HINT
+            } else {
+                "Known user types: member, guest"
+            };
+            rec.unknown(
                 "userType",
-                format!("unknown user type {other:?}; known: member, guest"),
-            ))
+                other,
+                "as not stated (a stored user keeps their type; a new one counts as a member)",
+                Some(hint),
+            )?;
+            None
         }
     };
     let verdicts = Verdicts {

@@ -52,7 +52,10 @@
 //! calls only (Graph's usage enumeration has `alternateMobileCall` but no
 //! alternate SMS, and its phone method documentation gives SMS to the primary
 //! mobile only). A usage event must name one method, so `mobilePhone` there
-//! is refused. Any other name is reported, never guessed.
+//! is refused. Any other name (or `unknownFutureValue`) is never guessed: it
+//! becomes [`Method::Other`], which counts toward no rule, and a
+//! [`Record::Warning`] naming it; an unknown `userType` is left unstated with
+//! a warning. [`GraphImport::strict`] refuses such values instead.
 //!
 //! # Audit entries
 //!
@@ -114,8 +117,8 @@ mod vocabulary;
 use crate::db::models::{Activity, MethodEvent};
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet, Verdicts};
 use crate::ingest::records::{
-    ActivityRecord, Identity, ImportError, Located, Location, MethodsRecord, Position, Record,
-    Sink, Stop, UserKey, UserRecord,
+    ActivityRecord, Identity, ImportError, ImportWarning, Located, Location, MethodsRecord,
+    Position, Record, Sink, Stop, UserKey, UserRecord,
 };
 use chrono::{NaiveDateTime, SubsecRound};
 use flows::*;
@@ -124,6 +127,7 @@ use reader::*;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, BufRead, Read};

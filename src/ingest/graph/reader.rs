@@ -12,6 +12,8 @@ pub struct GraphImport {
     pub(super) read_at: NaiveDateTime,
     /// Audit entries read so far, to keep their order where times tie.
     pub(super) entries_read: u64,
+    /// Refuse unknown values instead of keeping them with a warning.
+    pub(super) strict: bool,
 }
 
 impl Default for GraphImport {
@@ -26,7 +28,15 @@ impl GraphImport {
             flows: HashMap::new(),
             read_at: chrono::Utc::now().naive_utc().trunc_subsecs(0),
             entries_read: 0,
+            strict: false,
         }
+    }
+
+    /// An import that refuses a value it does not know (`--strict`) instead
+    /// of keeping it with a warning.
+    pub fn strict(mut self, strict: bool) -> GraphImport {
+        self.strict = strict;
+        self
     }
 
     /// Reads one file: either a Graph page `{"@odata.context": "...",
@@ -447,10 +457,13 @@ impl FileState<'_, '_> {
         };
         let resource = self.resolve(&obj, position)?;
         let at = self.location(position);
+        let warnings = RefCell::new(Vec::new());
         let rec = Rec {
             obj: &obj,
             at: &at,
             path: String::new(),
+            warnings: &warnings,
+            strict: self.import.strict,
         };
         match resource {
             Resource::UserRegistrationDetails => {
@@ -476,6 +489,9 @@ impl FileState<'_, '_> {
                 self.emit(&at, record)?;
             }
             Resource::DirectoryAudits => self.import.buffer_audit(&rec)?,
+        }
+        for warning in warnings.into_inner() {
+            self.emit(&at, Record::Warning(warning))?;
         }
         Ok(())
     }

@@ -46,6 +46,31 @@ fn run(files: &[(&str, &str)]) -> Result<Vec<Located>, Stop> {
     Ok(out)
 }
 
+/// As [`run`], refusing unknown values (`--strict`).
+fn run_strict(files: &[(&str, &str)]) -> Result<Vec<Located>, Stop> {
+    let mut out = Vec::new();
+    let mut sink = |l: Located| {
+        out.push(l);
+        Ok(())
+    };
+    let mut graph = import().strict(true);
+    for (name, text) in files {
+        graph.read_file(name, text.as_bytes(), &mut sink)?;
+    }
+    graph.finish(&mut sink)?;
+    Ok(out)
+}
+
+fn warnings(records: &[Located]) -> Vec<&ImportWarning> {
+    records
+        .iter()
+        .filter_map(|l| match &l.record {
+            Record::Warning(w) => Some(w),
+            _ => None,
+        })
+        .collect()
+}
+
 fn fixtures(names: &[&str]) -> Vec<Located> {
     let texts: Vec<(&str, String)> = names.iter().map(|n| (*n, fixture(n))).collect();
     let files: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
@@ -1127,55 +1152,92 @@ fn wrong_types_name_the_field() {
     );
     assert_eq!(err.field.as_deref(), Some("lastUpdatedDateTime"));
     assert!(err.reason.contains("\"yesterday\""), "{}", err.reason);
-    let err = one(
-        "u.json",
-        &urd_page(r#"{"id": "a", "userPrincipalName": "a@x", "userType": "partner"}"#),
-    );
+    // A user type this portal does not know is kept as not stated, with a
+    // warning; --strict refuses it.
+    let partner = urd_page(r#"{"id": "a", "userPrincipalName": "a@x", "userType": "partner"}"#);
+    let records = run(&[("u.json", &partner)]).unwrap();
+    assert_eq!(users(&records)[0].is_guest, None);
+    let w = warnings(&records);
+    assert_eq!(w.len(), 1);
     assert_eq!(
-        err.reason,
-        "unknown user type \"partner\"; known: member, guest"
+        (w[0].field.as_str(), w[0].value.as_str()),
+        ("userType", "partner")
+    );
+    assert!(
+        w[0].stored_as.starts_with("as not stated"),
+        "{}",
+        w[0].stored_as
+    );
+    let err = invalid(run_strict(&[("u.json", &partner)]));
+    assert_eq!(err.field.as_deref(), Some("userType"));
+    assert!(
+        err.reason.starts_with("unknown value \"partner\""),
+        "{}",
+        err.reason
     );
 }
 
 #[test]
-fn unknown_methods_are_reported_never_guessed() {
-    let err = one(
-        "u.json",
-        &urd_page(
-            r#"{"id": "a", "userPrincipalName": "a@x", "methodsRegistered": ["email", "Fido2", "x"]}"#,
-        ),
+fn unknown_methods_are_kept_as_other_with_a_warning() {
+    let page = urd_page(
+        r#"{"id": "a", "userPrincipalName": "a@x", "methodsRegistered": ["email", "Fido2", "x", "macOsSecureEnclaveKey", "appPassword"]}"#,
     );
-    assert_eq!(err.at, at("u.json", Position::Record(1)));
+    let records = run(&[("u.json", &page)]).unwrap();
+    let methods = methods_of(&records, "a");
+    assert_eq!(
+        methods,
+        [
+            Method::Email,
+            Method::MacOsPlatformCredential,
+            Method::AppPassword,
+            Method::Other
+        ]
+    );
+    let w = warnings(&records);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(w[0].at, at("u.json", Position::Record(1)));
+    assert_eq!(w[0].field, "methodsRegistered[1]");
+    assert_eq!(w[0].value, "Fido2");
+    assert_eq!(w[0].stored_as, "as an other method");
+    let hint = w[0].hint.as_deref().unwrap();
+    assert!(hint.contains("did you mean \"fido2\"?"), "{hint}");
+    assert_eq!(
+        (w[1].field.as_str(), w[1].value.as_str()),
+        ("methodsRegistered[2]", "x")
+    );
+    // --strict refuses the first of them, naming it.
+    let err = invalid(run_strict(&[("u.json", &page)]));
     assert_eq!(err.field.as_deref(), Some("methodsRegistered[1]"));
     assert!(
-        err.reason.starts_with(
-            "unknown authentication method \"Fido2\" (did you mean \"fido2\"?); known: "
-        ),
+        err.reason.contains("did you mean \"fido2\"?"),
         "{}",
         err.reason
     );
-    assert!(err.reason.contains("microsoftAuthenticatorPush"));
-    let err = one(
-        "u.json",
-        &urd_page(
-            r#"{"id": "a", "userPrincipalName": "a@x", "methodsRegistered": ["appPassword"]}"#,
-        ),
-    );
-    assert!(err
-        .reason
-        .starts_with("unknown authentication method \"appPassword\""));
 
     let usage = |method: &str| {
         format!(
             r##"{{"@odata.type": "#microsoft.graph.userCredentialUsageDetails", "id": "e1", "feature": "reset", "userPrincipalName": "a@x", "isSuccess": true, "authMethod": "{method}", "eventDateTime": "2025-01-01T00:00:00Z"}}"##
         )
     };
-    let err = one("e.jsonl", &usage("unknownFutureValue"));
-    assert_eq!(err.at, at("e.jsonl", Position::Line(1)));
-    assert_eq!(err.field.as_deref(), Some("authMethod"));
-    assert!(err
-        .reason
-        .starts_with("unknown authentication method \"unknownFutureValue\""));
+    let records = run(&[("e.jsonl", &usage("unknownFutureValue"))]).unwrap();
+    assert_eq!(events(&records)[0].0.method, Method::Other.code());
+    let w = warnings(&records);
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].at, at("e.jsonl", Position::Line(1)));
+    assert_eq!(w[0].field, "authMethod");
+    assert!(
+        w[0].hint
+            .as_deref()
+            .unwrap()
+            .contains("Prefer: include-unknown-enum-members"),
+        "{w:?}"
+    );
+    let err = invalid(run_strict(&[("e.jsonl", &usage("unknownFutureValue"))]));
+    assert!(
+        err.reason.contains("Prefer: include-unknown-enum-members"),
+        "{}",
+        err.reason
+    );
     let err = one("e.jsonl", &usage("mobilePhone"));
     assert!(err.reason.contains("names a phone"), "{}", err.reason);
     let records = run(&[("e.jsonl", &usage("sms"))]).unwrap();

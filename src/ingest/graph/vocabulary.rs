@@ -36,7 +36,18 @@ pub const GRAPH_METHODS: &[(&str, &[Method])] = &[
         "microsoftAuthenticatorPasswordless",
         &[Method::AuthenticatorPasswordless],
     ),
+    ("macOsSecureEnclaveKey", &[Method::MacOsPlatformCredential]),
+    ("externalAuthMethod", &[Method::ExternalAuthMethod]),
+    ("oneTimePasscode", &[Method::OneTimePasscode]),
+    ("qrCode", &[Method::QrCode]),
+    ("appPassword", &[Method::AppPassword]),
 ];
+
+/// Graph's stand-in for an enum member newer than the caller asked for.
+pub const UNKNOWN_FUTURE_VALUE: &str = "unknownFutureValue";
+
+/// What to do about `unknownFutureValue`.
+pub const UNKNOWN_FUTURE_VALUE_HINT: &str = "Graph writes unknownFutureValue for a value newer than the request asked for (most modern methods, in the authentication-methods reports); export again with the request header `Prefer: include-unknown-enum-members` to get the real names";
 
 /// The service names of the audit entries this import reads.
 pub const SSPR_SERVICE: &str = "Self-service Password Management";

@@ -26,20 +26,16 @@ pub fn parse_query(query: &str, now: NaiveDateTime) -> AppResult<EventQuery> {
     let p = Params::parse(query, &PARAMS)?;
     let method = match p.one("method")?.unwrap_or("") {
         "" | "all" => None,
-        v => Some(
-            Method::from_key(v)
-                .filter(|m| Method::USAGE.contains(m))
-                .ok_or_else(|| {
-                    let keys: Vec<&str> = Method::USAGE.iter().map(|m| m.key()).collect();
-                    FilterError::new(
-                        "method",
-                        format!(
-                            "'{v}' is not an authentication method; use one of {}",
-                            keys.join(", ")
-                        ),
-                    )
-                })?,
-        ),
+        v => Some(Method::from_key(v).ok_or_else(|| {
+            let keys: Vec<&str> = Method::ALL.iter().map(|m| m.key()).collect();
+            FilterError::new(
+                "method",
+                format!(
+                    "'{v}' is not an authentication method; use one of {}",
+                    keys.join(", ")
+                ),
+            )
+        })?),
     };
     let range = RangeChoice::parse(
         p.one("range")?,
@@ -124,8 +120,8 @@ fn document(name: &str) -> Option<Parameter> {
         "method" => query(
             name,
             choice(
-                Method::USAGE.iter().map(|m| m.key()),
-                "One of the seven usage methods, or all.",
+                Method::ALL.iter().map(|m| m.key()),
+                "An authentication method, or all.",
             ),
             "Only events of this authentication method.",
         ),
