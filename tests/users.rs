@@ -129,15 +129,31 @@ db_test!(every_figure_is_explained, explanations);
 async fn activity_and_missing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let now = Utc::now().naive_utc();
+    // A reset that verified a text message and an email, newest of all.
+    let reset = serde_json::json!({
+        "id": "ac-two-methods", "user_id": "u-ana", "feature": "reset",
+        "result": "succeeded", "details": "succeeded",
+        "occurred_at": (now - chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "events": [
+            {"id": "ev-two-1", "method": "mobile_sms", "success": true},
+            {"id": "ev-two-2", "method": "email", "success": true}
+        ]
+    });
     app.with_conn(|conn| {
         build_worked_example(conn);
         build_events(conn, now);
+        common::tenant::import_activities(conn, &reset.to_string());
     });
     let html = app.get("/users/u-ana").await.text().await.unwrap();
     let cells = texts(&html, "#activity-h ~ .table-wrap table tbody td");
-    assert_eq!(cells.len(), 10, "two activities: {cells:?}");
-    assert_eq!(cells[1..4], ["Reset", "Mobile Phone", "Succeeded"]);
-    assert_eq!(cells[6..9], ["Reset", "Alternate Email", "Failed"]);
+    assert_eq!(cells.len(), 15, "three activities: {cells:?}");
+    assert_eq!(
+        cells[1..4],
+        ["Reset", "Alternate Email + Mobile Phone", "Succeeded"],
+        "the methods as the Reset activity report names them"
+    );
+    assert_eq!(cells[6..9], ["Reset", "Mobile Phone", "Succeeded"]);
+    assert_eq!(cells[11..14], ["Reset", "Alternate Email", "Failed"]);
     let links: Vec<String> = scraper::Html::parse_document(&html)
         .select(&scraper::Selector::parse("#activity-h ~ p a").unwrap())
         .map(|a| a.value().attr("href").unwrap().to_string())

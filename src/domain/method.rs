@@ -357,6 +357,20 @@ impl MethodSet {
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    /// The methods an activity used, as the classic reports name them:
+    /// "Alternate Email + Mobile Phone" (a phone used for a text and a call
+    /// is one Mobile Phone). Methods outside the password reset policy keep
+    /// their names when no policy method was used. Every page that shows an
+    /// activity's methods uses this one decoder of the stored set.
+    pub fn classic_display(self) -> String {
+        let classic = self.policy_methods().classic();
+        if classic.is_empty() {
+            self.display()
+        } else {
+            classic
+        }
+    }
 }
 
 impl FromIterator<Method> for MethodSet {
@@ -498,6 +512,21 @@ mod tests {
         for m in Method::USAGE {
             assert!(m.policy_method().is_some(), "{m:?}");
         }
+    }
+
+    #[test]
+    fn an_activity_s_methods_read_as_the_classic_reports_name_them() {
+        let sms_and_email: MethodSet = [Method::MobileSms, Method::Email].into_iter().collect();
+        assert_eq!(
+            sms_and_email.classic_display(),
+            "Alternate Email + Mobile Phone"
+        );
+        let call_and_sms: MethodSet = [Method::MobileSms, Method::MobileCall]
+            .into_iter()
+            .collect();
+        assert_eq!(call_and_sms.classic_display(), "Mobile Phone");
+        let fido: MethodSet = [Method::Fido2].into_iter().collect();
+        assert_eq!(fido.classic_display(), "FIDO2 security key");
     }
 
     #[test]

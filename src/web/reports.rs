@@ -24,18 +24,6 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};
 
-/// The classic reports' name for a set of methods used: "Alternate Email +
-/// Mobile Phone". Methods outside the password reset policy keep their names.
-fn classic_methods(mask: i32) -> String {
-    let methods = MethodSet::from_mask(mask);
-    let classic = methods.policy_methods().classic();
-    if classic.is_empty() {
-        methods.display()
-    } else {
-        classic
-    }
-}
-
 /// One row as the page and the CSV show it: the cells, in column order.
 pub struct Row {
     pub user_href: Option<String>,
@@ -62,7 +50,7 @@ impl Row {
         let result = ActivityResult::from_code(a.result);
         match report {
             Report::RegistrationActivity => {
-                let methods = classic_methods(a.methods_mask);
+                let methods = MethodSet::from_mask(a.methods_mask).classic_display();
                 cells.push(match result {
                     Some(ActivityResult::Succeeded) => methods,
                     _ if methods.is_empty() => "Nothing registered".to_string(),
@@ -70,7 +58,7 @@ impl Row {
                 });
             }
             Report::ResetActivity => {
-                cells.push(classic_methods(a.methods_mask));
+                cells.push(MethodSet::from_mask(a.methods_mask).classic_display());
                 cells.push(
                     result
                         .map(|r| r.display_name())

@@ -10,7 +10,7 @@ use super::{html, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::users::{user_detail, UserDetail};
 use crate::domain::explain::Explanation;
-use crate::domain::{ActivityResult, Details, Feature, PolicyMethodSet};
+use crate::domain::{ActivityResult, Details, Feature, MethodSet};
 use crate::web::auth;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpResponse};
@@ -73,7 +73,7 @@ impl UserPage {
                 feature: Feature::from_code(x.feature)
                     .map(|f| f.display_name())
                     .unwrap_or("Unknown"),
-                methods: PolicyMethodSet::from_mask(x.methods_mask).classic(),
+                methods: MethodSet::from_mask(x.methods_mask).classic_display(),
                 result: ActivityResult::from_code(x.result)
                     .map(|r| r.display_name())
                     .unwrap_or("Unknown"),

@@ -6,12 +6,15 @@
 use authinsights::db::directory::{
     put_group, put_users, save_policy, set_group_members, set_user_methods, DirectoryUser,
 };
-use authinsights::db::events::record;
-use authinsights::db::models::{Activity, MethodEvent};
+use authinsights::db::imports::ImportSource;
 use authinsights::db::DbConnection;
 use authinsights::domain::{
     ActivityResult, Details, Feature, Method, PolicyMethod, Scope, SsprPolicy,
 };
+use authinsights::ingest::format::FileKind;
+use authinsights::ingest::import::{ImportFile, ImportKind, ImportRequest};
+use authinsights::ingest::writer::WriterOptions;
+use authinsights::service;
 use chrono::{Duration, NaiveDateTime, Utc};
 
 pub const PILOT_GROUP: &str = "group-sspr-pilot";
@@ -262,11 +265,13 @@ pub const EVENTS: &[TestEvent] = {
     ]
 };
 
-/// Records [`EVENTS`] (each in an activity of its own) through the same
-/// write path as ingest, aggregates included.
+/// Records [`EVENTS`] (each in an activity of its own) the way the portal
+/// stores activities: through the importer, from our JSON-lines format, so
+/// the stored rows (a method event's activity, its methods mask, the
+/// aggregates) are exactly what an import or a live-ingest batch writes.
 pub fn build_events(conn: &mut DbConnection, now: NaiveDateTime) {
-    let mut activities = Vec::new();
-    let mut events = Vec::new();
+    let time = |t: NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let mut lines = String::new();
     for e in EVENTS {
         let at = e.at(now);
         let (result, details) = match (e.feature, e.success) {
@@ -281,31 +286,53 @@ pub fn build_events(conn: &mut DbConnection, now: NaiveDateTime) {
             (Feature::Registration, true) => (ActivityResult::Succeeded, None),
             (Feature::Registration, false) => (ActivityResult::Failed, None),
         };
-        let activity_id = format!("ac-{}", &e.id[3..]);
-        activities.push(Activity {
-            id: activity_id.clone(),
-            user_id: Some(e.user_id.to_string()),
-            user_principal_name: format!("{}@contoso.example", e.name.to_lowercase()),
-            user_display_name: e.name.to_string(),
-            user_role: "User".into(),
-            feature: e.feature.code(),
-            methods_mask: e.method.policy_method().map(|p| p.bit()).unwrap_or(0),
-            result: result.code(),
-            details: details.map(|d| d.code()),
-            occurred_at: at,
+        let mut event = serde_json::json!({
+            "id": e.id,
+            "method": e.method.key(),
+            "success": e.success,
+            "occurred_at": time(at),
         });
-        events.push(MethodEvent {
-            id: e.id.to_string(),
-            activity_id: Some(activity_id),
-            user_id: e.user_id.to_string(),
-            feature: e.feature.code(),
-            method: e.method.code(),
-            success: e.success,
-            failure_reason: e.reason.map(str::to_string),
-            occurred_at: at,
+        if let Some(reason) = e.reason {
+            event["failure_reason"] = reason.into();
+        }
+        let mut activity = serde_json::json!({
+            "id": format!("ac-{}", &e.id[3..]),
+            "user_id": e.user_id,
+            "user_principal_name": format!("{}@contoso.example", e.name.to_lowercase()),
+            "user_display_name": e.name,
+            "user_role": "User",
+            "feature": e.feature.key(),
+            "result": result.key(),
+            "occurred_at": time(at),
+            "events": [event],
         });
+        if let Some(d) = details {
+            activity["details"] = d.key().into();
+        }
+        lines.push_str(&activity.to_string());
+        lines.push('\n');
     }
-    record(conn, &activities, &events, now).expect("the events record");
+    import_activities(conn, &lines);
+}
+
+/// Imports activities given as JSON lines of our import format.
+pub fn import_activities(conn: &mut DbConnection, lines: &str) {
+    let request = ImportRequest {
+        kind: ImportKind::File(FileKind::Activities),
+        source: ImportSource::CommandLine,
+        actor: "test".into(),
+        options: WriterOptions {
+            bulk: false,
+            register_on_success: false,
+        },
+        strict: false,
+    };
+    let files = vec![ImportFile {
+        name: "events.jsonl".into(),
+        reader: Box::new(lines.as_bytes()),
+    }];
+    service::imports::import(conn, &request, files)
+        .unwrap_or_else(|e| panic!("the events import: {e}"));
 }
 
 /// A crowd of `n` generated members (two of them administrators) besides
