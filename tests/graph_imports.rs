@@ -1669,17 +1669,6 @@ fn bad_cases() -> Vec<Case> {
             strict: false,
         },
         Case {
-            what: "a usage event for a principal name no user has",
-            file: "usage-unknown-user.json",
-            text: with_record(USAGE, 4, |r| {
-                r.insert("userPrincipalName".into(), "nobody@contoso.com".into());
-            }),
-            at: Position::Record(5),
-            field: Some("userPrincipalName"),
-            reason: "unknown user \"nobody@contoso.com\"".into(),
-            strict: false,
-        },
-        Case {
             what: "a Graph export of another resource",
             file: "groups.json",
             text: r#"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups", "value": [{"id": "g1", "displayName": "SSPR pilot"}]}"#.into(),

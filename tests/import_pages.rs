@@ -1341,3 +1341,179 @@ db_test!(
     graph_values_this_portal_does_not_know_are_kept_and_listed,
     unknown_graph_values
 );
+
+/// Events of users the directory does not hold are kept with the names they
+/// carry, listed as not in the directory, counted in the charts; when a
+/// directory export brings the users, the events are theirs.
+async fn events_outside_the_directory(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let at = |minutes: i64| {
+        (Utc::now() - Duration::minutes(minutes))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let summary_events = json!({
+        "@odata.context": "https://graph.microsoft.com/beta/$metadata#reports/authenticationMethods/userEventsSummary",
+        "value": [
+            {"id": "u-gone", "feature": "registration", "userPrincipalName": "gone@contoso.com",
+             "userDisplayName": "Gone Person", "isSuccess": true, "authMethod": "email",
+             "failureReason": "", "eventDateTime": at(90)},
+            {"id": "u-gone", "feature": "reset", "userPrincipalName": "gone@contoso.com",
+             "userDisplayName": "Gone Person", "isSuccess": false, "authMethod": "mobileSMS",
+             "failureReason": "Code expired", "eventDateTime": at(60)}
+        ]
+    });
+    let usage_events = json!({
+        "@odata.context": "https://graph.microsoft.com/beta/$metadata#reports/userCredentialUsageDetails",
+        "value": [
+            {"id": "use-1", "feature": "reset", "userPrincipalName": "Later@Contoso.com",
+             "userDisplayName": "Later Person", "isSuccess": true, "authMethod": "appNotification",
+             "failureReason": "", "eventDateTime": at(30)}
+        ]
+    });
+    let token = csrf(&app).await;
+    let response = post_multipart(
+        &app,
+        multipart(
+            &[("csrf", &token), ("kind", "graph")],
+            &[
+                ("summary.json", summary_events.to_string().into_bytes()),
+                ("usage.json", usage_events.to_string().into_bytes()),
+            ],
+        ),
+    )
+    .await;
+    let status = response.status().as_u16();
+    let html = response.text().await.unwrap();
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(summary(&html)["method events"], [3, 0, 0, 0], "{html}");
+
+    // Listed as not in the directory, with the names the events gave.
+    let list = page(&app, "/activity?in_directory=no").await;
+    let names = texts(&list, "table.list tbody td.c-name");
+    assert_eq!(
+        names,
+        [
+            "Later Person not in the directory",
+            "Gone Person not in the directory",
+            "Gone Person not in the directory",
+        ],
+        "{list}"
+    );
+    assert_eq!(
+        texts(&list, "table.list tbody td.c-upn"),
+        ["Later@Contoso.com", "gone@contoso.com", "gone@contoso.com"]
+    );
+    // Each links to the search for that user's events.
+    let doc = scraper::Html::parse_document(&list);
+    let sel = scraper::Selector::parse("table.list tbody td.c-name a").unwrap();
+    let hrefs: Vec<String> = doc
+        .select(&sel)
+        .map(|a| a.value().attr("href").unwrap().to_string())
+        .collect();
+    assert_eq!(hrefs[1], "/activity?in_directory=no&q=gone%40contoso.com");
+    let found = page(&app, &hrefs[1]).await;
+    assert_eq!(texts(&found, "table.list tbody tr").len(), 2, "{found}");
+    // A plain search finds them too; none is in the directory yet.
+    let found = page(&app, "/activity?q=later").await;
+    assert_eq!(texts(&found, "table.list tbody tr").len(), 1, "{found}");
+    let none = page(&app, "/activity?in_directory=yes").await;
+    assert_eq!(texts(&none, "table.list tbody tr").len(), 0, "{none}");
+
+    let get_json = |path: &'static str| {
+        let app = &app;
+        async move { app.get(path).await.json::<Value>().await.unwrap() }
+    };
+    let outside = get_json("/api/v1/activity?in_directory=no").await;
+    assert_eq!(outside["count"], 3, "{outside}");
+    let first = &outside["value"][0];
+    assert_eq!(first["inDirectory"], false, "{first}");
+    assert_eq!(first["userPrincipalName"], "Later@Contoso.com");
+    assert_eq!(first["userDisplayName"], "Later Person");
+
+    // Counted in the charts.
+    let figures = get_json("/api/v1/overview").await;
+    let bar = |chart: &str, method: &str| {
+        figures["charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == chart)
+            .unwrap()["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["authMethod"] == method)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(bar("registrations", "email")["success"], 1, "{figures}");
+    assert_eq!(bar("resets", "mobile_sms")["failure"], 1, "{figures}");
+    assert_eq!(bar("resets", "app_notification")["success"], 1, "{figures}");
+
+    // The directory export brings both users: the events are theirs now.
+    let users = json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#reports/authenticationMethods/userRegistrationDetails",
+        "value": [
+            {"id": "u-gone", "userPrincipalName": "gone@contoso.com", "userDisplayName": "Gone Person",
+             "userType": "member", "isAdmin": false, "methodsRegistered": ["email"]},
+            {"id": "u-later", "userPrincipalName": "later@contoso.com", "userDisplayName": "Later Person",
+             "userType": "member", "isAdmin": false, "methodsRegistered": ["microsoftAuthenticatorPush"]}
+        ]
+    });
+    let token = csrf(&app).await;
+    let response = post_multipart(
+        &app,
+        multipart(
+            &[("csrf", &token), ("kind", "graph")],
+            &[("users.json", users.to_string().into_bytes())],
+        ),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let logged = app.with_conn(|conn| db::imports::recent(conn, 1).unwrap()[0].summary.clone());
+    assert!(
+        logged.contains(
+            "3 method events of users not in the directory now belong to users this import brought"
+        ),
+        "{logged}"
+    );
+    let outside = get_json("/api/v1/activity?in_directory=no").await;
+    assert_eq!(outside["count"], 0, "{outside}");
+    let inside = get_json("/api/v1/activity?in_directory=yes").await;
+    assert_eq!(inside["count"], 3, "{inside}");
+    let later: Vec<&Value> = inside["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["userId"] == "u-later")
+        .collect();
+    assert_eq!(
+        later.len(),
+        1,
+        "the event named by user principal name moved: {inside}"
+    );
+    assert_eq!(later[0]["inDirectory"], true);
+    assert_eq!(
+        later[0]["userPrincipalName"], "later@contoso.com",
+        "the directory's name now"
+    );
+    let user = page(&app, "/activity?q=gone").await;
+    let doc = scraper::Html::parse_document(&user);
+    let hrefs: Vec<String> = doc
+        .select(&sel)
+        .map(|a| a.value().attr("href").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        hrefs,
+        ["/users/u-gone", "/users/u-gone"],
+        "linked to the user page"
+    );
+    // The charts did not change.
+    let again = get_json("/api/v1/overview").await;
+    assert_eq!(again["charts"], figures["charts"]);
+}
+db_test!(
+    events_of_users_not_in_the_directory_are_kept_and_attach_later,
+    events_outside_the_directory
+);

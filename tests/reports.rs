@@ -512,6 +512,7 @@ async fn exports_cross_blocks(backend: Backend) {
             range: RangeChoice::default(),
             window,
             search: None,
+            in_directory: Default::default(),
         };
         let paged: Vec<String> = event_page(
             conn,

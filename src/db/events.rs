@@ -20,12 +20,14 @@ use super::schema::{event_counts, event_counts_daily, method_events, users};
 use super::timeline::EXPORT_BLOCK;
 use super::timeline::{list_page, window_and_keyset, Keyset, Merger, Source};
 use super::DbConnection;
-use crate::domain::filter::{Cursor, EventFilter, PagePosition, PageSize, Search, TimeWindow};
+use crate::domain::filter::{
+    Cursor, EventFilter, PagePosition, PageSize, Search, TimeWindow, Tristate,
+};
 use crate::domain::{Feature, Method};
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Integer};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 use std::collections::HashMap;
 
 type Db = <DbConnection as Connection>::Backend;
@@ -186,8 +188,11 @@ pub struct EventRow {
     pub success: bool,
     pub failure_reason: Option<String>,
     pub user_id: String,
+    /// The user's names now; `None` when the user is not in the directory.
     pub display_name: Option<String>,
     pub user_principal_name: Option<String>,
+    /// For a user not in the directory, the names the event's source gave.
+    pub named: Option<(String, String)>,
 }
 
 /// How many events pass the filter.
@@ -271,19 +276,37 @@ fn plan<'a>(
         .collect();
     let admitted: i64 = kinds.iter().map(|k| k.count).sum();
     let mut sources: Vec<Source<'a>> = Vec::new();
+    if f.in_directory == Tristate::No {
+        // Events of users not in the directory: few, read from an index of
+        // their own, and counted there.
+        let n = if admitted == 0 {
+            0
+        } else {
+            outside_count(conn, f)?
+        };
+        sources.push(Box::new(move |conn, keyset, limit| {
+            outside_stream(conn, f, keyset, limit)
+        }));
+        return Ok((sources, EventCount::Exact(n)));
+    }
     let count = match &f.search {
         None => {
+            let in_directory = f.in_directory == Tristate::Yes;
             for k in kinds {
                 sources.push(Box::new(move |conn, keyset, limit| {
-                    kind_stream(conn, f.window, &k, keyset, limit)
+                    kind_stream(conn, f.window, &k, in_directory, keyset, limit)
                 }));
             }
-            EventCount::Exact(admitted)
+            if in_directory && admitted > 0 {
+                EventCount::Exact(admitted - outside_count(conn, f)?)
+            } else {
+                EventCount::Exact(admitted)
+            }
         }
         Some(_) if admitted == 0 => EventCount::Exact(0),
         Some(search) => {
             let users = count_users(conn, search)?;
-            if users as usize <= user_limit {
+            let count = if users as usize <= user_limit {
                 let ids = matching_user_ids(conn, search)?;
                 let mut n = 0;
                 for chunk in ids.chunks(ID_CHUNK) {
@@ -310,25 +333,91 @@ fn plan<'a>(
                 }
                 let cap = super::search::count_cap(conn, search);
                 EventCount::SearchTooBroad { users, cap }
+            };
+            // A search finds users not in the directory by the names their
+            // events carry, too.
+            if f.in_directory == Tristate::All {
+                let outside = outside_count(conn, f)?;
+                if outside > 0 {
+                    sources.push(Box::new(move |conn, keyset, limit| {
+                        outside_stream(conn, f, keyset, limit)
+                    }));
+                }
+                match count {
+                    EventCount::Exact(n) => EventCount::Exact(n + outside),
+                    broad => broad,
+                }
+            } else {
+                count
             }
         }
     };
     Ok((sources, count))
 }
 
+define_sql_function! {
+    /// Lower case, for a search among the names events carry.
+    fn lower(text: Nullable<Text>) -> Nullable<Text>;
+}
+
+/// The events of users not in the directory that pass the filter (the
+/// search looks in the names the events carry).
+fn outside_events<'a>(f: &EventFilter) -> method_events::BoxedQuery<'a, Db> {
+    let mut q = with_kind_filter(
+        method_events::table
+            .filter(method_events::user_principal_name.is_not_null())
+            .into_boxed(),
+        f,
+    );
+    if let Some(search) = &f.search {
+        let pattern = search.like_pattern();
+        q = q.filter(
+            lower(method_events::user_principal_name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(method_events::user_display_name)
+                    .like(pattern)
+                    .escape('\\')),
+        );
+    }
+    q
+}
+
+fn outside_count(conn: &mut DbConnection, f: &EventFilter) -> QueryResult<i64> {
+    let mut q = outside_events(f).filter(method_events::occurred_at.ge(f.window.start));
+    if let Some(end) = f.window.end {
+        q = q.filter(method_events::occurred_at.lt(end));
+    }
+    q.count().get_result(conn)
+}
+
+fn outside_stream(
+    conn: &mut DbConnection,
+    f: &EventFilter,
+    keyset: &Keyset,
+    limit: i64,
+) -> QueryResult<Vec<(NaiveDateTime, String)>> {
+    let q = outside_events(f).select((method_events::occurred_at, method_events::id));
+    window_and_keyset!(q, method_events, f.window, keyset, limit).load(conn)
+}
+
 fn kind_stream(
     conn: &mut DbConnection,
     window: TimeWindow,
     k: &KindCount,
+    in_directory: bool,
     keyset: &Keyset,
     limit: i64,
 ) -> QueryResult<Vec<(NaiveDateTime, String)>> {
-    let q = method_events::table
+    let mut q = method_events::table
         .filter(method_events::feature.eq(k.feature.code()))
         .filter(method_events::method.eq(k.method.code()))
         .filter(method_events::success.eq(k.success))
         .select((method_events::occurred_at, method_events::id))
         .into_boxed::<Db>();
+    if in_directory {
+        q = q.filter(method_events::user_principal_name.is_null());
+    }
     window_and_keyset!(q, method_events, window, keyset, limit).load(conn)
 }
 
@@ -441,25 +530,41 @@ pub fn load_rows(
     let ids: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
     let mut rows: Vec<EventRow> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ID_CHUNK) {
-        let found: Vec<(MethodEvent, Option<(String, String)>)> = method_events::table
+        type Found = (
+            MethodEvent,
+            Option<(String, String)>,
+            Option<String>,
+            Option<String>,
+        );
+        let found: Vec<Found> = method_events::table
             .left_join(users::table.on(users::id.eq(method_events::user_id)))
             .filter(method_events::id.eq_any(chunk))
             .select((
                 MethodEvent::as_select(),
                 (users::display_name, users::user_principal_name).nullable(),
+                method_events::user_principal_name,
+                method_events::user_display_name,
             ))
             .load(conn)?;
-        rows.extend(found.into_iter().map(|(e, user)| EventRow {
-            id: e.id,
-            occurred_at: e.occurred_at,
-            feature: e.feature,
-            method: e.method,
-            success: e.success,
-            failure_reason: e.failure_reason,
-            user_id: e.user_id,
-            display_name: user.as_ref().map(|u| u.0.clone()),
-            user_principal_name: user.map(|u| u.1),
-        }));
+        rows.extend(
+            found
+                .into_iter()
+                .map(|(e, user, named_upn, named_name)| EventRow {
+                    id: e.id,
+                    occurred_at: e.occurred_at,
+                    feature: e.feature,
+                    method: e.method,
+                    success: e.success,
+                    failure_reason: e.failure_reason,
+                    user_id: e.user_id,
+                    named: match (&user, named_upn) {
+                        (None, Some(upn)) => Some((upn, named_name.unwrap_or_default())),
+                        _ => None,
+                    },
+                    display_name: user.as_ref().map(|u| u.0.clone()),
+                    user_principal_name: user.map(|u| u.1),
+                }),
+        );
     }
     let order: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     rows.sort_by_key(|r| order.get(r.id.as_str()).copied().unwrap_or(usize::MAX));

@@ -55,6 +55,59 @@ pub fn existing_user_ids(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<H
         .collect())
 }
 
+/// The `user_id` of an event that named its user only by user principal name
+/// while that user was not in the directory: "upn:" and the name in lower
+/// case, so that the user, when they arrive, is found whatever the case.
+pub fn outside_user_key(user_principal_name: &str) -> String {
+    format!("upn:{}", user_principal_name.to_lowercase())
+}
+
+/// Keeps, with events just stored, the user their source named: (event id,
+/// user principal name, display name). Only events whose user is not in the
+/// directory get these; few, so one statement each.
+pub fn name_outside_events(
+    conn: &mut DbConnection,
+    events: &[(&str, &str, &str)],
+) -> QueryResult<()> {
+    for (id, upn, name) in events {
+        diesel::update(method_events::table.find(*id))
+            .set((
+                method_events::user_principal_name.eq(Some(*upn)),
+                method_events::user_display_name.eq(Some(*name)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The `user_id`s of the events whose user is not in the directory.
+pub fn outside_event_users(conn: &mut DbConnection) -> QueryResult<HashSet<String>> {
+    Ok(method_events::table
+        .filter(method_events::user_principal_name.is_not_null())
+        .select(method_events::user_id)
+        .distinct()
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// The events stored under `key` (a user id, or an [`outside_user_key`])
+/// while their user was not in the directory now belong to the user `id`,
+/// who is: the names kept for them are cleared. Returns how many moved.
+pub fn attach_outside_events(conn: &mut DbConnection, key: &str, id: &str) -> QueryResult<usize> {
+    diesel::update(
+        method_events::table
+            .filter(method_events::user_id.eq(key))
+            .filter(method_events::user_principal_name.is_not_null()),
+    )
+    .set((
+        method_events::user_id.eq(id),
+        method_events::user_principal_name.eq(None::<String>),
+        method_events::user_display_name.eq(None::<String>),
+    ))
+    .execute(conn)
+}
+
 /// (user principal name, id) of the stored users among `names`.
 pub fn user_ids_by_principal_name(
     conn: &mut DbConnection,

@@ -86,6 +86,8 @@ diesel::table! {
         failure_reason -> Nullable<Text>,
         occurred_at -> Timestamp,
         import_id -> BigInt,
+        user_principal_name -> Nullable<Text>,
+        user_display_name -> Nullable<Text>,
     }
 }
 

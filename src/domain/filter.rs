@@ -651,12 +651,15 @@ pub fn parse_feature(param: &str, value: Option<&str>) -> FilterResult<Option<Fe
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFilter {
     pub feature: Option<Feature>,
-    /// One of the seven usage methods, or all.
+    /// One authentication method, or all.
     pub method: Option<Method>,
     pub outcome: Option<Outcome>,
     pub range: RangeChoice,
     pub window: TimeWindow,
     pub search: Option<Search>,
+    /// Events of users in the directory (yes), of users not in it (no: a
+    /// user deleted since, or not exported yet), or both.
+    pub in_directory: Tristate,
 }
 
 impl EventFilter {

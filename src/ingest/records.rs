@@ -391,9 +391,21 @@ pub enum Record {
         event: MethodEvent,
         identity: Identity,
         user_key: UserKey,
+        /// The user as the event's source names them, for a source whose
+        /// events are kept when their user is not in the directory (Graph's
+        /// usage reports); `None` where such an event is refused (our
+        /// format, live ingest: send the users first).
+        named: Option<NamedUser>,
     },
     /// A value kept although the import does not know it.
     Warning(ImportWarning),
+}
+
+/// A user as an event's source names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedUser {
+    pub user_principal_name: String,
+    pub display_name: String,
 }
 
 /// What an event's `user_id` holds: the user's id, or (where the source only

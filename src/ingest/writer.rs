@@ -9,11 +9,11 @@
 
 use super::records::{
     ActivityRecord, GroupRecord, Identity, ImportError, Located, Location, MemberRecord,
-    MethodsRecord, Record, Stop, UserKey, UserRecord, Warnings,
+    MethodsRecord, NamedUser, Record, Stop, UserKey, UserRecord, Warnings,
 };
 use crate::db::counts::{add_activity_counts, add_event_counts, ActivityBucket, EventBucket};
 use crate::db::directory::{put_group, put_users, refresh_users, DirectoryUser};
-use crate::db::import_rows::{self, Stored, ID_CHUNK};
+use crate::db::import_rows::{self, outside_user_key, Stored, ID_CHUNK};
 use crate::db::models::{
     ImportedActivity, ImportedEvent, MethodEvent, NewMember, NewUserMethod, User,
 };
@@ -53,6 +53,11 @@ pub struct Summary {
     pub methods: Tally,
     pub activities: Tally,
     pub events: Tally,
+    /// Method events stored although their user is not in the directory.
+    pub events_outside_directory: u64,
+    /// Stored method events of users not in the directory whose users this
+    /// import brought: they now belong to them.
+    pub events_attached: u64,
 }
 
 impl Summary {
@@ -103,6 +108,20 @@ impl fmt::Display for Summary {
         if !any {
             writeln!(f, "no records")?;
         }
+        if self.events_outside_directory > 0 {
+            writeln!(
+                f,
+                "{} of the new method events belong to users not in the directory: kept with the names their source gave, shown as not in the directory until an import brings the users",
+                self.events_outside_directory
+            )?;
+        }
+        if self.events_attached > 0 {
+            writeln!(
+                f,
+                "{} method events of users not in the directory now belong to users this import brought",
+                self.events_attached
+            )?;
+        }
         Ok(())
     }
 }
@@ -152,6 +171,9 @@ pub struct Writer<'c> {
     /// Whether events have been written (the bulk-load check is made once).
     events_begun: bool,
     warnings: Warnings,
+    /// The `user_id`s of stored events whose user is not in the directory,
+    /// read when the first new user may claim some.
+    outside_users: Option<HashSet<String>>,
 }
 
 fn invalid(at: &Location, field: &str, reason: impl Into<String>) -> Stop {
@@ -196,6 +218,7 @@ impl<'c> Writer<'c> {
             started: std::time::Instant::now(),
             events_begun: false,
             warnings: Warnings::default(),
+            outside_users: None,
         }
     }
 
@@ -284,7 +307,8 @@ impl<'c> Writer<'c> {
                     event,
                     identity,
                     user_key,
-                } => events.push((event, identity, user_key, at)),
+                    named,
+                } => events.push((event, identity, user_key, named, at)),
                 Record::Member(_) => unreachable!("members are written by runs"),
                 Record::Warning(_) => unreachable!("warnings are collected as they come"),
             }
@@ -352,9 +376,39 @@ impl<'c> Writer<'c> {
             changed.push(merged);
         }
         if !changed.is_empty() {
+            let arrived: Vec<(String, String)> = changed
+                .iter()
+                .filter(|u| !stored.contains_key(&u.id))
+                .map(|u| (u.id.clone(), u.user_principal_name.clone()))
+                .collect();
             put_users(self.conn, &self.policy, &changed, self.now)?;
             self.known_users.extend(changed.into_iter().map(|u| u.id));
+            self.attach_events(&arrived)?;
         }
+        Ok(())
+    }
+
+    /// Users now in the directory claim the events kept for them while they
+    /// were not: by their id, or by their user principal name.
+    fn attach_events(&mut self, arrived: &[(String, String)]) -> Result<(), Stop> {
+        if arrived.is_empty() {
+            return Ok(());
+        }
+        let mut outside = match self.outside_users.take() {
+            Some(set) => set,
+            None => import_rows::outside_event_users(self.conn)?,
+        };
+        if !outside.is_empty() {
+            for (id, upn) in arrived {
+                for key in [id.clone(), outside_user_key(upn)] {
+                    if outside.remove(&key) {
+                        let moved = import_rows::attach_outside_events(self.conn, &key, id)?;
+                        self.summary.events_attached += moved as u64;
+                    }
+                }
+            }
+        }
+        self.outside_users = Some(outside);
         Ok(())
     }
 
@@ -477,6 +531,19 @@ impl<'c> Writer<'c> {
         &mut self,
         refs: impl Iterator<Item = (&'a str, &'a Location)>,
     ) -> Result<(), Stop> {
+        let refs: Vec<(&str, &Location)> = refs.collect();
+        let missing = self.missing_users(refs.iter().map(|(id, _)| *id))?;
+        if let Some((id, at)) = refs.iter().find(|(id, _)| missing.contains(*id)) {
+            return Err(unknown_user(id, at));
+        }
+        Ok(())
+    }
+
+    /// Of `ids`, those no stored user has.
+    fn missing_users<'a>(
+        &mut self,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<HashSet<String>, Stop> {
         if self.options.bulk && !self.all_users_known {
             // A bulk load refers to most of the directory: one scan of the
             // user ids costs less than a lookup per batch.
@@ -484,26 +551,30 @@ impl<'c> Writer<'c> {
             self.known_users.extend(ids);
             self.all_users_known = true;
         }
-        let mut unknown: Vec<(&str, &Location)> = Vec::new();
+        let mut missing = HashSet::new();
+        let mut ask: Vec<&str> = Vec::new();
         let mut asked = HashSet::new();
-        for (id, at) in refs {
+        for id in ids {
             if self.known_users.contains(id) || !asked.insert(id) {
                 continue;
             }
             if self.all_users_known {
-                return Err(unknown_user(id, at));
+                missing.insert(id.to_string());
+            } else {
+                ask.push(id);
             }
-            unknown.push((id, at));
         }
-        for chunk in unknown.chunks(ID_CHUNK) {
-            let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
-            let found = import_rows::existing_user_ids(self.conn, &ids)?;
-            if let Some((id, at)) = chunk.iter().find(|(id, _)| !found.contains(*id)) {
-                return Err(unknown_user(id, at));
-            }
+        for chunk in ask.chunks(ID_CHUNK) {
+            let found = import_rows::existing_user_ids(self.conn, chunk)?;
+            missing.extend(
+                chunk
+                    .iter()
+                    .filter(|id| !found.contains(**id))
+                    .map(|id| id.to_string()),
+            );
             self.known_users.extend(found);
         }
-        Ok(())
+        Ok(missing)
     }
 
     fn methods(&mut self, records: Vec<(MethodsRecord, Location)>) -> Result<(), Stop> {
@@ -674,7 +745,7 @@ impl<'c> Writer<'c> {
 
     fn events(
         &mut self,
-        records: Vec<(MethodEvent, Identity, UserKey, Location)>,
+        records: Vec<(MethodEvent, Identity, UserKey, Option<NamedUser>, Location)>,
     ) -> Result<(), Stop> {
         if records.is_empty() {
             return Ok(());
@@ -683,18 +754,24 @@ impl<'c> Writer<'c> {
         // Resolve user principal names to ids.
         let names: Vec<&str> = records
             .iter()
-            .filter(|(_, _, key, _)| *key == UserKey::PrincipalName)
-            .map(|(e, _, _, _)| e.user_id.as_str())
+            .filter(|(_, _, key, _, _)| *key == UserKey::PrincipalName)
+            .map(|(e, _, _, _, _)| e.user_id.as_str())
             .collect();
         let mut by_name: HashMap<String, String> = HashMap::new();
         for chunk in names.chunks(ID_CHUNK) {
             let found = import_rows::user_ids_by_principal_name(self.conn, chunk)?;
             by_name.extend(found);
         }
-        for (e, _, key, at) in &mut records {
+        for (e, _, key, named, at) in &mut records {
             if *key == UserKey::PrincipalName {
                 match by_name.get(&e.user_id) {
-                    Some(id) => e.user_id = id.clone(),
+                    Some(id) => {
+                        e.user_id = id.clone();
+                        *named = None;
+                    }
+                    // Kept for a user not in the directory, under a key the
+                    // user claims when an import brings them.
+                    None if named.is_some() => e.user_id = outside_user_key(&e.user_id),
                     None => {
                         return Err(invalid(
                             at,
@@ -708,17 +785,28 @@ impl<'c> Writer<'c> {
                 }
             }
         }
-        self.check_users_exist(
+        // Events by user id: a source that names its users keeps those of
+        // users not in the directory; any other refuses them.
+        let missing = self.missing_users(
             records
                 .iter()
-                .filter(|(_, _, key, _)| *key == UserKey::Id)
-                .map(|(e, _, _, at)| (e.user_id.as_str(), at)),
+                .filter(|(_, _, key, _, _)| *key == UserKey::Id)
+                .map(|(e, _, _, _, _)| e.user_id.as_str()),
         )?;
+        for (e, _, key, named, at) in &mut records {
+            if *key == UserKey::Id {
+                if !missing.contains(&e.user_id) {
+                    *named = None;
+                } else if named.is_none() {
+                    return Err(unknown_user(&e.user_id, at));
+                }
+            }
+        }
         // The same derived event twice in one batch is one event.
         let mut keep = Vec::with_capacity(records.len());
         {
             let mut seen: HashSet<&str> = HashSet::new();
-            for (e, identity, _, at) in &records {
+            for (e, identity, _, _, at) in &records {
                 let first = seen.insert(e.id.as_str());
                 if !first && *identity == Identity::Given {
                     return Err(invalid(
@@ -733,10 +821,12 @@ impl<'c> Writer<'c> {
         let import_id = self.import_id;
         let mut rows = Vec::with_capacity(records.len());
         let mut kept = Vec::with_capacity(records.len());
-        for ((event, identity, _, at), first) in records.into_iter().zip(keep) {
+        let mut named_of = Vec::with_capacity(records.len());
+        for ((event, identity, _, named, at), first) in records.into_iter().zip(keep) {
             if first {
                 rows.push(ImportedEvent::new(event, import_id));
                 kept.push((identity, at));
+                named_of.push(named);
             } else {
                 self.summary.events.skipped += 1;
             }
@@ -744,16 +834,31 @@ impl<'c> Writer<'c> {
         let stored = import_rows::insert_new_events(self.conn, &rows)?;
         let mut repeated = Vec::new();
         let mut new = Vec::new();
-        for ((row, (identity, at)), is_new) in rows.iter().zip(&kept).zip(&stored) {
+        let mut outside: Vec<(&str, &str, &str)> = Vec::new();
+        for (((row, (identity, at)), is_new), named) in
+            rows.iter().zip(&kept).zip(&stored).zip(&named_of)
+        {
             if *is_new {
                 self.summary.events.inserted += 1;
                 self.tally_event(row);
                 new.push(row);
+                if let Some(n) = named {
+                    outside.push((
+                        row.id.as_str(),
+                        n.user_principal_name.as_str(),
+                        n.display_name.as_str(),
+                    ));
+                    if let Some(users) = self.outside_users.as_mut() {
+                        users.insert(row.user_id.clone());
+                    }
+                }
             } else {
                 self.summary.events.skipped += 1;
                 repeated.push((row.id.as_str(), *identity, at));
             }
         }
+        self.summary.events_outside_directory += outside.len() as u64;
+        import_rows::name_outside_events(self.conn, &outside)?;
         self.check_repeats(Stored::MethodEvents, &repeated, "method event")?;
         self.register_methods(&new)?;
         Ok(())

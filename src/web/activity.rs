@@ -5,7 +5,7 @@ use super::error::AppResult;
 use super::export::{download, file_name, BLOCK_ROWS};
 use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
-use super::lists::events::{filter_pairs, list_href, parse_query, PATH};
+use super::lists::events::{filter_pairs, list_href, outside_user_href, parse_query, PATH};
 use super::lists::RETENTION_DAYS;
 use super::{html, thousands, user_href, AppState};
 use crate::db::counts::data_changed_at;
@@ -33,7 +33,11 @@ pub const COLUMNS: [&str; 7] = [
 ];
 
 pub struct Row {
+    /// The user page, or for a user not in the directory the search for
+    /// their events.
     pub user_href: Option<String>,
+    /// The user is not in the directory: the names are the event's own.
+    pub outside: bool,
     pub name: String,
     pub user_name: String,
     pub feature: &'static str,
@@ -59,17 +63,30 @@ impl Row {
     }
 
     fn new(e: &EventRow) -> Row {
-        let known = e.display_name.is_some();
+        let (href, outside, name, user_name) = match (&e.display_name, &e.named) {
+            (Some(name), _) => (
+                Some(user_href(&e.user_id)),
+                false,
+                name.clone(),
+                e.user_principal_name.clone().unwrap_or_default(),
+            ),
+            (None, Some((upn, name))) => (
+                Some(outside_user_href(upn)),
+                true,
+                if name.is_empty() {
+                    upn.clone()
+                } else {
+                    name.clone()
+                },
+                upn.clone(),
+            ),
+            (None, None) => (None, false, "(unknown user)".to_string(), e.user_id.clone()),
+        };
         Row {
-            user_href: known.then(|| user_href(&e.user_id)),
-            name: e
-                .display_name
-                .clone()
-                .unwrap_or_else(|| "(unknown user)".into()),
-            user_name: e
-                .user_principal_name
-                .clone()
-                .unwrap_or_else(|| e.user_id.clone()),
+            user_href: href,
+            outside,
+            name,
+            user_name,
             feature: Feature::from_code(e.feature)
                 .map(|f| f.display_name())
                 .unwrap_or("Unknown"),
@@ -161,6 +178,12 @@ impl ActivityPage {
                     "Status",
                     &[("", "All"), ("success", "Success"), ("failure", "Failure")],
                     f.outcome.map(|o| o.key()).unwrap_or(""),
+                ),
+                SelectField::new(
+                    "in_directory",
+                    "User in the directory",
+                    &[("", "All"), ("yes", "Yes"), ("no", "No")],
+                    f.in_directory.key(),
                 ),
             ],
             range: RangeFields::new(f.range, now.date(), RETENTION_DAYS),

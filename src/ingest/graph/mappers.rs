@@ -365,6 +365,15 @@ pub(super) fn usage_fields<'v>(rec: &Rec<'v>) -> Result<Usage<'v>, ImportError> 
     })
 }
 
+/// The user a usage record names: kept with the event should the user not
+/// be in the directory.
+fn named_user(rec: &Rec<'_>) -> Result<NamedUser, ImportError> {
+    Ok(NamedUser {
+        user_principal_name: rec.required_text("userPrincipalName")?.to_string(),
+        display_name: rec.text("userDisplayName")?.unwrap_or("").to_string(),
+    })
+}
+
 pub(super) fn usage_event(rec: &Rec<'_>) -> Result<Record, ImportError> {
     let usage = usage_fields(rec)?;
     Ok(Record::Event {
@@ -380,6 +389,7 @@ pub(super) fn usage_event(rec: &Rec<'_>) -> Result<Record, ImportError> {
         },
         identity: Identity::Given,
         user_key: UserKey::PrincipalName,
+        named: Some(named_user(rec)?),
     })
 }
 
@@ -406,6 +416,7 @@ pub(super) fn summary_event(rec: &Rec<'_>) -> Result<Record, ImportError> {
         },
         identity: Identity::Derived,
         user_key: UserKey::Id,
+        named: Some(named_user(rec)?),
     })
 }
 

@@ -118,7 +118,7 @@ use crate::db::models::{Activity, MethodEvent};
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet, Verdicts};
 use crate::ingest::records::{
     ActivityRecord, Identity, ImportError, ImportWarning, Located, Location, MethodsRecord,
-    Position, Record, Sink, Stop, UserKey, UserRecord,
+    NamedUser, Position, Record, Sink, Stop, UserKey, UserRecord,
 };
 use chrono::{NaiveDateTime, SubsecRound};
 use flows::*;

@@ -131,6 +131,7 @@ fn events(records: &[Located]) -> Vec<(&MethodEvent, Identity, UserKey)> {
                 event,
                 identity,
                 user_key,
+                ..
             } => Some((event, *identity, *user_key)),
             _ => None,
         })

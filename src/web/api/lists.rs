@@ -117,11 +117,17 @@ impl RegistrationDetail {
 pub struct EventDetail {
     pub id: String,
     pub feature: FeatureKey,
+    /// The user's directory id; for a user not in the directory whom the
+    /// event named only by user principal name, `upn:` and that name in
+    /// lower case.
     pub user_id: String,
-    /// Null for a user the directory does not hold (an unknown user id).
+    /// False for a user the directory does not hold (deleted since, or not
+    /// exported yet): the names are then those the event's source gave.
+    pub in_directory: bool,
+    /// Null only for a user neither the directory nor the event names.
     #[schema(required = true)]
     pub user_principal_name: Option<String>,
-    /// Null for a user the directory does not hold.
+    /// Null only for a user neither the directory nor the event names.
     #[schema(required = true)]
     pub user_display_name: Option<String>,
     pub auth_method: MethodKey,
@@ -146,8 +152,17 @@ impl EventDetail {
             id: e.id.clone(),
             feature: FeatureKey(feature_of(e.feature, &e.id)?),
             user_id: e.user_id.clone(),
-            user_principal_name: e.user_principal_name.clone(),
-            user_display_name: e.display_name.clone(),
+            in_directory: e.display_name.is_some(),
+            user_principal_name: e
+                .user_principal_name
+                .clone()
+                .or_else(|| e.named.as_ref().map(|n| n.0.clone())),
+            user_display_name: e.display_name.clone().or_else(|| {
+                e.named
+                    .as_ref()
+                    .map(|n| n.1.clone())
+                    .filter(|n| !n.is_empty())
+            }),
             auth_method: MethodKey(method),
             is_success: e.success,
             failure_reason: e.failure_reason.clone().filter(|r| !r.is_empty()),

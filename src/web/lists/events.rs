@@ -7,6 +7,7 @@ use crate::db::events::EventQuery;
 use crate::db::timeline::validate_position;
 use crate::domain::filter::{
     parse_feature, EventFilter, FilterError, Outcome, PagePosition, PageSize, RangeChoice, Search,
+    Tristate,
 };
 use crate::domain::{Feature, Method};
 use crate::web::error::AppResult;
@@ -17,8 +18,18 @@ use utoipa::openapi::path::Parameter;
 pub const PATH: &str = "/activity";
 
 /// Every parameter the list accepts.
-pub const PARAMS: [&str; 10] = [
-    "feature", "method", "status", "range", "from", "to", "q", "size", "after", "before",
+pub const PARAMS: [&str; 11] = [
+    "feature",
+    "method",
+    "status",
+    "in_directory",
+    "range",
+    "from",
+    "to",
+    "q",
+    "size",
+    "after",
+    "before",
 ];
 
 /// Parses the whole query string of the list; `now` bounds the range.
@@ -54,6 +65,7 @@ pub fn parse_query(query: &str, now: NaiveDateTime) -> AppResult<EventQuery> {
             range,
             window: range.window(now),
             search: Search::parse("q", p.one("q")?)?,
+            in_directory: Tristate::parse("in_directory", p.one("in_directory")?)?,
         },
         size: PageSize::parse("size", p.one("size")?)?,
         position,
@@ -75,6 +87,7 @@ pub fn filter_pairs(f: &EventFilter) -> Vec<(&'static str, String)> {
             "status",
             f.outcome.map(|o| o.key()).unwrap_or("").to_string(),
         ),
+        ("in_directory", f.in_directory.key().to_string()),
     ];
     pairs.extend(range_pairs(f.range));
     pairs.push(search_pair(&f.search));
@@ -90,6 +103,15 @@ pub fn list_href(
     position: Option<(&str, String)>,
 ) -> String {
     params::list_href(path, filter_pairs(f), size, position)
+}
+
+/// The events of a user not in the directory: a search for the user
+/// principal name their events carry.
+pub fn outside_user_href(user_principal_name: &str) -> String {
+    href(
+        PATH,
+        &query_string([("in_directory", "no"), ("q", user_principal_name)]),
+    )
 }
 
 /// The list for one kind of event in a range: what a chart bar links to.
@@ -129,6 +151,11 @@ fn document(name: &str) -> Option<Parameter> {
             name,
             choice(["success", "failure"], "success, failure, or all."),
             "Only successful or only failed events.",
+        ),
+        "in_directory" => query(
+            name,
+            choice(["yes", "no"], "yes, no, or all (the default)."),
+            "Only events of users in the directory (yes), or only of users it does not hold (no: deleted since, or not exported yet), kept with the names their source gave.",
         ),
         _ => return None,
     })
