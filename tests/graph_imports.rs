@@ -1845,3 +1845,114 @@ db_test!(
     the_exports_verdicts_win_and_users_without_them_follow_the_policy,
     verdicts_and_policy
 );
+
+/// A reset exported while in progress, then again once done: the later
+/// export's result, details and events replace the stored ones, and every
+/// count follows; the same export once more changes nothing.
+async fn flow_across_exports(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut conn = db.connect();
+    import_fixtures(&mut conn, &[URD, PAGE1, PAGE2, URD_JSONL]);
+    let audits: Value = serde_json::from_str(&fixture(AUDITS)).unwrap();
+    let correlation = "39568dde-f8c4-4415-a77b-73852ef0d04a";
+    let flow: Vec<Value> = audits["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["correlationId"] == correlation)
+        .cloned()
+        .collect();
+    assert_eq!(flow.len(), 8);
+    let page = |entries: &[Value]| {
+        serde_json::json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#auditLogs/directoryAudits",
+            "value": entries,
+        })
+        .to_string()
+    };
+    // The first export ends after the email verification: the flow had not
+    // finished when it was taken.
+    let early: Vec<Value> = flow
+        .iter()
+        .filter(|e| {
+            e["activityDisplayName"] != "Reset password (self-service)"
+                && e["resultReason"] != "User successfully reset password"
+        })
+        .cloned()
+        .collect();
+    assert_eq!(early.len(), 6);
+    let id = format!("aud-{correlation}");
+    let stored_flow = |conn: &mut DbConnection| {
+        let a = stored_activities(conn)
+            .into_iter()
+            .find(|a| a.id == id)
+            .unwrap();
+        let events: Vec<MethodEvent> = stored_events(conn)
+            .into_iter()
+            .filter(|e| e.activity_id.as_deref() == Some(id.as_str()))
+            .collect();
+        (a, events)
+    };
+    let counts_are_recounts = |conn: &mut DbConnection| {
+        assert_eq!(
+            stored_activity_counts(conn),
+            recount_activities(&stored_activities(conn))
+        );
+        assert_eq!(
+            stored_event_counts(conn),
+            recount_events(&stored_events(conn))
+        );
+    };
+
+    let first = graph_ok(&mut conn, &[("audits-early.json", page(&early))]);
+    assert_eq!(first.summary.activities, tally(1, 0, 0, 0));
+    let (a, events) = stored_flow(&mut conn);
+    assert_eq!(a.result, ActivityResult::Abandoned.code());
+    assert_eq!(
+        a.details,
+        Some(Details::AbandonedAfterEmailCompleted.code())
+    );
+    assert_eq!(events.len(), 2, "SMS and email verified: {events:?}");
+    counts_are_recounts(&mut conn);
+
+    let second = graph_ok(&mut conn, &[("audits-later.json", page(&flow))]);
+    assert_eq!(
+        second.summary.activities,
+        tally(0, 1, 0, 0),
+        "{}",
+        second.summary
+    );
+    let (a, later_events) = stored_flow(&mut conn);
+    assert_eq!(
+        a.result,
+        ActivityResult::Succeeded.code(),
+        "the later result"
+    );
+    assert_eq!(a.details, Some(Details::Succeeded.code()));
+    assert_eq!(later_events.len(), 2);
+    counts_are_recounts(&mut conn);
+    // As if only the finished flow had ever been imported.
+    let fresh_db = TestDb::new(backend);
+    let mut fresh = fresh_db.connect();
+    import_fixtures(&mut fresh, &[URD, PAGE1, PAGE2, URD_JSONL]);
+    graph_ok(&mut fresh, &[("audits-later.json", page(&flow))]);
+    assert_eq!(stored_flow(&mut fresh), (a.clone(), later_events.clone()));
+    assert_eq!(
+        stored_activity_counts(&mut fresh),
+        stored_activity_counts(&mut conn)
+    );
+    assert_eq!(
+        stored_event_counts(&mut fresh),
+        stored_event_counts(&mut conn)
+    );
+
+    // The same export again: nothing changes.
+    let before = data_snapshot(&mut conn);
+    let third = graph_ok(&mut conn, &[("audits-later.json", page(&flow))]);
+    assert_eq!(third.summary.activities, tally(0, 0, 0, 1));
+    assert_eq!(data_snapshot(&mut conn), before);
+}
+db_test!(
+    a_flow_exported_twice_ends_with_the_later_result,
+    flow_across_exports
+);

@@ -3,7 +3,7 @@
 //! skip ids stored already. All inside the import's one transaction.
 
 use super::bulk::SQLITE_ROWS;
-use super::models::{ImportedActivity, ImportedEvent, NewUserMethod, User};
+use super::models::{Activity, ImportedActivity, ImportedEvent, MethodEvent, NewUserMethod, User};
 use super::schema::{
     activities, directory_groups, group_members, method_events, user_methods, users,
 };
@@ -106,6 +106,48 @@ pub fn attach_outside_events(conn: &mut DbConnection, key: &str, id: &str) -> Qu
         method_events::user_display_name.eq(None::<String>),
     ))
     .execute(conn)
+}
+
+/// The stored activities among `ids`.
+pub fn activities_by_id(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<Activity>> {
+    activities::table
+        .filter(activities::id.eq_any(ids))
+        .select(Activity::as_select())
+        .load(conn)
+}
+
+/// The stored method events of the activities among `ids`.
+pub fn events_of_activities(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> QueryResult<Vec<MethodEvent>> {
+    method_events::table
+        .filter(method_events::activity_id.eq_any(ids))
+        .select(MethodEvent::as_select())
+        .load(conn)
+}
+
+/// A stored activity as a later export of its flow has it: its row takes
+/// the new facts (and this import as its own), and its method events are
+/// removed, for the caller to store the new ones.
+pub fn replace_activity(conn: &mut DbConnection, a: &ImportedActivity) -> QueryResult<()> {
+    diesel::update(activities::table.find(&a.id))
+        .set((
+            activities::user_id.eq(&a.user_id),
+            activities::user_principal_name.eq(&a.user_principal_name),
+            activities::user_display_name.eq(&a.user_display_name),
+            activities::user_role.eq(&a.user_role),
+            activities::feature.eq(a.feature),
+            activities::methods_mask.eq(a.methods_mask),
+            activities::result.eq(a.result),
+            activities::details.eq(a.details),
+            activities::occurred_at.eq(a.occurred_at.at),
+            activities::import_id.eq(a.import_id),
+        ))
+        .execute(conn)?;
+    diesel::delete(method_events::table.filter(method_events::activity_id.eq(&a.id)))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// (user principal name, id) of the stored users among `names`.

@@ -376,6 +376,11 @@ pub enum Identity {
     /// Derived from the event's content (user, feature, method, time,
     /// outcome): the same id twice is the same event, skipped as a duplicate.
     Derived,
+    /// The id of a flow the source groups (Graph's audit entries of one
+    /// `correlationId`): a later export of the same flow may know more (a
+    /// reset in progress then, finished now), so the stored activity takes
+    /// what it says; the same export again changes nothing.
+    Flow,
 }
 
 /// One record of any import, with where it came from.

@@ -14,6 +14,7 @@ use super::records::{
 use crate::db::counts::{add_activity_counts, add_event_counts, ActivityBucket, EventBucket};
 use crate::db::directory::{put_group, put_users, refresh_users, DirectoryUser};
 use crate::db::import_rows::{self, outside_user_key, Stored, ID_CHUNK};
+use crate::db::models::Activity;
 use crate::db::models::{
     ImportedActivity, ImportedEvent, MethodEvent, NewMember, NewUserMethod, User,
 };
@@ -683,13 +684,34 @@ impl<'c> Writer<'c> {
             rest.push((r.events, identity, at));
         }
         let inserted = import_rows::insert_new_activities(self.conn, &rows)?;
+        // An activity rebuilt from a source's flow (Graph's audit entries of
+        // one correlationId) that is stored already: a later export of the
+        // same flow may know more (a reset in progress then, done now).
+        let rebuilt: Vec<usize> = inserted
+            .iter()
+            .enumerate()
+            .filter(|(i, is_new)| !**is_new && rest[*i].1 == Identity::Flow)
+            .map(|(i, _)| i)
+            .collect();
+        let mut inserted = inserted;
+        let updated: HashSet<usize> = self
+            .update_flows(&rows, &rest, &rebuilt)?
+            .into_iter()
+            .collect();
+        for &i in &updated {
+            // Counted and its events stored below, as a new one's are.
+            inserted[i] = true;
+            self.summary.activities.updated += 1;
+        }
         // The new activities' events, each with the index of its activity.
         let mut new_events: Vec<(ImportedEvent, usize)> = Vec::new();
         let mut locations = Vec::with_capacity(rest.len());
         let mut repeated = Vec::new();
         for (i, ((events, identity, at), is_new)) in rest.into_iter().zip(&inserted).enumerate() {
             if *is_new {
-                self.summary.activities.inserted += 1;
+                if !updated.contains(&i) {
+                    self.summary.activities.inserted += 1;
+                }
                 let a = &rows[i];
                 *self
                     .activity_counts
@@ -741,6 +763,86 @@ impl<'c> Writer<'c> {
         let new: Vec<&ImportedEvent> = new_events.iter().collect();
         self.register_methods(&new)?;
         Ok(())
+    }
+
+    /// Of the activities `rebuilt` (indexes into `rows`), those whose stored
+    /// row or events differ from what this import rebuilt: their rows take
+    /// the new facts, their stored events are removed (the caller stores
+    /// the new ones), and the counts move from the old to the new. Returns
+    /// their indexes; the caller counts them and stores their events as a
+    /// new activity's.
+    fn update_flows(
+        &mut self,
+        rows: &[ImportedActivity],
+        rest: &[(Vec<MethodEvent>, Identity, Location)],
+        rebuilt: &[usize],
+    ) -> Result<Vec<usize>, Stop> {
+        if rebuilt.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = rebuilt.iter().map(|i| rows[*i].id.as_str()).collect();
+        let mut stored: HashMap<String, Activity> = HashMap::new();
+        let mut stored_events: HashMap<String, Vec<MethodEvent>> = HashMap::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            for a in import_rows::activities_by_id(self.conn, chunk)? {
+                stored.insert(a.id.clone(), a);
+            }
+            for e in import_rows::events_of_activities(self.conn, chunk)? {
+                let key = e.activity_id.clone().unwrap_or_default();
+                stored_events.entry(key).or_default().push(e);
+            }
+        }
+        let mut changed = Vec::new();
+        for &i in rebuilt {
+            let row = &rows[i];
+            let Some(old) = stored.get(&row.id) else {
+                continue;
+            };
+            let new = Activity {
+                id: row.id.clone(),
+                user_id: row.user_id.clone(),
+                user_principal_name: row.user_principal_name.clone(),
+                user_display_name: row.user_display_name.clone(),
+                user_role: row.user_role.clone(),
+                feature: row.feature,
+                methods_mask: row.methods_mask,
+                result: row.result,
+                details: row.details,
+                occurred_at: row.occurred_at.at,
+            };
+            let mut old_events = stored_events.remove(&row.id).unwrap_or_default();
+            old_events.sort_by(|a, b| a.id.cmp(&b.id));
+            let mut new_events = rest[i].0.clone();
+            new_events.sort_by(|a, b| a.id.cmp(&b.id));
+            if *old == new && old_events == new_events {
+                continue;
+            }
+            // The old facts leave the counts; the caller counts the new.
+            *self
+                .activity_counts
+                .entry(ActivityBucket::new(
+                    old.occurred_at,
+                    old.feature,
+                    old.result,
+                    old.methods_mask,
+                ))
+                .or_default() -= 1;
+            for e in &old_events {
+                *self
+                    .event_counts
+                    .entry(EventBucket::new(
+                        e.occurred_at,
+                        e.feature,
+                        e.method,
+                        e.success,
+                    ))
+                    .or_default() -= 1;
+                self.summary.events.removed += 1;
+            }
+            import_rows::replace_activity(self.conn, row)?;
+            changed.push(i);
+        }
+        Ok(changed)
     }
 
     fn events(

@@ -496,7 +496,7 @@ pub(super) fn reset_activity(id: String, entries: &[AuditEntry]) -> Result<Locat
     activity.methods_mask = methods.mask();
     Ok(Located {
         at: first_location(entries),
-        record: Record::Activity(ActivityRecord { activity, events }, Identity::Given),
+        record: Record::Activity(ActivityRecord { activity, events }, Identity::Flow),
     })
 }
 
@@ -547,6 +547,6 @@ pub(super) fn registration_activity(id: String, entries: &[AuditEntry]) -> Optio
     .mask();
     Some(Located {
         at: first_location(entries),
-        record: Record::Activity(ActivityRecord { activity, events }, Identity::Given),
+        record: Record::Activity(ActivityRecord { activity, events }, Identity::Flow),
     })
 }

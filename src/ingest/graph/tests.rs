@@ -142,7 +142,7 @@ fn activities(records: &[Located]) -> Vec<&ActivityRecord> {
     records
         .iter()
         .filter_map(|l| match &l.record {
-            Record::Activity(a, Identity::Given) => Some(a),
+            Record::Activity(a, Identity::Flow) => Some(a),
             _ => None,
         })
         .collect()
@@ -589,7 +589,7 @@ fn directory_audits_group_into_one_activity_per_flow() {
                         ),
                     ],
                 },
-                Identity::Given
+                Identity::Flow
             ),
         }
     );
@@ -825,7 +825,7 @@ fn flow(steps: &[(&str, &str, &str)]) -> ActivityRecord {
     let records = run(&[("a.json", &audits(&entries))]).unwrap();
     assert_eq!(records.len(), 1);
     match &records[0].record {
-        Record::Activity(a, Identity::Given) => a.clone(),
+        Record::Activity(a, Identity::Flow) => a.clone(),
         other => panic!("{other:?}"),
     }
 }
