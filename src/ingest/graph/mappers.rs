@@ -52,11 +52,18 @@ impl<'v> Rec<'v> {
     fn method_name(&self, field: &str, graph_name: &str) -> Result<&'static [Method], ImportError> {
         match graph_methods(graph_name) {
             Ok(methods) => Ok(methods),
-            Err(why) => {
+            Err(_) => {
                 let hint = if graph_name == UNKNOWN_FUTURE_VALUE {
                     UNKNOWN_FUTURE_VALUE_HINT.to_string()
                 } else {
-                    format!("{why}. It counts toward no rule")
+                    let known: Vec<&str> = GRAPH_METHODS.iter().map(|(n, _)| *n).collect();
+                    let guess = nearest(graph_name, &known)
+                        .map(|n| format!(" (did you mean \"{n}\"?)"))
+                        .unwrap_or_default();
+                    format!(
+                        "Not a method name this portal knows{guess}; it counts toward no rule. \
+                         The names it knows are listed in docs/import-format.md"
+                    )
                 };
                 self.unknown(field, graph_name, "as an other method", Some(&hint))?;
                 Ok(&[Method::Other])
