@@ -108,6 +108,51 @@ pub fn attach_outside_events(conn: &mut DbConnection, key: &str, id: &str) -> Qu
     .execute(conn)
 }
 
+/// Whether any stored method event is part of an activity (`in_flows`) or
+/// stands alone (from a usage report).
+pub fn any_events(conn: &mut DbConnection, in_flows: bool) -> QueryResult<bool> {
+    let q = method_events::table.select(method_events::id).into_boxed();
+    let q = if in_flows {
+        q.filter(method_events::activity_id.is_not_null())
+    } else {
+        q.filter(method_events::activity_id.is_null())
+    };
+    Ok(q.first::<String>(conn).optional()?.is_some())
+}
+
+/// The stored method events of `users` from `from` to `to`, those in an
+/// activity (`in_flows`) or those standing alone.
+pub fn events_near(
+    conn: &mut DbConnection,
+    users: &[&str],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    in_flows: bool,
+) -> QueryResult<Vec<MethodEvent>> {
+    let q = method_events::table
+        .filter(method_events::user_id.eq_any(users))
+        .filter(method_events::occurred_at.ge(from))
+        .filter(method_events::occurred_at.le(to))
+        .select(MethodEvent::as_select())
+        .into_boxed();
+    let q = if in_flows {
+        q.filter(method_events::activity_id.is_not_null())
+    } else {
+        q.filter(method_events::activity_id.is_null())
+    };
+    q.load(conn)
+}
+
+/// Removes stored method events by id.
+pub fn delete_events(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<usize> {
+    let mut n = 0;
+    for chunk in ids.chunks(ID_CHUNK) {
+        n += diesel::delete(method_events::table.filter(method_events::id.eq_any(chunk)))
+            .execute(conn)?;
+    }
+    Ok(n)
+}
+
 /// The stored activities among `ids`.
 pub fn activities_by_id(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<Vec<Activity>> {
     activities::table

@@ -281,6 +281,20 @@ impl ImportedEvent {
             import_id,
         }
     }
+
+    /// The event as it is read back.
+    pub fn as_event(&self) -> MethodEvent {
+        MethodEvent {
+            id: self.id.clone(),
+            activity_id: self.activity_id.clone(),
+            user_id: self.user_id.clone(),
+            feature: self.feature,
+            method: self.method,
+            success: self.success,
+            failure_reason: self.failure_reason.clone(),
+            occurred_at: self.occurred_at.at,
+        }
+    }
 }
 
 /// A time to store, with its SQLite text made once by a formatter that

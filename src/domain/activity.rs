@@ -44,6 +44,38 @@ impl Feature {
     }
 }
 
+/// One method verification as any source reports it: who, which feature,
+/// which method, how it ended, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification<'a> {
+    pub user_id: &'a str,
+    pub feature: i32,
+    pub method: i32,
+    pub success: bool,
+    pub at: chrono::NaiveDateTime,
+}
+
+/// How far apart two reports of one verification may be timed. A usage
+/// report (`userEventsSummary`, `userCredentialUsageDetails`) times a
+/// verification by its own clock, the audit log by the step that completed
+/// it; they agree to the second in Microsoft's examples and within moments
+/// in practice.
+pub const SAME_VERIFICATION_SECONDS: i64 = 120;
+
+impl Verification<'_> {
+    /// Whether two reports describe one verification: the same user,
+    /// feature, method and outcome, at most
+    /// [`SAME_VERIFICATION_SECONDS`] apart. A verification a usage report
+    /// and an audit flow both report is one event, counted once.
+    pub fn is_same_as(&self, other: &Verification<'_>) -> bool {
+        self.user_id == other.user_id
+            && self.feature == other.feature
+            && self.method == other.method
+            && self.success == other.success
+            && (self.at - other.at).num_seconds().abs() <= SAME_VERIFICATION_SECONDS
+    }
+}
+
 impl fmt::Display for Feature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.display_name())

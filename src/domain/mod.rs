@@ -7,7 +7,7 @@ pub mod method;
 pub mod policy;
 pub mod status;
 
-pub use activity::{ActivityResult, Details, Feature};
+pub use activity::{ActivityResult, Details, Feature, Verification};
 pub use method::{Method, MethodSet, PolicyMethod, PolicyMethodSet};
 pub use policy::{Scope, SsprPolicy};
 pub use status::{

@@ -19,7 +19,8 @@ use crate::db::models::{
     ImportedActivity, ImportedEvent, MethodEvent, NewMember, NewUserMethod, User,
 };
 use crate::db::{self, indexes, DbConnection};
-use crate::domain::{Feature, Method, SsprPolicy};
+use crate::domain::activity::SAME_VERIFICATION_SECONDS;
+use crate::domain::{Feature, Method, SsprPolicy, Verification};
 use chrono::NaiveDateTime;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -59,6 +60,9 @@ pub struct Summary {
     /// Stored method events of users not in the directory whose users this
     /// import brought: they now belong to them.
     pub events_attached: u64,
+    /// Verifications a usage report and an audit flow both reported, kept
+    /// once (as the flow's event): skipped or removed.
+    pub events_in_both: u64,
 }
 
 impl Summary {
@@ -114,6 +118,13 @@ impl fmt::Display for Summary {
                 f,
                 "{} of the new method events belong to users not in the directory: kept with the names their source gave, shown as not in the directory until an import brings the users",
                 self.events_outside_directory
+            )?;
+        }
+        if self.events_in_both > 0 {
+            writeln!(
+                f,
+                "{} verifications were reported both by a usage report and by the audit log: each is one method event, the audit flow's",
+                self.events_in_both
             )?;
         }
         if self.events_attached > 0 {
@@ -175,6 +186,9 @@ pub struct Writer<'c> {
     /// The `user_id`s of stored events whose user is not in the directory,
     /// read when the first new user may claim some.
     outside_users: Option<HashSet<String>>,
+    /// Whether stored method events belong to activities (`.0`) and stand
+    /// alone (`.1`), once asked.
+    events_exist: (Option<bool>, Option<bool>),
 }
 
 fn invalid(at: &Location, field: &str, reason: impl Into<String>) -> Stop {
@@ -220,6 +234,7 @@ impl<'c> Writer<'c> {
             events_begun: false,
             warnings: Warnings::default(),
             outside_users: None,
+            events_exist: (None, None),
         }
     }
 
@@ -693,6 +708,12 @@ impl<'c> Writer<'c> {
             .filter(|(i, is_new)| !**is_new && rest[*i].1 == Identity::Flow)
             .map(|(i, _)| i)
             .collect();
+        let flow_rows: HashSet<usize> = rest
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.1 == Identity::Flow)
+            .map(|(i, _)| i)
+            .collect();
         let mut inserted = inserted;
         let updated: HashSet<usize> = self
             .update_flows(&rows, &rest, &rebuilt)?
@@ -762,6 +783,18 @@ impl<'c> Writer<'c> {
         }
         let new: Vec<&ImportedEvent> = new_events.iter().collect();
         self.register_methods(&new)?;
+        // A flow's events supersede the same verifications a usage report
+        // brought before.
+        let flow_events: Vec<MethodEvent> = new_events
+            .iter()
+            .zip(&origins)
+            .filter(|(_, origin)| flow_rows.contains(*origin))
+            .map(|(e, _)| e.as_event())
+            .collect();
+        if !new_events.is_empty() {
+            self.events_exist.0 = Some(true);
+        }
+        self.remove_reported_alone(&flow_events)?;
         Ok(())
     }
 
@@ -845,6 +878,120 @@ impl<'c> Writer<'c> {
         Ok(changed)
     }
 
+    /// Whether stored method events belong to activities (`in_flows`) or
+    /// stand alone.
+    fn events_exist(&mut self, in_flows: bool) -> Result<bool, Stop> {
+        let known = if in_flows {
+            self.events_exist.0
+        } else {
+            self.events_exist.1
+        };
+        let exist = match known {
+            Some(exist) => exist,
+            None => import_rows::any_events(self.conn, in_flows)?,
+        };
+        if in_flows {
+            self.events_exist.0 = Some(exist);
+        } else {
+            self.events_exist.1 = Some(exist);
+        }
+        Ok(exist)
+    }
+
+    /// The stored events (in activities, or standing alone) that may be
+    /// one of `events`: of their users, near their times.
+    fn stored_near<'e>(
+        &mut self,
+        events: impl Iterator<Item = Verification<'e>>,
+        in_flows: bool,
+    ) -> Result<HashMap<String, Vec<MethodEvent>>, Stop> {
+        let mut users: Vec<&str> = Vec::new();
+        let mut span: Option<(NaiveDateTime, NaiveDateTime)> = None;
+        for v in events {
+            users.push(v.user_id);
+            span = Some(match span {
+                None => (v.at, v.at),
+                Some((from, to)) => (from.min(v.at), to.max(v.at)),
+            });
+        }
+        let mut near: HashMap<String, Vec<MethodEvent>> = HashMap::new();
+        let Some((from, to)) = span else {
+            return Ok(near);
+        };
+        users.sort_unstable();
+        users.dedup();
+        let slack = chrono::Duration::seconds(SAME_VERIFICATION_SECONDS);
+        for chunk in users.chunks(ID_CHUNK) {
+            for e in import_rows::events_near(self.conn, chunk, from - slack, to + slack, in_flows)?
+            {
+                near.entry(e.user_id.clone()).or_default().push(e);
+            }
+        }
+        Ok(near)
+    }
+
+    /// Drops the usage reports' events that an audit flow stored already
+    /// reports: one verification is one event, the flow's.
+    fn drop_reported_in_flows(
+        &mut self,
+        records: &mut Vec<(MethodEvent, Identity, UserKey, Option<NamedUser>, Location)>,
+    ) -> Result<(), Stop> {
+        if records.is_empty() || !self.events_exist(true)? {
+            return Ok(());
+        }
+        let flows = self.stored_near(records.iter().map(|r| verification(&r.0)), true)?;
+        if flows.is_empty() {
+            return Ok(());
+        }
+        records.retain(|(e, ..)| {
+            let v = verification(e);
+            !flows
+                .get(&e.user_id)
+                .is_some_and(|stored| stored.iter().any(|f| verification(f).is_same_as(&v)))
+        });
+        Ok(())
+    }
+
+    /// Removes the stored usage-report events that the flows' events just
+    /// stored report again, taking them out of the counts.
+    fn remove_reported_alone(&mut self, flow_events: &[MethodEvent]) -> Result<(), Stop> {
+        if flow_events.is_empty() || !self.events_exist(false)? {
+            return Ok(());
+        }
+        let alone = self.stored_near(flow_events.iter().map(verification), false)?;
+        let mut gone: Vec<&MethodEvent> = Vec::new();
+        for f in flow_events {
+            let v = verification(f);
+            if let Some(stored) = alone.get(&f.user_id) {
+                gone.extend(stored.iter().filter(|e| verification(e).is_same_as(&v)));
+            }
+        }
+        let mut ids: Vec<&str> = gone.iter().map(|e| e.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let removed = import_rows::delete_events(self.conn, &ids)?;
+        let mut counted = HashSet::new();
+        for e in gone {
+            if counted.insert(e.id.as_str()) {
+                *self
+                    .event_counts
+                    .entry(EventBucket::new(
+                        e.occurred_at,
+                        e.feature,
+                        e.method,
+                        e.success,
+                    ))
+                    .or_default() -= 1;
+            }
+        }
+        self.summary.events.removed += removed as u64;
+        self.summary.events_in_both += removed as u64;
+        Ok(())
+    }
+
     fn events(
         &mut self,
         records: Vec<(MethodEvent, Identity, UserKey, Option<NamedUser>, Location)>,
@@ -904,6 +1051,11 @@ impl<'c> Writer<'c> {
                 }
             }
         }
+        let before = records.len();
+        self.drop_reported_in_flows(&mut records)?;
+        let dropped = (before - records.len()) as u64;
+        self.summary.events.skipped += dropped;
+        self.summary.events_in_both += dropped;
         // The same derived event twice in one batch is one event.
         let mut keep = Vec::with_capacity(records.len());
         {
@@ -958,6 +1110,9 @@ impl<'c> Writer<'c> {
                 self.summary.events.skipped += 1;
                 repeated.push((row.id.as_str(), *identity, at));
             }
+        }
+        if !new.is_empty() {
+            self.events_exist.1 = Some(true);
         }
         self.summary.events_outside_directory += outside.len() as u64;
         import_rows::name_outside_events(self.conn, &outside)?;
@@ -1081,6 +1236,18 @@ impl<'c> Writer<'c> {
         }
         refresh_users(self.conn, &self.policy, &changed, self.now)?;
         Ok(())
+    }
+}
+
+/// A stored or imported event as the rule of [`Verification::is_same_as`]
+/// sees it.
+fn verification(e: &MethodEvent) -> Verification<'_> {
+    Verification {
+        user_id: &e.user_id,
+        feature: e.feature,
+        method: e.method,
+        success: e.success,
+        at: e.occurred_at,
     }
 }
 
