@@ -2038,7 +2038,9 @@ async fn both_sources_count_once(backend: Backend) {
         "{:?}",
         alone.0
     );
-    let orders: Vec<(&str, Vec<Vec<(&str, &str)>>)> = vec![
+    /// The files of one import: (name, contents).
+    type Import<'a> = Vec<(&'a str, &'a str)>;
+    let orders: Vec<(&str, Vec<Import>)> = vec![
         (
             "usage, then the log",
             vec![
