@@ -861,15 +861,7 @@ impl<'c> Writer<'c> {
                 ))
                 .or_default() -= 1;
             for e in &old_events {
-                *self
-                    .event_counts
-                    .entry(EventBucket::new(
-                        e.occurred_at,
-                        e.feature,
-                        e.method,
-                        e.success,
-                    ))
-                    .or_default() -= 1;
+                self.untally_event(e);
                 self.summary.events.removed += 1;
             }
             import_rows::replace_activity(self.conn, row)?;
@@ -976,15 +968,7 @@ impl<'c> Writer<'c> {
         let mut counted = HashSet::new();
         for e in gone {
             if counted.insert(e.id.as_str()) {
-                *self
-                    .event_counts
-                    .entry(EventBucket::new(
-                        e.occurred_at,
-                        e.feature,
-                        e.method,
-                        e.success,
-                    ))
-                    .or_default() -= 1;
+                self.untally_event(e);
             }
         }
         self.summary.events.removed += removed as u64;
@@ -1179,6 +1163,19 @@ impl<'c> Writer<'c> {
                 e.success,
             ))
             .or_default() += 1;
+    }
+
+    /// A stored event this import removes leaves the counts.
+    fn untally_event(&mut self, e: &MethodEvent) {
+        *self
+            .event_counts
+            .entry(EventBucket::new(
+                e.occurred_at,
+                e.feature,
+                e.method,
+                e.success,
+            ))
+            .or_default() -= 1;
     }
 
     fn register_methods(&mut self, events: &[&ImportedEvent]) -> Result<(), Stop> {

@@ -2,12 +2,12 @@
 //! events of a range, newest first, filtered by feature, method, outcome and a
 //! search.
 
-use super::{choice, documented, openapi_params, query, range_pairs, search_pair, RETENTION_DAYS};
+use super::{
+    choice, documented, openapi_params, query, range_and_position, range_pairs, search_pair,
+};
 use crate::db::events::EventQuery;
-use crate::db::timeline::validate_position;
 use crate::domain::filter::{
-    parse_feature, EventFilter, FilterError, Outcome, PagePosition, PageSize, RangeChoice, Search,
-    Tristate,
+    parse_feature, EventFilter, FilterError, Outcome, PageSize, RangeChoice, Search, Tristate,
 };
 use crate::domain::{Feature, Method};
 use crate::web::error::AppResult;
@@ -48,15 +48,7 @@ pub fn parse_query(query: &str, now: NaiveDateTime) -> AppResult<EventQuery> {
             )
         })?),
     };
-    let range = RangeChoice::parse(
-        p.one("range")?,
-        p.one("from")?,
-        p.one("to")?,
-        now.date(),
-        RETENTION_DAYS,
-    )?;
-    let position = PagePosition::parse(p.one("after")?, p.one("before")?)?;
-    validate_position(&position)?;
+    let (range, position) = range_and_position(&p, now)?;
     Ok(EventQuery {
         filter: EventFilter {
             feature: parse_feature("feature", p.one("feature")?)?,

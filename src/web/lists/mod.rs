@@ -13,7 +13,11 @@ pub mod overview;
 pub mod registrations;
 pub mod reports;
 
-use crate::domain::filter::{PageSize, RangeChoice, Search, SEARCH_MAX_CHARS};
+use crate::db::timeline::validate_position;
+use crate::domain::filter::{PagePosition, PageSize, RangeChoice, Search, SEARCH_MAX_CHARS};
+use crate::web::error::AppResult;
+use crate::web::params::Params;
+use chrono::NaiveDateTime;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Required, Schema};
@@ -116,6 +120,21 @@ fn documented(names: &[&str], document: impl Fn(&str) -> Option<Parameter>) -> V
                 .unwrap_or_else(|| query(name, string().build(), "(undocumented)"))
         })
         .collect()
+}
+
+/// A list's time range (within [`RETENTION_DAYS`], up to `now`) and page
+/// position, from its query string.
+fn range_and_position(p: &Params, now: NaiveDateTime) -> AppResult<(RangeChoice, PagePosition)> {
+    let range = RangeChoice::parse(
+        p.one("range")?,
+        p.one("from")?,
+        p.one("to")?,
+        now.date(),
+        RETENTION_DAYS,
+    )?;
+    let position = PagePosition::parse(p.one("after")?, p.one("before")?)?;
+    validate_position(&position)?;
+    Ok((range, position))
 }
 
 /// The range as URL parameters; the default range gives none.

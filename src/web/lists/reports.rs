@@ -2,12 +2,11 @@
 //! and `/reports/reset-activity`, their CSVs and the same addresses under
 //! `/api/v1`): one row per operation, newest first.
 
-use super::{choice, documented, openapi_params, query, range_pairs, search_pair, RETENTION_DAYS};
-use crate::db::activities::ActivityQuery;
-use crate::db::timeline::validate_position;
-use crate::domain::filter::{
-    parse_policy_method, parse_result, ActivityFilter, PagePosition, PageSize, RangeChoice, Search,
+use super::{
+    choice, documented, openapi_params, query, range_and_position, range_pairs, search_pair,
 };
+use crate::db::activities::ActivityQuery;
+use crate::domain::filter::{parse_policy_method, parse_result, ActivityFilter, PageSize, Search};
 use crate::domain::{ActivityResult, Feature, PolicyMethod};
 use crate::web::error::AppResult;
 use crate::web::params::{self, Params};
@@ -106,15 +105,7 @@ pub fn parse_query(report: Report, query: &str, now: NaiveDateTime) -> AppResult
         Report::ResetActivity => parse_result("result", p.one("result")?)?,
         Report::RegistrationActivity => None,
     };
-    let range = RangeChoice::parse(
-        p.one("range")?,
-        p.one("from")?,
-        p.one("to")?,
-        now.date(),
-        RETENTION_DAYS,
-    )?;
-    let position = PagePosition::parse(p.one("after")?, p.one("before")?)?;
-    validate_position(&position)?;
+    let (range, position) = range_and_position(&p, now)?;
     Ok(ActivityQuery {
         filter: ActivityFilter {
             feature: report.feature(),
