@@ -1,6 +1,8 @@
 //! Several writers on two instances at once, on both backends: live-ingest
-//! batches that register methods for the same users, policy saves and an
-//! upload through Admin › Imports, all interleaved. Nobody gets a 5xx, and
+//! batches that register methods for the same users, policy saves, an
+//! upload through Admin › Imports and Microsoft Graph exports (events of a
+//! user not yet in the directory, then the export that brings the user),
+//! all interleaved. Nobody gets a 5xx, and
 //! afterwards everything maintained equals a recount from the rows: users
 //! per status combination, events and activities per hour and per day, and
 //! every user's verdict what the rules give for their stored methods.
@@ -162,6 +164,92 @@ async fn import_writer(remote: Remote, client: reqwest::Client, users: Vec<Strin
     statuses
 }
 
+/// Uploads one Graph export file.
+async fn upload_graph(remote: &Remote, client: &reqwest::Client, name: &str, body: Value) -> u16 {
+    let page = remote
+        .get_as(client, "/admin/imports")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", input_value(&page, "csrf"))
+        .text("kind", "graph")
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(body.to_string().into_bytes())
+                .file_name(name.to_string()),
+        );
+    client
+        .post(format!("{}/admin/imports", remote.address))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The user a Graph export names before the directory holds them.
+const LATE_USER: &str = "graph-late";
+
+/// Graph exports: an events summary naming stored users and one the
+/// directory does not hold yet, then the registration details that bring
+/// that user.
+async fn graph_writer(remote: Remote, client: reqwest::Client, users: Vec<String>) -> Vec<u16> {
+    let mut records: Vec<Value> = (0..30)
+        .map(|n| {
+            let method = [
+                "email",
+                "mobileSMS",
+                "appNotification",
+                "unknownFutureValue",
+            ][n % 4];
+            json!({
+                "id": users[(n * 7) % users.len()],
+                "feature": if n % 2 == 0 { "registration" } else { "reset" },
+                "userPrincipalName": format!("user{n}@contoso.example"),
+                "userDisplayName": "",
+                "isSuccess": n % 3 != 0,
+                "authMethod": method,
+                "failureReason": if n % 3 != 0 { "" } else { "Code expired" },
+                "eventDateTime": iso_minutes_ago(n as i64 * 11 + 3),
+            })
+        })
+        .collect();
+    for n in 0..5 {
+        records.push(json!({
+            "id": LATE_USER,
+            "feature": "reset",
+            "userPrincipalName": "late@contoso.example",
+            "userDisplayName": "Late Arrival",
+            "isSuccess": true,
+            "authMethod": "email",
+            "failureReason": "",
+            "eventDateTime": iso_minutes_ago(n * 17 + 1),
+        }));
+    }
+    let summary = json!({
+        "@odata.context": "https://graph.microsoft.com/beta/$metadata#reports/authenticationMethods/userEventsSummary",
+        "value": records,
+    });
+    let directory = json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#reports/authenticationMethods/userRegistrationDetails",
+        "value": [{
+            "id": LATE_USER,
+            "userPrincipalName": "late@contoso.example",
+            "userDisplayName": "Late Arrival",
+            "userType": "member",
+            "isAdmin": false,
+            "methodsRegistered": ["email", "macOsSecureEnclaveKey"],
+        }],
+    });
+    vec![
+        upload_graph(&remote, &client, "summary.json", summary).await,
+        upload_graph(&remote, &client, "directory.json", directory).await,
+    ]
+}
+
 async fn writers_on_two_instances(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.with_conn(|conn| {
@@ -210,6 +298,7 @@ async fn writers_on_two_instances(backend: Backend) {
     }
     let policy = actix_rt::spawn(policy_writer(instance(1), admin.clone()));
     let import = actix_rt::spawn(import_writer(instance(0), admin.clone(), users.clone()));
+    let graph = actix_rt::spawn(graph_writer(instance(1), admin.clone(), users.clone()));
 
     let mut statuses = Vec::new();
     for writer in ingest {
@@ -217,12 +306,14 @@ async fn writers_on_two_instances(backend: Backend) {
     }
     let policy = policy.await.unwrap();
     let import = import.await.unwrap();
+    let graph = graph.await.unwrap();
     assert!(
         statuses.iter().all(|s| *s == 200),
         "every ingest batch is stored: {statuses:?}"
     );
     assert!(policy.iter().all(|s| *s == 303), "policy saves: {policy:?}");
     assert!(import.iter().all(|s| *s == 200), "uploads: {import:?}");
+    assert_eq!(graph, [200, 200], "Graph uploads");
 
     app.with_conn(|conn| {
         // Every batch and upload is there, each activity once.
@@ -236,8 +327,23 @@ async fn writers_on_two_instances(backend: Backend) {
             INGEST_WRITERS * BATCHES * 5 + 120,
             "each activity once"
         );
-        // Events and activities per hour and per day equal a recount.
+        // The Graph events are all there; the late user's are theirs now,
+        // and no event is left outside the directory.
         let events = stored_events(conn);
+        let graph_events = events.iter().filter(|e| e.id.starts_with("ues-")).count();
+        assert_eq!(graph_events, 35, "each Graph event once");
+        assert_eq!(
+            events.iter().filter(|e| e.user_id == LATE_USER).count(),
+            5,
+            "the late user's events are theirs"
+        );
+        let outside: i64 = db::schema::method_events::table
+            .filter(db::schema::method_events::user_principal_name.is_not_null())
+            .count()
+            .get_result(conn)
+            .unwrap();
+        assert_eq!(outside, 0, "no event left outside the directory");
+        // Events and activities per hour and per day equal a recount.
         assert_eq!(stored_aggregates(conn), recount(&activities, &events));
         // Users per status combination equal a recount.
         let maintained = status_totals(conn).unwrap();
@@ -252,7 +358,11 @@ async fn writers_on_two_instances(backend: Backend) {
             "re-evaluating changed {} users",
             again.changed
         );
-        assert_eq!(again.users, USERS as u64);
+        assert_eq!(
+            again.users,
+            USERS as u64 + 1,
+            "the demo's users and the late one"
+        );
     });
 }
 db_test!(
