@@ -51,8 +51,8 @@ impl<'v> Rec<'v> {
     /// warning for a name this portal does not know.
     fn method_name(&self, field: &str, graph_name: &str) -> Result<&'static [Method], ImportError> {
         match graph_methods(graph_name) {
-            Ok(methods) => Ok(methods),
-            Err(_) => {
+            Some(methods) => Ok(methods),
+            None => {
                 let hint = if graph_name == UNKNOWN_FUTURE_VALUE {
                     UNKNOWN_FUTURE_VALUE_HINT.to_string()
                 } else {
@@ -210,20 +210,12 @@ impl<'v> Rec<'v> {
     }
 }
 
-/// The catalogue methods of a Graph method name, or why there are none.
-pub(super) fn graph_methods(name: &str) -> Result<&'static [Method], String> {
-    if let Some((_, methods)) = GRAPH_METHODS.iter().find(|(n, _)| *n == name) {
-        return Ok(methods);
-    }
-    let mut known: Vec<&str> = GRAPH_METHODS.iter().map(|(n, _)| *n).collect();
-    known.sort_unstable_by_key(|n| n.to_lowercase());
-    let hint = nearest(name, &known)
-        .map(|n| format!(" (did you mean {n:?}?)"))
-        .unwrap_or_default();
-    Err(format!(
-        "unknown authentication method {name:?}{hint}; known: {}",
-        known.join(", ")
-    ))
+/// The catalogue methods of a Graph method name, matched exactly.
+pub(super) fn graph_methods(name: &str) -> Option<&'static [Method]> {
+    GRAPH_METHODS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, methods)| *methods)
 }
 
 /// The known name closest to `name` (ignoring case), when it is close.
