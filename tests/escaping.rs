@@ -63,7 +63,8 @@ fn build_tenant(app: &TestApp, now: NaiveDateTime) {
                 is_guest: false,
                 directory_role: role.to_string(),
                 is_admin: false,
-                account_enabled: true,
+                account_enabled: Some(true),
+                mfa: Default::default(),
                 directory_status: None,
             })
             .collect();

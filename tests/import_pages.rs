@@ -1517,3 +1517,246 @@ db_test!(
     events_of_users_not_in_the_directory_are_kept_and_attach_later,
     events_outside_the_directory
 );
+
+/// A registration-details export as Microsoft documents it, one user for
+/// each value of `defaultMfaMethod` and of
+/// `userPreferredMethodForSecondaryAuthentication`, and one exported before
+/// those fields existed.
+fn registration_details_export(ben_default: &str) -> Value {
+    let user = |id: &str,
+                name: &str,
+                admin: bool,
+                mfa: Option<bool>,
+                default: &str,
+                preferred: &str,
+                system_on: bool,
+                system: &[&str]| {
+        json!({
+            "id": id, "userPrincipalName": format!("{id}@contoso.com"), "userDisplayName": name,
+            "userType": "member", "isAdmin": admin,
+            "isSsprRegistered": false, "isSsprEnabled": false, "isSsprCapable": false,
+            "isMfaRegistered": mfa, "isMfaCapable": mfa.unwrap_or(false),
+            "isPasswordlessCapable": false,
+            "methodsRegistered": ["mobilePhone"],
+            "defaultMfaMethod": default,
+            "isSystemPreferredAuthenticationMethodEnabled": system_on,
+            "systemPreferredAuthenticationMethods": system,
+            "userPreferredMethodForSecondaryAuthentication": preferred,
+            "lastUpdatedDateTime": "2025-05-19T23:10:41.6195833Z"
+        })
+    };
+    json!({
+        "@odata.context": "https://graph.microsoft.com/beta/$metadata#reports/authenticationMethods/userRegistrationDetails",
+        "value": [
+            user("ada", "Ada", false, Some(true), "microsoftAuthenticatorPush", "push", true, &["push"]),
+            user("ben", "Ben", false, Some(true), ben_default, "sms", false, &["sms"]),
+            user("cyd", "Cyd", false, Some(true), "alternateMobilePhone", "voiceAlternateMobile", true, &["voiceAlternateMobile"]),
+            user("dot", "Dot", false, Some(true), "officePhone", "voiceOffice", true, &["voiceOffice"]),
+            user("eli", "Eli", false, Some(true), "softwareOneTimePasscode", "oath", true, &["oath"]),
+            user("fin", "Fin", false, Some(false), "none", "voiceMobile", true, &[]),
+            user("gia", "Gia", true, Some(true), "unknownFutureValue", "unknownFutureValue", true, &["Fido2", "push"]),
+            {"id": "old", "userPrincipalName": "old@contoso.com", "userDisplayName": "Old",
+             "userType": "member", "isAdmin": false, "isSsprRegistered": false,
+             "isMfaCapable": false, "methodsRegistered": []}
+        ]
+    })
+}
+
+/// What `userRegistrationDetails` says beyond the five statuses is stored,
+/// listed, filtered, downloaded and served under Graph's names; what no
+/// source said (account enabled, directory role) reads as unknown; a later
+/// export replaces what the earlier one said.
+async fn registration_details_fields(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let upload = |export: Value| {
+        let app = &app;
+        async move {
+            let token = csrf(app).await;
+            let response = post_multipart(
+                app,
+                multipart(
+                    &[("csrf", &token), ("kind", "graph")],
+                    &[("registrations.json", export.to_string().into_bytes())],
+                ),
+            )
+            .await;
+            assert_eq!(response.status().as_u16(), 200);
+            response.text().await.unwrap()
+        }
+    };
+    let html = upload(registration_details_export("mobilePhone")).await;
+    let warnings = cells(&html, "#import-warnings tbody tr");
+    let found: Vec<(&str, &str, &str)> = warnings
+        .iter()
+        .map(|r| (r[1].as_str(), r[2].as_str(), r[3].as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("record 7", "defaultMfaMethod", "unknownFutureValue"),
+            (
+                "record 7",
+                "userPreferredMethodForSecondaryAuthentication",
+                "unknownFutureValue"
+            ),
+        ],
+        "{html}"
+    );
+    assert!(warnings[0][5].contains("Prefer: include-unknown-enum-members"));
+
+    let names = |path: String| {
+        let app = &app;
+        async move { texts(&page(app, &path).await, "table.list tbody td.c-name") }
+    };
+    let filtered = |param: &str, value: &str| names(format!("/registrations?{param}={value}"));
+    // Every documented value selects its user; Graph's casing does not matter.
+    for (value, who) in [
+        ("microsoftAuthenticatorPush", "Ada"),
+        ("mobilePhone", "Ben"),
+        ("alternateMobilePhone", "Cyd"),
+        ("officePhone", "Dot"),
+        ("softwareOneTimePasscode", "Eli"),
+        ("none", "Fin"),
+        ("other", "Gia"),
+        ("none_stated", "Old"),
+    ] {
+        assert_eq!(
+            filtered("default_mfa_method", value).await,
+            [who],
+            "{value}"
+        );
+    }
+    assert_eq!(filtered("system_preferred_method", "fido2").await, ["Gia"]);
+    assert_eq!(filtered("system_preferred_method", "sms").await, ["Ben"]);
+    assert_eq!(filtered("mfa_registered", "no").await, ["Fin"]);
+    assert_eq!(filtered("mfa_registered", "unknown").await, ["Old"]);
+    assert_eq!(filtered("account_enabled", "unknown").await.len(), 8);
+    assert!(filtered("account_enabled", "yes").await.is_empty());
+    assert!(filtered("account_enabled", "no").await.is_empty());
+    let response = app
+        .get("/registrations?default_mfa_method=quantumToken")
+        .await;
+    assert_eq!(response.status().as_u16(), 400);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("default_mfa_method"), "{body}");
+
+    // The columns, on the page and in the CSV.
+    let list = page(&app, "/registrations?q=ben").await;
+    let row = &cells(&list, "table.list tbody tr")[0];
+    assert_eq!(
+        row[10..],
+        [
+            "—",
+            "Yes",
+            "Mobile phone",
+            "SMS (off)",
+            "2025-05-19 23:10 UTC"
+        ],
+        "{row:?}"
+    );
+    let gia = &cells(
+        &page(&app, "/registrations?q=gia").await,
+        "table.list tbody tr",
+    )[0];
+    assert_eq!(
+        gia[12..14],
+        [
+            "unknownFutureValue",
+            "FIDO2 security key, Authenticator push"
+        ]
+    );
+    let csv = app
+        .get("/registrations.csv?q=ben")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header[10..],
+        [
+            "Account enabled",
+            "MFA registered",
+            "Default MFA method",
+            "System-preferred method",
+            "Last updated"
+        ]
+    );
+    let record: Vec<String> = reader
+        .records()
+        .next()
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(record, *row);
+
+    // The API, under Graph's own names and values.
+    let api: Value = app
+        .get("/api/v1/registrations?default_mfa_method=mobilePhone")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ben = &api["value"][0];
+    assert_eq!(ben["id"], "ben", "{api}");
+    assert_eq!(ben["accountEnabled"], Value::Null);
+    assert_eq!(ben["isMfaRegistered"], true);
+    assert_eq!(ben["defaultMfaMethod"], "mobilePhone");
+    assert_eq!(ben["isSystemPreferredAuthenticationMethodEnabled"], false);
+    assert_eq!(ben["systemPreferredAuthenticationMethods"], json!(["sms"]));
+    assert_eq!(ben["userPreferredMethodForSecondaryAuthentication"], "sms");
+    assert_eq!(ben["lastUpdatedDateTime"], "2025-05-19T23:10:41.619583Z");
+    let old: Value = app.get("/api/v1/users/old").await.json().await.unwrap();
+    assert_eq!(old["defaultMfaMethod"], Value::Null, "{old}");
+    assert_eq!(old["directoryRole"], Value::Null, "{old}");
+
+    // The user page: what the export said, and no role or account state
+    // made up; the administrator's explanation reads without a role.
+    let gia_page = page(&app, "/users/gia").await;
+    let facts = texts(&gia_page, "p.user-facts").join(" ");
+    assert!(facts.contains("Role: —"), "{facts}");
+    assert!(facts.contains("Account enabled: —"), "{facts}");
+    assert!(!gia_page.contains("This account is disabled"));
+    assert_eq!(texts(&gia_page, "dd.f-default-mfa"), ["unknownFutureValue"]);
+    assert_eq!(
+        texts(&gia_page, "dd.f-user-preferred"),
+        ["unknownFutureValue"]
+    );
+    let enabled = verdicts(&gia_page);
+    assert!(!gia_page.contains("()"), "{enabled:?}");
+    assert!(
+        gia_page.contains("An administrator; administrators are always in scope"),
+        "{enabled:?}"
+    );
+    let old_page = page(&app, "/users/old").await;
+    assert_eq!(
+        count(&old_page, "dd.f-default-mfa"),
+        0,
+        "no export described Old"
+    );
+
+    // A later export replaces what the earlier one said, and the filters
+    // and counts follow.
+    upload(registration_details_export("officePhone")).await;
+    assert!(filtered("default_mfa_method", "mobilePhone")
+        .await
+        .is_empty());
+    assert_eq!(
+        filtered("default_mfa_method", "officePhone").await,
+        ["Ben", "Dot"]
+    );
+    let counted: Value = app
+        .get("/api/v1/registrations?default_mfa_method=officePhone")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counted["count"], 2, "{counted}");
+}
+db_test!(
+    registration_details_fields_are_listed_filtered_and_served,
+    registration_details_fields
+);

@@ -72,7 +72,7 @@ async fn worked_example_statuses(backend: Backend) {
     }
     let hal = user(&mut conn, "Hal");
     assert!(
-        !hal.account_enabled,
+        hal.account_enabled == Some(false),
         "Hal is listed with Account enabled = no"
     );
     assert_eq!(
@@ -223,7 +223,8 @@ async fn fact_changes_apply_at_once(backend: Backend) {
             is_guest: false,
             directory_role: "Helpdesk Administrator".into(),
             is_admin: true,
-            account_enabled: true,
+            account_enabled: Some(true),
+            mfa: Default::default(),
             directory_status: None,
         }],
         now,

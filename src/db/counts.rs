@@ -66,32 +66,19 @@ pub fn add_status_counts(
     deltas: &HashMap<StatusKey, i64>,
 ) -> QueryResult<()> {
     use user_status_counts::dsl as c;
-    for (key, delta) in deltas.iter().filter(|(_, d)| **d != 0) {
-        let row = (
-            c::is_registered.eq(key.status.registered),
-            c::is_enabled.eq(key.status.enabled),
-            c::is_capable.eq(key.status.capable),
-            c::is_mfa_capable.eq(key.status.mfa_capable),
-            c::is_passwordless_capable.eq(key.status.passwordless_capable),
-            c::is_guest.eq(key.is_guest),
-            c::is_admin.eq(key.is_admin),
-            c::account_enabled.eq(key.account_enabled),
-            c::methods_mask.eq(key.methods_mask),
-            c::user_count.eq(*delta),
-        );
+    // Packed keys in order: two writers moving users between the same keys
+    // take the rows' locks in the same order.
+    let mut packed: Vec<(i64, i64)> = deltas
+        .iter()
+        .filter(|(_, d)| **d != 0)
+        .map(|(k, d)| (k.pack(), *d))
+        .collect();
+    packed.sort_unstable();
+    for (key, delta) in packed {
+        let row = (c::status_key.eq(key), c::user_count.eq(delta));
         with_backend!(&mut *conn, conn => diesel::insert_into(c::user_status_counts)
             .values(row)
-            .on_conflict((
-                c::is_registered,
-                c::is_enabled,
-                c::is_capable,
-                c::is_mfa_capable,
-                c::is_passwordless_capable,
-                c::is_guest,
-                c::is_admin,
-                c::account_enabled,
-                c::methods_mask,
-            ))
+            .on_conflict(c::status_key)
             .do_update()
             .set(c::user_count.eq(c::user_count + excluded(c::user_count)))
             .execute(conn))?;
@@ -106,43 +93,11 @@ pub fn rebuild_status_counts(conn: &mut DbConnection) -> QueryResult<()> {
     use user_status_counts::dsl as c;
     diesel::delete(c::user_status_counts).execute(conn)?;
     let grouped = users::table
-        .group_by((
-            users::is_registered,
-            users::is_enabled,
-            users::is_capable,
-            users::is_mfa_capable,
-            users::is_passwordless_capable,
-            users::is_guest,
-            users::is_admin,
-            users::account_enabled,
-            users::methods_mask,
-        ))
-        .select((
-            users::is_registered,
-            users::is_enabled,
-            users::is_capable,
-            users::is_mfa_capable,
-            users::is_passwordless_capable,
-            users::is_guest,
-            users::is_admin,
-            users::account_enabled,
-            users::methods_mask,
-            count_star(),
-        ));
+        .group_by(users::status_key)
+        .select((users::status_key, count_star()));
     diesel::insert_into(c::user_status_counts)
         .values(grouped)
-        .into_columns((
-            c::is_registered,
-            c::is_enabled,
-            c::is_capable,
-            c::is_mfa_capable,
-            c::is_passwordless_capable,
-            c::is_guest,
-            c::is_admin,
-            c::account_enabled,
-            c::methods_mask,
-            c::user_count,
-        ))
+        .into_columns((c::status_key, c::user_count))
         .execute(conn)?;
     Ok(())
 }

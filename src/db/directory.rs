@@ -5,6 +5,7 @@ use super::counts::{add_status_counts, rebuild_status_counts, touch_data_changed
 use super::models::{NewUserMethod, PolicyRow, StatusKey, User};
 use super::schema::{directory_groups, group_members, sspr_policy, user_methods, users};
 use super::{indexes, DbConnection};
+use crate::domain::second_factor::MfaDetails;
 use crate::domain::{evaluate, Method, MethodSet, SsprPolicy, UserFacts};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -300,9 +301,12 @@ pub struct DirectoryUser {
     pub is_guest: bool,
     pub directory_role: String,
     pub is_admin: bool,
-    pub account_enabled: bool,
+    /// `None` while no source has said.
+    pub account_enabled: Option<bool>,
     /// Statuses a directory export stated ([`crate::domain::Verdicts::pack`]) and when.
     pub directory_status: Option<(i32, NaiveDateTime)>,
+    /// The rest of what Graph's registration details said.
+    pub mfa: MfaDetails,
 }
 
 /// Inserts or updates users' own facts and re-derives their status, moving
@@ -329,6 +333,9 @@ pub fn put_users(
                     is_guest: record.is_guest,
                     is_admin: record.is_admin,
                     account_enabled: record.account_enabled,
+                    mfa_registered: record.mfa.mfa_registered,
+                    default_mfa_method: record.mfa.default_code(),
+                    system_preferred_method: record.mfa.system_preferred_code(),
                     ..old.key()
                 };
                 *deltas.entry(old.key()).or_default() -= 1;
@@ -343,6 +350,13 @@ pub fn put_users(
                         users::account_enabled.eq(record.account_enabled),
                         users::directory_status.eq(record.directory_status.map(|d| d.0)),
                         users::directory_status_at.eq(record.directory_status.map(|d| d.1)),
+                        users::is_mfa_registered.eq(record.mfa.mfa_registered),
+                        users::default_mfa_method.eq(&record.mfa.default_mfa_method),
+                        users::is_system_preferred_enabled.eq(record.mfa.system_preferred_enabled),
+                        users::system_preferred_methods.eq(record.mfa.joined_system_preferred()),
+                        users::user_preferred_method.eq(&record.mfa.user_preferred_method),
+                        users::registration_updated_at.eq(record.mfa.updated_at),
+                        users::status_key.eq(moved.pack()),
                         users::search_text.eq(&search),
                         users::updated_at.eq(now),
                     ))
@@ -370,6 +384,12 @@ pub fn put_users(
                     search_rowid: next_search_rowid,
                     directory_status: record.directory_status.map(|d| d.0),
                     directory_status_at: record.directory_status.map(|d| d.1),
+                    is_mfa_registered: record.mfa.mfa_registered,
+                    default_mfa_method: record.mfa.default_mfa_method.clone(),
+                    is_system_preferred_enabled: record.mfa.system_preferred_enabled,
+                    system_preferred_methods: record.mfa.joined_system_preferred(),
+                    user_preferred_method: record.mfa.user_preferred_method.clone(),
+                    registration_updated_at: record.mfa.updated_at,
                 };
                 next_search_rowid += 1;
                 row.status_key = row.key().pack();

@@ -10,8 +10,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 /// A user as the users file holds it: (id, display name, principal name,
-/// guest, administrator, directory role, account enabled).
-pub type UserLine = (String, String, String, bool, bool, String, bool);
+/// guest, administrator, directory role, account enabled if known).
+pub type UserLine = (String, String, String, bool, bool, String, Option<bool>);
 
 /// Users after `after` (by id), at most `limit`.
 pub fn users_after(conn: &mut DbConnection, after: &str, limit: i64) -> QueryResult<Vec<UserLine>> {

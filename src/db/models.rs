@@ -1,6 +1,7 @@
 //! Rows as diesel reads and writes them.
 
 use super::schema::*;
+use crate::domain::second_factor::MfaDetails;
 pub use crate::domain::status::StatusKey;
 use crate::domain::Verdicts;
 use crate::domain::{MethodSet, UserStatus};
@@ -16,7 +17,8 @@ pub struct User {
     pub is_guest: bool,
     pub directory_role: String,
     pub is_admin: bool,
-    pub account_enabled: bool,
+    /// `None` while no source has said.
+    pub account_enabled: Option<bool>,
     pub methods_mask: i32,
     pub is_registered: bool,
     pub is_enabled: bool,
@@ -26,13 +28,21 @@ pub struct User {
     pub search_text: String,
     pub updated_at: NaiveDateTime,
     /// [`StatusKey::pack`] of the columns above, for the list indexes.
-    pub status_key: i32,
+    pub status_key: i64,
     /// Stable key of the user's row in the SQLite search index.
     pub search_rowid: i64,
     /// Statuses a directory export stated ([`crate::domain::Verdicts::pack`]).
     pub directory_status: Option<i32>,
     /// The time the export stated them for.
     pub directory_status_at: Option<NaiveDateTime>,
+    /// The rest of Graph's registration details ([`MfaDetails`]).
+    pub is_mfa_registered: Option<bool>,
+    pub default_mfa_method: Option<String>,
+    pub is_system_preferred_enabled: Option<bool>,
+    /// Graph's names, comma-separated.
+    pub system_preferred_methods: Option<String>,
+    pub user_preferred_method: Option<String>,
+    pub registration_updated_at: Option<NaiveDateTime>,
 }
 
 /// A user as the registration list shows one: names and the packed status
@@ -44,7 +54,7 @@ pub struct ListUser {
     pub id: String,
     pub display_name: String,
     pub user_principal_name: String,
-    pub status_key: i32,
+    pub status_key: i64,
 }
 
 impl ListUser {
@@ -86,13 +96,31 @@ impl User {
         }
     }
 
+    /// What Graph's registration details said beyond the five statuses.
+    pub fn mfa_details(&self) -> MfaDetails {
+        MfaDetails {
+            mfa_registered: self.is_mfa_registered,
+            default_mfa_method: self.default_mfa_method.clone(),
+            system_preferred_enabled: self.is_system_preferred_enabled,
+            system_preferred_methods: MfaDetails::split_system_preferred(
+                self.system_preferred_methods.as_deref(),
+            ),
+            user_preferred_method: self.user_preferred_method.clone(),
+            updated_at: self.registration_updated_at,
+        }
+    }
+
     /// The user's attributes as the status counts group them.
     pub fn key(&self) -> StatusKey {
+        let mfa = self.mfa_details();
         StatusKey {
             status: self.status(),
             is_guest: self.is_guest,
             is_admin: self.is_admin,
             account_enabled: self.account_enabled,
+            mfa_registered: mfa.mfa_registered,
+            default_mfa_method: mfa.default_code(),
+            system_preferred_method: mfa.system_preferred_code(),
             methods_mask: self.methods_mask,
         }
     }
@@ -110,33 +138,14 @@ pub fn search_text(display_name: &str, user_principal_name: &str) -> String {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = user_status_counts)]
 pub struct StatusCountRow {
-    pub is_registered: bool,
-    pub is_enabled: bool,
-    pub is_capable: bool,
-    pub is_mfa_capable: bool,
-    pub is_passwordless_capable: bool,
-    pub is_guest: bool,
-    pub is_admin: bool,
-    pub account_enabled: bool,
-    pub methods_mask: i32,
+    /// [`StatusKey::pack`].
+    pub status_key: i64,
     pub user_count: i64,
 }
 
 impl StatusCountRow {
     pub fn key(&self) -> StatusKey {
-        StatusKey {
-            status: UserStatus {
-                registered: self.is_registered,
-                enabled: self.is_enabled,
-                capable: self.is_capable,
-                mfa_capable: self.is_mfa_capable,
-                passwordless_capable: self.is_passwordless_capable,
-            },
-            is_guest: self.is_guest,
-            is_admin: self.is_admin,
-            account_enabled: self.account_enabled,
-            methods_mask: self.methods_mask,
-        }
+        StatusKey::unpack(self.status_key)
     }
 }
 

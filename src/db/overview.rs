@@ -23,15 +23,17 @@ pub fn status_totals(conn: &mut DbConnection) -> QueryResult<StatusTotals> {
     let mut t = StatusTotals::default();
     for row in status_count_rows(conn)? {
         let n = row.user_count;
+        let key = row.key();
+        let s = key.status;
         t.users += n;
-        t.registered += n * i64::from(row.is_registered);
-        t.enabled += n * i64::from(row.is_enabled);
-        t.capable += n * i64::from(row.is_capable);
-        t.enabled_not_registered += n * i64::from(row.is_enabled && !row.is_registered);
-        t.registered_not_enabled += n * i64::from(row.is_registered && !row.is_enabled);
-        t.mfa_capable += n * i64::from(row.is_mfa_capable);
-        t.passwordless_capable += n * i64::from(row.is_passwordless_capable);
-        t.disabled_accounts += n * i64::from(!row.account_enabled);
+        t.registered += n * i64::from(s.registered);
+        t.enabled += n * i64::from(s.enabled);
+        t.capable += n * i64::from(s.capable);
+        t.enabled_not_registered += n * i64::from(s.enabled && !s.registered);
+        t.registered_not_enabled += n * i64::from(s.registered && !s.enabled);
+        t.mfa_capable += n * i64::from(s.mfa_capable);
+        t.passwordless_capable += n * i64::from(s.passwordless_capable);
+        t.disabled_accounts += n * i64::from(key.account_enabled == Some(false));
     }
     Ok(t)
 }

@@ -20,12 +20,15 @@ use super::schema::users;
 use super::search::{self, count_matches};
 use super::DbConnection;
 use crate::domain::filter::{
-    Cursor, PagePosition, PageSize, RegistrationFilter, Search, Sort, SortField, Tristate, UserType,
+    Cursor, PagePosition, PageSize, RegistrationFilter, Search, Sort, SortField, Stated, Tristate,
+    UserType,
 };
-use crate::domain::StatusKey;
+use crate::domain::second_factor::MfaDetails;
+use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
+use std::collections::HashMap;
 
 type Db = <DbConnection as Connection>::Backend;
 type Query<'a> = users::BoxedQuery<'a, Db>;
@@ -68,9 +71,17 @@ pub struct RegistrationPage {
     pub count_capped: bool,
     pub has_next: bool,
     pub has_prev: bool,
+    /// What registration-details exports said of the page's users beyond
+    /// their status key, by user id (none for a user no export described).
+    pub details: HashMap<String, MfaDetails>,
 }
 
 impl RegistrationPage {
+    /// What an export said of a user of this page beyond the status key.
+    pub fn details_of(&self, user: &ListUser) -> MfaDetails {
+        self.details.get(&user.id).cloned().unwrap_or_default()
+    }
+
     /// The cursor of a row for `sort`.
     pub fn cursor(user: &ListUser, sort: Sort) -> Cursor {
         Cursor {
@@ -91,7 +102,7 @@ fn sort_value(user: &ListUser, sort: Sort) -> &str {
 fn admitted_keys(
     conn: &mut DbConnection,
     filter: &RegistrationFilter,
-) -> QueryResult<(Vec<i32>, i64, i64)> {
+) -> QueryResult<(Vec<i64>, i64, i64)> {
     let mut keys = Vec::new();
     let (mut admitted, mut total) = (0, 0);
     for row in status_count_rows(conn)? {
@@ -105,10 +116,71 @@ fn admitted_keys(
     Ok((keys, admitted, total))
 }
 
+/// One page of users, with what exports said of them beyond the key (read
+/// by id for the page's rows, which the list indexes do not cover).
 pub fn registration_page(
     conn: &mut DbConnection,
     q: &RegistrationQuery,
 ) -> QueryResult<RegistrationPage> {
+    let mut page = users_page(conn, q)?;
+    page.details = mfa_details_of(conn, &page.users)?;
+    Ok(page)
+}
+
+/// The extra details of these users, skipping users no export described.
+fn mfa_details_of(
+    conn: &mut DbConnection,
+    page: &[ListUser],
+) -> QueryResult<HashMap<String, MfaDetails>> {
+    type Columns = (
+        String,
+        Option<bool>,
+        Option<String>,
+        Option<bool>,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDateTime>,
+    );
+    let mut details = HashMap::new();
+    let ids: Vec<&str> = page.iter().map(|u| u.id.as_str()).collect();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<Columns> = users::table
+            .filter(users::id.eq_any(chunk))
+            .filter(
+                users::is_mfa_registered
+                    .is_not_null()
+                    .or(users::default_mfa_method.is_not_null())
+                    .or(users::is_system_preferred_enabled.is_not_null())
+                    .or(users::system_preferred_methods.is_not_null())
+                    .or(users::user_preferred_method.is_not_null())
+                    .or(users::registration_updated_at.is_not_null()),
+            )
+            .select((
+                users::id,
+                users::is_mfa_registered,
+                users::default_mfa_method,
+                users::is_system_preferred_enabled,
+                users::system_preferred_methods,
+                users::user_preferred_method,
+                users::registration_updated_at,
+            ))
+            .load(conn)?;
+        for (id, registered, default, enabled, system, preferred, updated) in rows {
+            let mfa = MfaDetails {
+                mfa_registered: registered,
+                default_mfa_method: default,
+                system_preferred_enabled: enabled,
+                system_preferred_methods: MfaDetails::split_system_preferred(system.as_deref()),
+                user_preferred_method: preferred,
+                updated_at: updated,
+            };
+            details.insert(id, mfa);
+        }
+    }
+    Ok(details)
+}
+
+fn users_page(conn: &mut DbConnection, q: &RegistrationQuery) -> QueryResult<RegistrationPage> {
     let (keys, admitted, total) = admitted_keys(conn, &q.filter)?;
     if admitted == 0 {
         return Ok(RegistrationPage::default());
@@ -182,41 +254,62 @@ enum Driver {
 /// admits (to seek in the key index) and bit tests on the key (to check rows
 /// met in another index's order, without a list of thousands of keys).
 pub struct Status {
-    keys: Vec<i32>,
+    keys: Vec<i64>,
     tests: String,
 }
 
 impl Status {
-    fn new(filter: &RegistrationFilter, keys: Vec<i32>) -> Status {
-        let bit = |edit: fn(&mut StatusKey)| {
-            let mut k = StatusKey::unpack(0);
-            edit(&mut k);
-            k.pack()
-        };
-        let mut terms: Vec<String> = Vec::new();
-        let mut test = |t: Tristate, b: i32| match t {
+    fn new(filter: &RegistrationFilter, keys: Vec<i64>) -> Status {
+        use crate::domain::status::bits;
+        // Each test: the key's bits under `mask` equal `value`.
+        let mut tests: Vec<(i64, i64)> = Vec::new();
+        let mut flag = |t: Tristate, bit: i64| match t {
             Tristate::All => {}
-            Tristate::Yes => terms.push(format!("(status_key & {b}) <> 0")),
-            Tristate::No => terms.push(format!("(status_key & {b}) = 0")),
+            Tristate::Yes => tests.push((bit, bit)),
+            Tristate::No => tests.push((bit, 0)),
         };
-        test(filter.registered, bit(|k| k.status.registered = true));
-        test(filter.enabled, bit(|k| k.status.enabled = true));
-        test(filter.capable, bit(|k| k.status.capable = true));
-        test(filter.mfa_capable, bit(|k| k.status.mfa_capable = true));
-        test(
-            filter.passwordless_capable,
-            bit(|k| k.status.passwordless_capable = true),
-        );
-        test(
+        flag(filter.registered, bits::REGISTERED);
+        flag(filter.enabled, bits::ENABLED);
+        flag(filter.capable, bits::CAPABLE);
+        flag(filter.mfa_capable, bits::MFA_CAPABLE);
+        flag(filter.passwordless_capable, bits::PASSWORDLESS_CAPABLE);
+        flag(
             match filter.user_type {
                 None => Tristate::All,
                 Some(UserType::Guest) => Tristate::Yes,
                 Some(UserType::Member) => Tristate::No,
             },
-            bit(|k| k.is_guest = true),
+            bits::GUEST,
         );
-        test(filter.admin, bit(|k| k.is_admin = true));
-        test(filter.account_enabled, bit(|k| k.account_enabled = true));
+        flag(filter.admin, bits::ADMIN);
+        let mut stated = |s: Stated, bit: i64, known: i64| match s {
+            Stated::All => {}
+            Stated::Yes => tests.push((bit | known, bit | known)),
+            Stated::No => tests.push((bit | known, known)),
+            Stated::Unknown => tests.push((known, 0)),
+        };
+        stated(
+            filter.account_enabled,
+            bits::ACCOUNT_ENABLED,
+            bits::ACCOUNT_ENABLED_KNOWN,
+        );
+        stated(
+            filter.mfa_registered,
+            bits::MFA_REGISTERED,
+            bits::MFA_REGISTERED_KNOWN,
+        );
+        for (code, shift) in [
+            (filter.default_mfa_method, bits::DEFAULT_MFA_SHIFT),
+            (filter.system_preferred_method, bits::SYSTEM_PREFERRED_SHIFT),
+        ] {
+            if let Some(code) = code {
+                tests.push((bits::CODE << shift, i64::from(code) << shift));
+            }
+        }
+        let mut terms: Vec<String> = tests
+            .into_iter()
+            .map(|(mask, value)| format!("(status_key & {mask}) = {value}"))
+            .collect();
         if !filter.methods.is_empty() {
             terms.push(format!("(status_key & {}) <> 0", filter.methods.mask()));
         }
@@ -313,6 +406,7 @@ fn paged(users: Vec<ListUser>, position: &PagePosition, more: bool) -> Registrat
         count_capped: false,
         has_next,
         has_prev,
+        details: HashMap::new(),
     }
 }
 

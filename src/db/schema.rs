@@ -9,7 +9,7 @@ diesel::table! {
         is_guest -> Bool,
         directory_role -> Text,
         is_admin -> Bool,
-        account_enabled -> Bool,
+        account_enabled -> Nullable<Bool>,
         methods_mask -> Integer,
         is_registered -> Bool,
         is_enabled -> Bool,
@@ -18,10 +18,16 @@ diesel::table! {
         is_passwordless_capable -> Bool,
         search_text -> Text,
         updated_at -> Timestamp,
-        status_key -> Integer,
+        status_key -> BigInt,
         search_rowid -> BigInt,
         directory_status -> Nullable<Integer>,
         directory_status_at -> Nullable<Timestamp>,
+        is_mfa_registered -> Nullable<Bool>,
+        default_mfa_method -> Nullable<Text>,
+        is_system_preferred_enabled -> Nullable<Bool>,
+        system_preferred_methods -> Nullable<Text>,
+        user_preferred_method -> Nullable<Text>,
+        registration_updated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -132,16 +138,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    user_status_counts (is_registered, is_enabled, is_capable, is_mfa_capable, is_passwordless_capable, is_guest, is_admin, account_enabled, methods_mask) {
-        is_registered -> Bool,
-        is_enabled -> Bool,
-        is_capable -> Bool,
-        is_mfa_capable -> Bool,
-        is_passwordless_capable -> Bool,
-        is_guest -> Bool,
-        is_admin -> Bool,
-        account_enabled -> Bool,
-        methods_mask -> Integer,
+    user_status_counts (status_key) {
+        status_key -> BigInt,
         user_count -> BigInt,
     }
 }

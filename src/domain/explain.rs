@@ -130,6 +130,12 @@ pub fn registered(a: &Assessment, ctx: &Context<'_>) -> Explanation {
 
 pub fn enabled(a: &Assessment, ctx: &Context<'_>) -> Explanation {
     let reason = match a.scope {
+        // A source that says a user is an administrator may not name the
+        // role (Graph's registration reports do not).
+        ScopeReason::Administrator if ctx.directory_role.is_empty() => {
+            "an administrator; administrators are always in scope, under the administrator policy."
+                .to_string()
+        }
         ScopeReason::Administrator => format!(
             "administrators ({}) are always in scope, under the administrator policy.",
             ctx.directory_role
@@ -369,6 +375,33 @@ mod tests {
             "Administrators (Global Administrator) are always in scope, under the administrator policy."
         );
         assert_eq!(e[3].verdict, "Not MFA capable");
+    }
+
+    #[test]
+    fn an_administrator_whose_role_no_source_named_reads_correctly() {
+        let policy = SsprPolicy::new(Scope::None, 1, PolicyMethodSet::all()).unwrap();
+        let methods: MethodSet = [Email].into_iter().collect();
+        let facts = UserFacts {
+            is_guest: false,
+            is_admin: true,
+            in_policy_group: false,
+            methods,
+        };
+        let e = explain_all(
+            &assess(&policy, &facts),
+            &Context {
+                methods,
+                is_guest: false,
+                directory_role: "",
+                policy_group_name: None,
+                scope: &policy.scope,
+            },
+        );
+        assert_eq!(
+            e[1].reason,
+            "An administrator; administrators are always in scope, under the administrator policy."
+        );
+        assert!(e.iter().all(|x| !x.reason.contains("()")), "{e:?}");
     }
 
     #[test]

@@ -80,6 +80,83 @@ impl Tristate {
     }
 }
 
+/// All / Yes / No / Unknown: a filter on a fact a source may leave unsaid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stated {
+    #[default]
+    All,
+    Yes,
+    No,
+    /// No source said.
+    Unknown,
+}
+
+impl Stated {
+    pub const CHOICES: [Stated; 3] = [Stated::Yes, Stated::No, Stated::Unknown];
+
+    pub fn parse(param: &str, value: Option<&str>) -> FilterResult<Stated> {
+        match value.unwrap_or("") {
+            "" | "all" => Ok(Stated::All),
+            "yes" => Ok(Stated::Yes),
+            "no" => Ok(Stated::No),
+            "unknown" => Ok(Stated::Unknown),
+            other => Err(FilterError::new(
+                param,
+                format!("'{other}' is not allowed; use yes, no, unknown or all"),
+            )),
+        }
+    }
+
+    pub fn admits(self, value: Option<bool>) -> bool {
+        match self {
+            Stated::All => true,
+            Stated::Yes => value == Some(true),
+            Stated::No => value == Some(false),
+            Stated::Unknown => value.is_none(),
+        }
+    }
+
+    /// The URL value; empty for All, which is the default.
+    pub fn key(self) -> &'static str {
+        match self {
+            Stated::All => "",
+            Stated::Yes => "yes",
+            Stated::No => "no",
+            Stated::Unknown => "unknown",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Stated::All => "All",
+            Stated::Yes => "Yes",
+            Stated::No => "No",
+            Stated::Unknown => "Unknown",
+        }
+    }
+}
+
+/// A filter on a second-factor field: the code it asks for
+/// ([`crate::domain::second_factor`]); `None` for all.
+pub fn parse_second_factor(param: &str, value: Option<&str>) -> FilterResult<Option<u8>> {
+    use crate::domain::second_factor as sf;
+    match value.unwrap_or("") {
+        "" | "all" => Ok(None),
+        v => sf::parse_filter(v).map(Some).ok_or_else(|| {
+            let names: Vec<&str> = sf::KNOWN.iter().map(|(n, _)| *n).collect();
+            FilterError::new(
+                param,
+                format!(
+                    "'{v}' is not a method name; use one of {}, {} (a name this portal does not know), {} or all",
+                    names.join(", "),
+                    sf::OTHER_KEY,
+                    sf::NOT_STATED_KEY
+                ),
+            )
+        }),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserType {
     Member,
@@ -186,7 +263,13 @@ pub struct RegistrationFilter {
     pub methods: MethodSet,
     pub user_type: Option<UserType>,
     pub admin: Tristate,
-    pub account_enabled: Tristate,
+    pub account_enabled: Stated,
+    /// Graph's `isMfaRegistered`.
+    pub mfa_registered: Stated,
+    /// Graph's `defaultMfaMethod` ([`crate::domain::second_factor`] code).
+    pub default_mfa_method: Option<u8>,
+    /// The first of Graph's `systemPreferredAuthenticationMethods`.
+    pub system_preferred_method: Option<u8>,
     pub search: Option<Search>,
 }
 
@@ -208,6 +291,13 @@ impl RegistrationFilter {
             }
             && self.admin.admits(key.is_admin)
             && self.account_enabled.admits(key.account_enabled)
+            && self.mfa_registered.admits(key.mfa_registered)
+            && self
+                .default_mfa_method
+                .is_none_or(|c| c == key.default_mfa_method)
+            && self
+                .system_preferred_method
+                .is_none_or(|c| c == key.system_preferred_method)
     }
 
     /// Whether anything but the search narrows the list.
@@ -787,7 +877,10 @@ mod tests {
             },
             is_guest: true,
             is_admin: false,
-            account_enabled: true,
+            account_enabled: None,
+            mfa_registered: Some(true),
+            default_mfa_method: 0,
+            system_preferred_method: 12,
             methods_mask: MethodSet::EMPTY.with(Method::Email).mask(),
         };
         let mut f = RegistrationFilter::default();
@@ -802,6 +895,19 @@ mod tests {
         assert!(!f.admits(&key), "no SMS registered");
         f.methods.insert(Method::Email);
         assert!(f.admits(&key), "any of the methods");
+        f.account_enabled = Stated::Unknown;
+        f.mfa_registered = Stated::Yes;
+        f.system_preferred_method = Some(12);
+        f.default_mfa_method = Some(0);
+        assert!(f.admits(&key), "unknown, stated yes, not stated, SMS");
+        f.account_enabled = Stated::Yes;
+        assert!(!f.admits(&key), "an unknown account is not an enabled one");
+        f.account_enabled = Stated::No;
+        assert!(!f.admits(&key), "nor a disabled one");
+        f.account_enabled = Stated::All;
+        f.default_mfa_method = Some(1);
+        assert!(!f.admits(&key), "a default the export did not state");
+        f.default_mfa_method = None;
         f.user_type = Some(UserType::Member);
         assert!(!f.admits(&key));
     }

@@ -5,6 +5,7 @@ pub mod explain;
 pub mod filter;
 pub mod method;
 pub mod policy;
+pub mod second_factor;
 pub mod status;
 
 pub use activity::{ActivityResult, Details, Feature, Verification};

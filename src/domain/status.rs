@@ -106,58 +106,98 @@ pub fn evaluate(policy: &SsprPolicy, facts: &UserFacts) -> UserStatus {
 
 /// One row of `user_status_counts`: every filterable user attribute a count
 /// may be asked for, except the search text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct StatusKey {
     pub status: UserStatus,
     pub is_guest: bool,
     pub is_admin: bool,
-    pub account_enabled: bool,
+    /// `None` while no source has said.
+    pub account_enabled: Option<bool>,
+    /// Graph's `isMfaRegistered`; `None` while no export has said.
+    pub mfa_registered: Option<bool>,
+    /// Graph's `defaultMfaMethod` ([`super::second_factor::code`]).
+    pub default_mfa_method: u8,
+    /// The first of Graph's `systemPreferredAuthenticationMethods`
+    /// ([`super::second_factor::code`]).
+    pub system_preferred_method: u8,
     pub methods_mask: i32,
 }
 
-/// Bit positions of the packed key (the migration `..._lists` uses the same).
-const FLAG_BITS: [u32; 8] = [16, 17, 18, 19, 20, 21, 22, 23];
-const METHODS_BITS: i32 = 0xffff;
+/// Where each attribute sits in the packed key, the users table's
+/// `status_key` (the migration `..._registration_details_fields` uses the
+/// same): bits 0-31 the methods mask, then one bit per flag, a "known" bit
+/// beside each attribute a source may leave unsaid, and five bits per
+/// second-factor code.
+pub mod bits {
+    pub const METHODS: i64 = 0xffff_ffff;
+    pub const REGISTERED: i64 = 1 << 32;
+    pub const ENABLED: i64 = 1 << 33;
+    pub const CAPABLE: i64 = 1 << 34;
+    pub const MFA_CAPABLE: i64 = 1 << 35;
+    pub const PASSWORDLESS_CAPABLE: i64 = 1 << 36;
+    pub const GUEST: i64 = 1 << 37;
+    pub const ADMIN: i64 = 1 << 38;
+    pub const ACCOUNT_ENABLED: i64 = 1 << 39;
+    pub const ACCOUNT_ENABLED_KNOWN: i64 = 1 << 40;
+    pub const MFA_REGISTERED: i64 = 1 << 41;
+    pub const MFA_REGISTERED_KNOWN: i64 = 1 << 42;
+    pub const DEFAULT_MFA_SHIFT: u32 = 43;
+    pub const SYSTEM_PREFERRED_SHIFT: u32 = 48;
+    pub const CODE: i64 = 0x1f;
+}
 
 impl StatusKey {
-    fn flags(&self) -> [bool; 8] {
-        [
-            self.status.registered,
-            self.status.enabled,
-            self.status.capable,
-            self.status.mfa_capable,
-            self.status.passwordless_capable,
-            self.is_guest,
-            self.is_admin,
-            self.account_enabled,
-        ]
-    }
-
     /// The key as one integer: the users table's `status_key` column, which
     /// the list indexes lead with.
-    pub fn pack(&self) -> i32 {
-        self.flags()
-            .iter()
-            .zip(FLAG_BITS)
-            .fold(self.methods_mask & METHODS_BITS, |key, (on, bit)| {
-                key | (i32::from(*on) << bit)
-            })
+    pub fn pack(&self) -> i64 {
+        let flag = |on: bool, bit: i64| if on { bit } else { 0 };
+        let stated = |value: Option<bool>, on: i64, known: i64| match value {
+            None => 0,
+            Some(v) => known | flag(v, on),
+        };
+        let s = self.status;
+        (i64::from(self.methods_mask as u32) & bits::METHODS)
+            | flag(s.registered, bits::REGISTERED)
+            | flag(s.enabled, bits::ENABLED)
+            | flag(s.capable, bits::CAPABLE)
+            | flag(s.mfa_capable, bits::MFA_CAPABLE)
+            | flag(s.passwordless_capable, bits::PASSWORDLESS_CAPABLE)
+            | flag(self.is_guest, bits::GUEST)
+            | flag(self.is_admin, bits::ADMIN)
+            | stated(
+                self.account_enabled,
+                bits::ACCOUNT_ENABLED,
+                bits::ACCOUNT_ENABLED_KNOWN,
+            )
+            | stated(
+                self.mfa_registered,
+                bits::MFA_REGISTERED,
+                bits::MFA_REGISTERED_KNOWN,
+            )
+            | ((i64::from(self.default_mfa_method) & bits::CODE) << bits::DEFAULT_MFA_SHIFT)
+            | ((i64::from(self.system_preferred_method) & bits::CODE)
+                << bits::SYSTEM_PREFERRED_SHIFT)
     }
 
-    pub fn unpack(key: i32) -> StatusKey {
-        let on = |i: usize| key & (1 << FLAG_BITS[i]) != 0;
+    pub fn unpack(key: i64) -> StatusKey {
+        let on = |bit: i64| key & bit != 0;
+        let stated = |bit: i64, known: i64| on(known).then_some(on(bit));
+        let code = |shift: u32| ((key >> shift) & bits::CODE) as u8;
         StatusKey {
             status: UserStatus {
-                registered: on(0),
-                enabled: on(1),
-                capable: on(2),
-                mfa_capable: on(3),
-                passwordless_capable: on(4),
+                registered: on(bits::REGISTERED),
+                enabled: on(bits::ENABLED),
+                capable: on(bits::CAPABLE),
+                mfa_capable: on(bits::MFA_CAPABLE),
+                passwordless_capable: on(bits::PASSWORDLESS_CAPABLE),
             },
-            is_guest: on(5),
-            is_admin: on(6),
-            account_enabled: on(7),
-            methods_mask: key & METHODS_BITS,
+            is_guest: on(bits::GUEST),
+            is_admin: on(bits::ADMIN),
+            account_enabled: stated(bits::ACCOUNT_ENABLED, bits::ACCOUNT_ENABLED_KNOWN),
+            mfa_registered: stated(bits::MFA_REGISTERED, bits::MFA_REGISTERED_KNOWN),
+            default_mfa_method: code(bits::DEFAULT_MFA_SHIFT),
+            system_preferred_method: code(bits::SYSTEM_PREFERRED_SHIFT),
+            methods_mask: (key & bits::METHODS) as u32 as i32,
         }
     }
 }
@@ -509,12 +549,38 @@ mod tests {
             },
             is_guest: false,
             is_admin: true,
-            account_enabled: true,
+            account_enabled: Some(true),
+            mfa_registered: None,
+            default_mfa_method: 3,
+            system_preferred_method: crate::domain::second_factor::OTHER,
             methods_mask: 0b1_0000_0000_0101,
         };
         let packed = key.pack();
-        assert_eq!(packed, 0b1101_1001 << 16 | 0b1_0000_0000_0101);
+        assert_eq!(
+            packed,
+            0b1_1101_1001_i64 << 32 | 3 << 43 | 31 << 48 | 0b1_0000_0000_0101
+        );
         assert_eq!(StatusKey::unpack(packed), key);
+    }
+
+    #[test]
+    fn every_method_has_a_bit_of_its_own_beside_the_flags() {
+        // The last methods of the catalogue must not land on a flag: a key
+        // with every method and no flag reads back as exactly that.
+        let all: MethodSet = Method::ALL.into_iter().collect();
+        let key = StatusKey {
+            methods_mask: all.mask(),
+            ..StatusKey::default()
+        };
+        assert_eq!(StatusKey::unpack(key.pack()), key);
+        assert_eq!(key.pack() & !bits::METHODS, 0);
+        let unknown = StatusKey {
+            account_enabled: Some(false),
+            mfa_registered: Some(false),
+            ..StatusKey::default()
+        };
+        assert_eq!(StatusKey::unpack(unknown.pack()), unknown);
+        assert_ne!(unknown.pack(), StatusKey::default().pack());
     }
 }
 

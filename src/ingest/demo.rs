@@ -17,6 +17,7 @@ use crate::db::models::{
     search_text, Activity, MethodEvent, NewMember, NewUserMethod, StatusKey, User,
 };
 use crate::db::{self, accounts::format_guid, DbConnection};
+use crate::domain::second_factor::MfaDetails;
 use crate::domain::{
     evaluate, ActivityResult, Details, Feature, Method, MethodSet, PolicyMethod, Scope, SsprPolicy,
     UserFacts, UserStatus,
@@ -31,6 +32,51 @@ use std::fmt;
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// What a registration-details export would say of a demo user's second
+/// factor, derived from the methods alone (no draw, so the rest of the demo
+/// stays as it was): the strongest method is the system's preference, the
+/// most familiar one the default.
+fn demo_mfa_details(methods: MethodSet, now: NaiveDateTime) -> MfaDetails {
+    let pick = |table: &[(Method, &str)]| {
+        table
+            .iter()
+            .find(|(m, _)| methods.contains(*m))
+            .map(|(_, name)| name.to_string())
+    };
+    let default = pick(&[
+        (Method::AppNotification, "microsoftAuthenticatorPush"),
+        (Method::AppCode, "softwareOneTimePasscode"),
+        (Method::MobileSms, "mobilePhone"),
+        (Method::MobileCall, "mobilePhone"),
+        (Method::OfficeCall, "officePhone"),
+    ]);
+    let system = pick(&[
+        (Method::Passkey, "passkey"),
+        (Method::Fido2, "fido2"),
+        (Method::WindowsHello, "windowsHelloForBusiness"),
+        (Method::AppNotification, "push"),
+        (Method::AppCode, "oath"),
+        (Method::HardwareOtp, "hardwareOath"),
+        (Method::MobileSms, "sms"),
+        (Method::MobileCall, "voiceMobile"),
+        (Method::OfficeCall, "voiceOffice"),
+    ]);
+    MfaDetails {
+        mfa_registered: Some(methods.iter().any(Method::is_mfa_capable)),
+        user_preferred_method: pick(&[
+            (Method::AppNotification, "push"),
+            (Method::AppCode, "oath"),
+            (Method::MobileSms, "sms"),
+            (Method::MobileCall, "voiceMobile"),
+            (Method::OfficeCall, "voiceOffice"),
+        ]),
+        default_mfa_method: Some(default.unwrap_or_else(|| "none".to_string())),
+        system_preferred_enabled: Some(true),
+        system_preferred_methods: Some(system.into_iter().collect()),
+        updated_at: Some(now),
+    }
+}
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -485,33 +531,45 @@ fn generate_users(
         let rows: Vec<User> = chunk
             .iter()
             .enumerate()
-            .map(|(i, p)| User {
-                search_rowid: (c * CHUNK + i + 1) as i64,
-                directory_status: None,
-                directory_status_at: None,
-                id: p.id.clone(),
-                search_text: search_text(&p.name, &p.upn),
-                display_name: p.name.clone(),
-                user_principal_name: p.upn.clone(),
-                is_guest: p.is_guest,
-                directory_role: p.role.to_string(),
-                is_admin: p.is_admin,
-                account_enabled: p.account_enabled,
-                methods_mask: p.methods.mask(),
-                is_registered: p.status.registered,
-                is_enabled: p.status.enabled,
-                is_capable: p.status.capable,
-                is_mfa_capable: p.status.mfa_capable,
-                is_passwordless_capable: p.status.passwordless_capable,
-                updated_at: opts.now,
-                status_key: StatusKey {
-                    status: p.status,
+            .map(|(i, p)| {
+                let mfa = demo_mfa_details(p.methods, opts.now);
+                User {
+                    search_rowid: (c * CHUNK + i + 1) as i64,
+                    directory_status: None,
+                    directory_status_at: None,
+                    is_mfa_registered: mfa.mfa_registered,
+                    default_mfa_method: mfa.default_mfa_method.clone(),
+                    is_system_preferred_enabled: mfa.system_preferred_enabled,
+                    system_preferred_methods: mfa.joined_system_preferred(),
+                    user_preferred_method: mfa.user_preferred_method.clone(),
+                    registration_updated_at: mfa.updated_at,
+                    id: p.id.clone(),
+                    search_text: search_text(&p.name, &p.upn),
+                    display_name: p.name.clone(),
+                    user_principal_name: p.upn.clone(),
                     is_guest: p.is_guest,
+                    directory_role: p.role.to_string(),
                     is_admin: p.is_admin,
-                    account_enabled: p.account_enabled,
+                    account_enabled: Some(p.account_enabled),
                     methods_mask: p.methods.mask(),
+                    is_registered: p.status.registered,
+                    is_enabled: p.status.enabled,
+                    is_capable: p.status.capable,
+                    is_mfa_capable: p.status.mfa_capable,
+                    is_passwordless_capable: p.status.passwordless_capable,
+                    updated_at: opts.now,
+                    status_key: StatusKey {
+                        status: p.status,
+                        is_guest: p.is_guest,
+                        is_admin: p.is_admin,
+                        account_enabled: Some(p.account_enabled),
+                        mfa_registered: mfa.mfa_registered,
+                        default_mfa_method: mfa.default_code(),
+                        system_preferred_method: mfa.system_preferred_code(),
+                        methods_mask: p.methods.mask(),
+                    }
+                    .pack(),
                 }
-                .pack(),
             })
             .collect();
         summary.users += bulk::insert_users(conn, &rows)? as u64;

@@ -48,7 +48,12 @@ fn users_csv<W: Write>(conn: &mut DbConnection, csv: &mut Csv<W>) -> anyhow::Res
                 user_type,
                 if *admin { "true" } else { "false" },
                 role,
-                if *enabled { "true" } else { "false" },
+                match enabled {
+                    Some(true) => "true",
+                    Some(false) => "false",
+                    // The import leaves an empty value unsaid.
+                    None => "",
+                },
             ])?;
             n += 1;
         }

@@ -762,8 +762,8 @@ impl Parser {
 
 /// A user's own facts. An optional column or field that is absent leaves
 /// the stored value as it is (a new user gets the defaults: member, not an
-/// administrator, account enabled); a `directory_role` alone makes an
-/// administrator.
+/// administrator, account state and role unknown); a `directory_role` alone
+/// makes an administrator.
 fn user(f: &Fields<'_>) -> FieldResult<UserRecord> {
     let is_guest = match f.text("user_type")?.as_deref() {
         None => None,
@@ -789,6 +789,7 @@ fn user(f: &Fields<'_>) -> FieldResult<UserRecord> {
         directory_role,
         account_enabled: f.boolean("account_enabled")?,
         verdicts: None,
+        mfa: None,
     })
 }
 

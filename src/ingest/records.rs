@@ -3,6 +3,7 @@
 //! a bad value can be reported by file, line or record, and field.
 
 use crate::db::models::{Activity, MethodEvent};
+use crate::domain::second_factor::MfaDetails;
 use crate::domain::{Method, Verdicts};
 use chrono::NaiveDateTime;
 use std::fmt;
@@ -323,7 +324,8 @@ pub enum Stop {
 pub type Sink<'a> = dyn FnMut(Located) -> Result<(), Stop> + 'a;
 
 /// A user's own facts. `None` leaves a stored value as it is (a new user gets
-/// the default: member, not an administrator, account enabled).
+/// the default: member, not an administrator, account enabled and role
+/// unknown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: String,
@@ -336,6 +338,9 @@ pub struct UserRecord {
     pub account_enabled: Option<bool>,
     /// Statuses stated by a directory export, with the time it states them for.
     pub verdicts: Option<(Verdicts, NaiveDateTime)>,
+    /// The rest of a registration-details record; it replaces what an
+    /// earlier one said, whole.
+    pub mfa: Option<MfaDetails>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

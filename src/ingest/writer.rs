@@ -1280,10 +1280,11 @@ fn merge_user(r: UserRecord, old: Option<&User>) -> DirectoryUser {
             .directory_role
             .or_else(|| old.map(|o| o.directory_role.clone()))
             .unwrap_or_default(),
-        account_enabled: r
-            .account_enabled
-            .or(old.map(|o| o.account_enabled))
-            .unwrap_or(true),
+        account_enabled: r.account_enabled.or(old.and_then(|o| o.account_enabled)),
+        mfa: r
+            .mfa
+            .or_else(|| old.map(User::mfa_details))
+            .unwrap_or_default(),
         id: r.id,
         display_name: r.display_name,
         user_principal_name: r.user_principal_name,
@@ -1299,6 +1300,7 @@ fn same_user(old: &User, new: &DirectoryUser) -> bool {
         && old.directory_role == new.directory_role
         && old.account_enabled == new.account_enabled
         && old.directory_status.zip(old.directory_status_at) == new.directory_status
+        && old.mfa_details() == new.mfa
 }
 
 #[cfg(test)]
@@ -1332,6 +1334,7 @@ mod tests {
             is_admin: None,
             directory_role: None,
             account_enabled: None,
+            mfa: None,
             verdicts: Some((
                 Verdicts {
                     registered: Some(true),
@@ -1341,7 +1344,9 @@ mod tests {
             )),
         };
         let merged = merge_user(r, None);
-        assert!(!merged.is_guest && !merged.is_admin && merged.account_enabled);
+        assert!(!merged.is_guest && !merged.is_admin);
+        assert_eq!(merged.account_enabled, None, "nothing said it");
+        assert_eq!(merged.directory_role, "", "nor the role");
         assert_eq!(
             merged
                 .directory_status

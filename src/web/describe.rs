@@ -3,7 +3,9 @@
 
 use crate::db::users::UserDetail;
 use crate::domain::explain::{explain_all, with_stated, Context, Explanation};
+use crate::domain::second_factor::{self, MfaDetails};
 use crate::domain::{Assessment, Method, MethodSet, Scope};
+use crate::web::forms::UNKNOWN;
 
 /// The policy that applies to the user, in one sentence.
 pub fn policy_text(d: &UserDetail) -> String {
@@ -81,4 +83,27 @@ pub fn stored_differs(d: &UserDetail) -> bool {
     let u = &d.user;
     let methods: MethodSet = d.methods.iter().map(|(m, _)| *m).collect();
     u.shown_status(d.assessment.status) != u.status() || methods.mask() != u.methods_mask
+}
+
+/// The system-preferred methods as a cell shows them: the methods in
+/// Graph's order, and "(off)" when the user is not enabled for the system's
+/// preference (the methods then do not apply).
+pub fn system_preferred_text(mfa: &MfaDetails) -> String {
+    let methods = match &mfa.system_preferred_methods {
+        None => None,
+        Some(m) if m.is_empty() => Some("None".to_string()),
+        Some(m) => Some(
+            m.iter()
+                .map(|n| second_factor::display(n))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    };
+    match (methods, mfa.system_preferred_enabled) {
+        (None, None) => UNKNOWN.into(),
+        (None, Some(true)) => "On".into(),
+        (None, Some(false)) => "Off".into(),
+        (Some(m), Some(false)) => format!("{m} (off)"),
+        (Some(m), _) => m,
+    }
 }

@@ -6,7 +6,7 @@ use super::thousands;
 use crate::db::counts::{data_state, status_count_rows};
 use crate::db::events::{kind_counts, KindCount};
 use crate::db::models::StatusCountRow;
-use crate::domain::filter::{RegistrationFilter, TimeWindow, Tristate, UserType};
+use crate::domain::filter::{RegistrationFilter, Stated, TimeWindow, Tristate, UserType};
 use crate::domain::{Feature, Method};
 use crate::web::error::AppResult;
 use std::sync::Arc;
@@ -220,7 +220,7 @@ impl Figures {
             ),
             insight(
                 "disabledAccounts",
-                filter(|f| f.account_enabled = Tristate::No),
+                filter(|f| f.account_enabled = Stated::No),
                 "disabled account is included in these figures, as the directory lists it.",
                 "disabled accounts are included in these figures, as the directory lists them.",
             ),

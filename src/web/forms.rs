@@ -119,6 +119,14 @@ impl Pager {
     }
 }
 
+/// Yes, No, or "—" where no source said.
+pub fn yes_no_unknown(value: Option<bool>) -> &'static str {
+    value.map_or(UNKNOWN, yes_no)
+}
+
+/// How a page shows a fact no source stated.
+pub const UNKNOWN: &str = "—";
+
 pub fn yes_no(value: bool) -> &'static str {
     if value {
         "Yes"

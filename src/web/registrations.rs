@@ -1,16 +1,21 @@
 //! `/registrations`: registration details, one row per user.
 
 use super::auth::Viewer;
+use super::describe::system_preferred_text;
 use super::error::AppResult;
 use super::export::{download, file_name};
-use super::forms::{yes_no, Pager, SelectField};
+use super::forms::{yes_no, yes_no_unknown, Pager, SelectField, UNKNOWN};
 use super::layout::Layout;
-use super::lists::registrations::{list_href, parse_query, tristate_of, PATH, STATUS_FILTERS};
+use super::lists::registrations::{
+    list_href, parse_query, second_factor_of, stated_of, tristate_of, PATH, SECOND_FACTOR_FILTERS,
+    STATED_FILTERS, STATUS_FILTERS,
+};
 use super::{html, thousands, user_href, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::models::ListUser;
 use crate::db::registrations::{registration_page, RegistrationPage, RegistrationQuery};
-use crate::domain::filter::{PagePosition, PageSize, RegistrationFilter, Sort};
+use crate::domain::filter::{PagePosition, PageSize, RegistrationFilter, Sort, Stated};
+use crate::domain::second_factor::{self, MfaDetails};
 use crate::domain::Method;
 use crate::web::auth;
 use actix_web::middleware::from_fn;
@@ -31,10 +36,15 @@ pub struct Row {
     pub user_type: &'static str,
     pub account_enabled: &'static str,
     pub methods: String,
+    pub mfa_registered: &'static str,
+    pub default_mfa_method: String,
+    pub system_preferred: String,
+    pub last_updated: String,
 }
 
-/// The columns of the page and of the CSV, in order.
-pub const COLUMNS: [&str; 11] = [
+/// The columns of the page and of the CSV, in order: the seed's, then what
+/// the directory's registration details add.
+pub const COLUMNS: [&str; 15] = [
     "Name",
     "User name",
     "Registered",
@@ -46,11 +56,15 @@ pub const COLUMNS: [&str; 11] = [
     "Admin",
     "User type",
     "Account enabled",
+    "MFA registered",
+    "Default MFA method",
+    "System-preferred method",
+    "Last updated",
 ];
 
 impl Row {
     /// The cells in [`COLUMNS`] order, as the page shows them.
-    pub fn cells(&self) -> [&str; 11] {
+    pub fn cells(&self) -> [&str; 15] {
         [
             &self.name,
             &self.user_name,
@@ -63,10 +77,14 @@ impl Row {
             self.admin,
             self.user_type,
             self.account_enabled,
+            self.mfa_registered,
+            &self.default_mfa_method,
+            &self.system_preferred,
+            &self.last_updated,
         ]
     }
 
-    fn new(u: &ListUser) -> Row {
+    fn new(u: &ListUser, mfa: &MfaDetails) -> Row {
         let key = u.key();
         Row {
             href: user_href(&u.id),
@@ -79,8 +97,17 @@ impl Row {
             passwordless_capable: yes_no(key.status.passwordless_capable),
             admin: yes_no(key.is_admin),
             user_type: if key.is_guest { "Guest" } else { "Member" },
-            account_enabled: yes_no(key.account_enabled),
+            account_enabled: yes_no_unknown(key.account_enabled),
             methods: u.methods().display(),
+            mfa_registered: yes_no_unknown(mfa.mfa_registered),
+            default_mfa_method: mfa
+                .default_mfa_method
+                .as_deref()
+                .map_or(UNKNOWN.into(), |m| second_factor::display(m).into_owned()),
+            system_preferred: system_preferred_text(mfa),
+            last_updated: mfa.updated_at.map_or(UNKNOWN.into(), |t| {
+                t.format("%Y-%m-%d %H:%M UTC").to_string()
+            }),
         }
     }
 }
@@ -134,6 +161,34 @@ impl RegistrationsPage {
                 )
             })
             .collect();
+        for (param, label, _) in &STATED_FILTERS {
+            let options: Vec<(&str, &str)> = std::iter::once(("", "All"))
+                .chain(Stated::CHOICES.iter().map(|s| (s.key(), s.label())))
+                .collect();
+            selects.push(SelectField::new(
+                param,
+                label,
+                &options,
+                stated_of(f, param).key(),
+            ));
+        }
+        for (param, label, _) in &SECOND_FACTOR_FILTERS {
+            let codes = (1..=second_factor::KNOWN.len() as u8).chain([second_factor::OTHER, 0]);
+            let options: Vec<(String, String)> = std::iter::once(("".into(), "All".into()))
+                .chain(codes.map(|c| {
+                    (
+                        second_factor::filter_key(c).to_string(),
+                        second_factor::filter_label(c).to_string(),
+                    )
+                }))
+                .collect();
+            selects.push(SelectField::owned(
+                param,
+                label,
+                options,
+                second_factor_of(f, param).map_or("", second_factor::filter_key),
+            ));
+        }
         selects.push(SelectField::new(
             "user_type",
             "User type",
@@ -200,7 +255,11 @@ impl RegistrationsPage {
                 heading("Name", SortField::Name),
                 heading("User name", SortField::UserName),
             ],
-            rows: page.users.iter().map(Row::new).collect(),
+            rows: page
+                .users
+                .iter()
+                .map(|u| Row::new(u, &page.details_of(u)))
+                .collect(),
             pager,
         }
     }
@@ -239,7 +298,7 @@ pub async fn registrations_csv(
         loop {
             let page = registration_page(conn, &q)?;
             for u in &page.users {
-                sink.row(Row::new(u).cells())?;
+                sink.row(Row::new(u, &page.details_of(u)).cells())?;
             }
             match page.users.last() {
                 Some(last) if page.has_next => {

@@ -1,15 +1,16 @@
 //! `/users/{id}`: one user's figures, each explained in words.
 
 use super::auth::Viewer;
-use super::describe::{explanations, policy_text, standing, stored_differs};
+use super::describe::{explanations, policy_text, standing, stored_differs, system_preferred_text};
 use super::error::{AppError, AppResult};
-use super::forms::yes_no;
+use super::forms::{yes_no, yes_no_unknown, UNKNOWN};
 use super::layout::Layout;
 use super::params::{href, query_string};
 use super::{html, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::users::{user_detail, UserDetail};
 use crate::domain::explain::Explanation;
+use crate::domain::second_factor::{self, MfaDetails};
 use crate::domain::{ActivityResult, Details, Feature, MethodSet};
 use crate::web::auth;
 use actix_web::middleware::from_fn;
@@ -31,6 +32,37 @@ pub struct ActivityRow {
     pub details: &'static str,
 }
 
+/// Graph's registration details of the user, as the page shows them.
+pub struct RegistrationFacts {
+    pub mfa_registered: &'static str,
+    pub default_mfa_method: String,
+    pub user_preferred: String,
+    pub system_preferred: String,
+    pub last_updated: String,
+}
+
+impl RegistrationFacts {
+    /// `None` for a user no registration-details export described.
+    fn of(mfa: &MfaDetails) -> Option<RegistrationFacts> {
+        if *mfa == MfaDetails::default() {
+            return None;
+        }
+        let name = |n: &Option<String>| {
+            n.as_deref()
+                .map_or(UNKNOWN.into(), |n| second_factor::display(n).into_owned())
+        };
+        Some(RegistrationFacts {
+            mfa_registered: yes_no_unknown(mfa.mfa_registered),
+            default_mfa_method: name(&mfa.default_mfa_method),
+            user_preferred: name(&mfa.user_preferred_method),
+            system_preferred: system_preferred_text(mfa),
+            last_updated: mfa.updated_at.map_or(UNKNOWN.into(), |t| {
+                t.format("%Y-%m-%d %H:%M UTC").to_string()
+            }),
+        })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "user.html")]
 pub struct UserPage {
@@ -40,7 +72,11 @@ pub struct UserPage {
     pub role: String,
     pub user_type: &'static str,
     pub admin: &'static str,
-    pub account_enabled: bool,
+    /// Yes, No or "—" (no source said).
+    pub account_enabled: &'static str,
+    pub account_disabled: bool,
+    /// What a registration-details export said beyond the statuses.
+    pub registration: Option<RegistrationFacts>,
     pub explanations: Vec<Explanation>,
     /// Set when the stored figures differ from the rules applied now.
     pub stored_differs: bool,
@@ -88,10 +124,16 @@ impl UserPage {
             layout,
             user_name: u.user_principal_name.clone(),
             id: u.id.clone(),
-            role: u.directory_role.clone(),
+            role: if u.directory_role.is_empty() {
+                UNKNOWN.to_string()
+            } else {
+                u.directory_role.clone()
+            },
             user_type: if u.is_guest { "Guest" } else { "Member" },
             admin: yes_no(u.is_admin),
-            account_enabled: u.account_enabled,
+            account_enabled: yes_no_unknown(u.account_enabled),
+            account_disabled: u.account_enabled == Some(false),
+            registration: RegistrationFacts::of(&u.mfa_details()),
             explanations: explanations(d),
             stored_differs: stored_differs(d),
             policy_text: policy_text(d),

@@ -218,7 +218,8 @@ pub fn build_reports(conn: &mut DbConnection, now: NaiveDateTime) {
             is_guest: false,
             directory_role: "User".into(),
             is_admin: false,
-            account_enabled: true,
+            account_enabled: Some(true),
+            mfa: Default::default(),
             directory_status: None,
         })
         .collect();

@@ -138,7 +138,8 @@ pub fn build_worked_example(conn: &mut DbConnection) {
             }
             .into(),
             is_admin: *admin,
-            account_enabled: *enabled,
+            account_enabled: Some(*enabled),
+            mfa: Default::default(),
             directory_status: None,
         })
         .collect();
@@ -356,7 +357,8 @@ pub fn build_crowd(conn: &mut DbConnection, n: usize) -> Vec<String> {
             }
             .into(),
             is_admin: i % 61 == 5,
-            account_enabled: i % 17 != 0,
+            account_enabled: Some(i % 17 != 0),
+            mfa: Default::default(),
             directory_status: None,
         })
         .collect();

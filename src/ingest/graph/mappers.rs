@@ -194,6 +194,56 @@ impl<'v> Rec<'v> {
         Ok(Some(set))
     }
 
+    /// A second-factor method name ([`second_factor`]): kept as Graph
+    /// wrote it; a name this portal does not know gets a warning.
+    fn second_factor(&self, field: &str, name: &'v str) -> Result<String, ImportError> {
+        if !second_factor::is_known(name) {
+            let hint = if name == UNKNOWN_FUTURE_VALUE {
+                UNKNOWN_FUTURE_VALUE_HINT
+            } else {
+                "Not a method name this portal knows; it is shown as Graph wrote it \
+                 and filtered as \"another method\""
+            };
+            self.unknown(field, name, "by its name", Some(hint))?;
+        }
+        Ok(name.to_string())
+    }
+
+    /// A second-factor method field.
+    pub(super) fn second_factor_field(&self, name: &str) -> Result<Option<String>, ImportError> {
+        self.text(name)?
+            .map(|v| self.second_factor(name, v))
+            .transpose()
+    }
+
+    /// A list of second-factor method names, in Graph's order.
+    pub(super) fn second_factor_list(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<String>>, ImportError> {
+        let Some(list) = self.list(name)? else {
+            return Ok(None);
+        };
+        let mut names = Vec::new();
+        for (i, value) in list.iter().enumerate() {
+            let field = format!("{name}[{i}]");
+            match value {
+                Value::String(s) if s.is_empty() => {}
+                // The names are stored comma-separated.
+                Value::String(s) if s.contains(',') => {
+                    return Err(self.error(&field, format!("{s:?} is not a method name")))
+                }
+                Value::String(s) => names.push(self.second_factor(&field, s)?),
+                other => {
+                    return Err(
+                        self.error(&field, format!("expected text, got {}", describe(other)))
+                    )
+                }
+            }
+        }
+        Ok(Some(names))
+    }
+
     /// The one method a usage event names.
     pub(super) fn usage_method(&self, name: &str) -> Result<Method, ImportError> {
         let graph_name = self.required_text(name)?;
@@ -281,7 +331,17 @@ pub(super) fn user_registration(
         mfa_capable: rec.bool("isMfaCapable")?,
         passwordless_capable: rec.bool("isPasswordlessCapable")?,
     };
-    let stated_at = rec.time("lastUpdatedDateTime")?.unwrap_or(read_at);
+    let updated_at = rec.time("lastUpdatedDateTime")?;
+    let stated_at = updated_at.unwrap_or(read_at);
+    let mfa = MfaDetails {
+        mfa_registered: rec.bool("isMfaRegistered")?,
+        default_mfa_method: rec.second_factor_field("defaultMfaMethod")?,
+        system_preferred_enabled: rec.bool("isSystemPreferredAuthenticationMethodEnabled")?,
+        system_preferred_methods: rec.second_factor_list("systemPreferredAuthenticationMethods")?,
+        user_preferred_method: rec
+            .second_factor_field("userPreferredMethodForSecondaryAuthentication")?,
+        updated_at,
+    };
     let user = UserRecord {
         id: id.to_string(),
         display_name: rec.text("userDisplayName")?.unwrap_or("").to_string(),
@@ -291,6 +351,7 @@ pub(super) fn user_registration(
         directory_role: None,
         account_enabled: None,
         verdicts: (verdicts != Verdicts::default()).then_some((verdicts, stated_at)),
+        mfa: Some(mfa),
     };
     let methods = rec
         .methods("methodsRegistered")?
@@ -320,6 +381,9 @@ pub(super) fn credential_registration(
         directory_role: None,
         account_enabled: None,
         verdicts: (verdicts != Verdicts::default()).then_some((verdicts, read_at)),
+        // Its isMfaRegistered alone would wipe what a registration-details
+        // export said of the rest; that export is the one to read it from.
+        mfa: None,
     };
     let methods = rec
         .methods("authMethods")?

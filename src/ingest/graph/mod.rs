@@ -115,6 +115,7 @@ mod tests;
 mod vocabulary;
 
 use crate::db::models::{Activity, MethodEvent};
+use crate::domain::second_factor::{self, MfaDetails};
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet, Verdicts};
 use crate::ingest::records::{
     ActivityRecord, Identity, ImportError, ImportWarning, Located, Location, MethodsRecord,

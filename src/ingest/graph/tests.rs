@@ -179,6 +179,14 @@ fn a_registration_details_page_gives_users_with_verdicts_and_complete_methods() 
                     verdicts(true, true, true, true, false),
                     t("2025-05-19T23:10:41.619583")
                 )),
+                mfa: Some(MfaDetails {
+                    mfa_registered: Some(true),
+                    default_mfa_method: None,
+                    system_preferred_enabled: Some(true),
+                    system_preferred_methods: Some(vec!["sms".to_string()]),
+                    user_preferred_method: Some("sms".to_string()),
+                    updated_at: Some(t("2025-05-19T23:10:41.619583")),
+                }),
             }),
         }
     );
@@ -358,6 +366,7 @@ fn credential_registration_details_give_sspr_verdicts_only() {
                 },
                 t("2025-06-01T00:00:00")
             )),
+            mfa: None,
         })
     );
     assert_eq!(

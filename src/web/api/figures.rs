@@ -281,8 +281,10 @@ pub async fn policy(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<H
 pub struct UserReport {
     #[serde(flatten)]
     pub user: RegistrationDetail,
-    /// The user's directory role ("User", "Global Administrator", …).
-    pub directory_role: String,
+    /// The user's directory role ("User", "Global Administrator", …); null
+    /// while no source has said (Graph's registration reports do not).
+    #[schema(required = true)]
+    pub directory_role: Option<String>,
     /// Registered, Enabled, Capable, MFA capable, Passwordless capable.
     pub explanations: Vec<Explanation>,
     /// True when the stored figures differ from the rules applied now (the
@@ -351,8 +353,14 @@ pub async fn user(
     let u = &detail.user;
     let current = Some((u.display_name.as_str(), u.user_principal_name.as_str()));
     let report = UserReport {
-        user: RegistrationDetail::new(&u.id, &u.display_name, &u.user_principal_name, u.key()),
-        directory_role: u.directory_role.clone(),
+        user: RegistrationDetail::new(
+            &u.id,
+            &u.display_name,
+            &u.user_principal_name,
+            u.key(),
+            u.mfa_details(),
+        ),
+        directory_role: Some(u.directory_role.clone()).filter(|r| !r.is_empty()),
         explanations: explanations(&detail)
             .into_iter()
             .map(|e| Explanation {

@@ -10,6 +10,7 @@ use crate::db::activities::{activity_page, ActivityCount, ActivityRow};
 use crate::db::events::{event_page, EventCount, EventPage, EventRow};
 use crate::db::models::{Activity, ListUser};
 use crate::db::registrations::{registration_page, RegistrationPage};
+use crate::domain::second_factor::MfaDetails;
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet, StatusKey};
 use crate::web::auth;
 use crate::web::error::AppError;
@@ -78,14 +79,45 @@ pub struct RegistrationDetail {
     pub is_sspr_capable: bool,
     pub is_mfa_capable: bool,
     pub is_passwordless_capable: bool,
-    /// False for a disabled account (listed, never dropped).
-    pub account_enabled: bool,
+    /// False for a disabled account (listed, never dropped); null while no
+    /// source has said (Graph's registration reports do not).
+    #[schema(required = true)]
+    pub account_enabled: Option<bool>,
     /// Registered methods, in catalogue order.
     pub methods_registered: Vec<MethodKey>,
+    /// As the directory's registration details state it; null where no
+    /// export said.
+    #[schema(required = true)]
+    pub is_mfa_registered: Option<bool>,
+    /// Graph's name of the default MFA method (`mobilePhone`, …), as the
+    /// export gave it; null where no export said.
+    #[schema(required = true)]
+    pub default_mfa_method: Option<String>,
+    /// Whether the system-preferred method applies to the user; null where
+    /// no export said.
+    #[schema(required = true)]
+    pub is_system_preferred_authentication_method_enabled: Option<bool>,
+    /// Graph's names, in its order; null where no export said.
+    #[schema(required = true)]
+    pub system_preferred_authentication_methods: Option<Vec<String>>,
+    /// Graph's name of the method the user prefers for a second factor;
+    /// null where no export said.
+    #[schema(required = true)]
+    pub user_preferred_method_for_secondary_authentication: Option<String>,
+    /// When the directory last updated the user's registration details;
+    /// null where no export said.
+    #[schema(required = true)]
+    pub last_updated_date_time: Option<DateTime<Utc>>,
 }
 
 impl RegistrationDetail {
-    pub fn new(id: &str, display_name: &str, upn: &str, key: StatusKey) -> RegistrationDetail {
+    pub fn new(
+        id: &str,
+        display_name: &str,
+        upn: &str,
+        key: StatusKey,
+        mfa: MfaDetails,
+    ) -> RegistrationDetail {
         RegistrationDetail {
             id: id.to_string(),
             user_principal_name: upn.to_string(),
@@ -102,11 +134,23 @@ impl RegistrationDetail {
                 .iter()
                 .map(MethodKey)
                 .collect(),
+            is_mfa_registered: mfa.mfa_registered,
+            default_mfa_method: mfa.default_mfa_method,
+            is_system_preferred_authentication_method_enabled: mfa.system_preferred_enabled,
+            system_preferred_authentication_methods: mfa.system_preferred_methods,
+            user_preferred_method_for_secondary_authentication: mfa.user_preferred_method,
+            last_updated_date_time: mfa.updated_at.map(|t| t.and_utc()),
         }
     }
 
-    fn of(u: &ListUser) -> RegistrationDetail {
-        RegistrationDetail::new(&u.id, &u.display_name, &u.user_principal_name, u.key())
+    fn of(page: &RegistrationPage, u: &ListUser) -> RegistrationDetail {
+        RegistrationDetail::new(
+            &u.id,
+            &u.display_name,
+            &u.user_principal_name,
+            u.key(),
+            page.details_of(u),
+        )
     }
 }
 
@@ -292,7 +336,11 @@ pub async fn registration_details(
         .filter(|_| page.has_next)
         .map(|u| RegistrationPage::cursor(u, q.sort).encode());
     Ok(json(&RegistrationList {
-        value: page.users.iter().map(RegistrationDetail::of).collect(),
+        value: page
+            .users
+            .iter()
+            .map(|u| RegistrationDetail::of(&page, u))
+            .collect(),
         count: Some(page.count),
         count_is_lower_bound: page.count_capped,
         next_link: next_link(&req, registrations::PATH, cursor, |path, position| {

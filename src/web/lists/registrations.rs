@@ -1,11 +1,14 @@
 //! Registration details (`/registrations`, its CSV and `/api/v1/registrations`):
-//! one row per user, filtered by status, methods, user type and a search.
+//! one row per user, filtered by status, methods, user type, what the
+//! directory's registration details said, and a search.
 
 use super::{choice, documented, openapi_params, query, search_pair};
 use crate::db::registrations::RegistrationQuery;
 use crate::domain::filter::{
-    parse_methods, PagePosition, PageSize, RegistrationFilter, Search, Sort, Tristate, UserType,
+    parse_methods, parse_second_factor, PagePosition, PageSize, RegistrationFilter, Search, Sort,
+    Stated, Tristate, UserType,
 };
+use crate::domain::second_factor;
 use crate::domain::Method;
 use crate::web::error::AppResult;
 use crate::web::params::{self, Params};
@@ -16,7 +19,7 @@ use utoipa::openapi::RefOr;
 pub const PATH: &str = "/registrations";
 
 /// Every parameter the list accepts.
-pub const PARAMS: [&str; 14] = [
+pub const PARAMS: [&str; 17] = [
     "registered",
     "enabled",
     "capable",
@@ -26,6 +29,9 @@ pub const PARAMS: [&str; 14] = [
     "user_type",
     "admin",
     "account_enabled",
+    "mfa_registered",
+    "default_mfa_method",
+    "system_preferred_method",
     "q",
     "sort",
     "size",
@@ -34,7 +40,7 @@ pub const PARAMS: [&str; 14] = [
 ];
 
 /// The yes/no filters: (parameter, label, what "yes" means).
-pub const STATUS_FILTERS: [(&str, &str, &str); 7] = [
+pub const STATUS_FILTERS: [(&str, &str, &str); 6] = [
     ("registered", "Registered", "registered for SSPR"),
     (
         "enabled",
@@ -53,7 +59,31 @@ pub const STATUS_FILTERS: [(&str, &str, &str); 7] = [
         "passwordless capable",
     ),
     ("admin", "Admin", "administrators"),
+];
+
+/// The yes/no/unknown filters, of facts a source may leave unsaid:
+/// (parameter, label, what "yes" means).
+pub const STATED_FILTERS: [(&str, &str, &str); 2] = [
     ("account_enabled", "Account enabled", "enabled accounts"),
+    (
+        "mfa_registered",
+        "MFA registered",
+        "registered for MFA, as the directory's registration details state",
+    ),
+];
+
+/// The second-factor filters: (parameter, label, Graph's field).
+pub const SECOND_FACTOR_FILTERS: [(&str, &str, &str); 2] = [
+    (
+        "default_mfa_method",
+        "Default MFA method",
+        "defaultMfaMethod",
+    ),
+    (
+        "system_preferred_method",
+        "System-preferred method",
+        "systemPreferredAuthenticationMethods",
+    ),
 ];
 
 /// The value of one of the [`STATUS_FILTERS`] in a filter.
@@ -64,8 +94,23 @@ pub fn tristate_of(f: &RegistrationFilter, param: &str) -> Tristate {
         "capable" => f.capable,
         "mfa_capable" => f.mfa_capable,
         "passwordless_capable" => f.passwordless_capable,
-        "admin" => f.admin,
-        _ => f.account_enabled,
+        _ => f.admin,
+    }
+}
+
+/// The value of one of the [`STATED_FILTERS`] in a filter.
+pub fn stated_of(f: &RegistrationFilter, param: &str) -> Stated {
+    match param {
+        "account_enabled" => f.account_enabled,
+        _ => f.mfa_registered,
+    }
+}
+
+/// The value of one of the [`SECOND_FACTOR_FILTERS`] in a filter.
+pub fn second_factor_of(f: &RegistrationFilter, param: &str) -> Option<u8> {
+    match param {
+        "default_mfa_method" => f.default_mfa_method,
+        _ => f.system_preferred_method,
     }
 }
 
@@ -73,6 +118,9 @@ pub fn tristate_of(f: &RegistrationFilter, param: &str) -> Tristate {
 pub fn parse_query(query: &str) -> AppResult<RegistrationQuery> {
     let p = Params::parse(query, &PARAMS)?;
     let t = |name: &str| -> AppResult<Tristate> { Ok(Tristate::parse(name, p.one(name)?)?) };
+    let stated = |name: &str| -> AppResult<Stated> { Ok(Stated::parse(name, p.one(name)?)?) };
+    let factor =
+        |name: &str| -> AppResult<Option<u8>> { Ok(parse_second_factor(name, p.one(name)?)?) };
     let filter = RegistrationFilter {
         registered: t("registered")?,
         enabled: t("enabled")?,
@@ -82,7 +130,10 @@ pub fn parse_query(query: &str) -> AppResult<RegistrationQuery> {
         methods: parse_methods("method", p.all("method"), &Method::ALL)?,
         user_type: UserType::parse("user_type", p.one("user_type")?)?,
         admin: t("admin")?,
-        account_enabled: t("account_enabled")?,
+        account_enabled: stated("account_enabled")?,
+        mfa_registered: stated("mfa_registered")?,
+        default_mfa_method: factor("default_mfa_method")?,
+        system_preferred_method: factor("system_preferred_method")?,
         search: Search::parse("q", p.one("q")?)?,
     };
     Ok(RegistrationQuery {
@@ -107,7 +158,13 @@ pub fn filter_pairs(f: &RegistrationFilter) -> Vec<(&'static str, String)> {
         f.user_type.map(|u| u.key()).unwrap_or("").into(),
     ));
     pairs.push(("admin", f.admin.key().into()));
-    pairs.push(("account_enabled", f.account_enabled.key().into()));
+    for (param, _, _) in &STATED_FILTERS {
+        pairs.push((*param, stated_of(f, param).key().into()));
+    }
+    for (param, _, _) in &SECOND_FACTOR_FILTERS {
+        let value = second_factor_of(f, param).map_or("", second_factor::filter_key);
+        pairs.push((*param, value.into()));
+    }
     pairs.push(search_pair(&f.search));
     pairs.retain(|(_, v)| !v.is_empty());
     pairs
@@ -145,6 +202,34 @@ fn document(name: &str) -> Option<Parameter> {
             name,
             choice(["yes", "no"], "yes, no, or all (the default)."),
             &format!("Only users who are (yes) or are not (no) {what}."),
+        ));
+    }
+    if let Some((_, _, what)) = STATED_FILTERS.iter().find(|(p, _, _)| *p == name) {
+        return Some(query(
+            name,
+            choice(
+                ["yes", "no", "unknown"],
+                "yes, no, unknown, or all (the default).",
+            ),
+            &format!(
+                "Only users who are (yes) or are not (no) {what}, or of whom no source said (unknown)."
+            ),
+        ));
+    }
+    if let Some((_, _, graph)) = SECOND_FACTOR_FILTERS.iter().find(|(p, _, _)| *p == name) {
+        let values = second_factor::KNOWN
+            .iter()
+            .map(|(n, _)| *n)
+            .chain([second_factor::OTHER_KEY, second_factor::NOT_STATED_KEY]);
+        return Some(query(
+            name,
+            choice(
+                values,
+                "A Graph method name, other (a name this portal does not know), none_stated, or all.",
+            ),
+            &format!(
+                "Only users whose {graph} (its first method, for a list) is this one, as the directory's registration details state."
+            ),
         ));
     }
     Some(match name {
@@ -191,12 +276,16 @@ mod tests {
 
     #[test]
     fn a_filter_survives_its_own_link() {
-        let query =
-            "registered=no&enabled=yes&method=email&method=fido2&user_type=guest&q=ann&sort=-name";
+        let query = "registered=no&enabled=yes&method=email&method=fido2&user_type=guest\
+            &account_enabled=unknown&mfa_registered=no&default_mfa_method=mobilePhone\
+            &system_preferred_method=other&q=ann&sort=-name";
         let q = parse_query(query).unwrap();
         let href = list_href(PATH, &q.filter, q.sort, q.size, None);
         let again = parse_query(href.split_once('?').unwrap().1).unwrap();
         assert_eq!(again.filter, q.filter);
+        assert_eq!(q.filter.account_enabled, Stated::Unknown);
+        assert_eq!(q.filter.default_mfa_method, Some(2));
+        assert_eq!(q.filter.system_preferred_method, Some(second_factor::OTHER));
         assert_eq!(again.sort, q.sort);
         assert_eq!(filter_href(&RegistrationFilter::default()), PATH);
     }
