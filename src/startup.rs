@@ -29,6 +29,7 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::admin::index)
         .service(web::admin::policy_page)
         .service(web::admin::save_policy)
+        .service(web::admin::set_verdict_source)
         .service(web::admin::accounts_page)
         .service(web::admin::add_account)
         .service(web::admin::set_role)

@@ -2038,6 +2038,7 @@ async fn escaping(backend: Backend) {
             is_admin: false,
             account_enabled: Some(true),
             mfa: Default::default(),
+            verdicts_stale: false,
             directory_status: None,
         };
         put_users(conn, &policy, &[user], now).unwrap();

@@ -65,6 +65,7 @@ fn build_tenant(app: &TestApp, now: NaiveDateTime) {
                 is_admin: false,
                 account_enabled: Some(true),
                 mfa: Default::default(),
+                verdicts_stale: false,
                 directory_status: None,
             })
             .collect();

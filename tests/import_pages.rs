@@ -1760,3 +1760,165 @@ db_test!(
     registration_details_fields_are_listed_filtered_and_served,
     registration_details_fields
 );
+
+/// A registration-details export stating Registered for users by name.
+fn verdicts_export(users: &[(&str, bool)]) -> Value {
+    let value: Vec<Value> = users
+        .iter()
+        .map(|(id, registered)| {
+            json!({
+                "id": id, "userPrincipalName": format!("{id}@contoso.com"),
+                "userDisplayName": id.to_uppercase(), "userType": "member", "isAdmin": false,
+                "isSsprRegistered": registered, "methodsRegistered": [],
+                "lastUpdatedDateTime": "2025-05-19T23:10:41Z"
+            })
+        })
+        .collect();
+    json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#reports/authenticationMethods/userRegistrationDetails",
+        "value": value
+    })
+}
+
+/// The directory's verdicts beside the portal's own: the overview counts
+/// where they disagree, Admin › SSPR policy chooses which the figures use,
+/// the user page explains both, and a user a newer export leaves out is
+/// marked stale until an export includes them again.
+async fn verdict_source(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let upload = |export: Value| {
+        let app = &app;
+        async move {
+            let token = csrf(app).await;
+            let response = post_multipart(
+                app,
+                multipart(
+                    &[("csrf", &token), ("kind", "graph")],
+                    &[("registrations.json", export.to_string().into_bytes())],
+                ),
+            )
+            .await;
+            assert_eq!(response.status().as_u16(), 200);
+            response.text().await.unwrap()
+        }
+    };
+    let names = |path: &'static str| {
+        let app = &app;
+        async move { texts(&page(app, path).await, "table.list tbody td.c-name") }
+    };
+    let insight = |key: &'static str| {
+        let app = &app;
+        async move {
+            let body: Value = app.get("/api/v1/overview").await.json().await.unwrap();
+            body["insights"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["key"] == key)
+                .map(|i| i["count"].as_i64().unwrap())
+        }
+    };
+    // No methods, so the policy finds nobody registered; the export says
+    // Ann is.
+    upload(verdicts_export(&[("ann", true), ("bob", false)])).await;
+    assert_eq!(insight("directoryDisagrees").await, Some(1));
+    assert_eq!(
+        insight("staleVerdicts").await,
+        None,
+        "nothing stale: not shown"
+    );
+    let overview = page(&app, "/").await;
+    let said = texts(&overview, ".insights li").join(" | ");
+    assert!(
+        said.contains("1 user where the directory and this portal's policy disagree"),
+        "{said}"
+    );
+    assert_eq!(names("/registrations?verdicts_disagree=yes").await, ["ANN"]);
+    // By default the figures are the directory's.
+    assert_eq!(names("/registrations?registered=yes").await, ["ANN"]);
+    let ann = page(&app, "/users/ann").await;
+    assert_eq!(verdicts(&ann)["Registered"], "Registered");
+    let reasons = texts(&ann, "dl.explain dd").join(" ");
+    assert!(
+        reasons.contains("This portal's own rules find otherwise"),
+        "{reasons}"
+    );
+
+    // The policy page tells how many, and switches the source.
+    let policy = page(&app, "/admin/policy").await;
+    let told = texts(&policy, "#source-h + p").join(" ");
+    assert!(told.contains("2 users have them"), "{told}");
+    assert!(told.contains("for 1 this portal"), "{told}");
+    let response = app
+        .post_form(
+            &app.client,
+            "/admin/policy",
+            "/admin/policy/verdict-source",
+            &[("source", "policy")],
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 303);
+    assert!(names("/registrations?registered=yes").await.is_empty());
+    assert_eq!(
+        names("/registrations?verdicts_disagree=yes").await,
+        ["ANN"],
+        "they still disagree"
+    );
+    let ann = page(&app, "/users/ann").await;
+    assert_eq!(verdicts(&ann)["Registered"], "Not registered");
+    let reasons = texts(&ann, "dl.explain dd").join(" ");
+    assert!(
+        reasons.contains("states otherwise — Registered — which this portal is set to overrule"),
+        "{reasons}"
+    );
+    let api: Value = app
+        .get("/api/v1/registrations?verdicts_disagree=yes")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["value"][0]["isSsprRegistered"], false, "{api}");
+    assert_eq!(api["value"][0]["directoryVerdictsDisagree"], true, "{api}");
+    let audit = page(&app, "/admin/audit").await;
+    assert!(audit.contains("verdict source changed"), "{audit}");
+    let refused = app
+        .post_form(
+            &app.client,
+            "/admin/policy",
+            "/admin/policy/verdict-source",
+            &[("source", "whichever")],
+        )
+        .await;
+    assert_eq!(refused.status().as_u16(), 400);
+
+    // Back to the directory's; a newer export without Bob makes his stale.
+    let response = app
+        .post_form(
+            &app.client,
+            "/admin/policy",
+            "/admin/policy/verdict-source",
+            &[("source", "directory")],
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(names("/registrations?registered=yes").await, ["ANN"]);
+    let result = upload(verdicts_export(&[("ann", false)])).await;
+    assert!(
+        result
+            .contains("1 users with statuses from an earlier directory export are not in this one"),
+        "{result}"
+    );
+    assert_eq!(insight("staleVerdicts").await, Some(1));
+    assert_eq!(insight("directoryDisagrees").await, None, "Ann now agrees");
+    assert_eq!(names("/registrations?verdicts_stale=yes").await, ["BOB"]);
+    let bob = page(&app, "/users/bob").await;
+    assert!(
+        bob.contains("a newer export did not include the user"),
+        "{bob}"
+    );
+    // An export that includes Bob again: no longer stale.
+    upload(verdicts_export(&[("ann", false), ("bob", true)])).await;
+    assert!(names("/registrations?verdicts_stale=yes").await.is_empty());
+    assert_eq!(names("/registrations?registered=yes").await, ["BOB"]);
+}
+db_test!(the_directory_and_the_policy_side_by_side, verdict_source);

@@ -128,7 +128,11 @@ async fn filters(backend: Backend) {
             "Passwordless capable",
             "Admin",
             "User type",
-            "Account enabled"
+            "Account enabled",
+            "MFA registered",
+            "Default MFA method",
+            "System-preferred method",
+            "Last updated"
         ]
     );
     let links: Vec<String> = scraper::Html::parse_document(&html)
@@ -212,6 +216,7 @@ async fn search_and_sort(backend: Backend) {
             is_admin: false,
             account_enabled: Some(true),
             mfa: Default::default(),
+            verdicts_stale: false,
             directory_status: None,
         };
         authinsights::db::directory::put_users(

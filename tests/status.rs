@@ -225,6 +225,7 @@ async fn fact_changes_apply_at_once(backend: Backend) {
             is_admin: true,
             account_enabled: Some(true),
             mfa: Default::default(),
+            verdicts_stale: false,
             directory_status: None,
         }],
         now,

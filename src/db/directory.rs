@@ -3,10 +3,12 @@
 
 use super::counts::{add_status_counts, rebuild_status_counts, touch_data_changed};
 use super::models::{NewUserMethod, PolicyRow, StatusKey, User};
-use super::schema::{directory_groups, group_members, sspr_policy, user_methods, users};
+use super::schema::{
+    directory_groups, group_members, portal_state, sspr_policy, user_methods, users,
+};
 use super::{indexes, DbConnection};
 use crate::domain::second_factor::MfaDetails;
-use crate::domain::{evaluate, Method, MethodSet, SsprPolicy, UserFacts};
+use crate::domain::{evaluate, Method, MethodSet, SsprPolicy, UserFacts, VerdictSource};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -53,6 +55,109 @@ pub fn load_policy(conn: &mut DbConnection) -> Result<SsprPolicy, PolicyLoadErro
         row.methods_required,
         row.allowed_methods,
     )?)
+}
+
+/// Which statuses users show where an export stated verdicts (the default
+/// while none is chosen: the directory's).
+pub fn verdict_source(conn: &mut DbConnection) -> QueryResult<VerdictSource> {
+    let stored: Option<String> = portal_state::table
+        .find(1)
+        .select(portal_state::verdict_source)
+        .first(conn)?;
+    Ok(stored
+        .as_deref()
+        .and_then(VerdictSource::from_key)
+        .unwrap_or_default())
+}
+
+/// Chooses the verdict source and re-evaluates every user under it.
+pub fn set_verdict_source(
+    conn: &mut DbConnection,
+    source: VerdictSource,
+    now: NaiveDateTime,
+) -> QueryResult<Recomputed> {
+    diesel::update(portal_state::table.find(1))
+        .set(portal_state::verdict_source.eq(source.key()))
+        .execute(conn)?;
+    let policy = load_policy(conn).map_err(|e| match e {
+        PolicyLoadError::Database(e) => e,
+        PolicyLoadError::Invalid(e) => diesel::result::Error::QueryBuilderError(e.into()),
+    })?;
+    let recomputed = recompute_all(conn, &policy, now)?;
+    touch_data_changed(conn, now)?;
+    Ok(recomputed)
+}
+
+/// Users whose verdicts a directory export stated, and how many of them the
+/// portal's policy finds otherwise and how many are stale.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerdictTotals {
+    pub stated: i64,
+    pub disagree: i64,
+    pub stale: i64,
+}
+
+/// How many users have directory-stated verdicts, disagree with the policy
+/// and are stale: from the status counts.
+pub fn verdict_totals(conn: &mut DbConnection) -> QueryResult<VerdictTotals> {
+    let stated: i64 = users::table
+        .filter(users::directory_status.is_not_null())
+        .count()
+        .get_result(conn)?;
+    let mut totals = VerdictTotals {
+        stated,
+        ..VerdictTotals::default()
+    };
+    for row in super::counts::status_count_rows(conn)? {
+        let key = row.key();
+        totals.disagree += row.user_count * i64::from(key.disagrees);
+        totals.stale += row.user_count * i64::from(key.stale);
+    }
+    Ok(totals)
+}
+
+/// Marks stale the verdicts of users with verdicts whom an import stating
+/// verdicts did not include (`stated`: the ids it did include), moving them
+/// between the status counts. Returns how many were marked.
+pub fn mark_stale_verdicts(
+    conn: &mut DbConnection,
+    stated: &HashSet<String>,
+    now: NaiveDateTime,
+) -> QueryResult<u64> {
+    let mut stale: Vec<User> = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page: Vec<User> = users::table
+            .filter(users::id.gt(&after))
+            .filter(users::directory_status.is_not_null())
+            .filter(users::verdicts_stale.eq(false))
+            .order(users::id)
+            .limit(PAGE)
+            .select(User::as_select())
+            .load(conn)?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        stale.extend(page.into_iter().filter(|u| !stated.contains(&u.id)));
+    }
+    let mut deltas: HashMap<StatusKey, i64> = HashMap::new();
+    for user in &stale {
+        let old = user.key();
+        let new = StatusKey { stale: true, ..old };
+        *deltas.entry(old).or_default() -= 1;
+        *deltas.entry(new).or_default() += 1;
+        diesel::update(users::table.find(&user.id))
+            .set((
+                users::verdicts_stale.eq(true),
+                users::status_key.eq(new.pack()),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    add_status_counts(conn, &deltas)?;
+    if !stale.is_empty() {
+        touch_data_changed(conn, now)?;
+    }
+    Ok(stale.len() as u64)
 }
 
 /// What a full recomputation changed.
@@ -164,6 +269,7 @@ pub fn recompute_all_with(
     rebuild_min_rows: u64,
 ) -> QueryResult<Recomputed> {
     let started = std::time::Instant::now();
+    let source = verdict_source(conn)?;
     let mut summary = Recomputed::default();
     let mut changed: HashMap<StatusKey, Vec<String>> = HashMap::new();
     let mut after = String::new();
@@ -186,10 +292,7 @@ pub fn recompute_all_with(
                 in_policy_group: members.contains(&user.id),
                 methods: user.methods(),
             };
-            let key = StatusKey {
-                status: user.shown_status(evaluate(policy, &facts)),
-                ..user.key()
-            };
+            let key = user.evaluated_key(evaluate(policy, &facts), source, user.methods_mask);
             if key.pack() != user.status_key {
                 summary.changed += 1;
                 changed.entry(key).or_default().push(user.id.clone());
@@ -242,6 +345,7 @@ pub fn refresh_users(
     ids: &[String],
     now: NaiveDateTime,
 ) -> QueryResult<u64> {
+    let source = verdict_source(conn)?;
     let mut deltas: HashMap<StatusKey, i64> = HashMap::new();
     let mut changed = 0;
     for chunk in ids.chunks(ID_CHUNK) {
@@ -270,11 +374,7 @@ pub fn refresh_users(
                 methods,
             };
             let old = user.key();
-            let new = StatusKey {
-                status: user.shown_status(evaluate(policy, &facts)),
-                methods_mask: methods.mask(),
-                ..old
-            };
+            let new = user.evaluated_key(evaluate(policy, &facts), source, methods.mask());
             if new.pack() == user.status_key {
                 continue;
             }
@@ -307,6 +407,8 @@ pub struct DirectoryUser {
     pub directory_status: Option<(i32, NaiveDateTime)>,
     /// The rest of what Graph's registration details said.
     pub mfa: MfaDetails,
+    /// A later export stating verdicts did not include the user.
+    pub verdicts_stale: bool,
 }
 
 /// Inserts or updates users' own facts and re-derives their status, moving
@@ -336,6 +438,7 @@ pub fn put_users(
                     mfa_registered: record.mfa.mfa_registered,
                     default_mfa_method: record.mfa.default_code(),
                     system_preferred_method: record.mfa.system_preferred_code(),
+                    stale: record.verdicts_stale,
                     ..old.key()
                 };
                 *deltas.entry(old.key()).or_default() -= 1;
@@ -356,6 +459,7 @@ pub fn put_users(
                         users::system_preferred_methods.eq(record.mfa.joined_system_preferred()),
                         users::user_preferred_method.eq(&record.mfa.user_preferred_method),
                         users::registration_updated_at.eq(record.mfa.updated_at),
+                        users::verdicts_stale.eq(record.verdicts_stale),
                         users::status_key.eq(moved.pack()),
                         users::search_text.eq(&search),
                         users::updated_at.eq(now),
@@ -390,6 +494,7 @@ pub fn put_users(
                     system_preferred_methods: record.mfa.joined_system_preferred(),
                     user_preferred_method: record.mfa.user_preferred_method.clone(),
                     registration_updated_at: record.mfa.updated_at,
+                    verdicts_stale: record.verdicts_stale,
                 };
                 next_search_rowid += 1;
                 row.status_key = row.key().pack();

@@ -3,8 +3,8 @@
 use super::schema::*;
 use crate::domain::second_factor::MfaDetails;
 pub use crate::domain::status::StatusKey;
-use crate::domain::Verdicts;
 use crate::domain::{MethodSet, UserStatus};
+use crate::domain::{VerdictSource, Verdicts};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -43,6 +43,8 @@ pub struct User {
     pub system_preferred_methods: Option<String>,
     pub user_preferred_method: Option<String>,
     pub registration_updated_at: Option<NaiveDateTime>,
+    /// A later export that stated verdicts did not include the user.
+    pub verdicts_stale: bool,
 }
 
 /// A user as the registration list shows one: names and the packed status
@@ -87,12 +89,25 @@ impl User {
         self.directory_status.map(Verdicts::unpack)
     }
 
-    /// The status the user shows: what a directory export stated, and the
-    /// portal's own computation for whatever it did not.
-    pub fn shown_status(&self, computed: UserStatus) -> UserStatus {
-        match self.verdicts() {
-            Some(v) => v.apply(computed),
-            None => computed,
+    /// The status the user shows under `source`, from the portal's own
+    /// computation and what a directory export stated.
+    pub fn shown_status(&self, computed: UserStatus, source: VerdictSource) -> UserStatus {
+        source.shown(self.verdicts(), computed)
+    }
+
+    /// The user's key after an evaluation: the status shown under `source`,
+    /// and whether the export's verdicts disagree with the computation.
+    pub fn evaluated_key(
+        &self,
+        computed: UserStatus,
+        source: VerdictSource,
+        methods_mask: i32,
+    ) -> StatusKey {
+        StatusKey {
+            status: self.shown_status(computed, source),
+            disagrees: self.verdicts().is_some_and(|v| v.disagree_with(computed)),
+            methods_mask,
+            ..self.key()
         }
     }
 
@@ -121,6 +136,9 @@ impl User {
             mfa_registered: mfa.mfa_registered,
             default_mfa_method: mfa.default_code(),
             system_preferred_method: mfa.system_preferred_code(),
+            // Set by the last evaluation (`evaluated_key`), kept in the key.
+            disagrees: self.status_key & crate::domain::status::bits::DISAGREES != 0,
+            stale: self.verdicts_stale,
             methods_mask: self.methods_mask,
         }
     }

@@ -282,6 +282,8 @@ impl Status {
             bits::GUEST,
         );
         flag(filter.admin, bits::ADMIN);
+        flag(filter.verdicts_disagree, bits::DISAGREES);
+        flag(filter.verdicts_stale, bits::STALE);
         let mut stated = |s: Stated, bit: i64, known: i64| match s {
             Stated::All => {}
             Stated::Yes => tests.push((bit | known, bit | known)),

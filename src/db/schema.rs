@@ -28,6 +28,7 @@ diesel::table! {
         system_preferred_methods -> Nullable<Text>,
         user_preferred_method -> Nullable<Text>,
         registration_updated_at -> Nullable<Timestamp>,
+        verdicts_stale -> Bool,
     }
 }
 
@@ -150,6 +151,7 @@ diesel::table! {
         data_changed_at -> Timestamp,
         retention_days -> Integer,
         data_version -> BigInt,
+        verdict_source -> Nullable<Text>,
     }
 }
 

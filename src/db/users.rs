@@ -5,6 +5,7 @@ use super::directory::{group_name, load_policy, PolicyLoadError};
 use super::models::{Activity, User};
 use super::schema::{activities, directory_groups, group_members, user_methods, users};
 use super::DbConnection;
+use crate::domain::VerdictSource;
 use crate::domain::{assess, Assessment, Method, SsprPolicy, UserFacts};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -25,6 +26,8 @@ pub struct UserDetail {
     /// The rules applied now to the stored facts.
     pub assessment: Assessment,
     pub activities: Vec<Activity>,
+    /// Which statuses the portal shows where an export stated verdicts.
+    pub source: VerdictSource,
 }
 
 pub fn user_detail(
@@ -90,6 +93,7 @@ pub fn user_detail(
         policy_group_name,
         assessment,
         activities,
+        source: super::directory::verdict_source(conn)?,
     }))
 }
 

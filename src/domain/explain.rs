@@ -4,6 +4,7 @@
 
 use super::method::{Method, MethodSet, PolicyMethod, PolicyMethodSet};
 use super::policy::Scope;
+use super::status::VerdictSource;
 use super::status::{Assessment, ScopeReason};
 
 /// One explained figure.
@@ -220,27 +221,29 @@ pub fn passwordless_capable(a: &Assessment, ctx: &Context<'_>) -> Explanation {
     }
 }
 
-/// Where a directory export stated a figure, it is the figure shown: the
-/// explanation says so, and where the portal's own rules find otherwise it
-/// says that too, with the portal's reason. `stated` is in page order.
+/// The figures with a directory export's verdicts: under
+/// [`VerdictSource::Directory`] a stated figure is shown with the portal's
+/// own finding beside it where they differ; under [`VerdictSource::Policy`]
+/// the portal's figure is shown with what the export states beside it.
 pub fn with_stated(
     explanations: Vec<Explanation>,
     stated: [Option<bool>; 5],
     export_date: &str,
+    source: VerdictSource,
 ) -> Vec<Explanation> {
     explanations
         .into_iter()
         .zip(stated)
-        .map(|(e, stated)| match stated {
-            None => e,
-            Some(v) if v == e.value => Explanation {
+        .map(|(e, stated)| match (stated, source) {
+            (None, _) => e,
+            (Some(v), _) if v == e.value => Explanation {
                 reason: format!(
                     "{} The directory export of {export_date} states the same.",
                     e.reason
                 ),
                 ..e
             },
-            Some(v) => Explanation {
+            (Some(v), VerdictSource::Directory) => Explanation {
                 figure: e.figure,
                 value: v,
                 verdict: verdict(e.figure, v),
@@ -248,6 +251,14 @@ pub fn with_stated(
                     "As the directory export of {export_date} states. This portal's own rules find otherwise — {}: {}",
                     e.verdict, e.reason
                 ),
+            },
+            (Some(v), VerdictSource::Policy) => Explanation {
+                reason: format!(
+                    "{} The directory export of {export_date} states otherwise — {} — which this portal is set to overrule with its own policy.",
+                    e.reason,
+                    verdict(e.figure, v)
+                ),
+                ..e
             },
         })
         .collect()
@@ -467,6 +478,7 @@ mod stated_tests {
             vec![figure("Registered", false), figure("MFA capable", true)],
             [Some(true), None, None, None, None],
             "2026-11-20 08:00 UTC",
+            VerdictSource::Directory,
         );
         assert!(shown[0].value);
         assert_eq!(shown[0].verdict, "Registered");
@@ -482,9 +494,22 @@ mod stated_tests {
             vec![figure("Enabled", true)],
             [Some(true), None, None, None, None],
             "d",
+            VerdictSource::Directory,
         );
         assert!(agreed[0]
             .reason
             .ends_with("The directory export of d states the same."));
+        let overruled = with_stated(
+            vec![figure("Registered", false)],
+            [Some(true), None, None, None, None],
+            "d",
+            VerdictSource::Policy,
+        );
+        assert!(!overruled[0].value, "the policy's figure is shown");
+        assert_eq!(overruled[0].verdict, "Not registered");
+        assert_eq!(
+            overruled[0].reason,
+            "Because of the rules. The directory export of d states otherwise — Registered — which this portal is set to overrule with its own policy."
+        );
     }
 }

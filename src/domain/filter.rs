@@ -270,6 +270,10 @@ pub struct RegistrationFilter {
     pub default_mfa_method: Option<u8>,
     /// The first of Graph's `systemPreferredAuthenticationMethods`.
     pub system_preferred_method: Option<u8>,
+    /// A directory export's verdicts differ from this portal's policy.
+    pub verdicts_disagree: Tristate,
+    /// The verdicts are older than the newest export stating verdicts.
+    pub verdicts_stale: Tristate,
     pub search: Option<Search>,
 }
 
@@ -298,6 +302,8 @@ impl RegistrationFilter {
             && self
                 .system_preferred_method
                 .is_none_or(|c| c == key.system_preferred_method)
+            && self.verdicts_disagree.admits(key.disagrees)
+            && self.verdicts_stale.admits(key.stale)
     }
 
     /// Whether anything but the search narrows the list.
@@ -881,6 +887,8 @@ mod tests {
             mfa_registered: Some(true),
             default_mfa_method: 0,
             system_preferred_method: 12,
+            disagrees: true,
+            stale: false,
             methods_mask: MethodSet::EMPTY.with(Method::Email).mask(),
         };
         let mut f = RegistrationFilter::default();
@@ -908,6 +916,12 @@ mod tests {
         f.default_mfa_method = Some(1);
         assert!(!f.admits(&key), "a default the export did not state");
         f.default_mfa_method = None;
+        f.verdicts_disagree = Tristate::Yes;
+        f.verdicts_stale = Tristate::No;
+        assert!(f.admits(&key), "disagrees, not stale");
+        f.verdicts_disagree = Tristate::No;
+        assert!(!f.admits(&key));
+        f.verdicts_disagree = Tristate::All;
         f.user_type = Some(UserType::Member);
         assert!(!f.admits(&key));
     }

@@ -12,5 +12,6 @@ pub use activity::{ActivityResult, Details, Feature, Verification};
 pub use method::{Method, MethodSet, PolicyMethod, PolicyMethodSet};
 pub use policy::{Scope, SsprPolicy};
 pub use status::{
-    assess, evaluate, Assessment, ScopeReason, StatusKey, UserFacts, UserStatus, Verdicts,
+    assess, evaluate, Assessment, ScopeReason, StatusKey, UserFacts, UserStatus, VerdictSource,
+    Verdicts,
 };

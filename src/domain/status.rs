@@ -120,6 +120,10 @@ pub struct StatusKey {
     /// The first of Graph's `systemPreferredAuthenticationMethods`
     /// ([`super::second_factor::code`]).
     pub system_preferred_method: u8,
+    /// A directory export's verdicts differ from this portal's policy.
+    pub disagrees: bool,
+    /// The verdicts are older than the newest export that states verdicts.
+    pub stale: bool,
     pub methods_mask: i32,
 }
 
@@ -144,6 +148,8 @@ pub mod bits {
     pub const DEFAULT_MFA_SHIFT: u32 = 43;
     pub const SYSTEM_PREFERRED_SHIFT: u32 = 48;
     pub const CODE: i64 = 0x1f;
+    pub const DISAGREES: i64 = 1 << 53;
+    pub const STALE: i64 = 1 << 54;
 }
 
 impl StatusKey {
@@ -177,6 +183,8 @@ impl StatusKey {
             | ((i64::from(self.default_mfa_method) & bits::CODE) << bits::DEFAULT_MFA_SHIFT)
             | ((i64::from(self.system_preferred_method) & bits::CODE)
                 << bits::SYSTEM_PREFERRED_SHIFT)
+            | flag(self.disagrees, bits::DISAGREES)
+            | flag(self.stale, bits::STALE)
     }
 
     pub fn unpack(key: i64) -> StatusKey {
@@ -197,7 +205,52 @@ impl StatusKey {
             mfa_registered: stated(bits::MFA_REGISTERED, bits::MFA_REGISTERED_KNOWN),
             default_mfa_method: code(bits::DEFAULT_MFA_SHIFT),
             system_preferred_method: code(bits::SYSTEM_PREFERRED_SHIFT),
+            disagrees: on(bits::DISAGREES),
+            stale: on(bits::STALE),
             methods_mask: (key & bits::METHODS) as u32 as i32,
+        }
+    }
+}
+
+/// Which statuses the tiles, lists and API show where a directory export
+/// stated a user's verdicts (Admin › SSPR policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerdictSource {
+    /// As the directory export states (the default): each stated verdict
+    /// over the portal's own computation.
+    #[default]
+    Directory,
+    /// As this portal's policy computes, whatever an export stated.
+    Policy,
+}
+
+impl VerdictSource {
+    pub const ALL: [VerdictSource; 2] = [VerdictSource::Directory, VerdictSource::Policy];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            VerdictSource::Directory => "directory",
+            VerdictSource::Policy => "policy",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<VerdictSource> {
+        VerdictSource::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            VerdictSource::Directory => "As the directory reported",
+            VerdictSource::Policy => "As this portal's policy computes",
+        }
+    }
+
+    /// The status a user shows: the computed one, or the export's verdicts
+    /// over it.
+    pub fn shown(self, verdicts: Option<Verdicts>, computed: UserStatus) -> UserStatus {
+        match (self, verdicts) {
+            (VerdictSource::Directory, Some(v)) => v.apply(computed),
+            _ => computed,
         }
     }
 }
@@ -248,6 +301,11 @@ impl Verdicts {
             self.mfa_capable,
             self.passwordless_capable,
         ]
+    }
+
+    /// Whether a stated verdict differs from the computed figure.
+    pub fn disagree_with(&self, computed: UserStatus) -> bool {
+        self.apply(computed) != computed
     }
 
     /// The status a user shows: each stated verdict over the computed figure.
@@ -553,12 +611,14 @@ mod tests {
             mfa_registered: None,
             default_mfa_method: 3,
             system_preferred_method: crate::domain::second_factor::OTHER,
+            disagrees: false,
+            stale: true,
             methods_mask: 0b1_0000_0000_0101,
         };
         let packed = key.pack();
         assert_eq!(
             packed,
-            0b1_1101_1001_i64 << 32 | 3 << 43 | 31 << 48 | 0b1_0000_0000_0101
+            0b1_1101_1001_i64 << 32 | 3 << 43 | 31 << 48 | 1 << 54 | 0b1_0000_0000_0101
         );
         assert_eq!(StatusKey::unpack(packed), key);
     }

@@ -543,6 +543,7 @@ fn generate_users(
                     system_preferred_methods: mfa.joined_system_preferred(),
                     user_preferred_method: mfa.user_preferred_method.clone(),
                     registration_updated_at: mfa.updated_at,
+                    verdicts_stale: false,
                     id: p.id.clone(),
                     search_text: search_text(&p.name, &p.upn),
                     display_name: p.name.clone(),
@@ -566,6 +567,8 @@ fn generate_users(
                         mfa_registered: mfa.mfa_registered,
                         default_mfa_method: mfa.default_code(),
                         system_preferred_method: mfa.system_preferred_code(),
+                        disagrees: false,
+                        stale: false,
                         methods_mask: p.methods.mask(),
                     }
                     .pack(),

@@ -12,7 +12,9 @@ use super::records::{
     MethodsRecord, NamedUser, Record, Stop, UserKey, UserRecord, Warnings,
 };
 use crate::db::counts::{add_activity_counts, add_event_counts, ActivityBucket, EventBucket};
-use crate::db::directory::{put_group, put_users, refresh_users, DirectoryUser};
+use crate::db::directory::{
+    mark_stale_verdicts, put_group, put_users, refresh_users, DirectoryUser,
+};
 use crate::db::import_rows::{self, outside_user_key, Stored, ID_CHUNK};
 use crate::db::models::Activity;
 use crate::db::models::{
@@ -63,6 +65,9 @@ pub struct Summary {
     /// Verifications a usage report and an audit flow both reported, kept
     /// once (as the flow's event): skipped or removed.
     pub events_in_both: u64,
+    /// Users with verdicts of an earlier export whom this import's verdicts
+    /// did not include: their verdicts are now marked stale.
+    pub verdicts_stale: u64,
 }
 
 impl Summary {
@@ -86,6 +91,37 @@ impl Summary {
                 removed: t.removed + r.removed,
                 skipped: t.skipped + r.skipped,
             })
+    }
+
+    /// What the import did beyond the records of [`Summary::rows`], in
+    /// sentences.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.events_outside_directory > 0 {
+            notes.push(format!(
+                "{} of the new method events belong to users not in the directory: kept with the names their source gave, shown as not in the directory until an import brings the users",
+                self.events_outside_directory
+            ));
+        }
+        if self.events_in_both > 0 {
+            notes.push(format!(
+                "{} verifications were reported both by a usage report and by the audit log: each is one method event, the audit flow's",
+                self.events_in_both
+            ));
+        }
+        if self.events_attached > 0 {
+            notes.push(format!(
+                "{} method events of users not in the directory now belong to users this import brought",
+                self.events_attached
+            ));
+        }
+        if self.verdicts_stale > 0 {
+            notes.push(format!(
+                "{} users with statuses from an earlier directory export are not in this one: their statuses are marked stale",
+                self.verdicts_stale
+            ));
+        }
+        notes
     }
 
     /// Whether the import changed anything stored.
@@ -113,26 +149,8 @@ impl fmt::Display for Summary {
         if !any {
             writeln!(f, "no records")?;
         }
-        if self.events_outside_directory > 0 {
-            writeln!(
-                f,
-                "{} of the new method events belong to users not in the directory: kept with the names their source gave, shown as not in the directory until an import brings the users",
-                self.events_outside_directory
-            )?;
-        }
-        if self.events_in_both > 0 {
-            writeln!(
-                f,
-                "{} verifications were reported both by a usage report and by the audit log: each is one method event, the audit flow's",
-                self.events_in_both
-            )?;
-        }
-        if self.events_attached > 0 {
-            writeln!(
-                f,
-                "{} method events of users not in the directory now belong to users this import brought",
-                self.events_attached
-            )?;
+        for note in self.notes() {
+            writeln!(f, "{note}")?;
         }
         Ok(())
     }
@@ -167,6 +185,8 @@ pub struct Writer<'c> {
     activity_counts: HashMap<ActivityBucket, i64>,
     event_counts: HashMap<EventBucket, i64>,
     users_seen: HashSet<String>,
+    /// Users whose verdicts this import states.
+    verdicts_stated: HashSet<String>,
     groups_seen: HashSet<String>,
     member_groups_seen: HashSet<String>,
     method_users_seen: HashSet<String>,
@@ -222,6 +242,7 @@ impl<'c> Writer<'c> {
             activity_counts: HashMap::new(),
             event_counts: HashMap::new(),
             users_seen: HashSet::new(),
+            verdicts_stated: HashSet::new(),
             groups_seen: HashSet::new(),
             member_groups_seen: HashSet::new(),
             method_users_seen: HashSet::new(),
@@ -288,6 +309,10 @@ impl<'c> Writer<'c> {
             self.records,
             self.started.elapsed().as_secs_f64()
         );
+        if !self.verdicts_stated.is_empty() {
+            self.summary.verdicts_stale =
+                mark_stale_verdicts(self.conn, &self.verdicts_stated, self.now)?;
+        }
         let conn = &mut *self.conn;
         add_activity_counts(conn, &self.activity_counts)?;
         add_event_counts(conn, &self.event_counts)?;
@@ -379,6 +404,9 @@ impl<'c> Writer<'c> {
         }
         let mut changed = Vec::new();
         for (r, _) in records {
+            if r.verdicts.is_some() {
+                self.verdicts_stated.insert(r.id.clone());
+            }
             let old = stored.get(&r.id);
             let merged = merge_user(r, old);
             match old {
@@ -1274,6 +1302,10 @@ fn merge_user(r: UserRecord, old: Option<&User>) -> DirectoryUser {
         (None, None) => None,
     };
     DirectoryUser {
+        verdicts_stale: match (&r.verdicts, old) {
+            (Some(_), _) | (None, None) => false,
+            (None, Some(old)) => old.verdicts_stale,
+        },
         is_guest: r.is_guest.or(old.map(|o| o.is_guest)).unwrap_or(false),
         is_admin: r.is_admin.or(old.map(|o| o.is_admin)).unwrap_or(false),
         directory_role: r
@@ -1301,6 +1333,7 @@ fn same_user(old: &User, new: &DirectoryUser) -> bool {
         && old.account_enabled == new.account_enabled
         && old.directory_status.zip(old.directory_status_at) == new.directory_status
         && old.mfa_details() == new.mfa
+        && old.verdicts_stale == new.verdicts_stale
 }
 
 #[cfg(test)]

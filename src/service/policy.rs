@@ -28,3 +28,32 @@ pub fn save_policy(
         Ok(recomputed)
     })
 }
+
+/// Chooses which statuses users show where a directory export stated
+/// verdicts, re-evaluates every user under it and writes the audit row, in
+/// one transaction.
+pub fn set_verdict_source(
+    conn: &mut DbConnection,
+    actor: &str,
+    source: crate::domain::VerdictSource,
+) -> ServiceResult<db::directory::Recomputed> {
+    db::write(conn, |conn| {
+        let old = db::directory::verdict_source(conn)?;
+        let now = chrono::Utc::now().naive_utc();
+        let recomputed = db::directory::set_verdict_source(conn, source, now)?;
+        audit::record(
+            conn,
+            actor,
+            "verdict source changed",
+            "SSPR policy",
+            &format!(
+                "{} → {}; {} users re-evaluated, {} changed status",
+                old.label(),
+                source.label(),
+                recomputed.users,
+                recomputed.changed
+            ),
+        )?;
+        Ok(recomputed)
+    })
+}

@@ -10,12 +10,16 @@ use super::{html, thousands, AppState};
 use crate::accounts::Role;
 use crate::db::api_keys::{self, ApiKey};
 use crate::db::audit::{self, AuditEntry};
+use crate::db::directory::VerdictTotals;
 use crate::db::models::Account;
 use crate::db::{self, sessions, throttle, DbConnection};
+use crate::domain::filter::{RegistrationFilter, Tristate};
 use crate::domain::method::{PolicyMethod, PolicyMethodSet};
 use crate::domain::policy::{Scope, SsprPolicy};
+use crate::domain::VerdictSource;
 use crate::service::{self, ServiceError};
 use crate::web::auth;
+use crate::web::lists::registrations::filter_href;
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::from_fn;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -163,6 +167,12 @@ struct PolicyPage {
     methods: Vec<MethodChoice>,
     updated: String,
     error: Option<String>,
+    /// The verdict source: its key, and the choices (key, label).
+    source: &'static str,
+    sources: Vec<(&'static str, &'static str)>,
+    verdicts: VerdictTotals,
+    disagree_href: String,
+    stale_href: String,
 }
 
 impl PolicyPage {
@@ -172,8 +182,22 @@ impl PolicyPage {
         form: PolicyChoice,
         updated: String,
         error: Option<String>,
+        (source, verdicts): (VerdictSource, VerdictTotals),
     ) -> PolicyPage {
+        let list = |edit: fn(&mut RegistrationFilter)| {
+            let mut f = RegistrationFilter::default();
+            edit(&mut f);
+            filter_href(&f)
+        };
         PolicyPage {
+            source: source.key(),
+            sources: VerdictSource::ALL
+                .iter()
+                .map(|s| (s.key(), s.label()))
+                .collect(),
+            verdicts,
+            disagree_href: list(|f| f.verdicts_disagree = Tristate::Yes),
+            stale_href: list(|f| f.verdicts_stale = Tristate::Yes),
             layout: Layout::admin("SSPR policy", &admin.0),
             csrf: admin.0.csrf.clone(),
             scope: form.scope,
@@ -215,12 +239,13 @@ impl From<&SsprPolicy> for PolicyChoice {
 
 #[get("/admin/policy", wrap = "from_fn(auth::admin)")]
 pub async fn policy_page(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
-    let (policy, row, groups) = state
+    let (policy, row, groups, verdicts) = state
         .db(|conn| {
             Ok((
                 db::directory::load_policy(conn)?,
                 db::directory::load_policy_row(conn)?,
                 db::directory::list_groups(conn)?,
+                verdict_state(conn)?,
             ))
         })
         .await?;
@@ -237,7 +262,64 @@ pub async fn policy_page(state: web::Data<AppState>, admin: Admin) -> AppResult<
         (&policy).into(),
         updated,
         None,
+        verdicts,
     ))
+}
+
+/// The verdict source and how many users it concerns.
+fn verdict_state(conn: &mut DbConnection) -> diesel::QueryResult<(VerdictSource, VerdictTotals)> {
+    Ok((
+        db::directory::verdict_source(conn)?,
+        db::directory::verdict_totals(conn)?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct VerdictSourceForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    source: String,
+}
+
+#[post("/admin/policy/verdict-source", wrap = "from_fn(auth::admin)")]
+pub async fn set_verdict_source(
+    state: web::Data<AppState>,
+    admin: Admin,
+    form: Protected<VerdictSourceForm>,
+) -> AppResult<HttpResponse> {
+    let Some(source) = VerdictSource::from_key(&form.0.source) else {
+        return Err(AppError::BadRequest(format!(
+            "Unknown verdict source '{}': choose directory or policy.",
+            form.0.source
+        )));
+    };
+    let actor = admin.0.username.clone();
+    let session = admin.0.session.clone();
+    state
+        .db(move |conn| {
+            let recomputed = match service::policy::set_verdict_source(conn, &actor, source) {
+                Ok(r) => r,
+                Err(ServiceError::Database(e)) => return Err(e.into()),
+                Err(ServiceError::Refused(why)) => return Err(AppError::Internal(why)),
+            };
+            sessions::set_flash(
+                conn,
+                &session,
+                &format!(
+                    "Statuses now shown {}. {} users re-evaluated; {} changed status.",
+                    match source {
+                        VerdictSource::Directory => "as the directory reported them",
+                        VerdictSource::Policy => "as this portal's policy computes them",
+                    },
+                    thousands(recomputed.users as i64),
+                    thousands(recomputed.changed as i64)
+                ),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(see_other("/admin/policy"))
 }
 
 #[derive(Deserialize)]
@@ -331,7 +413,10 @@ pub async fn save_policy(
             let groups = db::directory::list_groups(conn)?;
             let policy = match form.policy(&groups) {
                 Ok(p) => p,
-                Err(why) => return Ok(Err((why, groups, form.choice()))),
+                Err(why) => {
+                    let verdicts = verdict_state(conn)?;
+                    return Ok(Err((why, groups, form.choice(), verdicts)));
+                }
             };
             let describe = |old: &SsprPolicy, recomputed: &db::directory::Recomputed| {
                 format!(
@@ -361,8 +446,8 @@ pub async fn save_policy(
         .await?;
     match outcome {
         Ok(()) => Ok(see_other("/admin/policy")),
-        Err((why, groups, choice)) => {
-            let page = PolicyPage::new(&admin, groups, choice, String::new(), Some(why));
+        Err((why, groups, choice, verdicts)) => {
+            let page = PolicyPage::new(&admin, groups, choice, String::new(), Some(why), verdicts);
             Ok(HttpResponse::build(StatusCode::BAD_REQUEST)
                 .content_type("text/html; charset=utf-8")
                 .body(page.render()?))
@@ -813,4 +898,10 @@ pub async fn audit_page(
     })
 }
 
-csrf_form!(PolicyForm, AccountForm, RoleForm, KeyForm);
+csrf_form!(
+    PolicyForm,
+    VerdictSourceForm,
+    AccountForm,
+    RoleForm,
+    KeyForm
+);

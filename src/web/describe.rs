@@ -73,6 +73,7 @@ pub fn explanations(d: &UserDetail) -> Vec<Explanation> {
                 v.passwordless_capable,
             ],
             &at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            d.source,
         ),
         _ => explain_all(a, &ctx),
     }
@@ -82,7 +83,7 @@ pub fn explanations(d: &UserDetail) -> Vec<Explanation> {
 pub fn stored_differs(d: &UserDetail) -> bool {
     let u = &d.user;
     let methods: MethodSet = d.methods.iter().map(|(m, _)| *m).collect();
-    u.shown_status(d.assessment.status) != u.status() || methods.mask() != u.methods_mask
+    u.shown_status(d.assessment.status, d.source) != u.status() || methods.mask() != u.methods_mask
 }
 
 /// The system-preferred methods as a cell shows them: the methods in

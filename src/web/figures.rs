@@ -11,6 +11,9 @@ use crate::domain::{Feature, Method};
 use crate::web::error::AppResult;
 use std::sync::Arc;
 
+/// Insights about directory-stated verdicts, shown when they count someone.
+const DIRECTORY_INSIGHTS: [&str; 2] = ["directoryDisagrees", "staleVerdicts"];
+
 /// Users that pass a filter of registration details, with what the count means.
 #[derive(Debug, Clone)]
 pub struct UserFigure {
@@ -219,12 +222,31 @@ impl Figures {
                 "users are passwordless capable.",
             ),
             insight(
+                "directoryDisagrees",
+                filter(|f| f.verdicts_disagree = Tristate::Yes),
+                "user where the directory and this portal's policy disagree: a directory export states statuses the policy does not give.",
+                "users where the directory and this portal's policy disagree: a directory export states statuses the policy does not give.",
+            ),
+            insight(
+                "staleVerdicts",
+                filter(|f| f.verdicts_stale = Tristate::Yes),
+                "user has statuses from an older directory export that the newest one did not include.",
+                "users have statuses from an older directory export that the newest one did not include.",
+            ),
+            insight(
                 "disabledAccounts",
                 filter(|f| f.account_enabled = Stated::No),
                 "disabled account is included in these figures, as the directory lists it.",
                 "disabled accounts are included in these figures, as the directory lists them.",
             ),
         ];
+        // The directory's insights speak only where an export stated
+        // verdicts that matter; otherwise they would read "0 users" on every
+        // tenant that imports none.
+        let insights = insights
+            .into_iter()
+            .filter(|i| i.count > 0 || !DIRECTORY_INSIGHTS.contains(&i.key))
+            .collect();
         Figures {
             users,
             tiles,

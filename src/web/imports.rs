@@ -166,6 +166,8 @@ struct ResultPage {
     kind: String,
     files: String,
     outcome: Result<(i64, Vec<SummaryLine>, String), ImportError>,
+    /// What the import did beyond the table's records.
+    notes: Vec<String>,
     warnings: Warnings,
 }
 
@@ -259,6 +261,10 @@ pub async fn upload(
         .as_ref()
         .map(|done| done.warnings.clone())
         .unwrap_or_default();
+    let notes = outcome
+        .as_ref()
+        .map(|done| done.summary.notes())
+        .unwrap_or_default();
     let page = ResultPage {
         layout: Layout::admin(
             if failed {
@@ -277,6 +283,7 @@ pub async fn upload(
                 format!("{:.1} s", done.seconds),
             )
         }),
+        notes,
         warnings,
     };
     let status = if failed {

@@ -80,6 +80,8 @@ pub struct UserPage {
     pub explanations: Vec<Explanation>,
     /// Set when the stored figures differ from the rules applied now.
     pub stored_differs: bool,
+    /// Set when the user's directory-stated statuses are stale.
+    pub stale_note: Option<String>,
     pub policy_text: String,
     pub methods: Vec<MethodRow>,
     pub groups: Vec<String>,
@@ -136,6 +138,16 @@ impl UserPage {
             registration: RegistrationFacts::of(&u.mfa_details()),
             explanations: explanations(d),
             stored_differs: stored_differs(d),
+            stale_note: u
+                .verdicts_stale
+                .then_some(u.directory_status_at)
+                .flatten()
+                .map(|at| {
+                    format!(
+                        "The directory export of {} stated this user's statuses; a newer export did not include the user (deleted since, or outside its scope), so they may be out of date.",
+                        at.format("%Y-%m-%d %H:%M UTC")
+                    )
+                }),
             policy_text: policy_text(d),
             methods: method_rows,
             groups: d.groups.iter().map(|(_, name)| name.clone()).collect(),

@@ -220,6 +220,7 @@ pub fn build_reports(conn: &mut DbConnection, now: NaiveDateTime) {
             is_admin: false,
             account_enabled: Some(true),
             mfa: Default::default(),
+            verdicts_stale: false,
             directory_status: None,
         })
         .collect();

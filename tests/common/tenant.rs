@@ -140,6 +140,7 @@ pub fn build_worked_example(conn: &mut DbConnection) {
             is_admin: *admin,
             account_enabled: Some(*enabled),
             mfa: Default::default(),
+            verdicts_stale: false,
             directory_status: None,
         })
         .collect();
@@ -359,6 +360,7 @@ pub fn build_crowd(conn: &mut DbConnection, n: usize) -> Vec<String> {
             is_admin: i % 61 == 5,
             account_enabled: Some(i % 17 != 0),
             mfa: Default::default(),
+            verdicts_stale: false,
             directory_status: None,
         })
         .collect();

@@ -85,6 +85,13 @@ pub struct RegistrationDetail {
     pub account_enabled: Option<bool>,
     /// Registered methods, in catalogue order.
     pub methods_registered: Vec<MethodKey>,
+    /// A directory export stated statuses this portal's policy computes
+    /// otherwise (the `is…` fields follow the verdict source chosen on
+    /// Admin › SSPR policy).
+    pub directory_verdicts_disagree: bool,
+    /// The directory-stated statuses are older than the newest export,
+    /// which did not include the user.
+    pub directory_verdicts_stale: bool,
     /// As the directory's registration details state it; null where no
     /// export said.
     #[schema(required = true)]
@@ -134,6 +141,8 @@ impl RegistrationDetail {
                 .iter()
                 .map(MethodKey)
                 .collect(),
+            directory_verdicts_disagree: key.disagrees,
+            directory_verdicts_stale: key.stale,
             is_mfa_registered: mfa.mfa_registered,
             default_mfa_method: mfa.default_mfa_method,
             is_system_preferred_authentication_method_enabled: mfa.system_preferred_enabled,

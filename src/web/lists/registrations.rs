@@ -19,7 +19,7 @@ use utoipa::openapi::RefOr;
 pub const PATH: &str = "/registrations";
 
 /// Every parameter the list accepts.
-pub const PARAMS: [&str; 17] = [
+pub const PARAMS: [&str; 19] = [
     "registered",
     "enabled",
     "capable",
@@ -32,6 +32,8 @@ pub const PARAMS: [&str; 17] = [
     "mfa_registered",
     "default_mfa_method",
     "system_preferred_method",
+    "verdicts_disagree",
+    "verdicts_stale",
     "q",
     "sort",
     "size",
@@ -40,7 +42,7 @@ pub const PARAMS: [&str; 17] = [
 ];
 
 /// The yes/no filters: (parameter, label, what "yes" means).
-pub const STATUS_FILTERS: [(&str, &str, &str); 6] = [
+pub const STATUS_FILTERS: [(&str, &str, &str); 8] = [
     ("registered", "Registered", "registered for SSPR"),
     (
         "enabled",
@@ -59,6 +61,16 @@ pub const STATUS_FILTERS: [(&str, &str, &str); 6] = [
         "passwordless capable",
     ),
     ("admin", "Admin", "administrators"),
+    (
+        "verdicts_disagree",
+        "Directory and policy disagree",
+        "users whose statuses a directory export states otherwise than this portal's policy computes",
+    ),
+    (
+        "verdicts_stale",
+        "Directory statuses stale",
+        "users whose directory-stated statuses are older than the newest export (it did not include them)",
+    ),
 ];
 
 /// The yes/no/unknown filters, of facts a source may leave unsaid:
@@ -94,7 +106,9 @@ pub fn tristate_of(f: &RegistrationFilter, param: &str) -> Tristate {
         "capable" => f.capable,
         "mfa_capable" => f.mfa_capable,
         "passwordless_capable" => f.passwordless_capable,
-        _ => f.admin,
+        "admin" => f.admin,
+        "verdicts_disagree" => f.verdicts_disagree,
+        _ => f.verdicts_stale,
     }
 }
 
@@ -130,6 +144,8 @@ pub fn parse_query(query: &str) -> AppResult<RegistrationQuery> {
         methods: parse_methods("method", p.all("method"), &Method::ALL)?,
         user_type: UserType::parse("user_type", p.one("user_type")?)?,
         admin: t("admin")?,
+        verdicts_disagree: t("verdicts_disagree")?,
+        verdicts_stale: t("verdicts_stale")?,
         account_enabled: stated("account_enabled")?,
         mfa_registered: stated("mfa_registered")?,
         default_mfa_method: factor("default_mfa_method")?,
@@ -158,6 +174,8 @@ pub fn filter_pairs(f: &RegistrationFilter) -> Vec<(&'static str, String)> {
         f.user_type.map(|u| u.key()).unwrap_or("").into(),
     ));
     pairs.push(("admin", f.admin.key().into()));
+    pairs.push(("verdicts_disagree", f.verdicts_disagree.key().into()));
+    pairs.push(("verdicts_stale", f.verdicts_stale.key().into()));
     for (param, _, _) in &STATED_FILTERS {
         pairs.push((*param, stated_of(f, param).key().into()));
     }
