@@ -801,6 +801,7 @@ fn build_ties(conn: &mut authinsights::db::DbConnection, now: NaiveDateTime) -> 
             success: i % 3 != 0,
             failure_reason: (i % 3 == 0).then(|| "Verification not completed".to_string()),
             occurred_at: at,
+            method_name: None,
         })
         .collect();
     events.extend((0..3).map(|i| MethodEvent {
@@ -812,6 +813,7 @@ fn build_ties(conn: &mut authinsights::db::DbConnection, now: NaiveDateTime) -> 
         success: false,
         failure_reason: Some("Invalid verification code".into()),
         occurred_at: now - Duration::minutes(400 + i),
+        method_name: None,
     }));
     let n = events.len();
     record(conn, &[], &events, now).unwrap();
@@ -2068,6 +2070,7 @@ async fn escaping(backend: Backend) {
             success: false,
             failure_reason: Some(HOSTILE_REASON.into()),
             occurred_at: at,
+            method_name: None,
         };
         record(conn, &[activity], &[event], now).unwrap();
     });

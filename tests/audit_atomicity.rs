@@ -34,6 +34,7 @@ fn refuse_audit_rows(conn: &mut DbConnection, backend: Backend) {
 #[derive(Debug, PartialEq, Eq)]
 struct State {
     policy: String,
+    verdict_source: String,
     accounts: Vec<(String, String, bool, String)>,
     keys: Vec<(String, bool)>,
     retention: i32,
@@ -46,6 +47,7 @@ fn state(app: &TestApp) -> State {
         let now = chrono::Utc::now().naive_utc();
         State {
             policy: format!("{:?}", db::directory::load_policy(conn).unwrap()),
+            verdict_source: format!("{:?}", db::directory::verdict_source(conn).unwrap()),
             accounts: db::accounts::list_accounts(conn)
                 .unwrap()
                 .into_iter()
@@ -123,6 +125,10 @@ async fn audit_in_the_same_transaction(backend: Backend) {
                 ("allow-mobile_phone", "on"),
                 ("allow-app_code", "on"),
             ],
+        ),
+        (
+            "/admin/policy/verdict-source".into(),
+            vec![("source", "policy")],
         ),
         (
             "/admin/accounts".into(),

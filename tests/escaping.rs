@@ -158,6 +158,7 @@ fn build_tenant(app: &TestApp, now: NaiveDateTime) {
             success: reason.is_none(),
             failure_reason: reason.map(str::to_string),
             occurred_at: ago(minutes),
+            method_name: None,
         };
         let events = vec![
             event(

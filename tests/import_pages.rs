@@ -1291,13 +1291,39 @@ async fn unknown_graph_values(backend: Backend) {
         "a new user of unknown type counts as a member"
     );
 
-    let page = page(&app, "/registrations?method=other").await;
-    let methods: Vec<String> = texts(&page, "table.list tbody tr td:nth-child(6)");
+    let listed = page(&app, "/registrations?method=other").await;
+    let methods: Vec<String> = texts(&listed, "table.list tbody tr td:nth-child(6)");
     assert!(
         methods
             .iter()
-            .any(|m| m.contains("macOS platform credential") && m.contains("Other method")),
-        "{methods:?}"
+            .any(|m| m == "macOS platform credential, brandNewMethod"),
+        "an other method is shown by the name Graph gave it: {methods:?}"
+    );
+    assert_eq!(mac["otherMethodsRegistered"], json!(["brandNewMethod"]));
+    let csv = app
+        .get("/registrations.csv?method=other")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("\"macOS platform credential, brandNewMethod\""),
+        "{csv}"
+    );
+    let mac_page = page(&app, "/users/u-mac").await;
+    assert!(
+        texts(&mac_page, "td.c-method").contains(&"brandNewMethod".to_string()),
+        "{mac_page}"
+    );
+
+    // An event's unknown method is listed by its Graph name too.
+    let (_, events) = get_json("/api/v1/activity?method=other").await;
+    assert_eq!(events["value"][0]["authMethod"], "other", "{events}");
+    assert_eq!(events["value"][0]["authMethodName"], "unknownFutureValue");
+    let listed = page(&app, "/activity?method=other").await;
+    assert!(
+        cells(&listed, "table.list tbody tr")[0].contains(&"unknownFutureValue".to_string()),
+        "{listed}"
     );
 
     // The charts count both events, under the methods they were stored as.

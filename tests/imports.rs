@@ -831,6 +831,7 @@ fn expected_events() -> Vec<MethodEvent> {
                 success: *success,
                 failure_reason: reason.map(str::to_string),
                 occurred_at: t(at),
+                method_name: None,
             },
         )
         .collect()
@@ -2596,6 +2597,7 @@ async fn large_file_in_bulk(backend: Backend) {
                     success: ok,
                     failure_reason: (!ok).then(|| reason.to_string()),
                     occurred_at: when,
+                    method_name: None,
                 });
             }
         }

@@ -136,6 +136,12 @@ const ROUTES: &[Route] = &[
     ),
     (
         "POST",
+        "/admin/policy/verdict-source",
+        &[("source", "policy")],
+        [303, 403, 403, 403, 303],
+    ),
+    (
+        "POST",
         "/admin/accounts",
         &[("username", "new.reader"), ("role", "reports-reader")],
         [303, 403, 403, 403, 200],
@@ -1277,7 +1283,7 @@ async fn policy_page(backend: Backend) {
     let form = app.get("/admin/policy").await.text().await.unwrap();
     let checked = {
         let doc = scraper::Html::parse_document(&form);
-        let sel = scraper::Selector::parse("input[checked]").unwrap();
+        let sel = scraper::Selector::parse("form#policy input[checked]").unwrap();
         doc.select(&sel)
             .map(|e| {
                 e.value().attr("value").unwrap().to_string() + "=" + e.value().attr("name").unwrap()

@@ -51,11 +51,11 @@ macro_rules! bulk_insert {
     };
 }
 
-bulk_insert!(insert_users, User, users::table, 17);
+bulk_insert!(insert_users, User, users::table, 27);
 bulk_insert!(insert_user_methods, NewUserMethod, user_methods::table, 3);
 bulk_insert!(insert_members, NewMember, group_members::table, 2);
 bulk_insert!(insert_activities, Activity, activities::table, 10);
-bulk_insert!(insert_method_events, MethodEvent, method_events::table, 8);
+bulk_insert!(insert_method_events, MethodEvent, method_events::table, 9);
 
 /// The tables a bulk load fills.
 const LOADED_TABLES: &str =

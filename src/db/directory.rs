@@ -495,6 +495,7 @@ pub fn put_users(
                     user_preferred_method: record.mfa.user_preferred_method.clone(),
                     registration_updated_at: record.mfa.updated_at,
                     verdicts_stale: record.verdicts_stale,
+                    other_methods: None,
                 };
                 next_search_rowid += 1;
                 row.status_key = row.key().pack();

@@ -193,6 +193,8 @@ pub struct EventRow {
     pub user_principal_name: Option<String>,
     /// For a user not in the directory, the names the event's source gave.
     pub named: Option<(String, String)>,
+    /// The source's name of a method this portal does not know.
+    pub method_name: Option<String>,
 }
 
 /// How many events pass the filter.
@@ -563,6 +565,7 @@ pub fn load_rows(
                     },
                     display_name: user.as_ref().map(|u| u.0.clone()),
                     user_principal_name: user.map(|u| u.1),
+                    method_name: e.method_name,
                 }),
         );
     }

@@ -264,6 +264,31 @@ pub fn clear_methods(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> 
         .map(drop)
 }
 
+/// The source's names of these users' other methods (users with none are
+/// left out).
+pub fn other_methods_of(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> QueryResult<Vec<(String, String)>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .filter(users::other_methods.is_not_null())
+        .select((users::id, users::other_methods.assume_not_null()))
+        .load(conn)
+}
+
+/// Sets the source's names of a user's other methods.
+pub fn set_other_methods(
+    conn: &mut DbConnection,
+    user_id: &str,
+    names: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::other_methods.eq(names))
+        .execute(conn)
+        .map(drop)
+}
+
 /// Registers one method.
 pub fn add_method(conn: &mut DbConnection, row: &NewUserMethod) -> QueryResult<()> {
     diesel::insert_into(user_methods::table)

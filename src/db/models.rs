@@ -45,6 +45,8 @@ pub struct User {
     pub registration_updated_at: Option<NaiveDateTime>,
     /// A later export that stated verdicts did not include the user.
     pub verdicts_stale: bool,
+    /// The source's names of the user's other methods, comma-separated.
+    pub other_methods: Option<String>,
 }
 
 /// A user as the registration list shows one: names and the packed status
@@ -109,6 +111,14 @@ impl User {
             methods_mask,
             ..self.key()
         }
+    }
+
+    /// The source's names of the user's other methods.
+    pub fn other_method_names(&self) -> Vec<String> {
+        self.other_methods
+            .as_deref()
+            .map(|n| n.split(',').map(str::to_string).collect())
+            .unwrap_or_default()
     }
 
     /// What Graph's registration details said beyond the five statuses.
@@ -215,6 +225,9 @@ pub struct MethodEvent {
     pub success: bool,
     pub failure_reason: Option<String>,
     pub occurred_at: NaiveDateTime,
+    /// The source's name of a method this portal does not know
+    /// ([`crate::domain::Method::Other`]); `None` for every known method.
+    pub method_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -292,6 +305,7 @@ pub struct ImportedEvent {
     pub failure_reason: Option<String>,
     pub occurred_at: StoredTime,
     pub import_id: i64,
+    pub method_name: Option<String>,
 }
 
 impl ImportedEvent {
@@ -306,6 +320,7 @@ impl ImportedEvent {
             failure_reason: e.failure_reason,
             occurred_at: StoredTime::new(e.occurred_at),
             import_id,
+            method_name: e.method_name,
         }
     }
 
@@ -320,6 +335,7 @@ impl ImportedEvent {
             success: self.success,
             failure_reason: self.failure_reason.clone(),
             occurred_at: self.occurred_at.at,
+            method_name: self.method_name.clone(),
         }
     }
 }

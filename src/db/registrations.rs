@@ -74,12 +74,22 @@ pub struct RegistrationPage {
     /// What registration-details exports said of the page's users beyond
     /// their status key, by user id (none for a user no export described).
     pub details: HashMap<String, MfaDetails>,
+    /// The source's names of the page's users' other methods, by user id.
+    pub other_methods: HashMap<String, Vec<String>>,
 }
 
 impl RegistrationPage {
     /// What an export said of a user of this page beyond the status key.
     pub fn details_of(&self, user: &ListUser) -> MfaDetails {
         self.details.get(&user.id).cloned().unwrap_or_default()
+    }
+
+    /// The source's names of a user's other methods (empty if none).
+    pub fn other_methods_of(&self, user: &ListUser) -> &[String] {
+        self.other_methods
+            .get(&user.id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// The cursor of a row for `sort`.
@@ -123,15 +133,17 @@ pub fn registration_page(
     q: &RegistrationQuery,
 ) -> QueryResult<RegistrationPage> {
     let mut page = users_page(conn, q)?;
-    page.details = mfa_details_of(conn, &page.users)?;
+    (page.details, page.other_methods) = details_of(conn, &page.users)?;
     Ok(page)
 }
 
-/// The extra details of these users, skipping users no export described.
-fn mfa_details_of(
+/// The extra details of these users, skipping users no export described,
+/// and the names of their other methods.
+#[allow(clippy::type_complexity)]
+fn details_of(
     conn: &mut DbConnection,
     page: &[ListUser],
-) -> QueryResult<HashMap<String, MfaDetails>> {
+) -> QueryResult<(HashMap<String, MfaDetails>, HashMap<String, Vec<String>>)> {
     type Columns = (
         String,
         Option<bool>,
@@ -140,8 +152,10 @@ fn mfa_details_of(
         Option<String>,
         Option<String>,
         Option<NaiveDateTime>,
+        Option<String>,
     );
     let mut details = HashMap::new();
+    let mut others = HashMap::new();
     let ids: Vec<&str> = page.iter().map(|u| u.id.as_str()).collect();
     for chunk in ids.chunks(500) {
         let rows: Vec<Columns> = users::table
@@ -153,7 +167,8 @@ fn mfa_details_of(
                     .or(users::is_system_preferred_enabled.is_not_null())
                     .or(users::system_preferred_methods.is_not_null())
                     .or(users::user_preferred_method.is_not_null())
-                    .or(users::registration_updated_at.is_not_null()),
+                    .or(users::registration_updated_at.is_not_null())
+                    .or(users::other_methods.is_not_null()),
             )
             .select((
                 users::id,
@@ -163,9 +178,13 @@ fn mfa_details_of(
                 users::system_preferred_methods,
                 users::user_preferred_method,
                 users::registration_updated_at,
+                users::other_methods,
             ))
             .load(conn)?;
-        for (id, registered, default, enabled, system, preferred, updated) in rows {
+        for (id, registered, default, enabled, system, preferred, updated, other) in rows {
+            if let Some(names) = other {
+                others.insert(id.clone(), names.split(',').map(str::to_string).collect());
+            }
             let mfa = MfaDetails {
                 mfa_registered: registered,
                 default_mfa_method: default,
@@ -174,10 +193,12 @@ fn mfa_details_of(
                 user_preferred_method: preferred,
                 updated_at: updated,
             };
-            details.insert(id, mfa);
+            if mfa != MfaDetails::default() {
+                details.insert(id, mfa);
+            }
         }
     }
-    Ok(details)
+    Ok((details, others))
 }
 
 fn users_page(conn: &mut DbConnection, q: &RegistrationQuery) -> QueryResult<RegistrationPage> {
@@ -409,6 +430,7 @@ fn paged(users: Vec<ListUser>, position: &PagePosition, more: bool) -> Registrat
         has_next,
         has_prev,
         details: HashMap::new(),
+        other_methods: HashMap::new(),
     }
 }
 

@@ -29,6 +29,7 @@ diesel::table! {
         user_preferred_method -> Nullable<Text>,
         registration_updated_at -> Nullable<Timestamp>,
         verdicts_stale -> Bool,
+        other_methods -> Nullable<Text>,
     }
 }
 
@@ -95,6 +96,7 @@ diesel::table! {
         import_id -> BigInt,
         user_principal_name -> Nullable<Text>,
         user_display_name -> Nullable<Text>,
+        method_name -> Nullable<Text>,
     }
 }
 

@@ -358,6 +358,18 @@ impl MethodSet {
             .join(", ")
     }
 
+    /// Display names joined with ", ", an other method shown by the names
+    /// its source gave (when it gave any).
+    pub fn display_naming(self, other_names: &[String]) -> String {
+        self.iter()
+            .map(|m| match m {
+                Method::Other if !other_names.is_empty() => other_names.join(", "),
+                m => m.display_name().to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The methods an activity used, as the classic reports name them:
     /// "Alternate Email + Mobile Phone" (a phone used for a text and a call
     /// is one Mobile Phone). Methods outside the password reset policy keep

@@ -544,6 +544,7 @@ fn generate_users(
                     user_preferred_method: mfa.user_preferred_method.clone(),
                     registration_updated_at: mfa.updated_at,
                     verdicts_stale: false,
+                    other_methods: None,
                     id: p.id.clone(),
                     search_text: search_text(&p.name, &p.upn),
                     display_name: p.name.clone(),
@@ -847,6 +848,7 @@ impl<'a> ActivityGenerator<'a> {
             success: failure.is_none(),
             failure_reason: failure.map(str::to_string),
             occurred_at: at.min(self.now),
+            method_name: None,
         }
     }
 

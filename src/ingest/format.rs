@@ -668,6 +668,8 @@ impl Parser {
                 user_id: p.key,
                 methods: p.value,
                 complete: true,
+                // This format names only the catalogue's methods.
+                other_names: Vec::new(),
             });
             self.emit(p.at, record, sink)?;
         }
@@ -886,6 +888,7 @@ fn event_fields(f: &Fields<'_>, names: [&str; 5], activity: &Activity) -> FieldR
         success,
         failure_reason,
         occurred_at: f.time(time_f)?.unwrap_or(activity.occurred_at),
+        method_name: None,
     })
 }
 

@@ -363,6 +363,9 @@ pub struct MethodsRecord {
     /// The record is the user's complete list (a directory export): methods
     /// not in it are removed. Otherwise the methods are added.
     pub complete: bool,
+    /// The source's names of the methods stored as [`Method::Other`], in its
+    /// order (a complete list replaces the stored names).
+    pub other_names: Vec<String>,
 }
 
 /// One activity with its method events. The events' `user_id` and `feature`
@@ -409,6 +412,12 @@ pub enum Record {
     },
     /// A value kept although the import does not know it.
     Warning(ImportWarning),
+    /// The import's registration details (Graph's `userRegistrationDetails`)
+    /// are a whole export (`complete`: its last page carries no
+    /// `@odata.nextLink`): the verdicts of users it does not list are stale.
+    Listing {
+        complete: bool,
+    },
 }
 
 /// A user as an event's source names them.

@@ -187,6 +187,8 @@ pub struct Writer<'c> {
     users_seen: HashSet<String>,
     /// Users whose verdicts this import states.
     verdicts_stated: HashSet<String>,
+    /// The import holds a whole registration-details export.
+    whole_listing: bool,
     groups_seen: HashSet<String>,
     member_groups_seen: HashSet<String>,
     method_users_seen: HashSet<String>,
@@ -243,6 +245,7 @@ impl<'c> Writer<'c> {
             event_counts: HashMap::new(),
             users_seen: HashSet::new(),
             verdicts_stated: HashSet::new(),
+            whole_listing: false,
             groups_seen: HashSet::new(),
             member_groups_seen: HashSet::new(),
             method_users_seen: HashSet::new(),
@@ -280,6 +283,10 @@ impl<'c> Writer<'c> {
             self.warnings.push(w);
             return Ok(());
         }
+        if let Record::Listing { complete } = located.record {
+            self.whole_listing = complete;
+            return Ok(());
+        }
         self.records += 1;
         if let Record::Member(m) = located.record {
             return self.member(m, located.at);
@@ -309,7 +316,7 @@ impl<'c> Writer<'c> {
             self.records,
             self.started.elapsed().as_secs_f64()
         );
-        if !self.verdicts_stated.is_empty() {
+        if self.whole_listing && !self.verdicts_stated.is_empty() {
             self.summary.verdicts_stale =
                 mark_stale_verdicts(self.conn, &self.verdicts_stated, self.now)?;
         }
@@ -351,7 +358,9 @@ impl<'c> Writer<'c> {
                     named,
                 } => events.push((event, identity, user_key, named, at)),
                 Record::Member(_) => unreachable!("members are written by runs"),
-                Record::Warning(_) => unreachable!("warnings are collected as they come"),
+                Record::Warning(_) | Record::Listing { .. } => {
+                    unreachable!("warnings and listings are taken as they come")
+                }
             }
         }
         self.users(users)?;
@@ -649,8 +658,17 @@ impl<'c> Writer<'c> {
                     .or_default()
                     .push((*method, *at));
             }
+            let named: HashMap<String, String> = import_rows::other_methods_of(self.conn, &ids)?
+                .into_iter()
+                .collect();
             let mut inserts = Vec::new();
             for (r, _) in chunk {
+                if r.complete {
+                    let names = (!r.other_names.is_empty()).then(|| r.other_names.join(","));
+                    if named.get(&r.user_id) != names.as_ref() {
+                        import_rows::set_other_methods(self.conn, &r.user_id, names.as_deref())?;
+                    }
+                }
                 let before = by_user.get(r.user_id.as_str()).cloned().unwrap_or_default();
                 let mut wanted: Vec<(i32, Option<NaiveDateTime>)> = Vec::new();
                 for (m, at) in &r.methods {
@@ -1284,7 +1302,7 @@ fn batch_class(record: &Record) -> u8 {
         Record::Group(_) => 1,
         Record::Member(_) => 2,
         Record::Activity(..) | Record::Event { .. } => 3,
-        Record::Warning(_) => 4,
+        Record::Warning(_) | Record::Listing { .. } => 4,
     }
 }
 

@@ -41,7 +41,7 @@ pub struct Row {
     pub name: String,
     pub user_name: String,
     pub feature: &'static str,
-    pub method: &'static str,
+    pub method: String,
     pub status: &'static str,
     pub date: String,
     pub date_iso: String,
@@ -55,7 +55,7 @@ impl Row {
             &self.name,
             &self.user_name,
             self.feature,
-            self.method,
+            &self.method,
             self.status,
             &self.date,
             &self.failure_reason,
@@ -90,9 +90,11 @@ impl Row {
             feature: Feature::from_code(e.feature)
                 .map(|f| f.display_name())
                 .unwrap_or("Unknown"),
-            method: Method::from_code(e.method)
-                .map(|m| m.display_name())
-                .unwrap_or("Unknown"),
+            method: match (Method::from_code(e.method), &e.method_name) {
+                (Some(Method::Other), Some(name)) => name.clone(),
+                (Some(m), _) => m.display_name().to_string(),
+                (None, _) => "Unknown".to_string(),
+            },
             status: Outcome::from_success(e.success).display_name(),
             date: e.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             date_iso: e.occurred_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),

@@ -267,7 +267,7 @@ pub async fn policy_page(state: web::Data<AppState>, admin: Admin) -> AppResult<
 }
 
 /// The verdict source and how many users it concerns.
-fn verdict_state(conn: &mut DbConnection) -> diesel::QueryResult<(VerdictSource, VerdictTotals)> {
+fn verdict_state(conn: &mut DbConnection) -> db::QueryResult<(VerdictSource, VerdictTotals)> {
     Ok((
         db::directory::verdict_source(conn)?,
         db::directory::verdict_totals(conn)?,

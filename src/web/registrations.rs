@@ -84,7 +84,7 @@ impl Row {
         ]
     }
 
-    fn new(u: &ListUser, mfa: &MfaDetails) -> Row {
+    fn new(u: &ListUser, mfa: &MfaDetails, other_methods: &[String]) -> Row {
         let key = u.key();
         Row {
             href: user_href(&u.id),
@@ -98,7 +98,7 @@ impl Row {
             admin: yes_no(key.is_admin),
             user_type: if key.is_guest { "Guest" } else { "Member" },
             account_enabled: yes_no_unknown(key.account_enabled),
-            methods: u.methods().display(),
+            methods: u.methods().display_naming(other_methods),
             mfa_registered: yes_no_unknown(mfa.mfa_registered),
             default_mfa_method: mfa
                 .default_mfa_method
@@ -258,7 +258,7 @@ impl RegistrationsPage {
             rows: page
                 .users
                 .iter()
-                .map(|u| Row::new(u, &page.details_of(u)))
+                .map(|u| Row::new(u, &page.details_of(u), page.other_methods_of(u)))
                 .collect(),
             pager,
         }
@@ -298,7 +298,7 @@ pub async fn registrations_csv(
         loop {
             let page = registration_page(conn, &q)?;
             for u in &page.users {
-                sink.row(Row::new(u, &page.details_of(u)).cells())?;
+                sink.row(Row::new(u, &page.details_of(u), page.other_methods_of(u)).cells())?;
             }
             match page.users.last() {
                 Some(last) if page.has_next => {

@@ -11,14 +11,14 @@ use crate::db::counts::data_changed_at;
 use crate::db::users::{user_detail, UserDetail};
 use crate::domain::explain::Explanation;
 use crate::domain::second_factor::{self, MfaDetails};
-use crate::domain::{ActivityResult, Details, Feature, MethodSet};
+use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet};
 use crate::web::auth;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpResponse};
 use askama::Template;
 
 pub struct MethodRow {
-    pub name: &'static str,
+    pub name: String,
     /// How the method counts for this user's requirement.
     pub counts: &'static str,
     pub registered_at: String,
@@ -92,11 +92,15 @@ pub struct UserPage {
 impl UserPage {
     pub fn new(d: &UserDetail, layout: Layout) -> UserPage {
         let u = &d.user;
+        let other_names = u.other_method_names();
         let method_rows = d
             .methods
             .iter()
             .map(|(m, at)| MethodRow {
-                name: m.display_name(),
+                name: match m {
+                    Method::Other if !other_names.is_empty() => other_names.join(", "),
+                    m => m.display_name().to_string(),
+                },
                 counts: standing(&d.assessment, *m).1,
                 registered_at: at
                     .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())

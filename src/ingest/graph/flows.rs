@@ -371,6 +371,8 @@ impl EventLog {
                         (false, None) => Some(unsettled_reason.to_string()),
                     },
                     occurred_at: e.time,
+                    // The audit log's security info always names a known method.
+                    method_name: None,
                 }
             })
             .collect();

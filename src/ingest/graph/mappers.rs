@@ -170,12 +170,17 @@ impl<'v> Rec<'v> {
     }
 
     /// A registered-methods list: the distinct catalogue methods, in
-    /// catalogue order.
-    pub(super) fn methods(&self, name: &str) -> Result<Option<MethodSet>, ImportError> {
+    /// catalogue order, and the names of those it does not know (stored as
+    /// [`Method::Other`]), in the list's order.
+    pub(super) fn methods(
+        &self,
+        name: &str,
+    ) -> Result<Option<(MethodSet, Vec<String>)>, ImportError> {
         let Some(list) = self.list(name)? else {
             return Ok(None);
         };
         let mut set = MethodSet::EMPTY;
+        let mut other_names: Vec<String> = Vec::new();
         for (i, value) in list.iter().enumerate() {
             let field = format!("{name}[{i}]");
             let graph_name = match value {
@@ -187,11 +192,16 @@ impl<'v> Rec<'v> {
                     )
                 }
             };
-            for method in self.method_name(&field, graph_name)? {
+            let methods = self.method_name(&field, graph_name)?;
+            if methods == [Method::Other] && !other_names.iter().any(|n| n == graph_name) {
+                // Stored comma-separated.
+                other_names.push(graph_name.replace(',', " "));
+            }
+            for method in methods {
                 set.insert(*method);
             }
         }
-        Ok(Some(set))
+        Ok(Some((set, other_names)))
     }
 
     /// A second-factor method name ([`second_factor`]): kept as Graph
@@ -391,11 +401,15 @@ pub(super) fn credential_registration(
     Ok((user, methods))
 }
 
-pub(super) fn complete_methods(user_id: &str, set: MethodSet) -> MethodsRecord {
+pub(super) fn complete_methods(
+    user_id: &str,
+    (set, other_names): (MethodSet, Vec<String>),
+) -> MethodsRecord {
     MethodsRecord {
         user_id: user_id.to_string(),
         methods: set.iter().map(|m| (m, None)).collect(),
         complete: true,
+        other_names,
     }
 }
 
@@ -404,6 +418,8 @@ pub(super) struct Usage<'v> {
     pub(super) id: &'v str,
     pub(super) feature: Feature,
     pub(super) method: Method,
+    /// Graph's name of a method this portal does not know.
+    pub(super) method_name: Option<String>,
     pub(super) success: bool,
     pub(super) failure_reason: Option<String>,
     pub(super) occurred_at: NaiveDateTime,
@@ -416,12 +432,16 @@ pub(super) fn usage_fields<'v>(rec: &Rec<'v>) -> Result<Usage<'v>, ImportError> 
     let feature = rec.feature("feature")?;
     let success = rec.required_bool("isSuccess")?;
     let method = rec.usage_method("authMethod")?;
+    let method_name = (method == Method::Other)
+        .then(|| rec.required_text("authMethod").map(str::to_string))
+        .transpose()?;
     let failure_reason = rec.text("failureReason")?;
     let occurred_at = rec.required_time("eventDateTime")?;
     Ok(Usage {
         id,
         feature,
         method,
+        method_name,
         success,
         failure_reason: failure_reason.filter(|_| !success).map(str::to_string),
         occurred_at,
@@ -449,6 +469,7 @@ pub(super) fn usage_event(rec: &Rec<'_>) -> Result<Record, ImportError> {
             success: usage.success,
             failure_reason: usage.failure_reason,
             occurred_at: usage.occurred_at,
+            method_name: usage.method_name,
         },
         identity: Identity::Given,
         user_key: UserKey::PrincipalName,
@@ -476,6 +497,7 @@ pub(super) fn summary_event(rec: &Rec<'_>) -> Result<Record, ImportError> {
             success: usage.success,
             failure_reason: usage.failure_reason,
             occurred_at: usage.occurred_at,
+            method_name: usage.method_name,
         },
         identity: Identity::Derived,
         user_key: UserKey::Id,

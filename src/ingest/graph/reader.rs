@@ -14,6 +14,9 @@ pub struct GraphImport {
     pub(super) entries_read: u64,
     /// Refuse unknown values instead of keeping them with a warning.
     pub(super) strict: bool,
+    /// The last registration-details file read, and whether it ends its
+    /// export (no `@odata.nextLink`; a JSON-lines file always does).
+    pub(super) registration_listing: Option<(String, bool)>,
 }
 
 impl Default for GraphImport {
@@ -29,6 +32,7 @@ impl GraphImport {
             read_at: chrono::Utc::now().naive_utc().trunc_subsecs(0),
             entries_read: 0,
             strict: false,
+            registration_listing: None,
         }
     }
 
@@ -83,6 +87,9 @@ impl GraphImport {
                 .skip_whitespace()
                 .map_err(|e| file_error(format!("could not be read: {e}")))?;
             if !more {
+                if !state.after_page && state.resource == Some(Resource::UserRegistrationDetails) {
+                    state.import.registration_listing = Some((name.to_string(), true));
+                }
                 return Ok(());
             }
             state.start_line = input.newlines + 1;
@@ -116,6 +123,17 @@ impl GraphImport {
     /// Emits what needs the whole data set: directoryAudits entries grouped
     /// by correlationId into activities, in order of time.
     pub fn finish(self, sink: &mut Sink<'_>) -> Result<(), Stop> {
+        if let Some((file, complete)) = &self.registration_listing {
+            sink(Located {
+                at: Location {
+                    file: file.clone(),
+                    position: Position::File,
+                },
+                record: Record::Listing {
+                    complete: *complete,
+                },
+            })?;
+        }
         let mut flows: Vec<(Flow, String, Vec<AuditEntry>)> = self
             .flows
             .into_iter()
@@ -553,6 +571,10 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_, '_> {
                 let value = map.next_value::<Value>()?;
                 fields.insert(key, value);
             }
+        }
+        if page && self.state.resource == Some(Resource::UserRegistrationDetails) {
+            let complete = !fields.contains_key("@odata.nextLink");
+            self.state.import.registration_listing = Some((self.state.file.clone(), complete));
         }
         Ok(if page { Top::Page } else { Top::Record(fields) })
     }

@@ -202,6 +202,7 @@ fn a_registration_details_page_gives_users_with_verdicts_and_complete_methods() 
                     (Method::Email, None)
                 ],
                 complete: true,
+                other_names: Vec::new(),
             }),
         }
     );
@@ -400,6 +401,7 @@ fn usage_details_give_events_keyed_by_principal_name() {
                 success: true,
                 failure_reason: None,
                 occurred_at: t("2025-05-18T09:14:02"),
+                method_name: None,
             },
             Identity::Given,
             UserKey::PrincipalName
@@ -465,6 +467,7 @@ fn events_summary_ids_are_derived_and_repeats_share_them() {
             success: true,
             failure_reason: None,
             occurred_at: t("2025-05-15T16:19:18"),
+            method_name: None,
         }
     );
     assert_eq!(events[1].0.method, Method::Fido2.code());
@@ -529,6 +532,7 @@ fn event(
         success: failure.is_none(),
         failure_reason: failure.map(str::to_string),
         occurred_at: t(when),
+        method_name: None,
     }
 }
 

@@ -359,6 +359,7 @@ pub async fn user(
             &u.user_principal_name,
             u.key(),
             u.mfa_details(),
+            &u.other_method_names(),
         ),
         directory_role: Some(u.directory_role.clone()).filter(|r| !r.is_empty()),
         explanations: explanations(&detail)

@@ -85,6 +85,9 @@ pub struct RegistrationDetail {
     pub account_enabled: Option<bool>,
     /// Registered methods, in catalogue order.
     pub methods_registered: Vec<MethodKey>,
+    /// The source's names of the methods listed as `other` (Graph's
+    /// `methodsRegistered` values this portal does not know), in its order.
+    pub other_methods_registered: Vec<String>,
     /// A directory export stated statuses this portal's policy computes
     /// otherwise (the `is…` fields follow the verdict source chosen on
     /// Admin › SSPR policy).
@@ -124,6 +127,7 @@ impl RegistrationDetail {
         upn: &str,
         key: StatusKey,
         mfa: MfaDetails,
+        other_methods: &[String],
     ) -> RegistrationDetail {
         RegistrationDetail {
             id: id.to_string(),
@@ -141,6 +145,7 @@ impl RegistrationDetail {
                 .iter()
                 .map(MethodKey)
                 .collect(),
+            other_methods_registered: other_methods.to_vec(),
             directory_verdicts_disagree: key.disagrees,
             directory_verdicts_stale: key.stale,
             is_mfa_registered: mfa.mfa_registered,
@@ -159,6 +164,7 @@ impl RegistrationDetail {
             &u.user_principal_name,
             u.key(),
             page.details_of(u),
+            page.other_methods_of(u),
         )
     }
 }
@@ -184,6 +190,10 @@ pub struct EventDetail {
     #[schema(required = true)]
     pub user_display_name: Option<String>,
     pub auth_method: MethodKey,
+    /// The source's name of a method this portal does not know (Graph's
+    /// `authMethod` as exported) when `authMethod` is `other`; else null.
+    #[schema(required = true)]
+    pub auth_method_name: Option<String>,
     pub is_success: bool,
     /// Why the verification failed; null when it succeeded.
     #[schema(required = true)]
@@ -217,6 +227,7 @@ impl EventDetail {
                     .filter(|n| !n.is_empty())
             }),
             auth_method: MethodKey(method),
+            auth_method_name: e.method_name.clone().filter(|_| method == Method::Other),
             is_success: e.success,
             failure_reason: e.failure_reason.clone().filter(|r| !r.is_empty()),
             event_date_time: utc(e.occurred_at),
