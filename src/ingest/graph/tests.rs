@@ -31,8 +31,57 @@ fn import() -> GraphImport {
     }
 }
 
-/// Reads the files in order and finishes, collecting every record.
+/// Reads the files in order and finishes, collecting every record but the
+/// listing's completeness ([`listing_of`] reads that).
 fn run(files: &[(&str, &str)]) -> Result<Vec<Located>, Stop> {
+    Ok(run_all(files)?
+        .into_iter()
+        .filter(|l| !matches!(l.record, Record::Listing { .. }))
+        .collect())
+}
+
+/// Whether the files' registration details are a whole export: `None`
+/// when they hold none.
+fn listing_of(files: &[(&str, &str)]) -> Option<(String, bool)> {
+    run_all(files)
+        .unwrap()
+        .into_iter()
+        .find_map(|l| match l.record {
+            Record::Listing { complete } => Some((l.at.file, complete)),
+            _ => None,
+        })
+}
+
+#[test]
+fn a_registration_export_is_whole_unless_its_last_page_links_to_more() {
+    let page1 = fixture("user-registration-details-page1.json");
+    let page2 = fixture("user-registration-details-page2.json");
+    let lines = fixture("user-registration-details.jsonl");
+    let usage = fixture("user-credential-usage-details.json");
+    let credential = fixture("credential-user-registration-details.json");
+    assert_eq!(
+        listing_of(&[("p1.json", &page1)]),
+        Some(("p1.json".into(), false)),
+        "the first page alone: more follow"
+    );
+    assert_eq!(
+        listing_of(&[("p1.json", &page1), ("p2.json", &page2)]),
+        Some(("p2.json".into(), true))
+    );
+    assert_eq!(
+        listing_of(&[("u.jsonl", &lines)]),
+        Some(("u.jsonl".into(), true))
+    );
+    assert_eq!(listing_of(&[("usage.json", &usage)]), None);
+    assert_eq!(
+        listing_of(&[("credential.json", &credential)]),
+        None,
+        "another resource's export marks nothing"
+    );
+}
+
+/// Reads the files in order and finishes, collecting every record.
+fn run_all(files: &[(&str, &str)]) -> Result<Vec<Located>, Stop> {
     let mut out = Vec::new();
     let mut sink = |l: Located| {
         out.push(l);
