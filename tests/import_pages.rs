@@ -1657,6 +1657,24 @@ async fn registration_details_fields(backend: Backend) {
     assert_eq!(filtered("mfa_registered", "no").await, ["Fin"]);
     assert_eq!(filtered("mfa_registered", "unknown").await, ["Old"]);
     assert_eq!(filtered("account_enabled", "unknown").await.len(), 8);
+    // The last update, relative to now: the export dates seven users in May
+    // 2025, and says nothing of Old's.
+    assert_eq!(filtered("last_updated", "over_365d").await.len(), 7);
+    assert_eq!(filtered("last_updated", "none_stated").await, ["Old"]);
+    assert!(filtered("last_updated", "within_30d").await.is_empty());
+    assert_eq!(
+        names("/registrations?last_updated=over_90d&mfa_registered=no&q=fi".into()).await,
+        ["Fin"],
+        "with the other filters and the search"
+    );
+    let counted: Value = app
+        .get("/api/v1/registrations?last_updated=over_365d&size=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counted["count"], 7, "{counted}");
+    assert!(counted["@odata.nextLink"].is_string(), "{counted}");
     assert!(filtered("account_enabled", "yes").await.is_empty());
     assert!(filtered("account_enabled", "no").await.is_empty());
     let response = app

@@ -14,7 +14,9 @@ use super::{html, thousands, user_href, AppState};
 use crate::db::counts::data_changed_at;
 use crate::db::models::ListUser;
 use crate::db::registrations::{registration_page, RegistrationPage, RegistrationQuery};
-use crate::domain::filter::{PagePosition, PageSize, RegistrationFilter, Sort, Stated};
+use crate::domain::filter::{
+    LastUpdated, PagePosition, PageSize, RegistrationFilter, Sort, Stated,
+};
 use crate::domain::second_factor::{self, MfaDetails};
 use crate::domain::Method;
 use crate::web::auth;
@@ -189,6 +191,15 @@ impl RegistrationsPage {
                 second_factor_of(f, param).map_or("", second_factor::filter_key),
             ));
         }
+        let updated_options: Vec<(String, String)> = std::iter::once(("".into(), "All".into()))
+            .chain(LastUpdated::CHOICES.iter().map(|c| (c.key(), c.label())))
+            .collect();
+        selects.push(SelectField::owned(
+            "last_updated",
+            "Last updated",
+            updated_options,
+            &f.last_updated.map(LastUpdated::key).unwrap_or_default(),
+        ));
         selects.push(SelectField::new(
             "user_type",
             "User type",
