@@ -1676,6 +1676,8 @@ async fn registration_details_fields(backend: Backend) {
     assert_eq!(counted["count"], 7, "{counted}");
     assert!(counted["@odata.nextLink"].is_string(), "{counted}");
     assert!(filtered("account_enabled", "yes").await.is_empty());
+    assert_eq!(filtered("role_known", "no").await.len(), 8, "nor any role");
+    assert!(filtered("role_known", "yes").await.is_empty());
     assert!(filtered("account_enabled", "no").await.is_empty());
     let response = app
         .get("/registrations?default_mfa_method=quantumToken")

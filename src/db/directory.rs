@@ -439,6 +439,7 @@ pub fn put_users(
                     default_mfa_method: record.mfa.default_code(),
                     system_preferred_method: record.mfa.system_preferred_code(),
                     stale: record.verdicts_stale,
+                    role_known: !record.directory_role.is_empty(),
                     ..old.key()
                 };
                 *deltas.entry(old.key()).or_default() -= 1;

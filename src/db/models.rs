@@ -149,6 +149,7 @@ impl User {
             // Set by the last evaluation (`evaluated_key`), kept in the key.
             disagrees: self.status_key & crate::domain::status::bits::DISAGREES != 0,
             stale: self.verdicts_stale,
+            role_known: !self.directory_role.is_empty(),
             methods_mask: self.methods_mask,
         }
     }

@@ -308,6 +308,7 @@ impl Status {
         flag(filter.admin, bits::ADMIN);
         flag(filter.verdicts_disagree, bits::DISAGREES);
         flag(filter.verdicts_stale, bits::STALE);
+        flag(filter.role_known, bits::ROLE_KNOWN);
         let mut stated = |s: Stated, bit: i64, known: i64| match s {
             Stated::All => {}
             Stated::Yes => tests.push((bit | known, bit | known)),

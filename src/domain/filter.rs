@@ -330,6 +330,8 @@ pub struct RegistrationFilter {
     pub verdicts_disagree: Tristate,
     /// The verdicts are older than the newest export stating verdicts.
     pub verdicts_stale: Tristate,
+    /// A source named the user's directory role.
+    pub role_known: Tristate,
     /// Graph's `lastUpdatedDateTime`: not in the status key, so the list
     /// checks it row by row.
     pub last_updated: Option<LastUpdated>,
@@ -363,6 +365,7 @@ impl RegistrationFilter {
                 .is_none_or(|c| c == key.system_preferred_method)
             && self.verdicts_disagree.admits(key.disagrees)
             && self.verdicts_stale.admits(key.stale)
+            && self.role_known.admits(key.role_known)
     }
 
     /// Whether anything but the search and the last update narrows the
@@ -950,6 +953,7 @@ mod tests {
             system_preferred_method: 12,
             disagrees: true,
             stale: false,
+            role_known: false,
             methods_mask: MethodSet::EMPTY.with(Method::Email).mask(),
         };
         let mut f = RegistrationFilter::default();

@@ -124,6 +124,8 @@ pub struct StatusKey {
     pub disagrees: bool,
     /// The verdicts are older than the newest export that states verdicts.
     pub stale: bool,
+    /// A source named the user's directory role.
+    pub role_known: bool,
     pub methods_mask: i32,
 }
 
@@ -150,6 +152,7 @@ pub mod bits {
     pub const CODE: i64 = 0x1f;
     pub const DISAGREES: i64 = 1 << 53;
     pub const STALE: i64 = 1 << 54;
+    pub const ROLE_KNOWN: i64 = 1 << 55;
 }
 
 impl StatusKey {
@@ -185,6 +188,7 @@ impl StatusKey {
                 << bits::SYSTEM_PREFERRED_SHIFT)
             | flag(self.disagrees, bits::DISAGREES)
             | flag(self.stale, bits::STALE)
+            | flag(self.role_known, bits::ROLE_KNOWN)
     }
 
     pub fn unpack(key: i64) -> StatusKey {
@@ -207,6 +211,7 @@ impl StatusKey {
             system_preferred_method: code(bits::SYSTEM_PREFERRED_SHIFT),
             disagrees: on(bits::DISAGREES),
             stale: on(bits::STALE),
+            role_known: on(bits::ROLE_KNOWN),
             methods_mask: (key & bits::METHODS) as u32 as i32,
         }
     }
@@ -613,6 +618,7 @@ mod tests {
             system_preferred_method: crate::domain::second_factor::OTHER,
             disagrees: false,
             stale: true,
+            role_known: false,
             methods_mask: 0b1_0000_0000_0101,
         };
         let packed = key.pack();

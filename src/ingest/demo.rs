@@ -570,6 +570,7 @@ fn generate_users(
                         system_preferred_method: mfa.system_preferred_code(),
                         disagrees: false,
                         stale: false,
+                        role_known: true,
                         methods_mask: p.methods.mask(),
                     }
                     .pack(),

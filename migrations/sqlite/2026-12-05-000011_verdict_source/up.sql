@@ -8,5 +8,6 @@ ALTER TABLE portal_state ADD COLUMN verdict_source TEXT;
 ALTER TABLE users ADD COLUMN verdicts_stale BOOLEAN NOT NULL DEFAULT 0;
 
 -- Status key bits 53 (the directory's verdicts and this portal's policy
--- disagree) and 54 (the verdicts are stale) start clear; the migration run
+-- disagree), 54 (the verdicts are stale) and 55 (a source named the
+-- directory role) start clear; the migration run
 -- evaluates every user once after this step (src/db/mod.rs, migrate).

@@ -19,7 +19,7 @@ use utoipa::openapi::RefOr;
 pub const PATH: &str = "/registrations";
 
 /// Every parameter the list accepts.
-pub const PARAMS: [&str; 20] = [
+pub const PARAMS: [&str; 21] = [
     "registered",
     "enabled",
     "capable",
@@ -28,6 +28,7 @@ pub const PARAMS: [&str; 20] = [
     "method",
     "user_type",
     "admin",
+    "role_known",
     "account_enabled",
     "mfa_registered",
     "default_mfa_method",
@@ -43,7 +44,7 @@ pub const PARAMS: [&str; 20] = [
 ];
 
 /// The yes/no filters: (parameter, label, what "yes" means).
-pub const STATUS_FILTERS: [(&str, &str, &str); 8] = [
+pub const STATUS_FILTERS: [(&str, &str, &str); 9] = [
     ("registered", "Registered", "registered for SSPR"),
     (
         "enabled",
@@ -62,6 +63,11 @@ pub const STATUS_FILTERS: [(&str, &str, &str); 8] = [
         "passwordless capable",
     ),
     ("admin", "Admin", "administrators"),
+    (
+        "role_known",
+        "Role known",
+        "users whose directory role a source named (Graph's reports name none)",
+    ),
     (
         "verdicts_disagree",
         "Directory and policy disagree",
@@ -108,6 +114,7 @@ pub fn tristate_of(f: &RegistrationFilter, param: &str) -> Tristate {
         "mfa_capable" => f.mfa_capable,
         "passwordless_capable" => f.passwordless_capable,
         "admin" => f.admin,
+        "role_known" => f.role_known,
         "verdicts_disagree" => f.verdicts_disagree,
         _ => f.verdicts_stale,
     }
@@ -145,6 +152,7 @@ pub fn parse_query(query: &str) -> AppResult<RegistrationQuery> {
         methods: parse_methods("method", p.all("method"), &Method::ALL)?,
         user_type: UserType::parse("user_type", p.one("user_type")?)?,
         admin: t("admin")?,
+        role_known: t("role_known")?,
         verdicts_disagree: t("verdicts_disagree")?,
         verdicts_stale: t("verdicts_stale")?,
         account_enabled: stated("account_enabled")?,
@@ -176,6 +184,7 @@ pub fn filter_pairs(f: &RegistrationFilter) -> Vec<(&'static str, String)> {
         f.user_type.map(|u| u.key()).unwrap_or("").into(),
     ));
     pairs.push(("admin", f.admin.key().into()));
+    pairs.push(("role_known", f.role_known.key().into()));
     pairs.push(("verdicts_disagree", f.verdicts_disagree.key().into()));
     pairs.push(("verdicts_stale", f.verdicts_stale.key().into()));
     for (param, _, _) in &STATED_FILTERS {
