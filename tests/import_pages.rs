@@ -1544,6 +1544,22 @@ db_test!(
     events_outside_the_directory
 );
 
+/// Uploads one Graph export as `registrations.json` through Admin ›
+/// Imports; the result page.
+async fn upload_export(app: &TestApp, export: Value) -> String {
+    let token = csrf(app).await;
+    let response = post_multipart(
+        app,
+        multipart(
+            &[("csrf", &token), ("kind", "graph")],
+            &[("registrations.json", export.to_string().into_bytes())],
+        ),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200);
+    response.text().await.unwrap()
+}
+
 /// A registration-details export as Microsoft documents it, one user for
 /// each value of `defaultMfaMethod` and of
 /// `userPreferredMethodForSecondaryAuthentication`, and one exported before
@@ -1594,22 +1610,7 @@ fn registration_details_export(ben_default: &str) -> Value {
 /// export replaces what the earlier one said.
 async fn registration_details_fields(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let upload = |export: Value| {
-        let app = &app;
-        async move {
-            let token = csrf(app).await;
-            let response = post_multipart(
-                app,
-                multipart(
-                    &[("csrf", &token), ("kind", "graph")],
-                    &[("registrations.json", export.to_string().into_bytes())],
-                ),
-            )
-            .await;
-            assert_eq!(response.status().as_u16(), 200);
-            response.text().await.unwrap()
-        }
-    };
+    let upload = |export: Value| upload_export(&app, export);
     let html = upload(registration_details_export("mobilePhone")).await;
     let warnings = cells(&html, "#import-warnings tbody tr");
     let found: Vec<(&str, &str, &str)> = warnings
@@ -1832,22 +1833,7 @@ fn verdicts_export(users: &[(&str, bool)]) -> Value {
 /// marked stale until an export includes them again.
 async fn verdict_source(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let upload = |export: Value| {
-        let app = &app;
-        async move {
-            let token = csrf(app).await;
-            let response = post_multipart(
-                app,
-                multipart(
-                    &[("csrf", &token), ("kind", "graph")],
-                    &[("registrations.json", export.to_string().into_bytes())],
-                ),
-            )
-            .await;
-            assert_eq!(response.status().as_u16(), 200);
-            response.text().await.unwrap()
-        }
-    };
+    let upload = |export: Value| upload_export(&app, export);
     let names = |path: &'static str| {
         let app = &app;
         async move { texts(&page(app, path).await, "table.list tbody td.c-name") }

@@ -50,8 +50,9 @@ pub struct User {
 }
 
 /// A user as the registration list shows one: names and the packed status
-/// key, every column of which the list indexes carry, so a list (or its CSV)
-/// reads the index alone.
+/// key, which the list indexes carry (so a walk checks its filters from the
+/// index alone), and what a registration-details export said beyond the key,
+/// read from the table for the rows of the page only.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct ListUser {
@@ -59,9 +60,49 @@ pub struct ListUser {
     pub display_name: String,
     pub user_principal_name: String,
     pub status_key: i64,
+    pub is_mfa_registered: Option<bool>,
+    pub default_mfa_method: Option<String>,
+    pub is_system_preferred_enabled: Option<bool>,
+    pub system_preferred_methods: Option<String>,
+    pub user_preferred_method: Option<String>,
+    pub registration_updated_at: Option<NaiveDateTime>,
+    pub other_methods: Option<String>,
+}
+
+/// The registration-details columns of a user row as one value.
+macro_rules! mfa_details_of {
+    ($row:expr) => {
+        MfaDetails {
+            mfa_registered: $row.is_mfa_registered,
+            default_mfa_method: $row.default_mfa_method.clone(),
+            system_preferred_enabled: $row.is_system_preferred_enabled,
+            system_preferred_methods: MfaDetails::split_system_preferred(
+                $row.system_preferred_methods.as_deref(),
+            ),
+            user_preferred_method: $row.user_preferred_method.clone(),
+            updated_at: $row.registration_updated_at,
+        }
+    };
+}
+
+/// The source's names of a user's other methods, from their column.
+fn other_method_names(column: Option<&str>) -> Vec<String> {
+    column
+        .map(|n| n.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 impl ListUser {
+    /// What Graph's registration details said beyond the five statuses.
+    pub fn mfa_details(&self) -> MfaDetails {
+        mfa_details_of!(self)
+    }
+
+    /// The source's names of the user's other methods.
+    pub fn other_method_names(&self) -> Vec<String> {
+        other_method_names(self.other_methods.as_deref())
+    }
+
     pub fn key(&self) -> StatusKey {
         StatusKey::unpack(self.status_key)
     }
@@ -115,24 +156,12 @@ impl User {
 
     /// The source's names of the user's other methods.
     pub fn other_method_names(&self) -> Vec<String> {
-        self.other_methods
-            .as_deref()
-            .map(|n| n.split(',').map(str::to_string).collect())
-            .unwrap_or_default()
+        other_method_names(self.other_methods.as_deref())
     }
 
     /// What Graph's registration details said beyond the five statuses.
     pub fn mfa_details(&self) -> MfaDetails {
-        MfaDetails {
-            mfa_registered: self.is_mfa_registered,
-            default_mfa_method: self.default_mfa_method.clone(),
-            system_preferred_enabled: self.is_system_preferred_enabled,
-            system_preferred_methods: MfaDetails::split_system_preferred(
-                self.system_preferred_methods.as_deref(),
-            ),
-            user_preferred_method: self.user_preferred_method.clone(),
-            updated_at: self.registration_updated_at,
-        }
+        mfa_details_of!(self)
     }
 
     /// The user's attributes as the status counts group them.

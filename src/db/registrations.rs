@@ -23,12 +23,9 @@ use crate::domain::filter::{
     Cursor, LastUpdated, PagePosition, PageSize, RegistrationFilter, Search, Sort, SortField,
     Stated, Tristate, UserType,
 };
-use crate::domain::second_factor::MfaDetails;
-use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
-use std::collections::HashMap;
 
 type Db = <DbConnection as Connection>::Backend;
 type Query<'a> = users::BoxedQuery<'a, Db>;
@@ -71,27 +68,9 @@ pub struct RegistrationPage {
     pub count_capped: bool,
     pub has_next: bool,
     pub has_prev: bool,
-    /// What registration-details exports said of the page's users beyond
-    /// their status key, by user id (none for a user no export described).
-    pub details: HashMap<String, MfaDetails>,
-    /// The source's names of the page's users' other methods, by user id.
-    pub other_methods: HashMap<String, Vec<String>>,
 }
 
 impl RegistrationPage {
-    /// What an export said of a user of this page beyond the status key.
-    pub fn details_of(&self, user: &ListUser) -> MfaDetails {
-        self.details.get(&user.id).cloned().unwrap_or_default()
-    }
-
-    /// The source's names of a user's other methods (empty if none).
-    pub fn other_methods_of(&self, user: &ListUser) -> &[String] {
-        self.other_methods
-            .get(&user.id)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-    }
-
     /// The cursor of a row for `sort`.
     pub fn cursor(user: &ListUser, sort: Sort) -> Cursor {
         Cursor {
@@ -126,79 +105,12 @@ fn admitted_keys(
     Ok((keys, admitted, total))
 }
 
-/// One page of users, with what exports said of them beyond the key (read
-/// by id for the page's rows, which the list indexes do not cover).
+/// One page of users.
 pub fn registration_page(
     conn: &mut DbConnection,
     q: &RegistrationQuery,
 ) -> QueryResult<RegistrationPage> {
-    let mut page = users_page(conn, q)?;
-    (page.details, page.other_methods) = details_of(conn, &page.users)?;
-    Ok(page)
-}
-
-/// The extra details of these users, skipping users no export described,
-/// and the names of their other methods.
-#[allow(clippy::type_complexity)]
-fn details_of(
-    conn: &mut DbConnection,
-    page: &[ListUser],
-) -> QueryResult<(HashMap<String, MfaDetails>, HashMap<String, Vec<String>>)> {
-    type Columns = (
-        String,
-        Option<bool>,
-        Option<String>,
-        Option<bool>,
-        Option<String>,
-        Option<String>,
-        Option<NaiveDateTime>,
-        Option<String>,
-    );
-    let mut details = HashMap::new();
-    let mut others = HashMap::new();
-    let ids: Vec<&str> = page.iter().map(|u| u.id.as_str()).collect();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<Columns> = users::table
-            .filter(users::id.eq_any(chunk))
-            .filter(
-                users::is_mfa_registered
-                    .is_not_null()
-                    .or(users::default_mfa_method.is_not_null())
-                    .or(users::is_system_preferred_enabled.is_not_null())
-                    .or(users::system_preferred_methods.is_not_null())
-                    .or(users::user_preferred_method.is_not_null())
-                    .or(users::registration_updated_at.is_not_null())
-                    .or(users::other_methods.is_not_null()),
-            )
-            .select((
-                users::id,
-                users::is_mfa_registered,
-                users::default_mfa_method,
-                users::is_system_preferred_enabled,
-                users::system_preferred_methods,
-                users::user_preferred_method,
-                users::registration_updated_at,
-                users::other_methods,
-            ))
-            .load(conn)?;
-        for (id, registered, default, enabled, system, preferred, updated, other) in rows {
-            if let Some(names) = other {
-                others.insert(id.clone(), names.split(',').map(str::to_string).collect());
-            }
-            let mfa = MfaDetails {
-                mfa_registered: registered,
-                default_mfa_method: default,
-                system_preferred_enabled: enabled,
-                system_preferred_methods: MfaDetails::split_system_preferred(system.as_deref()),
-                user_preferred_method: preferred,
-                updated_at: updated,
-            };
-            if mfa != MfaDetails::default() {
-                details.insert(id, mfa);
-            }
-        }
-    }
-    Ok((details, others))
+    users_page(conn, q)
 }
 
 fn users_page(conn: &mut DbConnection, q: &RegistrationQuery) -> QueryResult<RegistrationPage> {
@@ -413,11 +325,20 @@ fn read_page(
     seek: bool,
     search: Option<&Search>,
 ) -> QueryResult<RegistrationPage> {
-    let size = i64::from(q.size.get());
     let mut query = with_keys(users::table.into_boxed(), keys, seek);
     if let Some(search) = search {
         query = query.filter(search::row_condition(search));
     }
+    keyset_page(conn, q, query)
+}
+
+/// The page of `query`'s rows at the query's position and order.
+fn keyset_page(
+    conn: &mut DbConnection,
+    q: &RegistrationQuery,
+    query: Query<'_>,
+) -> QueryResult<RegistrationPage> {
+    let size = i64::from(q.size.get());
     let (query, reversed) = with_keyset(query, q.sort, &q.position, size + 1);
     let mut rows: Vec<ListUser> = query.select(ListUser::as_select()).load(conn)?;
     let more = rows.len() as i64 > size;
@@ -457,15 +378,7 @@ fn updated_page(
         query
     };
     let count: i64 = filtered().count().get_result(conn)?;
-    let size = i64::from(q.size.get());
-    let (query, reversed) = with_keyset(filtered(), q.sort, &q.position, size + 1);
-    let mut rows: Vec<ListUser> = query.select(ListUser::as_select()).load(conn)?;
-    let more = rows.len() as i64 > size;
-    rows.truncate(size as usize);
-    if reversed {
-        rows.reverse();
-    }
-    let mut page = paged(rows, &q.position, more);
+    let mut page = keyset_page(conn, q, filtered())?;
     page.count = count;
     Ok(page)
 }
@@ -479,8 +392,6 @@ fn paged(users: Vec<ListUser>, position: &PagePosition, more: bool) -> Registrat
         count_capped: false,
         has_next,
         has_prev,
-        details: HashMap::new(),
-        other_methods: HashMap::new(),
     }
 }
 

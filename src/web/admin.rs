@@ -266,6 +266,15 @@ pub async fn policy_page(state: web::Data<AppState>, admin: Admin) -> AppResult<
     ))
 }
 
+/// A service's refusal where the form already ruled it out: the database's
+/// error, or an internal one.
+fn internal(e: ServiceError) -> AppError {
+    match e {
+        ServiceError::Database(e) => e.into(),
+        ServiceError::Refused(why) => AppError::Internal(why),
+    }
+}
+
 /// The verdict source and how many users it concerns.
 fn verdict_state(conn: &mut DbConnection) -> db::QueryResult<(VerdictSource, VerdictTotals)> {
     Ok((
@@ -298,11 +307,8 @@ pub async fn set_verdict_source(
     let session = admin.0.session.clone();
     state
         .db(move |conn| {
-            let recomputed = match service::policy::set_verdict_source(conn, &actor, source) {
-                Ok(r) => r,
-                Err(ServiceError::Database(e)) => return Err(e.into()),
-                Err(ServiceError::Refused(why)) => return Err(AppError::Internal(why)),
-            };
+            let recomputed =
+                service::policy::set_verdict_source(conn, &actor, source).map_err(internal)?;
             sessions::set_flash(
                 conn,
                 &session,
@@ -427,11 +433,8 @@ pub async fn save_policy(
                     recomputed.changed
                 )
             };
-            let recomputed = match service::policy::save_policy(conn, &actor, &policy, describe) {
-                Ok(r) => r,
-                Err(ServiceError::Database(e)) => return Err(e.into()),
-                Err(ServiceError::Refused(why)) => return Err(AppError::Internal(why)),
-            };
+            let recomputed =
+                service::policy::save_policy(conn, &actor, &policy, describe).map_err(internal)?;
             sessions::set_flash(
                 conn,
                 &session,

@@ -3,9 +3,10 @@
 
 use crate::db::users::UserDetail;
 use crate::domain::explain::{explain_all, with_stated, Context, Explanation};
-use crate::domain::second_factor::{self, MfaDetails};
+use crate::domain::second_factor;
 use crate::domain::{Assessment, Method, MethodSet, Scope};
 use crate::web::forms::UNKNOWN;
+use chrono::NaiveDateTime;
 
 /// The policy that applies to the user, in one sentence.
 pub fn policy_text(d: &UserDetail) -> String {
@@ -87,24 +88,41 @@ pub fn stored_differs(d: &UserDetail) -> bool {
 }
 
 /// The system-preferred methods as a cell shows them: the methods in
-/// Graph's order, and "(off)" when the user is not enabled for the system's
-/// preference (the methods then do not apply).
-pub fn system_preferred_text(mfa: &MfaDetails) -> String {
-    let methods = match &mfa.system_preferred_methods {
-        None => None,
-        Some(m) if m.is_empty() => Some("None".to_string()),
-        Some(m) => Some(
-            m.iter()
-                .map(|n| second_factor::display(n))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-    };
-    match (methods, mfa.system_preferred_enabled) {
-        (None, None) => UNKNOWN.into(),
-        (None, Some(true)) => "On".into(),
-        (None, Some(false)) => "Off".into(),
-        (Some(m), Some(false)) => format!("{m} (off)"),
-        (Some(m), _) => m,
+/// Graph's order (`joined`: as the column stores them, comma-separated), and
+/// "(off)" when the user is not enabled for the system's preference (the
+/// methods then do not apply).
+pub fn system_preferred_text(joined: Option<&str>, enabled: Option<bool>) -> String {
+    let mut shown = String::new();
+    if let Some(joined) = joined {
+        for name in joined.split(',').filter(|n| !n.is_empty()) {
+            if !shown.is_empty() {
+                shown.push_str(", ");
+            }
+            shown.push_str(&second_factor::display(name));
+        }
+        if shown.is_empty() {
+            shown.push_str("None");
+        }
     }
+    match (joined.is_some(), enabled) {
+        (false, None) => UNKNOWN.into(),
+        (false, Some(true)) => "On".into(),
+        (false, Some(false)) => "Off".into(),
+        (true, Some(false)) => shown + " (off)",
+        (true, _) => shown,
+    }
+}
+
+/// A time as the lists show it, "2025-05-19 23:10 UTC" (written out
+/// directly: a CSV of a million users formats a million of them).
+pub fn minute_utc(t: NaiveDateTime) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }

@@ -1,7 +1,7 @@
 //! `/registrations`: registration details, one row per user.
 
 use super::auth::Viewer;
-use super::describe::system_preferred_text;
+use super::describe::{minute_utc, system_preferred_text};
 use super::error::AppResult;
 use super::export::{download, file_name};
 use super::forms::{yes_no, yes_no_unknown, Pager, SelectField, UNKNOWN};
@@ -17,7 +17,7 @@ use crate::db::registrations::{registration_page, RegistrationPage, Registration
 use crate::domain::filter::{
     LastUpdated, PagePosition, PageSize, RegistrationFilter, Sort, Stated,
 };
-use crate::domain::second_factor::{self, MfaDetails};
+use crate::domain::second_factor;
 use crate::domain::Method;
 use crate::web::auth;
 use actix_web::middleware::from_fn;
@@ -86,8 +86,9 @@ impl Row {
         ]
     }
 
-    fn new(u: &ListUser, mfa: &MfaDetails, other_methods: &[String]) -> Row {
+    fn new(u: &ListUser) -> Row {
         let key = u.key();
+        let methods = u.methods();
         Row {
             href: user_href(&u.id),
             name: u.display_name.clone(),
@@ -100,16 +101,21 @@ impl Row {
             admin: yes_no(key.is_admin),
             user_type: if key.is_guest { "Guest" } else { "Member" },
             account_enabled: yes_no_unknown(key.account_enabled),
-            methods: u.methods().display_naming(other_methods),
-            mfa_registered: yes_no_unknown(mfa.mfa_registered),
-            default_mfa_method: mfa
+            methods: if methods.contains(Method::Other) {
+                methods.display_naming(&u.other_method_names())
+            } else {
+                methods.display()
+            },
+            mfa_registered: yes_no_unknown(u.is_mfa_registered),
+            default_mfa_method: u
                 .default_mfa_method
                 .as_deref()
                 .map_or(UNKNOWN.into(), |m| second_factor::display(m).into_owned()),
-            system_preferred: system_preferred_text(mfa),
-            last_updated: mfa.updated_at.map_or(UNKNOWN.into(), |t| {
-                t.format("%Y-%m-%d %H:%M UTC").to_string()
-            }),
+            system_preferred: system_preferred_text(
+                u.system_preferred_methods.as_deref(),
+                u.is_system_preferred_enabled,
+            ),
+            last_updated: u.registration_updated_at.map_or(UNKNOWN.into(), minute_utc),
         }
     }
 }
@@ -266,11 +272,7 @@ impl RegistrationsPage {
                 heading("Name", SortField::Name),
                 heading("User name", SortField::UserName),
             ],
-            rows: page
-                .users
-                .iter()
-                .map(|u| Row::new(u, &page.details_of(u), page.other_methods_of(u)))
-                .collect(),
+            rows: page.users.iter().map(|u| Row::new(u)).collect(),
             pager,
         }
     }
@@ -309,7 +311,7 @@ pub async fn registrations_csv(
         loop {
             let page = registration_page(conn, &q)?;
             for u in &page.users {
-                sink.row(Row::new(u, &page.details_of(u), page.other_methods_of(u)).cells())?;
+                sink.row(Row::new(u).cells())?;
             }
             match page.users.last() {
                 Some(last) if page.has_next => {

@@ -55,7 +55,10 @@ impl RegistrationFacts {
             mfa_registered: yes_no_unknown(mfa.mfa_registered),
             default_mfa_method: name(&mfa.default_mfa_method),
             user_preferred: name(&mfa.user_preferred_method),
-            system_preferred: system_preferred_text(mfa),
+            system_preferred: system_preferred_text(
+                mfa.joined_system_preferred().as_deref(),
+                mfa.system_preferred_enabled,
+            ),
             last_updated: mfa.updated_at.map_or(UNKNOWN.into(), |t| {
                 t.format("%Y-%m-%d %H:%M UTC").to_string()
             }),

@@ -157,14 +157,14 @@ impl RegistrationDetail {
         }
     }
 
-    fn of(page: &RegistrationPage, u: &ListUser) -> RegistrationDetail {
+    fn of(u: &ListUser) -> RegistrationDetail {
         RegistrationDetail::new(
             &u.id,
             &u.display_name,
             &u.user_principal_name,
             u.key(),
-            page.details_of(u),
-            page.other_methods_of(u),
+            u.mfa_details(),
+            &u.other_method_names(),
         )
     }
 }
@@ -356,11 +356,7 @@ pub async fn registration_details(
         .filter(|_| page.has_next)
         .map(|u| RegistrationPage::cursor(u, q.sort).encode());
     Ok(json(&RegistrationList {
-        value: page
-            .users
-            .iter()
-            .map(|u| RegistrationDetail::of(&page, u))
-            .collect(),
+        value: page.users.iter().map(RegistrationDetail::of).collect(),
         count: Some(page.count),
         count_is_lower_bound: page.count_capped,
         next_link: next_link(&req, registrations::PATH, cursor, |path, position| {
