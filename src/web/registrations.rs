@@ -272,7 +272,7 @@ impl RegistrationsPage {
                 heading("Name", SortField::Name),
                 heading("User name", SortField::UserName),
             ],
-            rows: page.users.iter().map(|u| Row::new(u)).collect(),
+            rows: page.users.iter().map(Row::new).collect(),
             pager,
         }
     }
