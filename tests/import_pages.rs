@@ -1838,6 +1838,18 @@ async fn verdict_source(backend: Backend) {
         let app = &app;
         async move { texts(&page(app, path).await, "table.list tbody td.c-name") }
     };
+    let choose_source = |source: &'static str| {
+        let app = &app;
+        async move {
+            app.post_form(
+                &app.client,
+                "/admin/policy",
+                "/admin/policy/verdict-source",
+                &[("source", source)],
+            )
+            .await
+        }
+    };
     let insight = |key: &'static str| {
         let app = &app;
         async move {
@@ -1881,14 +1893,7 @@ async fn verdict_source(backend: Backend) {
     let told = texts(&policy, "#source-h + p").join(" ");
     assert!(told.contains("2 users have them"), "{told}");
     assert!(told.contains("for 1 this portal"), "{told}");
-    let response = app
-        .post_form(
-            &app.client,
-            "/admin/policy",
-            "/admin/policy/verdict-source",
-            &[("source", "policy")],
-        )
-        .await;
+    let response = choose_source("policy").await;
     assert_eq!(response.status().as_u16(), 303);
     assert!(names("/registrations?registered=yes").await.is_empty());
     assert_eq!(
@@ -1913,25 +1918,11 @@ async fn verdict_source(backend: Backend) {
     assert_eq!(api["value"][0]["directoryVerdictsDisagree"], true, "{api}");
     let audit = page(&app, "/admin/audit").await;
     assert!(audit.contains("verdict source changed"), "{audit}");
-    let refused = app
-        .post_form(
-            &app.client,
-            "/admin/policy",
-            "/admin/policy/verdict-source",
-            &[("source", "whichever")],
-        )
-        .await;
+    let refused = choose_source("whichever").await;
     assert_eq!(refused.status().as_u16(), 400);
 
     // Back to the directory's; a newer export without Bob makes his stale.
-    let response = app
-        .post_form(
-            &app.client,
-            "/admin/policy",
-            "/admin/policy/verdict-source",
-            &[("source", "directory")],
-        )
-        .await;
+    let response = choose_source("directory").await;
     assert_eq!(response.status().as_u16(), 303);
     assert_eq!(names("/registrations?registered=yes").await, ["ANN"]);
     let result = upload(verdicts_export(&[("ann", false)])).await;
