@@ -70,20 +70,18 @@ pub fn verdict_source(conn: &mut DbConnection) -> QueryResult<VerdictSource> {
         .unwrap_or_default())
 }
 
-/// Chooses the verdict source and re-evaluates every user under it.
+/// Chooses the verdict source and re-evaluates every user under it and
+/// `policy` (the stored one).
 pub fn set_verdict_source(
     conn: &mut DbConnection,
     source: VerdictSource,
+    policy: &SsprPolicy,
     now: NaiveDateTime,
 ) -> QueryResult<Recomputed> {
     diesel::update(portal_state::table.find(1))
         .set(portal_state::verdict_source.eq(source.key()))
         .execute(conn)?;
-    let policy = load_policy(conn).map_err(|e| match e {
-        PolicyLoadError::Database(e) => e,
-        PolicyLoadError::Invalid(e) => diesel::result::Error::QueryBuilderError(e.into()),
-    })?;
-    let recomputed = recompute_all(conn, &policy, now)?;
+    let recomputed = recompute_all(conn, policy, now)?;
     touch_data_changed(conn, now)?;
     Ok(recomputed)
 }

@@ -13,10 +13,7 @@ pub fn save_policy(
     describe: impl FnOnce(&crate::domain::SsprPolicy, &db::directory::Recomputed) -> String,
 ) -> ServiceResult<db::directory::Recomputed> {
     db::write(conn, |conn| {
-        let old = db::directory::load_policy(conn).map_err(|e| match e {
-            db::directory::PolicyLoadError::Database(e) => ServiceError::Database(e),
-            invalid => ServiceError::Refused(invalid.to_string()),
-        })?;
+        let old = stored_policy(conn)?;
         let recomputed = db::directory::save_policy(conn, policy, Some(actor))?;
         audit::record(
             conn,
@@ -26,6 +23,14 @@ pub fn save_policy(
             &describe(&old, &recomputed),
         )?;
         Ok(recomputed)
+    })
+}
+
+/// The stored policy; one that no longer parses is refused with its reason.
+fn stored_policy(conn: &mut DbConnection) -> ServiceResult<crate::domain::SsprPolicy> {
+    db::directory::load_policy(conn).map_err(|e| match e {
+        db::directory::PolicyLoadError::Database(e) => ServiceError::Database(e),
+        invalid => ServiceError::Refused(invalid.to_string()),
     })
 }
 
@@ -39,8 +44,9 @@ pub fn set_verdict_source(
 ) -> ServiceResult<db::directory::Recomputed> {
     db::write(conn, |conn| {
         let old = db::directory::verdict_source(conn)?;
+        let policy = stored_policy(conn)?;
         let now = chrono::Utc::now().naive_utc();
-        let recomputed = db::directory::set_verdict_source(conn, source, now)?;
+        let recomputed = db::directory::set_verdict_source(conn, source, &policy, now)?;
         audit::record(
             conn,
             actor,
