@@ -23,7 +23,7 @@ use crate::domain::{
     UserFacts, UserStatus,
 };
 use anyhow::{bail, Context};
-use chrono::{Datelike, Duration, NaiveDateTime, Timelike, Weekday};
+use chrono::{Datelike, Duration, NaiveDateTime, SubsecRound, Timelike, Weekday};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -74,7 +74,8 @@ fn demo_mfa_details(methods: MethodSet, now: NaiveDateTime) -> MfaDetails {
         default_mfa_method: Some(default.unwrap_or_else(|| "none".to_string())),
         system_preferred_enabled: Some(true),
         system_preferred_methods: Some(system.into_iter().collect()),
-        updated_at: Some(now),
+        // To the second, as both backends keep it alike.
+        updated_at: Some(now.trunc_subsecs(0)),
     }
 }
 
