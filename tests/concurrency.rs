@@ -1,8 +1,9 @@
 //! Several writers on two instances at once, on both backends: live-ingest
-//! batches that register methods for the same users, policy saves, an
-//! upload through Admin › Imports and Microsoft Graph exports (events of a
-//! user not yet in the directory, then the export that brings the user),
-//! all interleaved. Nobody gets a 5xx, and
+//! batches that register methods for the same users, policy saves and
+//! verdict-source switches, an upload through Admin › Imports and Microsoft
+//! Graph exports (a user's verdicts, events of a user not yet in the
+//! directory, then the whole export that brings that user and leaves the
+//! first one's verdicts stale), all interleaved. Nobody gets a 5xx, and
 //! afterwards everything maintained equals a recount from the rows: users
 //! per status combination, events and activities per hour and per day, and
 //! every user's verdict what the rules give for their stored methods.
@@ -119,6 +120,21 @@ async fn policy_writer(remote: Remote, client: reqwest::Client) -> Vec<u16> {
             .post_form(&client, "/admin/policy", "/admin/policy", &fields)
             .await;
         statuses.push(response.status().as_u16());
+        // Which statuses users with directory verdicts show, switched too.
+        let source = if round % 2 == 0 {
+            "policy"
+        } else {
+            "directory"
+        };
+        let response = remote
+            .post_form(
+                &client,
+                "/admin/policy",
+                "/admin/policy/verdict-source",
+                &[("source", source)],
+            )
+            .await;
+        statuses.push(response.status().as_u16());
     }
     statuses
 }
@@ -233,6 +249,18 @@ async fn graph_writer(remote: Remote, client: reqwest::Client, users: Vec<String
         "@odata.context": "https://graph.microsoft.com/beta/$metadata#reports/authenticationMethods/userEventsSummary",
         "value": records,
     });
+    // A whole registration-details export stating a stored user's verdicts;
+    // the later one, which does not list that user, makes them stale.
+    let verdicts = json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#reports/authenticationMethods/userRegistrationDetails",
+        "value": [{
+            "id": users[0],
+            "userPrincipalName": "stated@contoso.example",
+            "userDisplayName": "Stated Verdicts",
+            "isSsprRegistered": true,
+            "isSsprCapable": true,
+        }],
+    });
     let directory = json!({
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#reports/authenticationMethods/userRegistrationDetails",
         "value": [{
@@ -241,10 +269,12 @@ async fn graph_writer(remote: Remote, client: reqwest::Client, users: Vec<String
             "userDisplayName": "Late Arrival",
             "userType": "member",
             "isAdmin": false,
+            "isSsprRegistered": true,
             "methodsRegistered": ["email", "macOsSecureEnclaveKey"],
         }],
     });
     vec![
+        upload_graph(&remote, &client, "verdicts.json", verdicts).await,
         upload_graph(&remote, &client, "summary.json", summary).await,
         upload_graph(&remote, &client, "directory.json", directory).await,
     ]
@@ -311,9 +341,12 @@ async fn writers_on_two_instances(backend: Backend) {
         statuses.iter().all(|s| *s == 200),
         "every ingest batch is stored: {statuses:?}"
     );
-    assert!(policy.iter().all(|s| *s == 303), "policy saves: {policy:?}");
+    assert!(
+        policy.iter().all(|s| *s == 303),
+        "policy and verdict-source saves: {policy:?}"
+    );
     assert!(import.iter().all(|s| *s == 200), "uploads: {import:?}");
-    assert_eq!(graph, [200, 200], "Graph uploads");
+    assert_eq!(graph, [200, 200, 200], "Graph uploads");
 
     app.with_conn(|conn| {
         // Every batch and upload is there, each activity once.
@@ -343,6 +376,13 @@ async fn writers_on_two_instances(backend: Backend) {
             .get_result(conn)
             .unwrap();
         assert_eq!(outside, 0, "no event left outside the directory");
+        // The user the last whole export left out has stale verdicts.
+        let stale: Vec<String> = db::schema::users::table
+            .filter(db::schema::users::verdicts_stale.eq(true))
+            .select(db::schema::users::id)
+            .load(conn)
+            .unwrap();
+        assert_eq!(stale, [users[0].clone()], "stale verdicts");
         // Events and activities per hour and per day equal a recount.
         assert_eq!(stored_aggregates(conn), recount(&activities, &events));
         // Users per status combination equal a recount.
