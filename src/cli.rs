@@ -50,6 +50,11 @@ pub enum Command {
     /// Import files in one transaction (docs/import-format.md): our format
     /// (CSV or JSON lines, by extension) or Microsoft Graph exports.
     Import(ImportArgs),
+    /// Pull the tenant from Microsoft Graph with an app registration (see
+    /// the README's "Connect your tenant"): users, the SSPR group's members,
+    /// registration details, the audit log since the last sync and the
+    /// events summary, each stored whole or not at all.
+    Sync(SyncArgs),
     /// Remove activities and method events older than the retention window.
     Prune(PruneArgs),
     /// Write the stored data in the import format (CSV), e.g. to move a
@@ -110,6 +115,32 @@ pub struct ImportArgs {
     /// it and printing a warning.
     #[arg(long)]
     pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub graph: crate::sync::GraphArgs,
+    /// Only these resources (repeat the flag, or separate with commas).
+    #[arg(long = "resource", value_enum, value_delimiter = ',')]
+    pub resources: Vec<crate::sync::SyncResource>,
+    /// Read the audit log from this time (YYYY-MM-DD, or RFC 3339 such as
+    /// 2026-12-01T08:00:00Z) instead of from the last sync.
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<chrono::NaiveDateTime>,
+    /// Pull and check everything, report what would change, store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_since(text: &str) -> Result<chrono::NaiveDateTime, String> {
+    let text = text.trim();
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN));
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.naive_utc())
+        .map_err(|_| format!("\"{text}\" is not a date (YYYY-MM-DD) or an RFC 3339 time"))
 }
 
 #[derive(Debug, Args)]
@@ -324,6 +355,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Sync(args) => sync_command(&url, args),
         Command::Prune(args) => {
             let mut conn = connect(&url)?;
             db::migrate(&mut conn)?;
@@ -527,6 +559,109 @@ fn account_command(conn: &mut DbConnection, command: AccountCommand) -> anyhow::
         }
     }
     Ok(())
+}
+
+fn sync_command(url: &DatabaseUrl, args: SyncArgs) -> anyhow::Result<()> {
+    use crate::sync::{GraphClient, SyncLock, SyncOptions, SyncResource};
+    let settings = args.graph.settings()?;
+    let mut conn = connect(url)?;
+    db::migrate(&mut conn)?;
+    let Some(_lock) = SyncLock::try_acquire(url)? else {
+        anyhow::bail!(
+            "another sync is running on this database (a portal's schedule, or another \
+             `sync`); nothing was pulled, try again when it ends"
+        );
+    };
+    let resources = if args.resources.is_empty() {
+        SyncResource::ALL.to_vec()
+    } else {
+        SyncResource::ALL
+            .into_iter()
+            .filter(|r| args.resources.contains(r))
+            .collect()
+    };
+    let options = SyncOptions {
+        resources,
+        since: args.since,
+        dry_run: args.dry_run,
+        trigger: db::audit::COMMAND_LINE.to_string(),
+    };
+    eprintln!(
+        "sync: tenant {}, app {} ({}), {}{}",
+        settings.tenant_id,
+        settings.client_id,
+        settings.credential_kind(),
+        settings.graph_url,
+        if args.dry_run { ", dry run: nothing will be stored" } else { "" }
+    );
+    let mut client = GraphClient::new(settings);
+    let mut progress = SyncBar::new();
+    let report = crate::sync::sync(&mut conn, &mut client, &options, &mut progress)?;
+    if report.resumed {
+        println!(
+            "sync: took up run {} where it was cut short",
+            report.run_id.unwrap_or_default()
+        );
+    }
+    println!("{report}");
+    if !report.succeeded() {
+        anyhow::bail!(
+            "sync did not store everything; what was stored stays stored:\n{}",
+            report.problems()
+        );
+    }
+    Ok(())
+}
+
+/// The sync's progress on a terminal: pages and bytes per resource.
+struct SyncBar {
+    bar: Option<indicatif::ProgressBar>,
+    terminal: bool,
+}
+
+impl SyncBar {
+    fn new() -> SyncBar {
+        SyncBar {
+            bar: None,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+impl crate::sync::Progress for SyncBar {
+    fn begin(&mut self, resource: crate::sync::SyncResource) {
+        let bar = if self.terminal {
+            indicatif::ProgressBar::new_spinner()
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar.set_message(format!("{}: asking Graph", resource.key()));
+        self.bar = Some(bar);
+    }
+
+    fn page(&mut self, resource: crate::sync::SyncResource, pages: u64, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{}: {pages} page{} read ({:.1} MiB)",
+                resource.key(),
+                if pages == 1 { "" } else { "s" },
+                bytes as f64 / 1_048_576.0
+            ));
+        }
+    }
+
+    fn storing(&mut self, resource: crate::sync::SyncResource) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{}: storing", resource.key()));
+        }
+    }
+
+    fn end(&mut self, _: crate::sync::SyncResource) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn connect(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {

@@ -10,4 +10,5 @@ pub mod domain;
 pub mod ingest;
 pub mod service;
 pub mod startup;
+pub mod sync;
 pub mod web;

@@ -12,6 +12,8 @@ pub enum ImportSource {
     CommandLine,
     Upload,
     Api,
+    /// A pull from Microsoft Graph (`sync`, scheduled or Sync now).
+    Sync,
 }
 
 impl ImportSource {
@@ -20,6 +22,7 @@ impl ImportSource {
             ImportSource::CommandLine => "command line",
             ImportSource::Upload => "upload",
             ImportSource::Api => "api",
+            ImportSource::Sync => "graph sync",
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod registrations;
 pub mod retention;
 pub mod schema;
 pub mod search;
+pub mod syncs;
 pub mod sessions;
 pub mod throttle;
 pub mod timeline;

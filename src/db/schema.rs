@@ -154,6 +154,7 @@ diesel::table! {
         retention_days -> Integer,
         data_version -> BigInt,
         verdict_source -> Nullable<Text>,
+        sync_every_minutes -> Nullable<BigInt>,
     }
 }
 
@@ -234,6 +235,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sync_runs (id) {
+        id -> BigInt,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        trigger -> Text,
+        outcome -> Nullable<Text>,
+        message -> Text,
+    }
+}
+
+diesel::table! {
+    sync_resources (run_id, resource) {
+        run_id -> BigInt,
+        resource -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        pages -> BigInt,
+        records -> BigInt,
+        inserted -> BigInt,
+        updated -> BigInt,
+        warnings -> BigInt,
+        requests -> BigInt,
+        retries -> BigInt,
+        import_id -> Nullable<BigInt>,
+        window_start -> Nullable<Timestamp>,
+        requested_at -> Nullable<Timestamp>,
+        message -> Text,
+    }
+}
+
+diesel::joinable!(sync_resources -> sync_runs (run_id));
 diesel::joinable!(group_members -> users (user_id));
 diesel::joinable!(group_members -> directory_groups (group_id));
 diesel::joinable!(user_methods -> users (user_id));
@@ -259,4 +293,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_log,
     imports,
+    sync_runs,
+    sync_resources,
 );

@@ -611,7 +611,11 @@ impl Parser {
                 value: (),
             });
         }
-        self.emit(at, Record::Member(MemberRecord { group_id, user_id }), sink)
+        self.emit(at, Record::Member(MemberRecord {
+                group_id,
+                user_id,
+                paged: false,
+            }), sink)
     }
 
     fn finish_members(&mut self) {

@@ -60,6 +60,16 @@ pub struct ImportRequest {
     pub strict: bool,
 }
 
+/// What only some imports ask for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportExtras {
+    /// Read and store everything, report what it did, then roll it all back.
+    pub dry_run: bool,
+    /// Graph: leave out audit flows that began before this (an incremental
+    /// pull of the audit log; see `GraphImport::flows_from`).
+    pub flows_from: Option<chrono::NaiveDateTime>,
+}
+
 /// A finished import.
 #[derive(Debug, Clone)]
 pub struct ImportOutcome {
@@ -85,10 +95,13 @@ pub enum Feed {
 pub fn read_all(
     kind: ImportKind,
     strict: bool,
+    extras: ImportExtras,
     files: Vec<ImportFile<'_>>,
     tx: std::sync::mpsc::SyncSender<Feed>,
 ) -> Result<(), Stop> {
-    let mut graph = GraphImport::new().strict(strict);
+    let mut graph = GraphImport::new()
+        .strict(strict)
+        .flows_from(extras.flows_from);
     let mut chunk = Vec::with_capacity(CHUNK);
     let send = |chunk: &mut Vec<Located>| -> Result<(), Stop> {
         let full = std::mem::replace(chunk, Vec::with_capacity(CHUNK));

@@ -353,6 +353,11 @@ pub struct GroupRecord {
 pub struct MemberRecord {
     pub group_id: String,
     pub user_id: String,
+    /// The source lists one group's members over several files (Graph's
+    /// pages): the list goes on past the end of a file, and a member the
+    /// directory does not hold (created after the users were read) is left
+    /// out with a warning rather than refused.
+    pub paged: bool,
 }
 
 /// Registered methods of one user.
@@ -409,6 +414,11 @@ pub enum Record {
         /// usage reports); `None` where such an event is refused (our
         /// format, live ingest: send the users first).
         named: Option<NamedUser>,
+    },
+    /// A group's complete member list begins here, paged as Graph pages it
+    /// ([`MemberRecord::paged`]); it may have no members at all.
+    GroupListed {
+        group_id: String,
     },
     /// A value kept although the import does not know it.
     Warning(ImportWarning),

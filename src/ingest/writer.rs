@@ -8,7 +8,7 @@
 //! of users, groups and method lists seen, which a directory bounds.
 
 use super::records::{
-    ActivityRecord, GroupRecord, Identity, ImportError, Located, Location, MemberRecord,
+    ActivityRecord, GroupRecord, Identity, ImportError, ImportWarning, Located, Location, MemberRecord,
     MethodsRecord, NamedUser, Record, Stop, UserKey, UserRecord, Warnings,
 };
 use crate::db::counts::{add_activity_counts, add_event_counts, ActivityBucket, EventBucket};
@@ -172,6 +172,8 @@ struct MemberRun {
     group_id: String,
     at: Location,
     users: Vec<(String, Location)>,
+    /// Listed over several files (Graph's pages); see [`MemberRecord::paged`].
+    paged: bool,
 }
 
 pub struct Writer<'c> {
@@ -262,8 +264,12 @@ impl<'c> Writer<'c> {
         }
     }
 
-    /// A file ended: a group's member rows do not run on into the next file.
+    /// A file ended: a group's member rows do not run on into the next
+    /// file, unless the source pages them.
     pub fn end_file(&mut self) -> Result<(), Stop> {
+        if self.members.as_ref().is_some_and(|run| run.paged) {
+            return Ok(());
+        }
         self.end_member_run()
     }
 
@@ -288,6 +294,9 @@ impl<'c> Writer<'c> {
             return Ok(());
         }
         self.records += 1;
+        if let Record::GroupListed { group_id } = located.record {
+            return self.begin_member_run(group_id, true, located.at);
+        }
         if let Record::Member(m) = located.record {
             return self.member(m, located.at);
         }
@@ -357,7 +366,9 @@ impl<'c> Writer<'c> {
                     user_key,
                     named,
                 } => events.push((event, identity, user_key, named, at)),
-                Record::Member(_) => unreachable!("members are written by runs"),
+                Record::Member(_) | Record::GroupListed { .. } => {
+                    unreachable!("members are written by runs")
+                }
                 Record::Warning(_) | Record::Listing { .. } => {
                     unreachable!("warnings and listings are taken as they come")
                 }
@@ -491,27 +502,33 @@ impl<'c> Writer<'c> {
             .as_ref()
             .is_none_or(|run| run.group_id != m.group_id)
         {
-            self.end_member_run()?;
-            self.flush()?;
-            if !self.member_groups_seen.insert(m.group_id.clone()) {
-                return Err(invalid(
-                    &at,
-                    "group_id",
-                    format!(
-                        "the members of group \"{}\" were given earlier in this import; give each group's complete list once",
-                        m.group_id
-                    ),
-                ));
-            }
-            self.members = Some(MemberRun {
-                group_id: m.group_id,
-                at: at.clone(),
-                users: Vec::new(),
-            });
+            self.begin_member_run(m.group_id, m.paged, at.clone())?;
         }
         if let Some(run) = self.members.as_mut() {
             run.users.push((m.user_id, at));
         }
+        Ok(())
+    }
+
+    /// A group's complete member list begins.
+    fn begin_member_run(&mut self, group_id: String, paged: bool, at: Location) -> Result<(), Stop> {
+        self.end_member_run()?;
+        self.flush()?;
+        if !self.member_groups_seen.insert(group_id.clone()) {
+            return Err(invalid(
+                &at,
+                "group_id",
+                format!(
+                    "the members of group \"{group_id}\" were given earlier in this import; give each group's complete list once"
+                ),
+            ));
+        }
+        self.members = Some(MemberRun {
+            group_id,
+            at,
+            users: Vec::new(),
+            paged,
+        });
         Ok(())
     }
 
@@ -530,6 +547,29 @@ impl<'c> Writer<'c> {
                 ),
             ));
         }
+        let mut run = run;
+        if run.paged {
+            // Graph lists a user created after the directory was read: leave
+            // them out until the next sync brings both.
+            let missing = self.missing_users(run.users.iter().map(|(id, _)| id.as_str()))?;
+            if !missing.is_empty() {
+                let mut kept = Vec::with_capacity(run.users.len());
+                for (user_id, at) in run.users {
+                    if missing.contains(&user_id) {
+                        self.warnings.push(ImportWarning::new(
+                            at,
+                            "id",
+                            &user_id,
+                            "nowhere: a member the directory's users do not include",
+                            Some("The member is added when the users and the members are read again"),
+                        ));
+                    } else {
+                        kept.push((user_id, at));
+                    }
+                }
+                run.users = kept;
+            }
+        }
         let mut given = HashSet::new();
         for (user_id, at) in &run.users {
             if !given.insert(user_id.as_str()) {
@@ -543,7 +583,9 @@ impl<'c> Writer<'c> {
                 ));
             }
         }
-        self.check_users_exist(run.users.iter().map(|(id, at)| (id.as_str(), at)))?;
+        if !run.paged {
+            self.check_users_exist(run.users.iter().map(|(id, at)| (id.as_str(), at)))?;
+        }
         let before = import_rows::group_member_ids(self.conn, &run.group_id)?;
         let joined: Vec<&str> = run
             .users
@@ -1300,7 +1342,7 @@ fn batch_class(record: &Record) -> u8 {
     match record {
         Record::User(_) | Record::Methods(_) => 0,
         Record::Group(_) => 1,
-        Record::Member(_) => 2,
+        Record::Member(_) | Record::GroupListed { .. } => 2,
         Record::Activity(..) | Record::Event { .. } => 3,
         Record::Warning(_) | Record::Listing { .. } => 4,
     }

@@ -8,7 +8,9 @@ use crate::db::counts::touch_data_changed;
 use crate::db::directory::{load_policy, PolicyLoadError};
 use crate::db::imports::{self, ImportSource, Totals};
 use crate::db::{self, DbConnection};
-use crate::ingest::import::{read_all, Feed, ImportFile, ImportOutcome, ImportRequest};
+use crate::ingest::import::{
+    read_all, Feed, ImportExtras, ImportFile, ImportOutcome, ImportRequest,
+};
 use crate::ingest::records::{ImportError, Located, Location, Position, Stop};
 use crate::ingest::writer::Writer;
 use chrono::Utc;
@@ -22,12 +24,31 @@ pub fn import(
     request: &ImportRequest,
     files: Vec<ImportFile<'_>>,
 ) -> Result<ImportOutcome, Stop> {
+    import_with(conn, request, ImportExtras::default(), files)
+}
+
+/// [`import`], with what only some imports ask for: a dry run, a window of
+/// audit flows.
+pub fn import_with(
+    conn: &mut DbConnection,
+    request: &ImportRequest,
+    extras: ImportExtras,
+    files: Vec<ImportFile<'_>>,
+) -> Result<ImportOutcome, Stop> {
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+    let label = match names.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first, .., last] if names.len() > 4 => {
+            format!("{first} … {last} ({} files)", names.len())
+        }
+        _ => names.join(", "),
+    };
     let (kind, strict) = (request.kind, request.strict);
-    run_with(conn, request, &names.join(", "), |writer| {
+    run_with(conn, request, extras.dry_run, &label, |writer| {
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Feed>(16);
-            let reading = scope.spawn(move || read_all(kind, strict, files, tx));
+            let reading = scope.spawn(move || read_all(kind, strict, extras, files, tx));
             let mut written = Ok(());
             'feed: for feed in &rx {
                 match feed {
@@ -65,19 +86,39 @@ pub fn ingest(
     label: &str,
     records: Vec<Located>,
 ) -> Result<ImportOutcome, Stop> {
-    run_with(conn, request, label, |writer| {
+    run_with(conn, request, false, label, |writer| {
         records.into_iter().try_for_each(|r| writer.push(r))
     })
+}
+
+/// Why the transaction of [`run_with`] ends without a commit.
+enum Unstored {
+    Stop(Stop),
+    /// A dry run got this far: everything is rolled back.
+    DryRun(Box<ImportOutcome>),
+}
+
+impl From<diesel::result::Error> for Unstored {
+    fn from(e: diesel::result::Error) -> Self {
+        Unstored::Stop(Stop::Database(e))
+    }
+}
+
+impl From<Stop> for Unstored {
+    fn from(e: Stop) -> Self {
+        Unstored::Stop(e)
+    }
 }
 
 fn run_with(
     conn: &mut DbConnection,
     request: &ImportRequest,
+    dry_run: bool,
     files: &str,
     feed: impl FnOnce(&mut Writer<'_>) -> Result<(), Stop>,
 ) -> Result<ImportOutcome, Stop> {
     let started = Instant::now();
-    let mut outcome = db::write::<_, Stop, _>(conn, |conn| {
+    let written = db::write::<_, Unstored, _>(conn, |conn| {
         let now = Utc::now().naive_utc();
         let import_id = imports::start(
             conn,
@@ -117,8 +158,8 @@ fn run_with(
         }
         imports::finish(conn, import_id, totals, &report, finished)?;
         // A file import is an administrator's change, audited with it; a
-        // live-ingest batch is in the import log only.
-        if request.source != ImportSource::Api {
+        // live-ingest batch and a pull from Graph are in the import log only.
+        if !matches!(request.source, ImportSource::Api | ImportSource::Sync) {
             audit::record(
                 conn,
                 &request.actor,
@@ -130,14 +171,23 @@ fn run_with(
         // "Last refreshed" is the newest import or ingest, whether or not it
         // found anything new: the data is known current as of its end.
         touch_data_changed(conn, finished)?;
-        Ok(ImportOutcome {
+        let outcome = ImportOutcome {
             import_id,
             summary,
             warnings,
             records,
             seconds: 0.0,
-        })
-    })?;
+        };
+        if dry_run {
+            return Err(Unstored::DryRun(Box::new(outcome)));
+        }
+        Ok(outcome)
+    });
+    let mut outcome = match written {
+        Ok(outcome) => outcome,
+        Err(Unstored::DryRun(outcome)) => *outcome,
+        Err(Unstored::Stop(stop)) => return Err(stop),
+    };
     // The time to the commit's end: what the import took.
     outcome.seconds = started.elapsed().as_secs_f64();
     Ok(outcome)

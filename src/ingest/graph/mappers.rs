@@ -315,25 +315,7 @@ pub(super) fn user_registration(
     read_at: NaiveDateTime,
 ) -> Result<(UserRecord, Option<MethodsRecord>), ImportError> {
     let id = rec.required_text("id")?;
-    let is_guest = match rec.text("userType")? {
-        None => None,
-        Some("member") => Some(false),
-        Some("guest") => Some(true),
-        Some(other) => {
-            let hint = if other == UNKNOWN_FUTURE_VALUE {
-                UNKNOWN_FUTURE_VALUE_HINT
-            } else {
-                "Known user types: member, guest"
-            };
-            rec.unknown(
-                "userType",
-                other,
-                "as not stated (a stored user keeps their type; a new one counts as a member)",
-                Some(hint),
-            )?;
-            None
-        }
-    };
+    let is_guest = user_type(rec)?;
     let verdicts = Verdicts {
         registered: rec.bool("isSsprRegistered")?,
         enabled: rec.bool("isSsprEnabled")?,
@@ -367,6 +349,63 @@ pub(super) fn user_registration(
         .methods("methodsRegistered")?
         .map(|set| complete_methods(id, set));
     Ok((user, methods))
+}
+
+/// `userType`: member or guest; anything else is left unstated with a warning.
+fn user_type(rec: &Rec<'_>) -> Result<Option<bool>, ImportError> {
+    Ok(match rec.text("userType")? {
+        None => None,
+        Some(t) if t.eq_ignore_ascii_case("member") => Some(false),
+        Some(t) if t.eq_ignore_ascii_case("guest") => Some(true),
+        Some(other) => {
+            let hint = if other == UNKNOWN_FUTURE_VALUE {
+                UNKNOWN_FUTURE_VALUE_HINT
+            } else {
+                "Known user types: member, guest"
+            };
+            rec.unknown(
+                "userType",
+                other,
+                "as not stated (a stored user keeps their type; a new one counts as a member)",
+                Some(hint),
+            )?;
+            None
+        }
+    })
+}
+
+/// A user of `GET /users` (`$select=id,displayName,userPrincipalName,
+/// accountEnabled,userType`): who they are, whether their account is
+/// enabled and whether they are a guest; their statuses and methods stay as
+/// stored.
+pub(super) fn directory_user(rec: &Rec<'_>) -> Result<UserRecord, ImportError> {
+    Ok(UserRecord {
+        id: rec.required_text("id")?.to_string(),
+        display_name: rec.text("displayName")?.unwrap_or("").to_string(),
+        user_principal_name: rec.required_text("userPrincipalName")?.to_string(),
+        is_guest: user_type(rec)?,
+        is_admin: None,
+        directory_role: None,
+        account_enabled: rec.bool("accountEnabled")?,
+        verdicts: None,
+        mfa: None,
+    })
+}
+
+/// The user id of one member of a group's member list; `None` for a member
+/// that is not a user (a nested group, a device, a service principal),
+/// which the group's policy scope does not reach.
+pub(super) fn member_user<'v>(rec: &Rec<'v>) -> Result<Option<&'v str>, ImportError> {
+    let is_user = match rec.text("@odata.type")? {
+        None => true,
+        Some(kind) => kind
+            .trim_start_matches('#')
+            .eq_ignore_ascii_case("microsoft.graph.user"),
+    };
+    if !is_user {
+        return Ok(None);
+    }
+    rec.required_text("id").map(Some)
 }
 
 pub(super) fn credential_registration(

@@ -118,8 +118,8 @@ use crate::db::models::{Activity, MethodEvent};
 use crate::domain::second_factor::{self, MfaDetails};
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet, Verdicts};
 use crate::ingest::records::{
-    ActivityRecord, Identity, ImportError, ImportWarning, Located, Location, MethodsRecord,
-    NamedUser, Position, Record, Sink, Stop, UserKey, UserRecord,
+    ActivityRecord, GroupRecord, Identity, ImportError, ImportWarning, Located, Location,
+    MemberRecord, MethodsRecord, NamedUser, Position, Record, Sink, Stop, UserKey, UserRecord,
 };
 use chrono::{NaiveDateTime, SubsecRound};
 use flows::*;

@@ -17,6 +17,15 @@ pub struct GraphImport {
     /// The last registration-details file read, and whether it ends its
     /// export (no `@odata.nextLink`; a JSON-lines file always does).
     pub(super) registration_listing: Option<(String, bool)>,
+    /// The group read last (`GET /groups/{id}`): the group whose members the
+    /// `directoryObjects` pages after it list.
+    pub(super) current_group: Option<String>,
+    /// The group whose member pages are being read, the file of the last
+    /// one, and whether that page ends the list (no `@odata.nextLink`).
+    pub(super) member_listing: Option<(String, String, bool)>,
+    /// Audit flows that began before this are left out: an incremental pull
+    /// of the audit log sees only their tail (see [`GraphImport::flows_from`]).
+    pub(super) flows_from: Option<NaiveDateTime>,
 }
 
 impl Default for GraphImport {
@@ -33,6 +42,9 @@ impl GraphImport {
             entries_read: 0,
             strict: false,
             registration_listing: None,
+            current_group: None,
+            member_listing: None,
+            flows_from: None,
         }
     }
 
@@ -40,6 +52,16 @@ impl GraphImport {
     /// of keeping it with a warning.
     pub fn strict(mut self, strict: bool) -> GraphImport {
         self.strict = strict;
+        self
+    }
+
+    /// Leaves out the audit flows (password resets and registrations) whose
+    /// first entry is older than `from`. An incremental pull asks for the
+    /// entries from somewhat before `from`, so that every flow that began
+    /// at `from` or later is read whole, while one that began earlier (the
+    /// previous pull stored it whole) is not replaced by its tail.
+    pub fn flows_from(mut self, from: Option<NaiveDateTime>) -> GraphImport {
+        self.flows_from = from;
         self
     }
 
@@ -123,6 +145,20 @@ impl GraphImport {
     /// Emits what needs the whole data set: directoryAudits entries grouped
     /// by correlationId into activities, in order of time.
     pub fn finish(self, sink: &mut Sink<'_>) -> Result<(), Stop> {
+        if let Some((group, file, false)) = &self.member_listing {
+            return Err(ImportError::new(
+                Location {
+                    file: file.clone(),
+                    position: Position::File,
+                },
+                Some("@odata.nextLink"),
+                format!(
+                    "the members of group \"{group}\" stop at a page that links to a next one: \
+                     give every page, since a group's member list replaces the stored one"
+                ),
+            )
+            .into());
+        }
         if let Some((file, complete)) = &self.registration_listing {
             sink(Located {
                 at: Location {
@@ -149,6 +185,11 @@ impl GraphImport {
             first(a).cmp(&first(b)).then_with(|| a_id.cmp(b_id))
         });
         for (flow, id, entries) in flows {
+            if let (Some(from), Some(first)) = (self.flows_from, entries.first()) {
+                if first.time < from {
+                    continue;
+                }
+            }
             let built = match flow {
                 Flow::Reset => Some(reset_activity(id, &entries)?),
                 Flow::Registration => registration_activity(id, &entries),
@@ -214,6 +255,12 @@ pub(super) enum Resource {
     UserCredentialUsageDetails,
     UserEventsSummary,
     DirectoryAudits,
+    /// `GET /users?$select=id,displayName,userPrincipalName,accountEnabled,userType`.
+    Users,
+    /// `GET /groups/{id}`: the group whose members follow.
+    Groups,
+    /// `GET /groups/{id}/members`: pages of `directoryObjects`.
+    GroupMembers,
 }
 
 impl Resource {
@@ -224,6 +271,9 @@ impl Resource {
             Resource::UserCredentialUsageDetails => "userCredentialUsageDetails",
             Resource::UserEventsSummary => "userEventsSummary",
             Resource::DirectoryAudits => "directoryAudits",
+            Resource::Users => "users",
+            Resource::Groups => "groups",
+            Resource::GroupMembers => "directoryObjects",
         }
     }
 }
@@ -249,10 +299,16 @@ pub(super) const RESOURCE_NAMES: &[(&str, Resource)] = &[
     ("userEventsSummary", Resource::UserEventsSummary),
     ("directoryAudits", Resource::DirectoryAudits),
     ("directoryAudit", Resource::DirectoryAudits),
+    ("users", Resource::Users),
+    ("user", Resource::Users),
+    ("groups", Resource::Groups),
+    ("group", Resource::Groups),
+    ("directoryObjects", Resource::GroupMembers),
 ];
 
 pub(super) const READABLE: &str = "userRegistrationDetails, credentialUserRegistrationDetails, \
-     userCredentialUsageDetails, userEventsSummary, directoryAudits";
+     userCredentialUsageDetails, userEventsSummary, directoryAudits, users, groups, \
+     and a group's members (directoryObjects)";
 
 pub(super) fn resource_named(name: &str) -> Option<Resource> {
     RESOURCE_NAMES
@@ -386,6 +442,11 @@ impl FileState<'_, '_> {
         obj: &Map<String, Value>,
         position: Position,
     ) -> Result<Resource, ImportError> {
+        // A member list's records are typed by what each member is (a user,
+        // a group, a device): the page's context decides.
+        if self.resource == Some(Resource::GroupMembers) {
+            return Ok(Resource::GroupMembers);
+        }
         let stated = if let Some(context) = obj.get("@odata.context") {
             Some(self.context_resource(context, position)?)
         } else if let Some(kind) = obj.get("@odata.type") {
@@ -507,9 +568,60 @@ impl FileState<'_, '_> {
                 self.emit(&at, record)?;
             }
             Resource::DirectoryAudits => self.import.buffer_audit(&rec)?,
+            Resource::Users => {
+                let user = directory_user(&rec)?;
+                self.emit(&at, Record::User(user))?;
+            }
+            Resource::Groups => {
+                let id = rec.required_text("id")?.to_string();
+                let display_name = rec.text("displayName")?.unwrap_or("").to_string();
+                self.import.current_group = Some(id.clone());
+                self.emit(&at, Record::Group(GroupRecord { id, display_name }))?;
+            }
+            Resource::GroupMembers => {
+                if let Some(user_id) = member_user(&rec)? {
+                    let group_id = self.listed_group(position)?;
+                    self.emit(
+                        &at,
+                        Record::Member(MemberRecord {
+                            group_id,
+                            user_id: user_id.to_string(),
+                            paged: true,
+                        }),
+                    )?;
+                }
+            }
         }
         for warning in warnings.into_inner() {
             self.emit(&at, Record::Warning(warning))?;
+        }
+        Ok(())
+    }
+
+    /// The group a member page lists: the one read before it.
+    fn listed_group(&self, position: Position) -> Result<String, ImportError> {
+        self.import.current_group.clone().ok_or_else(|| {
+            self.error(
+                position,
+                None,
+                "a page of group members (directoryObjects) without its group: put the group \
+                 (GET /groups/{id}) before its member pages, in the same import",
+            )
+        })
+    }
+
+    /// A page of a group's members begins: the first one starts the list
+    /// (which may be empty).
+    pub(super) fn begin_member_page(&mut self) -> Result<(), Stop> {
+        let group = self.listed_group(Position::File)?;
+        let listing = &mut self.import.member_listing;
+        match listing {
+            Some((listed, _, _)) if *listed == group => {}
+            _ => {
+                *listing = Some((group.clone(), self.file.clone(), false));
+                let at = self.location(Position::File);
+                self.emit(&at, Record::GroupListed { group_id: group })?;
+            }
         }
         Ok(())
     }
@@ -564,6 +676,11 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_, '_> {
                 if let Err(err) = self.state.begin_page(fields.get("@odata.context")) {
                     return Err(self.state.halt(err.into()));
                 }
+                if self.state.resource == Some(Resource::GroupMembers) {
+                    if let Err(stop) = self.state.begin_member_page() {
+                        return Err(self.state.halt(stop));
+                    }
+                }
                 map.next_value_seed(RecordsSeed {
                     state: &mut *self.state,
                 })?;
@@ -575,6 +692,13 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_, '_> {
         if page && self.state.resource == Some(Resource::UserRegistrationDetails) {
             let complete = !fields.contains_key("@odata.nextLink");
             self.state.import.registration_listing = Some((self.state.file.clone(), complete));
+        }
+        if page && self.state.resource == Some(Resource::GroupMembers) {
+            let complete = !fields.contains_key("@odata.nextLink");
+            if let Some(listing) = self.state.import.member_listing.as_mut() {
+                listing.1 = self.state.file.clone();
+                listing.2 = complete;
+            }
         }
         Ok(if page { Top::Page } else { Top::Record(fields) })
     }

@@ -1,0 +1,3 @@
+ALTER TABLE portal_state DROP COLUMN sync_every_minutes;
+DROP TABLE sync_resources;
+DROP TABLE sync_runs;

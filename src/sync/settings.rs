@@ -1,0 +1,227 @@
+//! The connection to a tenant: the app registration's ids, its credential
+//! and the two endpoints, from flags or the environment.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+
+/// The flags (and environment variables) of a Graph connection, shared by
+/// `sync` and `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct GraphArgs {
+    /// The tenant (directory) id of the app registration.
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_TENANT_ID")]
+    pub graph_tenant_id: Option<String>,
+    /// The application (client) id of the app registration.
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_CLIENT_ID")]
+    pub graph_client_id: Option<String>,
+    /// The client secret's value. Prefer the environment or a file: a flag
+    /// shows in the process list.
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_CLIENT_SECRET", hide_env_values = true)]
+    pub graph_client_secret: Option<String>,
+    /// A file holding the client secret's value (a mounted secret).
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_CLIENT_SECRET_FILE")]
+    pub graph_client_secret_file: Option<PathBuf>,
+    /// A certificate credential instead of a secret: a PEM file with the
+    /// certificate uploaded to the app registration.
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_CERTIFICATE_FILE")]
+    pub graph_certificate_file: Option<PathBuf>,
+    /// The certificate's RSA private key (PEM, PKCS#8 or PKCS#1); default:
+    /// the certificate file itself.
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_CERTIFICATE_KEY_FILE")]
+    pub graph_certificate_key_file: Option<PathBuf>,
+    /// Microsoft Graph's address (a national cloud has its own).
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_URL", default_value = DEFAULT_GRAPH_URL)]
+    pub graph_url: String,
+    /// The Microsoft identity platform's address (a national cloud has its own).
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_LOGIN_URL", default_value = DEFAULT_LOGIN_URL)]
+    pub graph_login_url: String,
+    /// The longest a sync waits, in all, on Graph's throttling and outages
+    /// before it gives up.
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_RETRY_BUDGET", default_value = "15m", value_parser = super::parse_duration)]
+    pub graph_retry_budget: chrono::Duration,
+    /// The first pause after a failure Graph gives no Retry-After for, in
+    /// milliseconds; each further try doubles it (with jitter), up to a minute.
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_BACKOFF_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub graph_backoff_ms: u64,
+}
+
+impl GraphArgs {
+    /// Whether any connection setting is given.
+    pub fn is_configured(&self) -> bool {
+        self.graph_tenant_id.is_some() || self.graph_client_id.is_some()
+    }
+
+    /// The connection, or what is missing or wrong, in words.
+    pub fn settings(&self) -> anyhow::Result<GraphSettings> {
+        let tenant = self
+            .graph_tenant_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .context("no tenant: set AUTHINSIGHTS_GRAPH_TENANT_ID (or --graph-tenant-id) to the app registration's Directory (tenant) ID")?;
+        let client = self
+            .graph_client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .context("no client: set AUTHINSIGHTS_GRAPH_CLIENT_ID (or --graph-client-id) to the app registration's Application (client) ID")?;
+        for (name, value) in [("tenant id", tenant), ("client id", client)] {
+            if !value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+            {
+                bail!("the {name} {value:?} is not a GUID or a domain name");
+            }
+        }
+        let given = [
+            self.graph_client_secret.is_some(),
+            self.graph_client_secret_file.is_some(),
+            self.graph_certificate_file.is_some(),
+        ];
+        let credential = match given {
+            [true, false, false] => Credential::Secret(Secret(
+                self.graph_client_secret.clone().unwrap_or_default(),
+            )),
+            [false, true, false] => {
+                let path = self.graph_client_secret_file.clone().unwrap_or_default();
+                let text = std::fs::read_to_string(&path).with_context(|| {
+                    format!("{}: the client secret file cannot be read", path.display())
+                })?;
+                Credential::Secret(Secret(text.trim().to_string()))
+            }
+            [false, false, true] => {
+                let cert = self.graph_certificate_file.clone().unwrap_or_default();
+                let key = self
+                    .graph_certificate_key_file
+                    .clone()
+                    .unwrap_or_else(|| cert.clone());
+                Credential::Certificate(Arc::new(super::certificate::Certificate::load(
+                    &cert, &key,
+                )?))
+            }
+            [false, false, false] => bail!(
+                "no credential: set AUTHINSIGHTS_GRAPH_CLIENT_SECRET, AUTHINSIGHTS_GRAPH_CLIENT_SECRET_FILE \
+                 or AUTHINSIGHTS_GRAPH_CERTIFICATE_FILE"
+            ),
+            _ => bail!(
+                "more than one credential: give a client secret, a secret file or a certificate, not several"
+            ),
+        };
+        if let Credential::Secret(Secret(s)) = &credential {
+            if s.is_empty() {
+                bail!("the client secret is empty");
+            }
+        }
+        Ok(GraphSettings {
+            tenant_id: tenant.to_string(),
+            client_id: client.to_string(),
+            credential,
+            graph_url: endpoint("AUTHINSIGHTS_GRAPH_URL", &self.graph_url)?,
+            login_url: endpoint("AUTHINSIGHTS_GRAPH_LOGIN_URL", &self.graph_login_url)?,
+            retry_budget: self
+                .graph_retry_budget
+                .to_std()
+                .unwrap_or(Duration::from_secs(900)),
+            backoff: Duration::from_millis(self.graph_backoff_ms),
+        })
+    }
+}
+
+/// An endpoint without its trailing slash; http only for loopback (a
+/// stand-in), https otherwise.
+fn endpoint(name: &str, value: &str) -> anyhow::Result<String> {
+    let url = url::Url::parse(value.trim())
+        .with_context(|| format!("{name}: {value:?} is not an address"))?;
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Domain("localhost"))
+    ) || match url.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        _ => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        other => bail!("{name}: {other}:// is refused; Graph and the sign-in endpoint are reached over https"),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("{name}: give the address without a query");
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// A connection to one tenant.
+#[derive(Debug, Clone)]
+pub struct GraphSettings {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub credential: Credential,
+    /// `https://graph.microsoft.com`, without a trailing slash.
+    pub graph_url: String,
+    /// `https://login.microsoftonline.com`, without a trailing slash.
+    pub login_url: String,
+    /// The longest all retries of a sync may wait together.
+    pub retry_budget: Duration,
+    /// The first pause when Graph gives no Retry-After.
+    pub backoff: Duration,
+}
+
+impl GraphSettings {
+    /// The token endpoint of the client-credentials grant.
+    pub fn token_url(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/token", self.login_url, self.tenant_id)
+    }
+
+    /// The scope that asks for every application permission granted.
+    pub fn scope(&self) -> String {
+        format!("{}/.default", self.graph_url)
+    }
+
+    /// The credential's kind, for pages and logs (never its value).
+    pub fn credential_kind(&self) -> &'static str {
+        match self.credential {
+            Credential::Secret(_) => "client secret",
+            Credential::Certificate(_) => "certificate",
+        }
+    }
+}
+
+/// How the app proves who it is.
+#[derive(Clone)]
+pub enum Credential {
+    Secret(Secret),
+    Certificate(Arc<super::certificate::Certificate>),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Secret(_) => f.write_str("Secret(hidden)"),
+            Credential::Certificate(c) => write!(f, "Certificate({})", c.thumbprint()),
+        }
+    }
+}
+
+/// A client secret: shown nowhere, logged never.
+#[derive(Clone)]
+pub struct Secret(pub(super) String);
+
+impl Secret {
+    pub(super) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(hidden)")
+    }
+}
