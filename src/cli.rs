@@ -55,6 +55,10 @@ pub enum Command {
     /// registration details, the audit log since the last sync and the
     /// events summary, each stored whole or not at all.
     Sync(SyncArgs),
+    /// Serve a generated tenant the way Microsoft Graph and its sign-in
+    /// endpoint do (documented shapes, pages, filters), to try `sync`
+    /// without a tenant and to measure it. Prints the settings to use.
+    GraphStandin(StandinArgs),
     /// Remove activities and method events older than the retention window.
     Prune(PruneArgs),
     /// Write the stored data in the import format (CSV), e.g. to move a
@@ -141,6 +145,20 @@ fn parse_since(text: &str) -> Result<chrono::NaiveDateTime, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.naive_utc())
         .map_err(|_| format!("\"{text}\" is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+}
+
+#[derive(Debug, Args)]
+pub struct StandinArgs {
+    /// Address to listen on (loopback: the connector reaches a stand-in
+    /// over http only there).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub bind: String,
+    /// Users of the generated tenant.
+    #[arg(long, default_value_t = 1_000)]
+    pub users: usize,
+    /// Records per page.
+    #[arg(long, default_value_t = 999, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub page_size: u64,
 }
 
 #[derive(Debug, Args)]
@@ -356,6 +374,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sync(args) => sync_command(&url, args),
+        Command::GraphStandin(args) => {
+            use crate::sync::standin::{Standin, Tenant, CLIENT_ID, CLIENT_SECRET, GROUP_ID, TENANT_ID};
+            let now = chrono::Utc::now().naive_utc();
+            let tenant = Tenant::generate(args.users, now);
+            let standin = Standin::start_on(&args.bind, tenant, args.page_size as usize)
+                .with_context(|| format!("cannot listen on {}", args.bind))?;
+            println!("Graph stand-in with {} users at {}", args.users, standin.url);
+            println!("export AUTHINSIGHTS_GRAPH_URL={}", standin.url);
+            println!("export AUTHINSIGHTS_GRAPH_LOGIN_URL={}", standin.url);
+            println!("export AUTHINSIGHTS_GRAPH_TENANT_ID={TENANT_ID}");
+            println!("export AUTHINSIGHTS_GRAPH_CLIENT_ID={CLIENT_ID}");
+            println!("export AUTHINSIGHTS_GRAPH_CLIENT_SECRET='{CLIENT_SECRET}'");
+            println!("Its SSPR group is {GROUP_ID}: scope the SSPR policy to it (Admin › SSPR policy) to pull its members. Ctrl-C stops it.");
+            loop {
+                std::thread::park();
+            }
+        }
         Command::Prune(args) => {
             let mut conn = connect(&url)?;
             db::migrate(&mut conn)?;

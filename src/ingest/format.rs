@@ -796,6 +796,7 @@ fn user(f: &Fields<'_>) -> FieldResult<UserRecord> {
         account_enabled: f.boolean("account_enabled")?,
         verdicts: None,
         mfa: None,
+        listing: "users",
     })
 }
 

@@ -341,6 +341,10 @@ pub struct UserRecord {
     /// The rest of a registration-details record; it replaces what an
     /// earlier one said, whole.
     pub mfa: Option<MfaDetails>,
+    /// The list that gives the user ("users", "userRegistrationDetails"):
+    /// one list gives a user once, while two lists of one import may each
+    /// give the same user (Graph's users and their registration details).
+    pub listing: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

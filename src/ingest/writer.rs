@@ -186,7 +186,12 @@ pub struct Writer<'c> {
     summary: Summary,
     activity_counts: HashMap<ActivityBucket, i64>,
     event_counts: HashMap<EventBucket, i64>,
-    users_seen: HashSet<String>,
+    /// (listing, user id) of every user given so far.
+    users_seen: HashSet<(&'static str, String)>,
+    /// The users of the batch not yet written: a user given again (by
+    /// another list) is written after the batch, so that it merges with
+    /// what the first list said.
+    batch_users: HashSet<String>,
     /// Users whose verdicts this import states.
     verdicts_stated: HashSet<String>,
     /// The import holds a whole registration-details export.
@@ -246,6 +251,7 @@ impl<'c> Writer<'c> {
             activity_counts: HashMap::new(),
             event_counts: HashMap::new(),
             users_seen: HashSet::new(),
+            batch_users: HashSet::new(),
             verdicts_stated: HashSet::new(),
             whole_listing: false,
             groups_seen: HashSet::new(),
@@ -302,12 +308,20 @@ impl<'c> Writer<'c> {
         }
         self.end_member_run()?;
         let kind = batch_class(&located.record);
-        if self
-            .batch
-            .last()
-            .is_some_and(|last| batch_class(&last.record) != kind)
+        let repeated = match &located.record {
+            Record::User(u) => !self.batch_users.insert(u.id.clone()),
+            _ => false,
+        };
+        if repeated
+            || self
+                .batch
+                .last()
+                .is_some_and(|last| batch_class(&last.record) != kind)
         {
             self.flush()?;
+            if let Record::User(u) = &located.record {
+                self.batch_users.insert(u.id.clone());
+            }
         }
         self.batch.push(located);
         if self.batch.len() >= BATCH {
@@ -349,6 +363,7 @@ impl<'c> Writer<'c> {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
+        self.batch_users.clear();
         let mut users = Vec::new();
         let mut groups = Vec::new();
         let mut methods = Vec::new();
@@ -408,7 +423,7 @@ impl<'c> Writer<'c> {
             return Ok(());
         }
         for (r, at) in &records {
-            if !self.users_seen.insert(r.id.clone()) {
+            if !self.users_seen.insert((r.listing, r.id.clone())) {
                 return Err(invalid(
                     at,
                     "id",
@@ -1435,6 +1450,7 @@ mod tests {
                 },
                 at,
             )),
+            listing: "users",
         };
         let merged = merge_user(r, None);
         assert!(!merged.is_guest && !merged.is_admin);

@@ -165,6 +165,7 @@ impl GraphClient {
         mut each: impl FnMut(Page) -> Result<(), GraphError>,
     ) -> Result<(), GraphError> {
         let mut seen = HashSet::new();
+        seen.insert(format!("{}{path}", self.settings.graph_url));
         let mut next = Some(path.to_string());
         while let Some(link) = next.take() {
             let page = self.page(&link, prefer)?;
@@ -176,7 +177,7 @@ impl GraphClient {
                         self.settings.graph_url
                     )));
                 }
-                if !seen.insert(link.clone()) || link == path {
+                if !seen.insert(link.clone()) {
                     return Err(GraphError::Refused(format!(
                         "Graph's @odata.nextLink leads back to a page already read ({}): \
                          the list would never end, so it is not followed",

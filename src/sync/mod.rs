@@ -10,6 +10,7 @@ pub mod client;
 pub mod lock;
 pub mod run;
 pub mod settings;
+pub mod standin;
 
 pub use client::{GraphClient, GraphError, Traffic};
 pub use lock::SyncLock;

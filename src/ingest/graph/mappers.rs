@@ -344,6 +344,7 @@ pub(super) fn user_registration(
         account_enabled: None,
         verdicts: (verdicts != Verdicts::default()).then_some((verdicts, stated_at)),
         mfa: Some(mfa),
+        listing: "userRegistrationDetails",
     };
     let methods = rec
         .methods("methodsRegistered")?
@@ -389,6 +390,7 @@ pub(super) fn directory_user(rec: &Rec<'_>) -> Result<UserRecord, ImportError> {
         account_enabled: rec.bool("accountEnabled")?,
         verdicts: None,
         mfa: None,
+        listing: "users",
     })
 }
 
@@ -433,6 +435,7 @@ pub(super) fn credential_registration(
         // Its isMfaRegistered alone would wipe what a registration-details
         // export said of the rest; that export is the one to read it from.
         mfa: None,
+        listing: "credentialUserRegistrationDetails",
     };
     let methods = rec
         .methods("authMethods")?

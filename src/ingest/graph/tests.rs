@@ -236,6 +236,7 @@ fn a_registration_details_page_gives_users_with_verdicts_and_complete_methods() 
                     user_preferred_method: Some("sms".to_string()),
                     updated_at: Some(t("2025-05-19T23:10:41.619583")),
                 }),
+                listing: "userRegistrationDetails",
             }),
         }
     );
@@ -417,6 +418,7 @@ fn credential_registration_details_give_sspr_verdicts_only() {
                 t("2025-06-01T00:00:00")
             )),
             mfa: None,
+            listing: "credentialUserRegistrationDetails",
         })
     );
     assert_eq!(
