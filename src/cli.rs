@@ -222,6 +222,14 @@ pub struct ServeArgs {
     /// How long repeated failed sign-ins lock an account or block an address.
     #[arg(long, env = "AUTHINSIGHTS_SIGN_IN_LOCK_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=10080))]
     pub sign_in_lock_minutes: u32,
+    /// Pull the tenant from Microsoft Graph this often (15m, 6h, 1d); an
+    /// administrator can change it on Admin › Data sources. Needs the Graph
+    /// connection settings below. With several portals on one database,
+    /// one of them syncs at a time.
+    #[arg(long, env = "AUTHINSIGHTS_SYNC_EVERY", value_parser = crate::sync::parse_duration)]
+    pub sync_every: Option<chrono::Duration>,
+    #[command(flatten)]
+    pub graph: crate::sync::GraphArgs,
 }
 
 #[derive(Debug, Args)]
@@ -375,12 +383,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sync(args) => sync_command(&url, args),
         Command::GraphStandin(args) => {
-            use crate::sync::standin::{Standin, Tenant, CLIENT_ID, CLIENT_SECRET, GROUP_ID, TENANT_ID};
+            use crate::sync::standin::{
+                Standin, Tenant, CLIENT_ID, CLIENT_SECRET, GROUP_ID, TENANT_ID,
+            };
             let now = chrono::Utc::now().naive_utc();
             let tenant = Tenant::generate(args.users, now);
             let standin = Standin::start_on(&args.bind, tenant, args.page_size as usize)
                 .with_context(|| format!("cannot listen on {}", args.bind))?;
-            println!("Graph stand-in with {} users at {}", args.users, standin.url);
+            println!(
+                "Graph stand-in with {} users at {}",
+                args.users, standin.url
+            );
             println!("export AUTHINSIGHTS_GRAPH_URL={}", standin.url);
             println!("export AUTHINSIGHTS_GRAPH_LOGIN_URL={}", standin.url);
             println!("export AUTHINSIGHTS_GRAPH_TENANT_ID={TENANT_ID}");
@@ -627,7 +640,11 @@ fn sync_command(url: &DatabaseUrl, args: SyncArgs) -> anyhow::Result<()> {
         settings.client_id,
         settings.credential_kind(),
         settings.graph_url,
-        if args.dry_run { ", dry run: nothing will be stored" } else { "" }
+        if args.dry_run {
+            ", dry run: nothing will be stored"
+        } else {
+            ""
+        }
     );
     let mut client = GraphClient::new(settings);
     let mut progress = SyncBar::new();
@@ -715,13 +732,27 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
             prepare_demo(&mut conn, args.demo_users)?;
         }
     }
+    let graph = if args.graph.is_configured() {
+        Some(
+            args.graph
+                .settings()
+                .context("the Microsoft Graph connection is not usable")?,
+        )
+    } else {
+        None
+    };
+    if args.sync_every.is_some() && graph.is_none() {
+        anyhow::bail!(
+            "--sync-every needs a Microsoft Graph connection: set AUTHINSIGHTS_GRAPH_TENANT_ID, \
+             AUTHINSIGHTS_GRAPH_CLIENT_ID and a credential (see the README's \"Connect your tenant\")"
+        );
+    }
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
-    let state = AppState::new(
-        db::pool(&url, args.pool_size),
-        url.backend_name(),
-        web_settings(&args),
-    );
+    let pool = db::pool(&url, args.pool_size);
+    let scheduler =
+        crate::sync::schedule::Scheduler::new(graph, url.clone(), pool.clone(), args.sync_every);
+    let state = AppState::new(pool, url.backend_name(), web_settings(&args)).with_sync(scheduler);
     println!(
         "authinsights is serving http://{} from {}",
         listener.local_addr()?,

@@ -45,7 +45,10 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::ingest::ingest)
         .service(web::imports::imports_page)
         .service(web::imports::upload)
-        .service(web::imports::set_retention);
+        .service(web::imports::set_retention)
+        .service(web::data_sources::data_sources_page)
+        .service(web::data_sources::sync_now)
+        .service(web::data_sources::set_schedule);
 }
 
 /// Security headers on every response: no inline script, no framing, no sniffing.

@@ -38,6 +38,7 @@ struct State {
     accounts: Vec<(String, String, bool, String)>,
     keys: Vec<(String, bool)>,
     retention: i32,
+    sync_every: Option<i64>,
     locks: Vec<String>,
     audit: usize,
 }
@@ -59,6 +60,7 @@ fn state(app: &TestApp) -> State {
                 .map(|k| (k.name, k.revoked_at.is_some()))
                 .collect(),
             retention: db::retention::retention_days(conn).unwrap(),
+            sync_every: db::syncs::sync_every_minutes(conn).unwrap(),
             locks: db::throttle::current_locks(conn, now)
                 .unwrap()
                 .into_iter()
@@ -148,6 +150,7 @@ async fn audit_in_the_same_transaction(backend: Backend) {
         ),
         (format!("/admin/api-keys/{key}/revoke"), vec![]),
         ("/admin/imports/retention".into(), vec![("days", "45")]),
+        ("/admin/data-sources/schedule".into(), vec![("every", "90")]),
         (
             "/account/password".into(),
             vec![

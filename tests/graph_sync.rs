@@ -13,7 +13,9 @@ mod common;
 
 use authinsights::db::directory::save_policy;
 use authinsights::db::models::User;
-use authinsights::db::schema::{directory_groups, group_members, user_methods, user_status_counts, users};
+use authinsights::db::schema::{
+    directory_groups, group_members, user_methods, user_status_counts, users,
+};
 use authinsights::db::syncs;
 use authinsights::db::DbConnection;
 use authinsights::domain::{Method, Scope};
@@ -56,8 +58,14 @@ fn database(backend: Backend) -> TestDb {
 /// `authinsights sync` on `db`, connected to `standin` by the environment.
 fn sync_command(db: &TestDb, standin: &Standin) -> Command {
     let mut cmd = authinsights();
-    cmd.args(["--database-url", &db.raw_url, "sync"])
-        .env("AUTHINSIGHTS_GRAPH_URL", &standin.url)
+    cmd.args(["--database-url", &db.raw_url, "sync"]);
+    connect_to(&mut cmd, standin);
+    cmd
+}
+
+/// The environment that connects the portal to `standin`.
+fn connect_to(cmd: &mut Command, standin: &Standin) {
+    cmd.env("AUTHINSIGHTS_GRAPH_URL", &standin.url)
         .env("AUTHINSIGHTS_GRAPH_LOGIN_URL", &standin.url)
         .env("AUTHINSIGHTS_GRAPH_TENANT_ID", TENANT_ID)
         .env("AUTHINSIGHTS_GRAPH_CLIENT_ID", CLIENT_ID)
@@ -66,7 +74,6 @@ fn sync_command(db: &TestDb, standin: &Standin) -> Command {
         .env_remove("AUTHINSIGHTS_GRAPH_CLIENT_SECRET_FILE")
         .env_remove("AUTHINSIGHTS_GRAPH_CERTIFICATE_FILE")
         .env_remove("RUST_LOG");
-    cmd
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {
@@ -161,11 +168,29 @@ async fn sync_stores_what_an_import_of_the_same_responses_stores(backend: Backen
     assert!(ok, "{printed}");
     // Three pages of users and of registration details; the group, then
     // two pages of its members; two lists of audit entries (one a service).
-    assert_eq!(numbers(summary_line(&printed, "users"))[..3], [3, 2500, 2500], "{printed}");
-    assert_eq!(numbers(summary_line(&printed, "registration-details"))[0], 3, "{printed}");
-    assert_eq!(numbers(summary_line(&printed, "members"))[0], 3, "{printed}");
-    assert!(numbers(summary_line(&printed, "audits"))[1] > 0, "{printed}");
-    assert!(numbers(summary_line(&printed, "events-summary"))[1] > 0, "{printed}");
+    assert_eq!(
+        numbers(summary_line(&printed, "users"))[..3],
+        [3, 2500, 2500],
+        "{printed}"
+    );
+    assert_eq!(
+        numbers(summary_line(&printed, "registration-details"))[0],
+        3,
+        "{printed}"
+    );
+    assert_eq!(
+        numbers(summary_line(&printed, "members"))[0],
+        3,
+        "{printed}"
+    );
+    assert!(
+        numbers(summary_line(&printed, "audits"))[1] > 0,
+        "{printed}"
+    );
+    assert!(
+        numbers(summary_line(&printed, "events-summary"))[1] > 0,
+        "{printed}"
+    );
     assert!(!printed.contains("unknownFutureValue"), "{printed}");
 
     // The same responses, saved as files in the order served, imported.
@@ -174,10 +199,16 @@ async fn sync_stores_what_an_import_of_the_same_responses_stores(backend: Backen
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    let pages: u64 = ["users", "members", "registration-details", "audits", "events-summary"]
-        .iter()
-        .map(|r| numbers(summary_line(&printed, r))[0])
-        .sum();
+    let pages: u64 = [
+        "users",
+        "members",
+        "registration-details",
+        "audits",
+        "events-summary",
+    ]
+    .iter()
+    .map(|r| numbers(summary_line(&printed, r))[0])
+    .sum();
     assert_eq!(files.len() as u64, pages, "{files:?}");
     let imported = database(backend);
     let (ok, out) = run(authinsights()
@@ -185,7 +216,10 @@ async fn sync_stores_what_an_import_of_the_same_responses_stores(backend: Backen
         .args(&files));
     assert!(ok, "{out}");
 
-    let (a, b) = (stored(&mut synced.connect()), stored(&mut imported.connect()));
+    let (a, b) = (
+        stored(&mut synced.connect()),
+        stored(&mut imported.connect()),
+    );
     for (synced_table, imported_table) in a.iter().zip(&b) {
         let name = synced_table.split(':').next().unwrap();
         assert!(
@@ -225,7 +259,13 @@ async fn sync_stores_what_an_import_of_the_same_responses_stores(backend: Backen
     let before = standin.log().len();
     let (ok, printed) = run(&mut sync_command(&synced, &standin));
     assert!(ok, "{printed}");
-    for resource in ["users", "members", "registration-details", "audits", "events-summary"] {
+    for resource in [
+        "users",
+        "members",
+        "registration-details",
+        "audits",
+        "events-summary",
+    ] {
         let n = numbers(summary_line(&printed, resource));
         assert_eq!((n[2], n[3]), (0, 0), "{resource} changed: {printed}");
     }
@@ -241,10 +281,15 @@ async fn sync_stores_what_an_import_of_the_same_responses_stores(backend: Backen
         .to_string();
     let log = standin.log();
     let audits = graph_requests(&log[before..], "directoryAudits");
-    assert_eq!(audits.len() as u64, numbers(summary_line(&printed, "audits"))[0]);
+    assert_eq!(
+        audits.len() as u64,
+        numbers(summary_line(&printed, "audits"))[0]
+    );
     for request in audits {
         assert!(
-            request.target.contains(&format!("activityDateTime ge {asked_from}")),
+            request
+                .target
+                .contains(&format!("activityDateTime ge {asked_from}")),
             "{} does not ask from {asked_from}",
             request.target
         );
@@ -257,17 +302,35 @@ db_test!(
 
 async fn throttling_outages_and_an_expired_token_are_waited_out(backend: Backend) {
     let standin = standin();
-    standin.fault(Fault::new("/v1.0/users", 2, FaultKind::Status(429, Some(1))));
-    standin.fault(Fault::new("userRegistrationDetails", 1, FaultKind::Status(503, None)));
-    standin.fault(Fault::new("userRegistrationDetails", 2, FaultKind::ExpireToken));
+    standin.fault(Fault::new(
+        "/v1.0/users",
+        2,
+        FaultKind::Status(429, Some(1)),
+    ));
+    standin.fault(Fault::new(
+        "userRegistrationDetails",
+        1,
+        FaultKind::Status(503, None),
+    ));
+    standin.fault(Fault::new(
+        "userRegistrationDetails",
+        2,
+        FaultKind::ExpireToken,
+    ));
     let db = database(backend);
     let started = Instant::now();
     let (ok, printed) = run(&mut sync_command(&db, &standin));
     assert!(ok, "{printed}");
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was not honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
     let log = standin.log();
     let statuses = |part: &str| -> Vec<u16> {
-        graph_requests(&log, part).iter().map(|r| r.status).collect()
+        graph_requests(&log, part)
+            .iter()
+            .map(|r| r.status)
+            .collect()
     };
     // Page 2 of the users: throttled, then served after Retry-After.
     assert_eq!(statuses("/v1.0/users?$select=id,displayName,userPrincipalName,accountEnabled,userType&$top=999&$skiptoken=p1"), [429, 200]);
@@ -295,7 +358,11 @@ db_test!(
 
 async fn a_bad_page_stores_nothing_of_its_resource(backend: Backend) {
     let standin = standin();
-    standin.fault(Fault::new("userRegistrationDetails", 2, FaultKind::BadRecord));
+    standin.fault(Fault::new(
+        "userRegistrationDetails",
+        2,
+        FaultKind::BadRecord,
+    ));
     standin.fault(Fault::new("userEventsSummary", 1, FaultKind::CutPage));
     let db = database(backend);
     let (ok, printed) = run(&mut sync_command(&db, &standin));
@@ -305,9 +372,18 @@ async fn a_bad_page_stores_nothing_of_its_resource(backend: Backend) {
         "{printed}"
     );
     assert!(summary_line(&printed, "registration-details").contains("FAILED, nothing of it stored"));
-    assert!(summary_line(&printed, "events-summary").contains("not a Graph page"), "{printed}");
-    assert!(summary_line(&printed, "users").ends_with("stored"), "{printed}");
-    assert!(summary_line(&printed, "audits").ends_with("stored"), "{printed}");
+    assert!(
+        summary_line(&printed, "events-summary").contains("not a Graph page"),
+        "{printed}"
+    );
+    assert!(
+        summary_line(&printed, "users").ends_with("stored"),
+        "{printed}"
+    );
+    assert!(
+        summary_line(&printed, "audits").ends_with("stored"),
+        "{printed}"
+    );
     let mut conn = db.connect();
     // The users, members and audit log are stored; no registration detail is.
     let count: i64 = users::table.count().get_result(&mut conn).unwrap();
@@ -321,14 +397,23 @@ async fn a_bad_page_stores_nothing_of_its_resource(backend: Backend) {
     let methods: i64 = user_methods::table.count().get_result(&mut conn).unwrap();
     assert_eq!(methods, 0);
     assert!(!stored_activities(&mut conn).is_empty());
-    assert!(stored_events(&mut conn)
-        .iter()
-        .all(|e| e.activity_id.is_some()), "no event of the events summary is stored");
+    assert!(
+        stored_events(&mut conn)
+            .iter()
+            .all(|e| e.activity_id.is_some()),
+        "no event of the events summary is stored"
+    );
     // The run says so, resource by resource.
     let run = syncs::latest_run(&mut conn).unwrap().unwrap();
     assert_eq!(run.outcome.as_deref(), Some("failed"));
     let rows = syncs::resources_of(&mut conn, run.id).unwrap();
-    let outcome = |r: &str| rows.iter().find(|x| x.resource == r).unwrap().outcome.clone();
+    let outcome = |r: &str| {
+        rows.iter()
+            .find(|x| x.resource == r)
+            .unwrap()
+            .outcome
+            .clone()
+    };
     assert_eq!(outcome("users").as_deref(), Some("stored"));
     assert_eq!(outcome("registration-details").as_deref(), Some("failed"));
     assert_eq!(outcome("events-summary").as_deref(), Some("failed"));
@@ -346,7 +431,10 @@ async fn a_link_loop_and_fatal_errors_end_with_no_request_after(backend: Backend
     let db = database(backend);
     let (ok, printed) = run(sync_command(&db, &standin).args(["--resource", "users"]));
     assert!(!ok, "{printed}");
-    assert!(printed.contains("leads back to a page already read"), "{printed}");
+    assert!(
+        printed.contains("leads back to a page already read"),
+        "{printed}"
+    );
     let log = standin.log();
     assert_eq!(graph_requests(&log, "/v1.0/users").len(), 3, "{log:#?}");
     let count: i64 = users::table.count().get_result(&mut db.connect()).unwrap();
@@ -354,21 +442,32 @@ async fn a_link_loop_and_fatal_errors_end_with_no_request_after(backend: Backend
 
     // The sign-in refuses the secret: one request, nothing after it.
     let standin = self::standin();
-    let (ok, printed) = run(sync_command(&db, &standin).env("AUTHINSIGHTS_GRAPH_CLIENT_SECRET", "the secret's id, not its value"));
+    let (ok, printed) = run(sync_command(&db, &standin).env(
+        "AUTHINSIGHTS_GRAPH_CLIENT_SECRET",
+        "the secret's id, not its value",
+    ));
     assert!(!ok);
     assert!(printed.contains("AADSTS7000215"), "{printed}");
     assert_eq!(standin.log().len(), 1, "{:#?}", standin.log());
 
     // Graph stays unavailable past the retry budget: the sync stops at once.
     let standin = self::standin();
-    standin.fault(Fault::new("/v1.0/users", 1, FaultKind::Status(503, Some(30))));
+    standin.fault(Fault::new(
+        "/v1.0/users",
+        1,
+        FaultKind::Status(503, Some(30)),
+    ));
     let started = Instant::now();
     let (ok, printed) = run(sync_command(&db, &standin).args(["--graph-retry-budget", "5s"]));
     assert!(!ok);
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(printed.contains("retry budget"), "{printed}");
     let log = standin.log();
-    assert_eq!(log.len(), 2, "a token, the refused page and nothing after: {log:#?}");
+    assert_eq!(
+        log.len(),
+        2,
+        "a token, the refused page and nothing after: {log:#?}"
+    );
     assert_eq!(log[1].status, 503);
     let run = syncs::latest_run(&mut db.connect()).unwrap().unwrap();
     assert_eq!(run.outcome.as_deref(), Some("failed"));
@@ -391,7 +490,10 @@ async fn a_sync_cut_short_is_taken_up_where_it_stopped(backend: Backend) {
     let mut running = Running(child);
     let deadline = Instant::now() + Duration::from_secs(60);
     while graph_requests(&standin.log(), "directoryAudits").is_empty() {
-        assert!(Instant::now() < deadline, "the sync never reached the audit log");
+        assert!(
+            Instant::now() < deadline,
+            "the sync never reached the audit log"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // The process ends abruptly while it waits for the audit log.
@@ -410,7 +512,10 @@ async fn a_sync_cut_short_is_taken_up_where_it_stopped(backend: Backend) {
     }
     let log = standin.log();
     let again = &log[before..];
-    assert!(graph_requests(again, "/v1.0/users").is_empty(), "{again:#?}");
+    assert!(
+        graph_requests(again, "/v1.0/users").is_empty(),
+        "{again:#?}"
+    );
     assert!(graph_requests(again, "userRegistrationDetails").is_empty());
     assert!(graph_requests(again, "/groups/").is_empty());
     assert_eq!(
@@ -428,4 +533,128 @@ async fn a_sync_cut_short_is_taken_up_where_it_stopped(backend: Backend) {
 db_test!(
     a_sync_cut_short_is_taken_up_where_it_stopped,
     a_sync_cut_short_is_taken_up_where_it_stopped
+);
+
+/// `authinsights serve --sync-every EVERY` on `db`, connected to `standin`.
+fn serve_with_sync(db: &TestDb, standin: &Standin, every: &str) -> (Running, String) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = authinsights();
+    connect_to(&mut cmd, standin);
+    let child = cmd
+        .args([
+            "--database-url",
+            &db.raw_url,
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .args(["--sync-every", every])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+    let stdout = server.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().expect("the portal serves").unwrap();
+        if let Some(rest) = line.strip_prefix("authinsights is serving ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (server, address)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn of_two_portals_with_a_schedule_exactly_one_syncs(backend: Backend) {
+    let standin = standin();
+    let db = database(backend);
+    let out = common::binary::account_add(&db, "owner", "global-administrator", common::PASSWORD);
+    assert!(out.status.success(), "{out:?}");
+    let (_a, address_a) = serve_with_sync(&db, &standin, "1h");
+    let (_b, address_b) = serve_with_sync(&db, &standin, "1h");
+    let finished = |conn: &mut DbConnection| {
+        syncs::latest_run(conn)
+            .unwrap()
+            .is_some_and(|r| r.outcome.is_some())
+    };
+    wait_for("the first scheduled sync", || finished(&mut db.connect()));
+    // Both portals have looked at the schedule by now; give the second a
+    // moment more to try.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut conn = db.connect();
+    let runs = syncs::recent_runs(&mut conn, 10).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0].trigger, "schedule");
+    assert_eq!(
+        runs[0].outcome.as_deref(),
+        Some("succeeded"),
+        "{}",
+        runs[0].message
+    );
+    let log = standin.log();
+    assert_eq!(token_requests(&log), 1, "one portal signed in: {log:#?}");
+    assert_eq!(graph_requests(&log, "/v1.0/users").len(), 3);
+    let count: i64 = users::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(count, USERS as i64);
+
+    // Sync now, on the other portal: audited, run once, and shown.
+    for address in [&address_a, &address_b] {
+        let remote = common::Remote::new(address);
+        let client = remote.signed_in("owner", common::PASSWORD).await;
+        let page = remote
+            .get_as(&client, "/admin/data-sources")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(TENANT_ID), "the connection is shown");
+        assert!(!page.contains(CLIENT_SECRET), "the secret is never shown");
+        assert!(page.contains("Every 1 hour"), "{page}");
+    }
+    let remote = common::Remote::new(&address_b);
+    let client = remote.signed_in("owner", common::PASSWORD).await;
+    let response = remote
+        .post_form(
+            &client,
+            "/admin/data-sources",
+            "/admin/data-sources/sync",
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    wait_for("Sync now", || {
+        let mut conn = db.connect();
+        syncs::recent_runs(&mut conn, 10).unwrap().len() == 2 && finished(&mut conn)
+    });
+    let runs = syncs::recent_runs(&mut conn, 10).unwrap();
+    assert_eq!(runs[0].trigger, "owner");
+    let audit = authinsights::db::audit::entries(&mut conn, None, 10).unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "Sync now" && e.actor == "owner"));
+    let page = remote
+        .get_as(&client, "/admin/data-sources")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let rows = common::cells(&page, "#resources tbody tr", "td");
+    let users_row = rows.iter().find(|r| r[0].starts_with("Users")).unwrap();
+    assert_eq!(users_row[2], "stored");
+    assert_eq!(users_row[3], "3");
+    assert_eq!(users_row[4], "2,500");
+    assert_eq!(token_requests(&standin.log()), 2);
+}
+db_test!(
+    of_two_portals_with_a_schedule_exactly_one_syncs,
+    of_two_portals_with_a_schedule_exactly_one_syncs
 );

@@ -107,6 +107,7 @@ const ROUTES: &[Route] = &[
     ("GET", "/admin/api-keys", &[], [303, 403, 403, 403, 200]),
     ("GET", "/admin/audit", &[], [303, 403, 403, 403, 200]),
     ("GET", "/admin/imports", &[], [303, 403, 403, 403, 200]),
+    ("GET", "/admin/data-sources", &[], [303, 403, 403, 403, 200]),
     (
         "POST",
         "/sign-in",
@@ -193,6 +194,19 @@ const ROUTES: &[Route] = &[
         "/login",
         &[("username", "somebody"), ("password", "wrong password")],
         [401, 401, 401, 401, 401],
+    ),
+    // Not connected to a tenant: the administrator is told so.
+    (
+        "POST",
+        "/admin/data-sources/sync",
+        &[],
+        [303, 403, 403, 403, 303],
+    ),
+    (
+        "POST",
+        "/admin/data-sources/schedule",
+        &[("every", "60")],
+        [303, 403, 403, 403, 303],
     ),
     // Not a multipart upload: a 400 page for the administrator.
     ("POST", "/admin/imports", &[], [303, 403, 403, 403, 400]),

@@ -74,11 +74,7 @@ pub fn recent_runs(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<SyncR
         .load(conn)
 }
 
-pub fn start_run(
-    conn: &mut DbConnection,
-    trigger: &str,
-    now: NaiveDateTime,
-) -> QueryResult<i64> {
+pub fn start_run(conn: &mut DbConnection, trigger: &str, now: NaiveDateTime) -> QueryResult<i64> {
     diesel::insert_into(sync_runs::table)
         .values((
             sync_runs::started_at.eq(now),
@@ -184,7 +180,10 @@ pub fn last_stored(conn: &mut DbConnection, resource: &str) -> QueryResult<Optio
 /// The newest row of each resource, whatever its outcome.
 pub fn latest_per_resource(conn: &mut DbConnection) -> QueryResult<Vec<ResourceRow>> {
     let rows: Vec<ResourceRow> = sync_resources::table
-        .order((sync_resources::run_id.desc(), sync_resources::started_at.desc()))
+        .order((
+            sync_resources::run_id.desc(),
+            sync_resources::started_at.desc(),
+        ))
         .limit(200)
         .select(ResourceRow::as_select())
         .load(conn)?;

@@ -611,11 +611,15 @@ impl Parser {
                 value: (),
             });
         }
-        self.emit(at, Record::Member(MemberRecord {
+        self.emit(
+            at,
+            Record::Member(MemberRecord {
                 group_id,
                 user_id,
                 paged: false,
-            }), sink)
+            }),
+            sink,
+        )
     }
 
     fn finish_members(&mut self) {

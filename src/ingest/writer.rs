@@ -8,8 +8,8 @@
 //! of users, groups and method lists seen, which a directory bounds.
 
 use super::records::{
-    ActivityRecord, GroupRecord, Identity, ImportError, ImportWarning, Located, Location, MemberRecord,
-    MethodsRecord, NamedUser, Record, Stop, UserKey, UserRecord, Warnings,
+    ActivityRecord, GroupRecord, Identity, ImportError, ImportWarning, Located, Location,
+    MemberRecord, MethodsRecord, NamedUser, Record, Stop, UserKey, UserRecord, Warnings,
 };
 use crate::db::counts::{add_activity_counts, add_event_counts, ActivityBucket, EventBucket};
 use crate::db::directory::{
@@ -526,7 +526,12 @@ impl<'c> Writer<'c> {
     }
 
     /// A group's complete member list begins.
-    fn begin_member_run(&mut self, group_id: String, paged: bool, at: Location) -> Result<(), Stop> {
+    fn begin_member_run(
+        &mut self,
+        group_id: String,
+        paged: bool,
+        at: Location,
+    ) -> Result<(), Stop> {
         self.end_member_run()?;
         self.flush()?;
         if !self.member_groups_seen.insert(group_id.clone()) {
@@ -576,7 +581,9 @@ impl<'c> Writer<'c> {
                             "id",
                             &user_id,
                             "nowhere: a member the directory's users do not include",
-                            Some("The member is added when the users and the members are read again"),
+                            Some(
+                                "The member is added when the users and the members are read again",
+                            ),
                         ));
                     } else {
                         kept.push((user_id, at));

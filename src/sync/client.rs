@@ -104,7 +104,7 @@ pub struct GraphClient {
 
 /// What one try of a request came to.
 enum Try {
-    Done(ureq::Response),
+    Done(Box<ureq::Response>),
     /// Retry after this pause (Graph's or ours), for this reason.
     Again(Option<Duration>, String),
     Unauthorized(String),
@@ -148,7 +148,10 @@ impl GraphClient {
         };
         let body = self.get(&url, prefer)?;
         let next: NextLink = serde_json::from_slice(&body).map_err(|e| {
-            GraphError::Refused(format!("{}: the page is not a Graph page: {e}", short(&url)))
+            GraphError::Refused(format!(
+                "{}: the page is not a Graph page: {e}",
+                short(&url)
+            ))
         })?;
         Ok(Page {
             body,
@@ -208,7 +211,7 @@ impl GraphClient {
             }
             self.traffic.requests += 1;
             match classify(request.call(), url) {
-                Try::Done(response) => return read_body(response, url),
+                Try::Done(response) => return read_body(*response, url),
                 Try::Unauthorized(why) if !renewed => {
                     tracing::info!("Graph refused the token ({why}); signing in again");
                     self.token = None;
@@ -370,7 +373,7 @@ fn retry_after(response: &ureq::Response) -> Option<Duration> {
 
 fn classify(result: Result<ureq::Response, ureq::Error>, url: &str) -> Try {
     match result {
-        Ok(response) => Try::Done(response),
+        Ok(response) => Try::Done(Box::new(response)),
         Err(ureq::Error::Status(code, response)) => {
             let after = retry_after(&response);
             let request_id = response
@@ -429,7 +432,9 @@ fn read_body(response: ureq::Response, url: &str) -> Result<Vec<u8>, GraphError>
 
 /// An address as messages show it: without its query's skip token.
 pub fn short(url: &str) -> String {
-    let cut = url.find("$skiptoken=").or_else(|| url.find("%24skiptoken="));
+    let cut = url
+        .find("$skiptoken=")
+        .or_else(|| url.find("%24skiptoken="));
     match cut {
         Some(at) => format!("{}…", &url[..at]),
         None => crate::ingest::records::clip(url, 160),
@@ -447,7 +452,10 @@ mod tests {
             let ceiling = base * (1 << (attempt - 1));
             for _ in 0..50 {
                 let wait = backoff(base, attempt);
-                assert!(wait >= ceiling / 2 && wait <= ceiling, "{attempt}: {wait:?}");
+                assert!(
+                    wait >= ceiling / 2 && wait <= ceiling,
+                    "{attempt}: {wait:?}"
+                );
             }
         }
         assert!(backoff(base, 30) <= MAX_BACKOFF);

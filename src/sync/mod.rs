@@ -9,6 +9,7 @@ pub mod certificate;
 pub mod client;
 pub mod lock;
 pub mod run;
+pub mod schedule;
 pub mod settings;
 pub mod standin;
 

@@ -580,19 +580,20 @@ fn pull(
             continue;
         }
         let mut failed = None;
-        client.list(&listing.path, listing.prefer, |page| {
-            let name = format!("{}, page {}", resource.key(), spool.files.len() + 1);
-            if let Err(e) = spool.keep(name, &page) {
-                failed = Some(e);
-                return Err(GraphError::Refused(String::new()));
-            }
-            progress.page(resource, spool.files.len() as u64, spool.bytes);
-            Ok(())
-        })
-        .or_else(|e| match failed.take() {
-            Some(_) => Ok(()),
-            None => Err(e),
-        })?;
+        client
+            .list(&listing.path, listing.prefer, |page| {
+                let name = format!("{}, page {}", resource.key(), spool.files.len() + 1);
+                if let Err(e) = spool.keep(name, &page) {
+                    failed = Some(e);
+                    return Err(GraphError::Refused(String::new()));
+                }
+                progress.page(resource, spool.files.len() as u64, spool.bytes);
+                Ok(())
+            })
+            .or_else(|e| match failed.take() {
+                Some(_) => Ok(()),
+                None => Err(e),
+            })?;
         if let Some(e) = failed {
             return Err(e);
         }

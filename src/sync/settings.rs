@@ -139,18 +139,18 @@ impl GraphArgs {
 fn endpoint(name: &str, value: &str) -> anyhow::Result<String> {
     let url = url::Url::parse(value.trim())
         .with_context(|| format!("{name}: {value:?} is not an address"))?;
-    let loopback = matches!(
-        url.host(),
-        Some(url::Host::Domain("localhost"))
-    ) || match url.host() {
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        _ => false,
-    };
+    let loopback = matches!(url.host(), Some(url::Host::Domain("localhost")))
+        || match url.host() {
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            _ => false,
+        };
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
-        other => bail!("{name}: {other}:// is refused; Graph and the sign-in endpoint are reached over https"),
+        other => bail!(
+            "{name}: {other}:// is refused; Graph and the sign-in endpoint are reached over https"
+        ),
     }
     if url.query().is_some() || url.fragment().is_some() {
         bail!("{name}: give the address without a query");

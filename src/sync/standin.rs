@@ -30,7 +30,11 @@ pub const GROUP_NAME: &str = "SSPR pilot";
 /// Method names newer than `unknownFutureValue` in Graph's enumerations:
 /// without `Prefer: include-unknown-enum-members` they read
 /// `unknownFutureValue`.
-const EVOLVED_METHODS: [&str; 3] = ["passKeyDeviceBound", "macOsSecureEnclaveKey", "passKeySynced"];
+const EVOLVED_METHODS: [&str; 3] = [
+    "passKeyDeviceBound",
+    "macOsSecureEnclaveKey",
+    "passKeySynced",
+];
 
 /// The data the stand-in serves: Graph records as Graph writes them.
 #[derive(Debug, Clone, Default)]
@@ -154,17 +158,33 @@ impl Tenant {
     }
 }
 
+/// Who an audit entry is about.
+struct Target<'a> {
+    id: &'a str,
+    upn: &'a str,
+}
+
+/// The step of an audit entry: its activity, result and reason.
+struct Step<'a> {
+    activity: &'a str,
+    result: &'a str,
+    reason: &'a str,
+}
+
 fn audit_entry(
     id: String,
     correlation: &str,
     service: &str,
-    activity: &str,
-    result: &str,
-    reason: &str,
+    step: Step<'_>,
     at: NaiveDateTime,
-    user_id: &str,
-    upn: &str,
+    target: &Target<'_>,
 ) -> Value {
+    let Step {
+        activity,
+        result,
+        reason,
+    } = step;
+    let (user_id, upn) = (target.id, target.upn);
     json!({
         "id": id,
         "category": "UserManagement",
@@ -189,28 +209,60 @@ fn reset_flow(i: usize, id: &str, upn: &str, at: NaiveDateTime) -> Vec<Value> {
     let correlation = format!("{:08x}-1111-4000-8000-{:012x}", 0x5e5e_0000u32, i);
     let progress = "Self-service password reset flow activity progress";
     let service = crate::ingest::graph::SSPR_SERVICE;
+    let target = Target { id, upn };
     let step = |n: usize, activity: &str, result: &str, reason: &str, seconds: i64| {
         audit_entry(
             format!("SSPR_{correlation}_{n}"),
             &correlation,
             service,
-            activity,
-            result,
-            reason,
+            Step {
+                activity,
+                result,
+                reason,
+            },
             at + Duration::seconds(seconds),
-            id,
-            upn,
+            &target,
         )
     };
     let mut flow = vec![
         step(1, progress, "success", "User submitted their user ID", 0),
-        step(2, progress, "success", "User was presented with verification options", 2),
-        step(3, progress, "success", "User started the email verification option", 10),
+        step(
+            2,
+            progress,
+            "success",
+            "User was presented with verification options",
+            2,
+        ),
+        step(
+            3,
+            progress,
+            "success",
+            "User started the email verification option",
+            10,
+        ),
     ];
     if i % 20 == 3 {
-        flow.push(step(4, progress, "success", "User completed the email verification option", 40));
-        flow.push(step(5, progress, "success", "User successfully reset password", 70));
-        flow.push(step(6, "Reset password (self-service)", "success", "Successfully completed reset.", 71));
+        flow.push(step(
+            4,
+            progress,
+            "success",
+            "User completed the email verification option",
+            40,
+        ));
+        flow.push(step(
+            5,
+            progress,
+            "success",
+            "User successfully reset password",
+            70,
+        ));
+        flow.push(step(
+            6,
+            "Reset password (self-service)",
+            "success",
+            "Successfully completed reset.",
+            71,
+        ));
     }
     flow
 }
@@ -218,28 +270,32 @@ fn reset_flow(i: usize, id: &str, upn: &str, at: NaiveDateTime) -> Vec<Value> {
 fn registration_flow(i: usize, id: &str, upn: &str, at: NaiveDateTime) -> Vec<Value> {
     let correlation = format!("{:08x}-2222-4000-8000-{:012x}", 0x5e5e_0000u32, i);
     let service = crate::ingest::graph::AUTHENTICATION_METHODS_SERVICE;
+    let target = Target { id, upn };
     vec![
         audit_entry(
             format!("AM_{correlation}_1"),
             &correlation,
             service,
-            "User started security info registration",
-            "success",
-            "User started the registration for Authenticator App with Notification and Code",
+            Step {
+                activity: "User started security info registration",
+                result: "success",
+                reason:
+                    "User started the registration for Authenticator App with Notification and Code",
+            },
             at,
-            id,
-            upn,
+            &target,
         ),
         audit_entry(
             format!("AM_{correlation}_2"),
             &correlation,
             service,
-            "User registered security info",
-            "success",
-            "User registered Authenticator App with Notification and Code",
+            Step {
+                activity: "User registered security info",
+                result: "success",
+                reason: "User registered Authenticator App with Notification and Code",
+            },
             at + Duration::seconds(41),
-            id,
-            upn,
+            &target,
         ),
     ]
 }
@@ -405,9 +461,11 @@ impl Drop for Standin {
 fn graph_error(status: u16, code: &str, message: &str) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
         .insert_header(("request-id", "5a5a5a5a-0000-4000-8000-000000000000"))
-        .json(json!({"error": {"code": code, "message": message, "innerError": {
+        .json(
+            json!({"error": {"code": code, "message": message, "innerError": {
             "date": "2026-12-05T00:00:00", "request-id": "5a5a5a5a-0000-4000-8000-000000000000",
-            "client-request-id": "5a5a5a5a-0000-4000-8000-000000000000"}}}))
+            "client-request-id": "5a5a5a5a-0000-4000-8000-000000000000"}}}),
+        )
 }
 
 async fn answer(
@@ -416,10 +474,7 @@ async fn answer(
     state: web::Data<Arc<Mutex<State>>>,
 ) -> HttpResponse {
     let target = percent_encoding::percent_decode_str(
-        req.uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or(""),
+        req.uri().path_and_query().map(|p| p.as_str()).unwrap_or(""),
     )
     .decode_utf8_lossy()
     .into_owned();
@@ -450,7 +505,10 @@ fn respond(
         return (token(state, path, body), None);
     }
     if req.method() != actix_web::http::Method::GET {
-        return (graph_error(405, "Request_BadRequest", "method not allowed"), None);
+        return (
+            graph_error(405, "Request_BadRequest", "method not allowed"),
+            None,
+        );
     }
     let authorized = req
         .headers()
@@ -481,7 +539,11 @@ fn respond(
         .and_then(|t| t.strip_prefix('p').and_then(|n| n.parse().ok()))
         .unwrap_or(0);
     // The fault for this page of this list, if any.
-    let list_key = target.split("$skiptoken").next().unwrap_or(target).to_string();
+    let list_key = target
+        .split("$skiptoken")
+        .next()
+        .unwrap_or(target)
+        .to_string();
     let fault_at = state
         .faults
         .iter()
@@ -574,9 +636,8 @@ fn respond(
                         .is_none_or(|s| e["loggedByService"].as_str() == Some(s))
                 })
                 .filter(|e| {
-                    from.as_deref().is_none_or(|f| {
-                        e["activityDateTime"].as_str().unwrap_or("") >= f
-                    })
+                    from.as_deref()
+                        .is_none_or(|f| e["activityDateTime"].as_str().unwrap_or("") >= f)
                 })
                 .cloned()
                 .collect();
@@ -615,7 +676,11 @@ fn respond(
         }
         _ => {
             return (
-                graph_error(400, "BadRequest", &format!("Resource not found for the segment '{rest}'.")),
+                graph_error(
+                    400,
+                    "BadRequest",
+                    &format!("Resource not found for the segment '{rest}'."),
+                ),
                 hang,
             )
         }
@@ -721,16 +786,30 @@ fn token(state: &mut State, path: &str, body: &[u8]) -> HttpResponse {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     if field("grant_type") != "client_credentials" {
-        return refuse(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
+        return refuse(
+            400,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
     }
     if field("client_id") != CLIENT_ID {
-        return refuse(400, "unauthorized_client", 700016, "Application was not found in the directory.");
+        return refuse(
+            400,
+            "unauthorized_client",
+            700016,
+            "Application was not found in the directory.",
+        );
     }
     if field("scope") != format!("{}/.default", state.base) {
-        return refuse(400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid.");
+        return refuse(
+            400,
+            "invalid_scope",
+            70011,
+            "The provided value for the input parameter 'scope' is not valid.",
+        );
     }
-    let assertion_ok = field("client_assertion_type")
-        == super::certificate::ASSERTION_TYPE
+    let assertion_ok = field("client_assertion_type") == super::certificate::ASSERTION_TYPE
         && field("client_assertion").split('.').count() == 3;
     if field("client_secret") != CLIENT_SECRET && !assertion_ok {
         return refuse(

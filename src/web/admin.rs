@@ -69,12 +69,14 @@ struct IndexPage {
     accounts: String,
     keys: String,
     imports: String,
+    data_sources: String,
     audit: String,
 }
 
 #[get("/admin", wrap = "from_fn(auth::admin)")]
 pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
-    let (policy, accounts, keys, (latest, import)) = state
+    let connected = state.sync.as_ref().is_some_and(|s| s.settings().is_some());
+    let (policy, accounts, keys, (latest, import), last_sync) = state
         .db(|conn| {
             let policy = db::directory::load_policy(conn)?;
             let groups = db::directory::list_groups(conn)?;
@@ -82,11 +84,13 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
             let keys = api_keys::list_keys(conn)?;
             let latest = audit::entries(conn, None, 1)?;
             let import = db::imports::recent(conn, 1)?;
+            let last_sync = db::syncs::latest_run(conn)?;
             Ok((
                 policy_summary(&policy, &groups),
                 accounts,
                 keys,
                 (latest, import),
+                last_sync,
             ))
         })
         .await?;
@@ -116,6 +120,15 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
                     when(Some(i.finished_at))
                 )
             }),
+        data_sources: match (connected, last_sync) {
+            (_, Some(run)) => format!(
+                "Last sync {}, {}",
+                when(Some(run.started_at)),
+                run.outcome.as_deref().unwrap_or("running or cut short")
+            ),
+            (true, None) => "Connected to Microsoft Graph; no sync yet".into(),
+            (false, None) => "Not connected to a tenant".into(),
+        },
         audit: latest.first().map_or("No changes yet".into(), |e| {
             format!("Latest: {} by {}, {}", e.action, e.actor, when(Some(e.at)))
         }),

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod data_sources;
 pub mod describe;
 pub mod error;
 pub mod export;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub figures: Arc<figures::FiguresCache>,
     /// Places for CSV downloads streaming at once: their share of the pool.
     pub downloads: Arc<tokio::sync::Semaphore>,
+    /// The Graph connector's schedule and Sync now (none: not connected).
+    pub sync: Option<Arc<crate::sync::schedule::Scheduler>>,
 }
 
 impl AppState {
@@ -49,7 +52,14 @@ impl AppState {
             settings: Arc::new(settings),
             figures: Default::default(),
             downloads: Arc::new(tokio::sync::Semaphore::new(downloads)),
+            sync: None,
         }
+    }
+
+    /// The portal with a Graph connector.
+    pub fn with_sync(mut self, scheduler: Arc<crate::sync::schedule::Scheduler>) -> Self {
+        self.sync = Some(scheduler);
+        self
     }
 
     /// Runs blocking database work on the blocking thread pool with a pooled connection.

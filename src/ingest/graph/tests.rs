@@ -1383,20 +1383,28 @@ fn the_resource_is_recognised_from_context_type_or_fields() {
         resource_from_context("https://graph.microsoft.com/beta/reports/$metadata#Collection(microsoft.graph.getUserCredentialUsageDetails)"),
         Ok(Resource::UserCredentialUsageDetails)
     );
+    for (context, resource) in [
+        ("https://graph.microsoft.com/v1.0/$metadata#users(id,displayName,userPrincipalName,accountEnabled,userType)", Resource::Users),
+        ("https://graph.microsoft.com/v1.0/$metadata#groups(id,displayName)/$entity", Resource::Groups),
+        ("https://graph.microsoft.com/v1.0/$metadata#directoryObjects(id)", Resource::GroupMembers),
+        ("https://graph.microsoft.com/v1.0/$metadata#directoryObjects", Resource::GroupMembers),
+    ] {
+        assert_eq!(resource_from_context(context), Ok(resource), "{context}");
+    }
     assert_eq!(
-        resource_from_context("https://graph.microsoft.com/v1.0/$metadata#users"),
-        Err("users".to_string())
+        resource_from_context("https://graph.microsoft.com/v1.0/$metadata#devices"),
+        Err("devices".to_string())
     );
 
     let err = one(
         "x.json",
-        r#"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users", "value": []}"#,
+        r#"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#devices", "value": []}"#,
     );
     assert_eq!(err.at, at("x.json", Position::File));
     assert_eq!(err.field.as_deref(), Some("@odata.context"));
     assert!(err
         .reason
-        .starts_with("\"users\" is not a resource this import reads"));
+        .starts_with("\"devices\" is not a resource this import reads"));
 
     let err = one(
         "x.json",
@@ -1576,4 +1584,82 @@ fn every_graph_method_name_maps_and_the_tables_are_consistent() {
     for d in Details::ALL {
         assert_eq!(details_from_text(d.text()), Some(*d));
     }
+}
+
+#[test]
+fn users_give_who_is_enabled_and_a_guest() {
+    let page = r##"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users(id,displayName,userPrincipalName,accountEnabled,userType)",
+      "value": [
+        {"id": "u1", "displayName": "Adele Vance", "userPrincipalName": "AdeleV@contoso.com", "accountEnabled": false, "userType": "Member"},
+        {"id": "u2", "displayName": "Guest", "userPrincipalName": "g_x#EXT#@contoso.com", "accountEnabled": true, "userType": "Guest"}
+      ]}"##;
+    let records = run(&[("users.json", page)]).unwrap();
+    let got = users(&records);
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        (
+            got[0].account_enabled,
+            got[0].is_guest,
+            got[0].verdicts.is_some()
+        ),
+        (Some(false), Some(false), false)
+    );
+    assert_eq!(
+        (got[1].account_enabled, got[1].is_guest),
+        (Some(true), Some(true))
+    );
+    assert_eq!(got[0].listing, "users");
+    let err = one(
+        "users.json",
+        r#"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users", "value": [{"id": "u1", "userPrincipalName": "a@b", "accountEnabled": "yes"}]}"#,
+    );
+    assert_eq!(err.at, at("users.json", Position::Record(1)));
+    assert_eq!(err.field.as_deref(), Some("accountEnabled"));
+}
+
+const GROUP: &str = r#"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups(id,displayName)/$entity", "id": "g1", "displayName": "SSPR pilot"}"#;
+
+#[test]
+fn a_groups_member_pages_list_its_users_only() {
+    let page1 = r##"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects(id)",
+      "value": [{"@odata.type": "#microsoft.graph.user", "id": "u1"}, {"@odata.type": "#microsoft.graph.group", "id": "g2"}],
+      "@odata.nextLink": "https://graph.microsoft.com/v1.0/groups/g1/transitiveMembers?$skiptoken=x"}"##;
+    let page2 = r##"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects(id)",
+      "value": [{"@odata.type": "#microsoft.graph.device", "id": "d1"}, {"@odata.type": "#microsoft.graph.user", "id": "u2"}]}"##;
+    let records = run(&[
+        ("group.json", GROUP),
+        ("m1.json", page1),
+        ("m2.json", page2),
+    ])
+    .unwrap();
+    let kinds: Vec<String> = records
+        .iter()
+        .map(|l| match &l.record {
+            Record::Group(g) => format!("group {} {}", g.id, g.display_name),
+            Record::GroupListed { group_id } => format!("list of {group_id}"),
+            Record::Member(m) => {
+                format!("member {} of {} paged {}", m.user_id, m.group_id, m.paged)
+            }
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "group g1 SSPR pilot",
+            "list of g1",
+            "member u1 of g1 paged true",
+            "member u2 of g1 paged true"
+        ]
+    );
+    // An empty group is listed too: its stored members are then removed.
+    let empty = r#"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects", "value": []}"#;
+    let records = run(&[("group.json", GROUP), ("m.json", empty)]).unwrap();
+    assert!(matches!(&records[1].record, Record::GroupListed { group_id } if group_id == "g1"));
+    // Members without their group, or without their last page, are refused.
+    let err = one("m2.json", page2);
+    assert!(err.reason.contains("without its group"), "{}", err.reason);
+    let err = invalid(run(&[("group.json", GROUP), ("m1.json", page1)]));
+    assert_eq!(err.at, at("m1.json", Position::File));
+    assert!(err.reason.contains("give every page"), "{}", err.reason);
 }
