@@ -1734,11 +1734,11 @@ fn bad_cases() -> Vec<Case> {
         },
         Case {
             what: "a Graph export of another resource",
-            file: "groups.json",
-            text: r#"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups", "value": [{"id": "g1", "displayName": "SSPR pilot"}]}"#.into(),
+            file: "devices.json",
+            text: r#"{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#devices", "value": [{"id": "d1", "displayName": "Laptop"}]}"#.into(),
             at: Position::File,
             field: Some("@odata.context"),
-            reason: "\"groups\" is not a resource this import reads".into(),
+            reason: "\"devices\" is not a resource this import reads".into(),
             strict: false,
         },
         Case {

@@ -658,3 +658,67 @@ db_test!(
     of_two_portals_with_a_schedule_exactly_one_syncs,
     of_two_portals_with_a_schedule_exactly_one_syncs
 );
+
+/// A self-signed certificate and its key, made by `openssl` as an
+/// administrator makes one for an app registration.
+fn certificate(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=authinsights sync test"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success(), "{out:?}");
+    (cert, key)
+}
+
+async fn a_certificate_credential_signs_in(backend: Backend) {
+    use base64::Engine;
+    use rustls_pki_types::pem::PemObject;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path(), "registered");
+    let (_, other_key) = certificate(dir.path(), "other");
+    // What the app registration holds once the certificate is uploaded.
+    let der = rustls_pki_types::CertificateDer::from_pem_file(&cert).unwrap();
+    let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(der.as_ref()));
+    let private = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_file(&key).unwrap();
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(private.secret_pkcs8_der()).unwrap();
+    let public = ring::signature::KeyPair::public_key(&pair)
+        .as_ref()
+        .to_vec();
+    let standin = standin();
+    standin.accept_certificate(public, thumbprint);
+    let db = database(backend);
+    let with = |key: &std::path::Path| {
+        let mut cmd = sync_command(&db, &standin);
+        cmd.args(["--resource", "users"])
+            .env_remove("AUTHINSIGHTS_GRAPH_CLIENT_SECRET")
+            .env("AUTHINSIGHTS_GRAPH_CERTIFICATE_FILE", &cert)
+            .env("AUTHINSIGHTS_GRAPH_CERTIFICATE_KEY_FILE", key);
+        cmd
+    };
+    let (ok, printed) = run(&mut with(&key));
+    assert!(ok, "{printed}");
+    assert!(printed.contains("(certificate)"), "{printed}");
+    assert_eq!(numbers(summary_line(&printed, "users"))[1], 2500);
+    // The certificate with a key that is not its own: refused, nothing after.
+    let before = standin.log().len();
+    let (ok, printed) = run(&mut with(&other_key));
+    assert!(!ok);
+    assert!(printed.contains("AADSTS700027"), "{printed}");
+    assert_eq!(standin.log().len(), before + 1);
+}
+db_test!(
+    a_certificate_credential_signs_in,
+    a_certificate_credential_signs_in
+);

@@ -39,7 +39,7 @@ pub fn import_with(
     let label = match names.as_slice() {
         [] => String::new(),
         [one] => one.clone(),
-        [first, .., last] if names.len() > 4 => {
+        [first, .., last] if names.len() > 20 => {
             format!("{first} … {last} ({} files)", names.len())
         }
         _ => names.join(", "),

@@ -358,6 +358,9 @@ struct State {
     base: String,
     /// Pages served per list (path without the skip token), for faults.
     pages: HashMap<String, usize>,
+    /// The certificate credential uploaded to the app registration: the
+    /// RSA public key (PKCS#1 DER) and its certificate's SHA-256 thumbprint.
+    certificate: Option<(Vec<u8>, String)>,
 }
 
 /// A running stand-in; it stops when dropped.
@@ -429,6 +432,13 @@ impl Standin {
     /// Misbehave as `fault` says, once.
     pub fn fault(&self, fault: Fault) {
         self.state().faults.push(fault);
+    }
+
+    /// Accept client assertions signed by this key (its RSA public key,
+    /// PKCS#1 DER) for the certificate with this SHA-256 thumbprint
+    /// (base64url), as an app registration does once it is uploaded.
+    pub fn accept_certificate(&self, public_key: Vec<u8>, thumbprint: String) {
+        self.state().certificate = Some((public_key, thumbprint));
     }
 
     /// Keep every Graph response body in `dir`, numbered in the order served.
@@ -761,6 +771,53 @@ fn save(state: &mut State, text: String) -> HttpResponse {
         .body(text)
 }
 
+/// A client assertion as the identity platform checks it: a JWT whose
+/// header names the certificate (`x5t#S256`) and PS256, whose claims name
+/// the token endpoint and the app and are current, signed by the key.
+fn check_assertion(
+    jwt: &str,
+    certificate: Option<&(Vec<u8>, String)>,
+    token_url: &str,
+) -> Result<(), String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let Some((public_key, thumbprint)) = certificate else {
+        return Err("No certificate is registered for the app.".into());
+    };
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [header, claims, signature] = parts.as_slice() else {
+        return Err("The assertion is not a JWT.".into());
+    };
+    let decode = |part: &str| -> Result<Value, String> {
+        let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    };
+    let header = decode(header)?;
+    let claims = decode(claims)?;
+    if header["alg"] != "PS256" || header["x5t#S256"] != thumbprint.as_str() {
+        return Err(format!("Key was not found: {header}"));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let number = |k: &str| claims[k].as_i64().unwrap_or(0);
+    if claims["aud"] != token_url
+        || claims["iss"] != CLIENT_ID
+        || claims["sub"] != CLIENT_ID
+        || claims["jti"].as_str().is_none_or(str::is_empty)
+        || number("exp") < now
+        || number("nbf") > now + 300
+        || number("exp") - number("nbf") > 600
+    {
+        return Err(format!("Invalid claims: {claims}"));
+    }
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|e| e.to_string())?;
+    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PSS_2048_8192_SHA256, public_key)
+        .verify(signed.as_bytes(), &signature)
+        .map_err(|_| "The signature does not verify.".to_string())
+}
+
 /// The client-credentials grant at `/{tenant}/oauth2/v2.0/token`.
 fn token(state: &mut State, path: &str, body: &[u8]) -> HttpResponse {
     let expected = format!("/{TENANT_ID}/oauth2/v2.0/token");
@@ -809,9 +866,30 @@ fn token(state: &mut State, path: &str, body: &[u8]) -> HttpResponse {
             "The provided value for the input parameter 'scope' is not valid.",
         );
     }
-    let assertion_ok = field("client_assertion_type") == super::certificate::ASSERTION_TYPE
-        && field("client_assertion").split('.').count() == 3;
-    if field("client_secret") != CLIENT_SECRET && !assertion_ok {
+    if !field("client_assertion").is_empty() {
+        if field("client_assertion_type") != super::certificate::ASSERTION_TYPE {
+            return refuse(
+                400,
+                "invalid_request",
+                90014,
+                "The request body must contain the following parameter: 'client_assertion_type'.",
+            );
+        }
+        let token_url = format!("{}{expected}", state.base);
+        let checked = check_assertion(
+            field("client_assertion"),
+            state.certificate.as_ref(),
+            &token_url,
+        );
+        if let Err(why) = checked {
+            return refuse(
+                401,
+                "invalid_client",
+                700027,
+                &format!("Client assertion failed signature validation. {why}"),
+            );
+        }
+    } else if field("client_secret") != CLIENT_SECRET {
         return refuse(
             401,
             "invalid_client",
