@@ -586,6 +586,7 @@ async fn screenshots(run: &Run) {
         ("accounts", "/admin/accounts"),
         ("api-keys", "/admin/api-keys"),
         ("imports", "/admin/imports"),
+        ("data-sources", "/admin/data-sources"),
         ("audit", "/admin/audit"),
     ];
     for (size_name, size) in [("laptop", LAPTOP), ("phone", PHONE)] {

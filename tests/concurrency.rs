@@ -3,7 +3,9 @@
 //! verdict-source switches, an upload through Admin › Imports and Microsoft
 //! Graph exports (a user's verdicts, events of a user not yet in the
 //! directory, then the whole export that brings that user and leaves the
-//! first one's verdicts stale), all interleaved. Nobody gets a 5xx, and
+//! first one's verdicts stale), and `authinsights sync` pulling a tenant
+//! from the Graph stand-in page by page, all interleaved. Nobody gets a
+//! 5xx, the sync stores every resource, and
 //! afterwards everything maintained equals a recount from the rows: users
 //! per status combination, events and activities per hour and per day, and
 //! every user's verdict what the rules give for their stored methods.
@@ -329,6 +331,33 @@ async fn writers_on_two_instances(backend: Backend) {
     let policy = actix_rt::spawn(policy_writer(instance(1), admin.clone()));
     let import = actix_rt::spawn(import_writer(instance(0), admin.clone(), users.clone()));
     let graph = actix_rt::spawn(graph_writer(instance(1), admin.clone(), users.clone()));
+    // A third process: a sync of 200 users in pages of 50, each resource
+    // one import. (The group's members are left out: the policy writer
+    // keeps changing the SSPR group.)
+    use authinsights::sync::standin::{Standin, Tenant};
+    let standin =
+        Standin::start(Tenant::generate(200, chrono::Utc::now().naive_utc()), 50).unwrap();
+    let mut sync = common::binary::authinsights();
+    sync.args(["--database-url", &app.db.raw_url, "sync"])
+        .args([
+            "--resource",
+            "users,registration-details,audits,events-summary",
+        ])
+        .env("AUTHINSIGHTS_GRAPH_URL", &standin.url)
+        .env("AUTHINSIGHTS_GRAPH_LOGIN_URL", &standin.url)
+        .env(
+            "AUTHINSIGHTS_GRAPH_TENANT_ID",
+            authinsights::sync::standin::TENANT_ID,
+        )
+        .env(
+            "AUTHINSIGHTS_GRAPH_CLIENT_ID",
+            authinsights::sync::standin::CLIENT_ID,
+        )
+        .env(
+            "AUTHINSIGHTS_GRAPH_CLIENT_SECRET",
+            authinsights::sync::standin::CLIENT_SECRET,
+        );
+    let sync = actix_rt::task::spawn_blocking(move || sync.output().unwrap());
 
     let mut statuses = Vec::new();
     for writer in ingest {
@@ -337,6 +366,24 @@ async fn writers_on_two_instances(backend: Backend) {
     let policy = policy.await.unwrap();
     let import = import.await.unwrap();
     let graph = graph.await.unwrap();
+    let synced = sync.await.unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&synced.stdout),
+        String::from_utf8_lossy(&synced.stderr)
+    );
+    assert!(
+        synced.status.success(),
+        "the sync stores everything: {printed}"
+    );
+    let pulled: i64 = app.with_conn(|conn| {
+        db::schema::users::table
+            .filter(db::schema::users::id.like("5a5a0000-%"))
+            .count()
+            .get_result(conn)
+            .unwrap()
+    });
+    assert_eq!(pulled, 200, "{printed}");
     assert!(
         statuses.iter().all(|s| *s == 200),
         "every ingest batch is stored: {statuses:?}"

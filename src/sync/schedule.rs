@@ -248,10 +248,12 @@ impl Scheduler {
             }
             Ok(())
         })();
-        if let Err(e) = outcome {
-            tracing::error!("sync ({trigger}) stopped: {e}");
-        }
         drop(lock);
         self.state().running = false;
+        if let Err(e) = outcome {
+            tracing::error!("sync ({trigger}) stopped: {e}");
+            // Not again at once: the database is what failed.
+            self.sleep(LOOK_AGAIN);
+        }
     }
 }

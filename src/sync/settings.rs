@@ -12,8 +12,8 @@ pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 
 /// The flags (and environment variables) of a Graph connection, shared by
-/// `sync` and `serve`.
-#[derive(Debug, Clone, Args)]
+/// `sync` and `serve`. Its `Debug` leaves the secret out.
+#[derive(Clone, Args)]
 pub struct GraphArgs {
     /// The tenant (directory) id of the app registration.
     #[arg(long, env = "AUTHINSIGHTS_GRAPH_TENANT_ID")]
@@ -50,6 +50,24 @@ pub struct GraphArgs {
     /// milliseconds; each further try doubles it (with jitter), up to a minute.
     #[arg(long, env = "AUTHINSIGHTS_GRAPH_BACKOFF_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub graph_backoff_ms: u64,
+}
+
+impl fmt::Debug for GraphArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GraphArgs")
+            .field("graph_tenant_id", &self.graph_tenant_id)
+            .field("graph_client_id", &self.graph_client_id)
+            .field(
+                "graph_client_secret",
+                &self.graph_client_secret.as_ref().map(|_| "(hidden)"),
+            )
+            .field("graph_client_secret_file", &self.graph_client_secret_file)
+            .field("graph_certificate_file", &self.graph_certificate_file)
+            .field("graph_certificate_key_file", &self.graph_certificate_key_file)
+            .field("graph_url", &self.graph_url)
+            .field("graph_login_url", &self.graph_login_url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GraphArgs {
@@ -223,5 +241,70 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(hidden)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        graph: GraphArgs,
+    }
+
+    fn parse(args: &[&str]) -> GraphArgs {
+        let mut all = vec!["test"];
+        all.extend_from_slice(args);
+        Cli::parse_from(all).graph
+    }
+
+    #[test]
+    fn the_secret_is_never_shown() {
+        let args = parse(&[
+            "--graph-tenant-id",
+            "contoso.example",
+            "--graph-client-id",
+            "11111111-2222-3333-4444-555555555555",
+            "--graph-client-secret",
+            "s3cr3t-value",
+        ]);
+        assert!(!format!("{args:?}").contains("s3cr3t"));
+        let settings = args.settings().unwrap();
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
+        assert_eq!(
+            settings.token_url(),
+            "https://login.microsoftonline.com/contoso.example/oauth2/v2.0/token"
+        );
+        assert_eq!(settings.scope(), "https://graph.microsoft.com/.default");
+    }
+
+    #[test]
+    fn a_connection_says_what_is_missing_or_wrong() {
+        let err = |args: &[&str]| parse(args).settings().unwrap_err().to_string();
+        assert!(err(&[]).contains("AUTHINSIGHTS_GRAPH_TENANT_ID"));
+        assert!(err(&["--graph-tenant-id", "t"]).contains("AUTHINSIGHTS_GRAPH_CLIENT_ID"));
+        let both = ["--graph-tenant-id", "t", "--graph-client-id", "c"];
+        assert!(err(&both).contains("no credential"));
+        let mut two = both.to_vec();
+        two.extend(["--graph-client-secret", "x", "--graph-certificate-file", "c.pem"]);
+        assert!(err(&two).contains("more than one credential"));
+        let mut plain = both.to_vec();
+        plain.extend(["--graph-client-secret", "x", "--graph-url", "http://graph.example"]);
+        assert!(err(&plain).contains("https"));
+        let mut national = both.to_vec();
+        national.extend([
+            "--graph-client-secret",
+            "x",
+            "--graph-url",
+            "https://graph.microsoft.us/",
+            "--graph-login-url",
+            "https://login.microsoftonline.us",
+        ]);
+        let settings = parse(&national).settings().unwrap();
+        assert_eq!(settings.scope(), "https://graph.microsoft.us/.default");
+        assert_eq!(settings.token_url(), "https://login.microsoftonline.us/t/oauth2/v2.0/token");
     }
 }

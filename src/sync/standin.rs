@@ -608,19 +608,19 @@ fn respond(
         },
     };
     let context = |fragment: &str| format!("{base}/{version}/$metadata#{fragment}");
-    let (records, fragment, evolved): (Vec<Value>, String, bool) = match (version, rest) {
+    let (records, fragment, evolved): (Vec<&Value>, String, bool) = match (version, rest) {
         ("v1.0", "users") => (
-            state.tenant.users.clone(),
+            state.tenant.users.iter().collect(),
             "users(id,displayName,userPrincipalName,accountEnabled,userType)".into(),
             false,
         ),
         ("v1.0", "reports/authenticationMethods/userRegistrationDetails") => (
-            state.tenant.registration_details.clone(),
+            state.tenant.registration_details.iter().collect(),
             "reports/authenticationMethods/userRegistrationDetails".into(),
             true,
         ),
         ("beta", "reports/authenticationMethods/userEventsSummary") => (
-            state.tenant.events_summary.clone(),
+            state.tenant.events_summary.iter().collect(),
             "reports/authenticationMethods/userEventsSummary".into(),
             true,
         ),
@@ -636,7 +636,7 @@ fn respond(
                 .nth(1)
                 .and_then(|s| s.split_whitespace().next())
                 .map(str::to_string);
-            let mut entries: Vec<Value> = state
+            let mut entries: Vec<&Value> = state
                 .tenant
                 .audits
                 .iter()
@@ -649,7 +649,6 @@ fn respond(
                     from.as_deref()
                         .is_none_or(|f| e["activityDateTime"].as_str().unwrap_or("") >= f)
                 })
-                .cloned()
                 .collect();
             if get("$orderby").as_deref() == Some("activityDateTime") {
                 entries.reverse();
@@ -677,7 +676,7 @@ fn respond(
                     return (save(state, entity.to_string()), hang);
                 }
                 Some("transitiveMembers") | Some("members") => (
-                    state.tenant.members.clone(),
+                    state.tenant.members.iter().collect(),
                     "directoryObjects(id)".into(),
                     false,
                 ),
@@ -699,7 +698,13 @@ fn respond(
         .and_then(|t| t.parse::<usize>().ok())
         .map_or(state.page_size, |t| t.min(state.page_size));
     let start = page * size;
-    let mut slice: Vec<Value> = records.iter().skip(start).take(size).cloned().collect();
+    let total = records.len();
+    let mut slice: Vec<Value> = records
+        .into_iter()
+        .skip(start)
+        .take(size)
+        .cloned()
+        .collect();
     if evolved && !prefer {
         for record in &mut slice {
             for field in ["authMethod", "methodsRegistered"] {
@@ -728,7 +733,7 @@ fn respond(
         }
     }
     let mut page_json = json!({"@odata.context": context(&fragment), "value": slice});
-    let more = start + size < records.len();
+    let more = start + size < total;
     let link_to = |n: usize| {
         let mut kept: Vec<(String, String)> = query
             .iter()
