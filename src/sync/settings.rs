@@ -63,7 +63,10 @@ impl fmt::Debug for GraphArgs {
             )
             .field("graph_client_secret_file", &self.graph_client_secret_file)
             .field("graph_certificate_file", &self.graph_certificate_file)
-            .field("graph_certificate_key_file", &self.graph_certificate_key_file)
+            .field(
+                "graph_certificate_key_file",
+                &self.graph_certificate_key_file,
+            )
             .field("graph_url", &self.graph_url)
             .field("graph_login_url", &self.graph_login_url)
             .finish_non_exhaustive()
@@ -289,10 +292,20 @@ mod tests {
         let both = ["--graph-tenant-id", "t", "--graph-client-id", "c"];
         assert!(err(&both).contains("no credential"));
         let mut two = both.to_vec();
-        two.extend(["--graph-client-secret", "x", "--graph-certificate-file", "c.pem"]);
+        two.extend([
+            "--graph-client-secret",
+            "x",
+            "--graph-certificate-file",
+            "c.pem",
+        ]);
         assert!(err(&two).contains("more than one credential"));
         let mut plain = both.to_vec();
-        plain.extend(["--graph-client-secret", "x", "--graph-url", "http://graph.example"]);
+        plain.extend([
+            "--graph-client-secret",
+            "x",
+            "--graph-url",
+            "http://graph.example",
+        ]);
         assert!(err(&plain).contains("https"));
         let mut national = both.to_vec();
         national.extend([
@@ -305,6 +318,9 @@ mod tests {
         ]);
         let settings = parse(&national).settings().unwrap();
         assert_eq!(settings.scope(), "https://graph.microsoft.us/.default");
-        assert_eq!(settings.token_url(), "https://login.microsoftonline.us/t/oauth2/v2.0/token");
+        assert_eq!(
+            settings.token_url(),
+            "https://login.microsoftonline.us/t/oauth2/v2.0/token"
+        );
     }
 }
