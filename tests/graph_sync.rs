@@ -653,6 +653,41 @@ async fn of_two_portals_with_a_schedule_exactly_one_syncs(backend: Backend) {
     assert_eq!(users_row[3], "3");
     assert_eq!(users_row[4], "2,500");
     assert_eq!(token_requests(&standin.log()), 2);
+
+    // The schedule set on the page wins over the start setting, for both portals.
+    let response = remote
+        .post_form(
+            &client,
+            "/admin/data-sources",
+            "/admin/data-sources/schedule",
+            &[("every", "off")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    for address in [&address_a, &address_b] {
+        let remote = common::Remote::new(address);
+        let client = remote.signed_in("owner", common::PASSWORD).await;
+        let page = remote
+            .get_as(&client, "/admin/data-sources")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Off: syncs run only when started here"),
+            "{page}"
+        );
+        assert!(page.contains("none scheduled"), "{page}");
+    }
+    let response = remote
+        .post_form(
+            &client,
+            "/admin/data-sources",
+            "/admin/data-sources/schedule",
+            &[("every", "every now and then")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
 }
 db_test!(
     of_two_portals_with_a_schedule_exactly_one_syncs,
@@ -721,4 +756,62 @@ async fn a_certificate_credential_signs_in(backend: Backend) {
 db_test!(
     a_certificate_credential_signs_in,
     a_certificate_credential_signs_in
+);
+
+async fn a_dry_run_stores_nothing_and_since_sets_the_audit_window(backend: Backend) {
+    let standin = standin();
+    let db = database(backend);
+    let (ok, printed) = run(sync_command(&db, &standin).args([
+        "--dry-run",
+        "--since",
+        "2026-11-20",
+        "--resource",
+        "users,audits",
+    ]));
+    assert!(ok, "{printed}");
+    assert!(
+        printed.contains("dry run: nothing will be stored"),
+        "{printed}"
+    );
+    let users_line = summary_line(&printed, "users");
+    assert!(
+        users_line.ends_with("checked (dry run: nothing stored)"),
+        "{printed}"
+    );
+    assert_eq!(
+        numbers(users_line)[..3],
+        [3, 2500, 2500],
+        "what it would store"
+    );
+    assert!(
+        !printed.contains("registration-details"),
+        "only the resources asked for"
+    );
+    // The audit log is asked from the date given, less the hour for whole flows.
+    let log = standin.log();
+    let audits = graph_requests(&log, "directoryAudits");
+    assert!(!audits.is_empty());
+    for request in audits {
+        assert!(
+            request
+                .target
+                .contains("activityDateTime ge 2026-11-19T23:00:00Z"),
+            "{}",
+            request.target
+        );
+    }
+    let mut conn = db.connect();
+    let count: i64 = users::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(count, 0, "a dry run stores nothing");
+    assert!(stored_activities(&mut conn).is_empty());
+    assert!(syncs::latest_run(&mut conn).unwrap().is_none(), "nor a run");
+    let imports: i64 = authinsights::db::schema::imports::table
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(imports, 0);
+}
+db_test!(
+    a_dry_run_stores_nothing_and_since_sets_the_audit_window,
+    a_dry_run_stores_nothing_and_since_sets_the_audit_window
 );

@@ -7,18 +7,19 @@ use std::path::{Path, PathBuf};
 
 /// The layer of each top-level module: a module may use only modules of a
 /// lower layer (the leaves, at 0, use nothing of the crate).
-const LAYERS: [(&str, u8); 11] = [
+const LAYERS: [(&str, u8); 12] = [
     ("domain", 0),
     ("accounts", 0),
     ("config", 0),
     ("db", 1),
     ("ingest", 2),
     ("service", 3),
-    ("web", 4),
-    ("startup", 5),
-    ("bench", 5),
-    ("cli", 6),
-    ("main", 7),
+    ("sync", 4),
+    ("web", 5),
+    ("startup", 6),
+    ("bench", 6),
+    ("cli", 7),
+    ("main", 8),
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

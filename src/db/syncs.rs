@@ -208,3 +208,28 @@ pub fn set_sync_every_minutes(conn: &mut DbConnection, minutes: Option<i64>) -> 
         .execute(conn)
         .map(drop)
 }
+
+#[derive(diesel::QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
+/// The sync's advisory lock's key: "authinsights sync" in a number.
+const SYNC_LOCK_KEY: i64 = 0x4155_5448_5359_4e43;
+
+/// On PostgreSQL, takes the sync's session advisory lock on this
+/// connection if no other session holds it (it ends with the connection);
+/// `None` on SQLite, which has no such lock.
+pub fn try_sync_lock(conn: &mut DbConnection) -> QueryResult<Option<bool>> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            let got: Locked = diesel::sql_query(format!(
+                "SELECT pg_try_advisory_lock({SYNC_LOCK_KEY}) AS locked"
+            ))
+            .get_result(pg)?;
+            Ok(Some(got.locked))
+        }
+        DbConnection::Sqlite(_) => Ok(None),
+    }
+}

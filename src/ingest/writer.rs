@@ -796,6 +796,40 @@ impl<'c> Writer<'c> {
         if records.is_empty() {
             return Ok(());
         }
+        let mut records = records;
+        // A flow of Graph's audit log whose user the directory does not hold
+        // (deleted since, or not read yet) is kept as an unknown user's, with
+        // a warning: the audit log outlives the users it names.
+        let flow_users: Vec<&str> = records
+            .iter()
+            .filter(|(_, identity, _)| *identity == Identity::Flow)
+            .filter_map(|(r, _, _)| r.activity.user_id.as_deref())
+            .collect();
+        if !flow_users.is_empty() {
+            let missing = self.missing_users(flow_users.into_iter())?;
+            if !missing.is_empty() {
+                for (r, identity, at) in &mut records {
+                    let gone = *identity == Identity::Flow
+                        && r.activity
+                            .user_id
+                            .as_ref()
+                            .is_some_and(|id| missing.contains(id));
+                    if gone {
+                        let id = r.activity.user_id.take().unwrap_or_default();
+                        for e in &mut r.events {
+                            e.user_id = String::new();
+                        }
+                        self.warnings.push(ImportWarning::new(
+                            at.clone(),
+                            "targetResources",
+                            &id,
+                            "as an activity of an unknown user: the directory does not hold this user",
+                            Some("The user was deleted, or is newer than the users read; the activity still counts"),
+                        ));
+                    }
+                }
+            }
+        }
         self.check_users_exist(
             records
                 .iter()

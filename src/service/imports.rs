@@ -7,7 +7,7 @@ use crate::db::audit;
 use crate::db::counts::touch_data_changed;
 use crate::db::directory::{load_policy, PolicyLoadError};
 use crate::db::imports::{self, ImportSource, Totals};
-use crate::db::{self, DbConnection};
+use crate::db::{self, DbConnection, DbError};
 use crate::ingest::import::{
     read_all, Feed, ImportExtras, ImportFile, ImportOutcome, ImportRequest,
 };
@@ -98,8 +98,8 @@ enum Unstored {
     DryRun(Box<ImportOutcome>),
 }
 
-impl From<diesel::result::Error> for Unstored {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<DbError> for Unstored {
+    fn from(e: DbError) -> Self {
         Unstored::Stop(Stop::Database(e))
     }
 }

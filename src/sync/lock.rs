@@ -3,24 +3,13 @@
 //! own, on SQLite an advisory lock on a file beside the database. Both end
 //! with the process that holds them, so a crash leaves no lock behind.
 
-use crate::db::{DatabaseUrl, DbConnection};
-use diesel::prelude::*;
-use diesel::sql_types::Bool;
+use crate::db::{syncs, DatabaseUrl, DbConnection};
 use std::fs::File;
-
-/// The advisory lock's key: "authinsights sync" in a number.
-const ADVISORY_KEY: i64 = 0x4155_5448_5359_4e43;
 
 /// Held while a sync runs; dropping it lets the next one start.
 pub enum SyncLock {
     Postgres(Box<DbConnection>),
     File(File),
-}
-
-#[derive(QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = Bool)]
-    locked: bool,
 }
 
 impl SyncLock {
@@ -51,14 +40,11 @@ impl SyncLock {
             }
             DatabaseUrl::Postgres(_) => {
                 let mut conn = url.connect()?;
-                let DbConnection::Postgresql(pg) = &mut conn else {
-                    anyhow::bail!("a PostgreSQL address gave another kind of connection");
-                };
-                let got: Locked = diesel::sql_query(format!(
-                    "SELECT pg_try_advisory_lock({ADVISORY_KEY}) AS locked"
-                ))
-                .get_result(pg)?;
-                Ok(got.locked.then(|| SyncLock::Postgres(Box::new(conn))))
+                match syncs::try_sync_lock(&mut conn)? {
+                    Some(true) => Ok(Some(SyncLock::Postgres(Box::new(conn)))),
+                    Some(false) => Ok(None),
+                    None => anyhow::bail!("a PostgreSQL address gave another kind of connection"),
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use super::client::{GraphClient, GraphError, Page, Traffic};
 use crate::db::directory::load_policy;
 use crate::db::imports::ImportSource;
 use crate::db::syncs::{self, ResourceResult};
-use crate::db::{self, DbConnection};
+use crate::db::{self, DbConnection, DbError};
 use crate::domain::Scope;
 use crate::ingest::import::{ImportExtras, ImportFile, ImportKind, ImportRequest};
 use crate::ingest::records::Stop;
@@ -241,7 +241,7 @@ impl Progress for Quiet {
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(#[from] DbError),
     #[error("{0}")]
     Other(String),
 }
@@ -278,7 +278,7 @@ pub fn sync(
                 run.id
             }
             Some(run) if run.outcome.is_none() => {
-                db::write::<_, diesel::result::Error, _>(conn, |conn| {
+                db::write::<_, DbError, _>(conn, |conn| {
                     syncs::finish_run(
                         conn,
                         run.id,
@@ -312,7 +312,7 @@ pub fn sync(
         let before = client.traffic();
         let began = Instant::now();
         if let Some(run_id) = report.run_id {
-            db::write::<_, diesel::result::Error, _>(conn, |conn| {
+            db::write::<_, DbError, _>(conn, |conn| {
                 syncs::start_resource(conn, run_id, resource.key(), now())
             })?;
         }
@@ -366,7 +366,7 @@ pub fn sync(
                 requested_at: done.requested_at,
                 message,
             };
-            db::write::<_, diesel::result::Error, _>(conn, |conn| {
+            db::write::<_, DbError, _>(conn, |conn| {
                 syncs::finish_resource(conn, run_id, resource.key(), &row, now())
             })?;
         }
@@ -384,19 +384,15 @@ pub fn sync(
         } else {
             ("failed", report.problems())
         };
-        db::write::<_, diesel::result::Error, _>(conn, |conn| {
+        db::write::<_, DbError, _>(conn, |conn| {
             syncs::finish_run(conn, run_id, outcome, &message, now())
         })?;
     }
     Ok(report)
 }
 
-fn start_run(
-    conn: &mut DbConnection,
-    trigger: &str,
-    now: NaiveDateTime,
-) -> Result<i64, diesel::result::Error> {
-    db::write::<_, diesel::result::Error, _>(conn, |conn| syncs::start_run(conn, trigger, now))
+fn start_run(conn: &mut DbConnection, trigger: &str, now: NaiveDateTime) -> Result<i64, DbError> {
+    db::write::<_, DbError, _>(conn, |conn| syncs::start_run(conn, trigger, now))
 }
 
 /// What pulling one resource came to.
@@ -435,7 +431,7 @@ impl PullDone {
 enum Pulled {
     Graph(GraphError),
     Invalid(String),
-    Database(diesel::result::Error),
+    Database(DbError),
     Other(String),
 }
 
@@ -445,8 +441,8 @@ impl From<GraphError> for Pulled {
     }
 }
 
-impl From<diesel::result::Error> for Pulled {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<DbError> for Pulled {
+    fn from(e: DbError) -> Self {
         Pulled::Database(e)
     }
 }

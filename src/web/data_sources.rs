@@ -7,8 +7,9 @@ use super::auth::{self, csrf_form, Admin, Protected, TokenOnly};
 use super::error::{AppError, AppResult};
 use super::layout::{see_other, Layout, FLASH_ERROR};
 use super::{html, thousands, AppState};
-use crate::db::syncs::{self, ResourceRow, SyncRun};
-use crate::db::{self, audit, sessions};
+use crate::db::syncs::{self, SyncRun};
+use crate::db::{sessions, syncs::ResourceRow};
+use crate::service::{self, ServiceError};
 use crate::sync::schedule::NotStarted;
 use crate::sync::SyncResource;
 use actix_web::middleware::from_fn;
@@ -18,6 +19,14 @@ use chrono::{Duration, NaiveDateTime};
 use serde::Deserialize;
 
 const PAGE: &str = "/admin/data-sources";
+
+/// A refused change cannot happen here (nothing is refused): a database error.
+fn internal(e: ServiceError) -> AppError {
+    match e {
+        ServiceError::Database(e) => e.into(),
+        ServiceError::Refused(why) => AppError::BadRequest(why),
+    }
+}
 
 fn when(t: Option<NaiveDateTime>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
@@ -220,15 +229,7 @@ pub async fn sync_now(
             if !connected {
                 return Ok(false);
             }
-            db::write::<_, diesel::result::Error, _>(conn, |conn| {
-                audit::record(
-                    conn,
-                    &audited,
-                    "Sync now",
-                    "Microsoft Graph",
-                    "a sync was asked for",
-                )
-            })?;
+            service::syncs::request_sync(conn, &audited).map_err(internal)?;
             Ok(true)
         })
         .await?;
@@ -300,16 +301,7 @@ pub async fn set_schedule(
     };
     state
         .db(move |conn| {
-            db::write::<_, diesel::result::Error, _>(conn, |conn| {
-                syncs::set_sync_every_minutes(conn, minutes)?;
-                audit::record(
-                    conn,
-                    &actor,
-                    "Sync schedule changed",
-                    "Microsoft Graph",
-                    &said,
-                )
-            })?;
+            service::syncs::set_schedule(conn, &actor, minutes, &said).map_err(internal)?;
             sessions::set_flash(conn, &session, &format!("Syncs now run {said}."))?;
             Ok(())
         })
