@@ -478,6 +478,15 @@ fn graph_error(status: u16, code: &str, message: &str) -> HttpResponse {
         )
 }
 
+/// Graph's answer to a token that has expired (or was never issued).
+fn expired() -> HttpResponse {
+    graph_error(
+        401,
+        "InvalidAuthenticationToken",
+        "Access token has expired or is not yet valid.",
+    )
+}
+
 async fn answer(
     req: HttpRequest,
     body: web::Bytes,
@@ -527,14 +536,7 @@ fn respond(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
     let Some(token) = authorized.filter(|t| state.tokens.contains(t)) else {
-        return (
-            graph_error(
-                401,
-                "InvalidAuthenticationToken",
-                "Access token has expired or is not yet valid.",
-            ),
-            None,
-        );
+        return (expired(), None);
     };
     let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
@@ -582,14 +584,7 @@ fn respond(
         }
         Some(FaultKind::ExpireToken) => {
             state.tokens.remove(&token);
-            return (
-                graph_error(
-                    401,
-                    "InvalidAuthenticationToken",
-                    "Access token has expired or is not yet valid.",
-                ),
-                None,
-            );
+            return (expired(), None);
         }
         Some(FaultKind::Hang(seconds)) => hang = Some(seconds),
         _ => {}
