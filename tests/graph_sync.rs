@@ -4,8 +4,11 @@
 //! table by table; throttling, outages and an expired token are waited out
 //! and retried; a bad page stores nothing of its resource while the others
 //! stay stored; a link loop and a fatal error end it with no request after;
-//! a run cut short is taken up where it stopped; and of two portals with
-//! `--sync-every` on one database exactly one syncs.
+//! a run cut short is taken up where it stopped; of two portals with
+//! `--sync-every` on one database exactly one syncs, Sync now runs once and
+//! the schedule set on Admin › Data sources holds for both; a certificate
+//! credential signs in and one with the wrong key is refused; and a dry run
+//! stores nothing.
 
 #![allow(clippy::unwrap_used)]
 

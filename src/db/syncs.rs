@@ -40,7 +40,8 @@ pub struct ResourceRow {
 }
 
 /// What one resource of a run came to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, AsChangeset)]
+#[diesel(table_name = sync_resources, treat_none_as_null = true)]
 pub struct ResourceResult {
     pub outcome: &'static str,
     pub pages: i64,
@@ -147,21 +148,7 @@ pub fn finish_resource(
             .filter(sync_resources::run_id.eq(run_id))
             .filter(sync_resources::resource.eq(resource)),
     )
-    .set((
-        sync_resources::finished_at.eq(now),
-        sync_resources::outcome.eq(result.outcome),
-        sync_resources::pages.eq(result.pages),
-        sync_resources::records.eq(result.records),
-        sync_resources::inserted.eq(result.inserted),
-        sync_resources::updated.eq(result.updated),
-        sync_resources::warnings.eq(result.warnings),
-        sync_resources::requests.eq(result.requests),
-        sync_resources::retries.eq(result.retries),
-        sync_resources::import_id.eq(result.import_id),
-        sync_resources::window_start.eq(result.window_start),
-        sync_resources::requested_at.eq(result.requested_at),
-        sync_resources::message.eq(&result.message),
-    ))
+    .set((sync_resources::finished_at.eq(now), result))
     .execute(conn)
     .map(drop)
 }

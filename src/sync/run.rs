@@ -237,13 +237,11 @@ impl Progress for Quiet {
     fn end(&mut self, _: SyncResource) {}
 }
 
-/// Why a sync could not run at all or stopped on the database.
+/// Why a sync stopped: the database failed (Graph's failures are in the report).
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("database error: {0}")]
     Database(#[from] DbError),
-    #[error("{0}")]
-    Other(String),
 }
 
 /// Runs one sync. The caller holds the [`super::lock::SyncLock`].

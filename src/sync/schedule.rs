@@ -18,9 +18,6 @@ const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(30);
 /// What the Data sources page shows of the schedule.
 #[derive(Debug, Clone, Default)]
 pub struct ScheduleStatus {
-    /// The interval in force and where it comes from.
-    pub every: Option<Duration>,
-    pub every_set_by_admin: bool,
     pub running: bool,
     /// When the next scheduled sync is due.
     pub next_run: Option<NaiveDateTime>,
@@ -32,8 +29,6 @@ struct State {
     /// An administrator asked for a sync now.
     requested_by: Option<String>,
     next_run: Option<NaiveDateTime>,
-    every: Option<Duration>,
-    every_set_by_admin: bool,
 }
 
 /// The portal's syncs. Without a connection (`settings` is `None`) it
@@ -92,8 +87,6 @@ impl Scheduler {
     pub fn status(&self) -> ScheduleStatus {
         let state = self.state();
         ScheduleStatus {
-            every: state.every.or(self.every_flag),
-            every_set_by_admin: state.every_set_by_admin,
             running: state.running,
             next_run: state.next_run,
         }
@@ -125,7 +118,7 @@ impl Scheduler {
 
     fn run(&self) {
         loop {
-            let (every, set_by_admin) = match self.read_interval() {
+            let every = match self.read_interval() {
                 Ok(found) => found,
                 Err(e) => {
                     tracing::warn!("sync schedule: the database did not answer: {e}");
@@ -148,8 +141,6 @@ impl Scheduler {
             };
             let requested = {
                 let mut state = self.state();
-                state.every = every;
-                state.every_set_by_admin = set_by_admin;
                 state.next_run = due;
                 state.requested_by.clone()
             };
@@ -174,12 +165,14 @@ impl Scheduler {
         let _ = self.wake.wait_timeout(state, wait);
     }
 
-    fn read_interval(&self) -> anyhow::Result<(Option<Duration>, bool)> {
+    /// The interval in force: the one set on Admin › Data sources (0: off),
+    /// else `--sync-every`.
+    fn read_interval(&self) -> anyhow::Result<Option<Duration>> {
         let mut conn = self.pool.get()?;
         Ok(match syncs::sync_every_minutes(&mut conn)? {
-            Some(m) if m > 0 => (Some(Duration::minutes(m)), true),
-            Some(_) => (None, true),
-            None => (self.every_flag, false),
+            Some(m) if m > 0 => Some(Duration::minutes(m)),
+            Some(_) => None,
+            None => self.every_flag,
         })
     }
 
