@@ -64,37 +64,6 @@ pub enum Command {
     /// Write the stored data in the import format (CSV), e.g. to move a
     /// tenant from SQLite to PostgreSQL.
     Export(ExportArgs),
-    /// Measure the performance budgets (DESIGN.md section 7) on a database:
-    /// builds the reference data set in an empty one, serves it, prints one
-    /// table (budget beside measured) and exits 1 when a budget is missed.
-    Bench(BenchArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Users of the generated data set.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub users: u64,
-    /// Days of events of the generated data set.
-    #[arg(long, default_value_t = 30)]
-    pub days: u32,
-    /// Measure the data already in the database (generation is then not timed).
-    #[arg(long)]
-    pub reuse: bool,
-    /// Requests per page timing, after one warm-up.
-    #[arg(long, default_value_t = 101, value_parser = clap::value_parser!(u64).range(5..=10_000))]
-    pub samples: u64,
-    /// Concurrent connections of the load test.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1_000))]
-    pub connections: u64,
-    /// Seconds of the load test.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
-    pub load_seconds: u64,
-    /// Also time importing every event, exported in the import format, into a
-    /// new SQLite file with the same directory (about 5 more minutes and 10 GB
-    /// of temporary disk at the reference size).
-    #[arg(long)]
-    pub import: bool,
 }
 
 #[derive(Debug, Args)]
@@ -343,22 +312,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("created API key '{}' ({})", key.name, key.scopes_text());
             println!("{secret}");
             Ok(())
-        }
-        Command::Bench(args) => {
-            let options = crate::bench::BenchOptions {
-                users: args.users,
-                days: args.days,
-                reuse: args.reuse,
-                samples: args.samples as usize,
-                connections: args.connections as usize,
-                load_seconds: args.load_seconds,
-                import: args.import,
-            };
-            if crate::bench::run(&url, &cli.database_url, &options)? {
-                Ok(())
-            } else {
-                std::process::exit(1)
-            }
         }
         Command::Serve(args) => serve(url, args),
         Command::Import(args) => {

@@ -2,7 +2,6 @@
 //! register and use authentication methods for SSPR and MFA.
 
 pub mod accounts;
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -240,6 +240,7 @@ async fn bad_parameters(backend: Backend) {
 db_test!(bad_parameters_give_400, bad_parameters);
 
 async fn broad_search_paths(backend: Backend) {
+    use authinsights::db::cache::Counts;
     use authinsights::db::events::{event_page_with, EventCount};
     use authinsights::web::lists::events::parse_query;
     let (app, now) = spawn_with_events(backend).await;
@@ -252,8 +253,8 @@ async fn broad_search_paths(backend: Backend) {
         let q = parse_query(query, now).unwrap();
         let (by_user, walked) = app.with_conn(|conn| {
             (
-                event_page_with(conn, &q, 5_000).unwrap(),
-                event_page_with(conn, &q, 0).unwrap(),
+                event_page_with(conn, &Counts::uncached(), &q, 5_000).unwrap(),
+                event_page_with(conn, &Counts::uncached(), &q, 0).unwrap(),
             )
         });
         assert_eq!(

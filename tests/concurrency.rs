@@ -9,6 +9,9 @@
 //! afterwards everything maintained equals a recount from the rows: users
 //! per status combination, events and activities per hour and per day, and
 //! every user's verdict what the rules give for their stored methods.
+//!
+//! And the lists' counts, which each instance keeps per data version: a list
+//! read on one instance counts what the other instance has just written.
 
 #![allow(clippy::unwrap_used)]
 
@@ -459,4 +462,124 @@ async fn writers_on_two_instances(backend: Backend) {
 db_test!(
     writers_on_two_instances_leave_counts_equal_to_a_recount,
     writers_on_two_instances
+);
+
+/// The count of a list as the API gives it.
+async fn api_count(remote: &Remote, client: &reqwest::Client, path: &str) -> i64 {
+    let body: Value = remote.get_as(client, path).await.json().await.unwrap();
+    body["count"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{path}: {body}"))
+}
+
+/// Each instance keeps the counts its lists read per data version: a list
+/// read on one instance right after another instance wrote counts the new
+/// rows, on every list, with no wait.
+async fn lists_count_what_another_instance_just_wrote(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.with_conn(|conn| {
+        let options = DemoOptions {
+            users: USERS as u64,
+            days: 2,
+            seed: 5,
+            events_per_user_day: 0.5,
+            now: chrono::Utc::now().naive_utc(),
+        };
+        demo::generate(conn, &options, false).unwrap();
+    });
+    let users: Vec<String> = app.with_conn(|conn| {
+        db::schema::users::table
+            .select(db::schema::users::id)
+            .order(db::schema::users::id)
+            .load(conn)
+            .unwrap()
+    });
+    let key = app.with_conn(|conn| {
+        let now = chrono::Utc::now().naive_utc();
+        db::api_keys::create_key(conn, "sender", false, true, "test", now)
+            .unwrap()
+            .1
+    });
+    let reader = Remote::new(&app.address);
+    let writer = app.second_instance();
+    let client = app.client.clone();
+    let lists = [
+        "/api/v1/registrations",
+        "/api/v1/activity",
+        "/api/v1/activity?feature=registration&method=email",
+        "/api/v1/reports/registration-activity",
+        "/api/v1/reports/reset-activity",
+    ];
+    for round in 0..3 {
+        // Read twice, so the second answer comes from the instance's cache.
+        let mut before = Vec::new();
+        for path in lists {
+            api_count(&reader, &client, path).await;
+            before.push(api_count(&reader, &client, path).await);
+        }
+        // Four registrations with email and a reset, through the other instance.
+        let activities: Vec<Value> = (0..5)
+            .map(|i| {
+                activity(
+                    &format!("fresh-{round}-{i}"),
+                    &users[(round * 5 + i) % users.len()],
+                    "email",
+                    i == 4,
+                    i as i64 + 1,
+                )
+            })
+            .collect();
+        let sent = reqwest::Client::new()
+            .post(format!("{}/api/v1/events", writer.address))
+            .bearer_auth(&key)
+            .json(&json!({ "activities": activities }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 200);
+        // And a new user, through an upload on the other instance.
+        let page = writer
+            .get_as(&client, "/admin/imports")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", input_value(&page, "csrf"))
+            .text("kind", "users")
+            .part(
+                "files",
+                reqwest::multipart::Part::bytes(
+                    format!("id,display_name,user_principal_name\nfresh-user-{round},Fresh {round},fresh{round}@contoso.example\n")
+                        .into_bytes(),
+                )
+                .file_name("users.csv"),
+            );
+        let uploaded = client
+            .post(format!("{}/admin/imports", writer.address))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploaded.status(), 200);
+        let mut after = Vec::new();
+        for path in lists {
+            after.push(api_count(&reader, &client, path).await);
+        }
+        assert_eq!(
+            after,
+            [
+                before[0] + 1,
+                before[1] + 5,
+                before[2] + 4,
+                before[3] + 4,
+                before[4] + 1
+            ],
+            "round {round}: {lists:?}"
+        );
+    }
+}
+db_test!(
+    lists_count_what_another_instance_just_wrote_at_once,
+    lists_count_what_another_instance_just_wrote
 );

@@ -17,9 +17,10 @@ const LAYERS: [(&str, u8); 12] = [
     ("sync", 4),
     ("web", 5),
     ("startup", 6),
-    ("bench", 6),
     ("cli", 7),
     ("main", 8),
+    // The measuring binary beside the product (`src/bin/`).
+    ("bin", 9),
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -8,6 +8,7 @@ mod common;
 use authinsights::db::activities::{
     activity_export, activity_page, activity_page_with, ActivityQuery,
 };
+use authinsights::db::cache::Counts;
 use authinsights::db::events::{event_export, event_page, EventQuery};
 use authinsights::domain::filter::{
     ActivityFilter, EventFilter, PagePosition, PageSize, RangeChoice, TimeWindow,
@@ -482,6 +483,7 @@ async fn exports_cross_blocks(backend: Backend) {
         for f in &filters {
             let paged: Vec<String> = activity_page(
                 conn,
+                &Counts::uncached(),
                 &ActivityQuery {
                     filter: f.clone(),
                     size: PageSize::parse("size", Some("500")).unwrap(),
@@ -493,7 +495,7 @@ async fn exports_cross_blocks(backend: Backend) {
             .into_iter()
             .map(|r| r.activity.id)
             .collect();
-            let mut merger = activity_export(conn, f, 2).unwrap();
+            let mut merger = activity_export(conn, &Counts::uncached(), f, 2).unwrap();
             let mut exported = Vec::new();
             loop {
                 let keys = merger.next_keys(conn, 3).unwrap();
@@ -516,6 +518,7 @@ async fn exports_cross_blocks(backend: Backend) {
         };
         let paged: Vec<String> = event_page(
             conn,
+            &Counts::uncached(),
             &EventQuery {
                 filter: f.clone(),
                 size: PageSize::parse("size", Some("500")).unwrap(),
@@ -527,7 +530,7 @@ async fn exports_cross_blocks(backend: Backend) {
         .into_iter()
         .map(|r| r.id)
         .collect();
-        let mut merger = event_export(conn, &f, 1).unwrap();
+        let mut merger = event_export(conn, &Counts::uncached(), &f, 1).unwrap();
         let exported: Vec<String> = merger
             .next_keys(conn, 1000)
             .unwrap()
@@ -567,7 +570,7 @@ async fn broad_search_walks_to_the_same_rows(backend: Backend) {
                 position: PagePosition::First,
             };
             let mut ids = |limit| -> Vec<String> {
-                activity_page_with(conn, &query, limit)
+                activity_page_with(conn, &Counts::uncached(), &query, limit)
                     .unwrap()
                     .rows
                     .into_iter()

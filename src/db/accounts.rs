@@ -51,6 +51,17 @@ pub fn create_account(
     Ok(account)
 }
 
+/// Removes an account that never acted and its sessions: the temporary
+/// account of a measuring tool (the portal itself disables accounts instead,
+/// as its audit log names them).
+pub fn delete_unused_account(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    super::write(conn, |conn| {
+        diesel::delete(sessions::table.filter(sessions::account_id.eq(id))).execute(conn)?;
+        diesel::delete(accounts::table.find(id)).execute(conn)?;
+        Ok(())
+    })
+}
+
 pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Account>> {
     accounts::table
         .find(id)

@@ -16,6 +16,7 @@
 //! entered. A search that matches more users than [`SEARCH_USER_LIMIT`]
 //! walks the time index checking each activity's user, and is not counted.
 
+use super::cache::Counts;
 use super::counts::{window_spans, Rollup};
 use super::models::Activity;
 use super::schema::{activities, activity_counts, activity_counts_daily, users};
@@ -231,18 +232,23 @@ fn unknown_users_query<'a>(
     with_kind_conditions(q, conditions)
 }
 
-pub fn activity_page(conn: &mut DbConnection, q: &ActivityQuery) -> QueryResult<ActivityPage> {
-    activity_page_with(conn, q, SEARCH_USER_LIMIT)
+pub fn activity_page(
+    conn: &mut DbConnection,
+    counts: &Counts<'_>,
+    q: &ActivityQuery,
+) -> QueryResult<ActivityPage> {
+    activity_page_with(conn, counts, q, SEARCH_USER_LIMIT)
 }
 
 /// [`activity_page`] with the number of matched users above which a search
 /// is read by walking instead of by user (tests set it low to exercise both).
 pub fn activity_page_with(
     conn: &mut DbConnection,
+    counts: &Counts<'_>,
     q: &ActivityQuery,
     user_limit: usize,
 ) -> QueryResult<ActivityPage> {
-    let (sources, count) = plan(conn, &q.filter, user_limit)?;
+    let (sources, count) = plan(conn, counts, &q.filter, user_limit)?;
     let (rows, has_prev, has_next) = list_page(conn, sources, &q.position, q.size, load_rows)?;
     Ok(ActivityPage {
         rows,
@@ -256,23 +262,26 @@ pub fn activity_page_with(
 /// reads each stream `block` keys at a time ([`EXPORT_BLOCK`] in the portal).
 pub fn activity_export<'a>(
     conn: &mut DbConnection,
+    counts: &Counts<'_>,
     f: &'a ActivityFilter,
     block: i64,
 ) -> QueryResult<Merger<'a>> {
-    let (sources, _) = plan(conn, f, SEARCH_USER_LIMIT)?;
+    let (sources, _) = plan(conn, counts, f, SEARCH_USER_LIMIT)?;
     Ok(Merger::new(sources, block))
 }
 
 /// The ordered streams the filter is read from, and how many activities pass it.
 fn plan<'a>(
     conn: &mut DbConnection,
+    counts: &Counts<'_>,
     f: &'a ActivityFilter,
     user_limit: usize,
 ) -> QueryResult<(Vec<Source<'a>>, ActivityCount)> {
-    let all_kinds = activity_kinds(conn, f.feature.code(), f.window)?;
+    let all_kinds = counts.activity_kinds(conn, f.feature.code(), f.window)?;
     let total: i64 = all_kinds.iter().map(|k| k.count).sum();
     let kinds: Vec<ActivityKind> = all_kinds
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| f.admits(k.result, k.methods_mask))
         .collect();
     let admitted: i64 = kinds.iter().map(|k| k.count).sum();

@@ -10,6 +10,7 @@
 //! than [`SEARCH_USER_LIMIT`] walks the time index instead and cannot be
 //! counted exactly without scanning, which the page says.
 
+use super::cache::Counts;
 use super::counts::{
     add_activity_counts, add_event_counts, touch_data_changed, window_spans, ActivityBucket,
     EventBucket, Rollup,
@@ -232,18 +233,23 @@ pub struct EventQuery {
     pub position: PagePosition,
 }
 
-pub fn event_page(conn: &mut DbConnection, q: &EventQuery) -> QueryResult<EventPage> {
-    event_page_with(conn, q, SEARCH_USER_LIMIT)
+pub fn event_page(
+    conn: &mut DbConnection,
+    counts: &Counts<'_>,
+    q: &EventQuery,
+) -> QueryResult<EventPage> {
+    event_page_with(conn, counts, q, SEARCH_USER_LIMIT)
 }
 
 /// [`event_page`] with the number of matched users above which a search is
 /// read by walking instead of by user (tests set it low to exercise both).
 pub fn event_page_with(
     conn: &mut DbConnection,
+    counts: &Counts<'_>,
     q: &EventQuery,
     user_limit: usize,
 ) -> QueryResult<EventPage> {
-    let (sources, count) = plan(conn, &q.filter, user_limit)?;
+    let (sources, count) = plan(conn, counts, &q.filter, user_limit)?;
     let (rows, has_prev, has_next) = list_page(conn, sources, &q.position, q.size, load_rows)?;
     Ok(EventPage {
         rows,
@@ -257,23 +263,26 @@ pub fn event_page_with(
 /// reads each stream `block` keys at a time ([`EXPORT_BLOCK`] in the portal).
 pub fn event_export<'a>(
     conn: &mut DbConnection,
+    counts: &Counts<'_>,
     f: &'a EventFilter,
     block: i64,
 ) -> QueryResult<Merger<'a>> {
-    let (sources, _) = plan(conn, f, SEARCH_USER_LIMIT)?;
+    let (sources, _) = plan(conn, counts, f, SEARCH_USER_LIMIT)?;
     Ok(Merger::new(sources, block))
 }
 
 /// The ordered streams the filter is read from, and how many events pass it.
 fn plan<'a>(
     conn: &mut DbConnection,
+    counts: &Counts<'_>,
     f: &'a EventFilter,
     user_limit: usize,
 ) -> QueryResult<(Vec<Source<'a>>, EventCount)> {
-    let all_kinds = kind_counts(conn, f.window)?;
+    let all_kinds = counts.event_kinds(conn, f.window)?;
     let total: i64 = all_kinds.iter().map(|k| k.count).sum();
     let kinds: Vec<KindCount> = all_kinds
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| f.admits_kind(k.feature, k.method, k.success))
         .collect();
     let admitted: i64 = kinds.iter().map(|k| k.count).sum();
@@ -294,10 +303,17 @@ fn plan<'a>(
     let count = match &f.search {
         None => {
             let in_directory = f.in_directory == Tristate::Yes;
-            for k in kinds {
+            if !in_directory && kinds.len() > 1 && kinds.len() == all_kinds.len() {
+                // Every kind: one walk of the time index, not a stream per kind.
                 sources.push(Box::new(move |conn, keyset, limit| {
-                    kind_stream(conn, f.window, &k, in_directory, keyset, limit)
+                    time_stream(conn, f.window, keyset, limit)
                 }));
+            } else {
+                for k in kinds {
+                    sources.push(Box::new(move |conn, keyset, limit| {
+                        kind_stream(conn, f.window, &k, in_directory, keyset, limit)
+                    }));
+                }
             }
             if in_directory && admitted > 0 {
                 EventCount::Exact(admitted - outside_count(conn, f)?)
@@ -401,6 +417,19 @@ fn outside_stream(
 ) -> QueryResult<Vec<(NaiveDateTime, String)>> {
     let q = outside_events(f).select((method_events::occurred_at, method_events::id));
     window_and_keyset!(q, method_events, f.window, keyset, limit).load(conn)
+}
+
+/// Every event in the window, from the time index.
+fn time_stream(
+    conn: &mut DbConnection,
+    window: TimeWindow,
+    keyset: &Keyset,
+    limit: i64,
+) -> QueryResult<Vec<(NaiveDateTime, String)>> {
+    let q = method_events::table
+        .select((method_events::occurred_at, method_events::id))
+        .into_boxed::<Db>();
+    window_and_keyset!(q, method_events, window, keyset, limit).load(conn)
 }
 
 fn kind_stream(

@@ -14,6 +14,7 @@ pub mod activities;
 pub mod api_keys;
 pub mod audit;
 pub mod bulk;
+pub mod cache;
 pub mod counts;
 pub mod directory;
 pub mod dump;

@@ -14,7 +14,7 @@
 //! covering index and paged in memory, more walk the ordered index checking
 //! each row's text.
 
-use super::counts::status_count_rows;
+use super::cache::Counts;
 use super::models::ListUser;
 use super::schema::users;
 use super::search::{self, count_matches};
@@ -90,31 +90,28 @@ fn sort_value(user: &ListUser, sort: Sort) -> &str {
 /// The packed status keys the filter admits, and how many users have them.
 fn admitted_keys(
     conn: &mut DbConnection,
+    counts: &Counts<'_>,
     filter: &RegistrationFilter,
 ) -> QueryResult<(Vec<i64>, i64, i64)> {
     let mut keys = Vec::new();
     let (mut admitted, mut total) = (0, 0);
-    for row in status_count_rows(conn)? {
-        total += row.user_count;
-        let key = row.key();
-        if filter.admits(&key) {
-            keys.push(key.pack());
-            admitted += row.user_count;
+    for row in counts.status_rows(conn)?.iter() {
+        total += row.users;
+        if filter.admits(&row.key) {
+            keys.push(row.packed);
+            admitted += row.users;
         }
     }
     Ok((keys, admitted, total))
 }
 
-/// One page of users.
+/// One page of users, counted from `counts`.
 pub fn registration_page(
     conn: &mut DbConnection,
+    counts: &Counts<'_>,
     q: &RegistrationQuery,
 ) -> QueryResult<RegistrationPage> {
-    users_page(conn, q)
-}
-
-fn users_page(conn: &mut DbConnection, q: &RegistrationQuery) -> QueryResult<RegistrationPage> {
-    let (keys, admitted, total) = admitted_keys(conn, &q.filter)?;
+    let (keys, admitted, total) = admitted_keys(conn, counts, &q.filter)?;
     if admitted == 0 {
         return Ok(RegistrationPage::default());
     }

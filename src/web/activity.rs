@@ -8,7 +8,6 @@ use super::layout::Layout;
 use super::lists::events::{filter_pairs, list_href, outside_user_href, parse_query, PATH};
 use super::lists::RETENTION_DAYS;
 use super::{html, thousands, user_href, AppState};
-use crate::db::counts::data_changed_at;
 use crate::db::events::{
     event_export, event_page, load_rows, EventCount, EventPage, EventQuery, EventRow,
 };
@@ -212,8 +211,12 @@ pub async fn activity(
     let now = Utc::now().naive_utc();
     let query = parse_query(req.query_string(), now).map_err(|e| e.on_page(PATH))?;
     let q = query.clone();
+    let cache = state.counts.clone();
     let (page, refreshed) = state
-        .db(move |conn| Ok((event_page(conn, &q)?, data_changed_at(conn)?)))
+        .db(move |conn| {
+            let counts = cache.read(conn)?;
+            Ok((event_page(conn, &counts, &q)?, counts.refreshed))
+        })
         .await?;
     let layout = Layout::page("Reset details", "activity")
         .signed(&viewer)
@@ -226,8 +229,10 @@ pub async fn activity_csv(state: web::Data<AppState>, req: HttpRequest) -> AppRe
     let now = Utc::now().naive_utc();
     let query = parse_query(req.query_string(), now).map_err(|e| e.on_page(PATH))?;
     let name = file_name("reset-details", now.date());
+    let cache = state.counts.clone();
     Ok(download(&state, name, &COLUMNS, move |conn, sink| {
-        let mut keys = event_export(conn, &query.filter, EXPORT_BLOCK)?;
+        let counts = cache.read(conn)?;
+        let mut keys = event_export(conn, &counts, &query.filter, EXPORT_BLOCK)?;
         loop {
             let block = keys.next_keys(conn, BLOCK_ROWS)?;
             if block.is_empty() {

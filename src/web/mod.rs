@@ -37,6 +37,8 @@ pub struct AppState {
     /// The overview's figures while the data is unchanged (checked against
     /// the database's data version on every request).
     pub figures: Arc<figures::FiguresCache>,
+    /// The counts the lists read besides their rows, per data version.
+    pub counts: Arc<crate::db::cache::CountCache>,
     /// Places for CSV downloads streaming at once: their share of the pool.
     pub downloads: Arc<tokio::sync::Semaphore>,
     /// The Graph connector's schedule and Sync now (none: not connected).
@@ -51,6 +53,7 @@ impl AppState {
             backend,
             settings: Arc::new(settings),
             figures: Default::default(),
+            counts: Default::default(),
             downloads: Arc::new(tokio::sync::Semaphore::new(downloads)),
             sync: None,
         }

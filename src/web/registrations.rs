@@ -11,7 +11,6 @@ use super::lists::registrations::{
     STATED_FILTERS, STATUS_FILTERS,
 };
 use super::{html, thousands, user_href, AppState};
-use crate::db::counts::data_changed_at;
 use crate::db::models::ListUser;
 use crate::db::registrations::{registration_page, RegistrationPage, RegistrationQuery};
 use crate::domain::filter::{
@@ -286,8 +285,12 @@ pub async fn registrations(
 ) -> AppResult<HttpResponse> {
     let query = parse_query(req.query_string()).map_err(|e| e.on_page(PATH))?;
     let q = query.clone();
+    let cache = state.counts.clone();
     let (page, refreshed) = state
-        .db(move |conn| Ok((registration_page(conn, &q)?, data_changed_at(conn)?)))
+        .db(move |conn| {
+            let counts = cache.read(conn)?;
+            Ok((registration_page(conn, &counts, &q)?, counts.refreshed))
+        })
         .await?;
     let layout = Layout::page("Registration details", "registrations")
         .signed(&viewer)
@@ -302,14 +305,16 @@ pub async fn registrations_csv(
 ) -> AppResult<HttpResponse> {
     let query = parse_query(req.query_string()).map_err(|e| e.on_page(PATH))?;
     let name = file_name("registration-details", Utc::now().date_naive());
+    let cache = state.counts.clone();
     Ok(download(&state, name, &COLUMNS, move |conn, sink| {
+        let counts = cache.read(conn)?;
         let mut q = RegistrationQuery {
             size: PageSize::EXPORT,
             position: PagePosition::First,
             ..query
         };
         loop {
-            let page = registration_page(conn, &q)?;
+            let page = registration_page(conn, &counts, &q)?;
             for u in &page.users {
                 sink.row(Row::new(u).cells())?;
             }

@@ -14,7 +14,7 @@ use crate::db::activities::{
     activity_export, activity_page, load_rows, ActivityCount, ActivityPage, ActivityQuery,
     ActivityRow,
 };
-use crate::db::counts::data_changed_at;
+use crate::db::cache::CountCache;
 use crate::db::timeline::EXPORT_BLOCK;
 use crate::domain::filter::{ActivityFilter, PageSize};
 use crate::domain::{ActivityResult, Details, MethodSet, PolicyMethod};
@@ -202,8 +202,12 @@ async fn show(
     let path = report.path();
     let query = parse_query(report, req.query_string(), now).map_err(|e| e.on_page(path))?;
     let q = query.clone();
+    let cache = state.counts.clone();
     let (page, refreshed) = state
-        .db(move |conn| Ok((activity_page(conn, &q)?, data_changed_at(conn)?)))
+        .db(move |conn| {
+            let counts = cache.read(conn)?;
+            Ok((activity_page(conn, &counts, &q)?, counts.refreshed))
+        })
         .await?;
     let layout = Layout::page(report.title(), report.slug())
         .signed(&viewer)
@@ -220,11 +224,12 @@ async fn csv(
     let path = report.path();
     let query = parse_query(report, req.query_string(), now).map_err(|e| e.on_page(path))?;
     let name = file_name(report.slug(), now.date());
+    let cache = state.counts.clone();
     Ok(download(
         &state,
         name,
         report.columns(),
-        move |conn, sink| write_rows(report, conn, &query.filter, sink),
+        move |conn, sink| write_rows(report, conn, &cache, &query.filter, sink),
     ))
 }
 
@@ -232,10 +237,12 @@ async fn csv(
 fn write_rows(
     report: Report,
     conn: &mut crate::db::DbConnection,
+    cache: &CountCache,
     f: &ActivityFilter,
     sink: &mut Sink,
 ) -> Result<(), ExportError> {
-    let mut keys = activity_export(conn, f, EXPORT_BLOCK)?;
+    let counts = cache.read(conn)?;
+    let mut keys = activity_export(conn, &counts, f, EXPORT_BLOCK)?;
     loop {
         let block = keys.next_keys(conn, super::export::BLOCK_ROWS)?;
         if block.is_empty() {

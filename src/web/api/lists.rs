@@ -347,8 +347,12 @@ pub async fn registration_details(
 ) -> ApiResult<HttpResponse> {
     let q = registrations::parse_query(req.query_string())?;
     let query = q.clone();
+    let cache = state.counts.clone();
     let page = state
-        .db(move |conn| Ok(registration_page(conn, &query)?))
+        .db(move |conn| {
+            let counts = cache.read(conn)?;
+            Ok(registration_page(conn, &counts, &query)?)
+        })
         .await?;
     let cursor = page
         .users
@@ -387,7 +391,13 @@ pub async fn reset_details(
     let now = Utc::now().naive_utc();
     let q = events::parse_query(req.query_string(), now)?;
     let query = q.clone();
-    let page = state.db(move |conn| Ok(event_page(conn, &query)?)).await?;
+    let cache = state.counts.clone();
+    let page = state
+        .db(move |conn| {
+            let counts = cache.read(conn)?;
+            Ok(event_page(conn, &counts, &query)?)
+        })
+        .await?;
     let value = page
         .rows
         .iter()
@@ -420,8 +430,12 @@ async fn report(
     let now = Utc::now().naive_utc();
     let q = reports::parse_query(report, req.query_string(), now)?;
     let query = q.clone();
+    let cache = state.counts.clone();
     let page = state
-        .db(move |conn| Ok(activity_page(conn, &query)?))
+        .db(move |conn| {
+            let counts = cache.read(conn)?;
+            Ok(activity_page(conn, &counts, &query)?)
+        })
         .await?;
     let value = page
         .rows
