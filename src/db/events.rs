@@ -341,13 +341,17 @@ fn plan<'a>(
                         search_walk(conn, f, search, keyset, limit)
                     }));
                 } else {
-                    // A rare kind of event: one stream per kind, each
-                    // checking the user of every event it passes.
-                    for k in kinds {
-                        sources.push(Box::new(move |conn, keyset, limit| {
-                            kind_search_stream(conn, f.window, &k, search, keyset, limit)
-                        }));
-                    }
+                    // Rare kinds of event: their streams read side by side,
+                    // a slice of time at a time, checking the user of each
+                    // event, until the slices hold a page of matches.
+                    let directory_users: i64 =
+                        counts.status_rows(conn)?.iter().map(|r| r.users).sum();
+                    let expected = admitted as f64 * users as f64 / directory_users.max(1) as f64;
+                    sources.push(Box::new(move |conn, keyset, limit| {
+                        sliced_search_stream(
+                            conn, f.window, &kinds, search, expected, keyset, limit,
+                        )
+                    }));
                 }
                 let cap = super::search::count_cap(conn, search);
                 EventCount::SearchTooBroad { users, cap }
@@ -379,9 +383,13 @@ define_sql_function! {
 }
 
 /// The events of users not in the directory that pass the filter (the
-/// search looks in the names the events carry).
-fn outside_events<'a>(f: &EventFilter) -> method_events::BoxedQuery<'a, Db> {
-    let mut q = with_kind_filter(
+/// search looks in the names the events carry). They are few and have an
+/// index of their own, which SQLite's planner is kept to by wrapping the
+/// kind columns (with an equality on all three it would otherwise read
+/// every event of the kind).
+fn outside_events<'a>(conn: &DbConnection, f: &EventFilter) -> method_events::BoxedQuery<'a, Db> {
+    let mut q = unindexed_kind_filter(
+        conn,
         method_events::table
             .filter(method_events::user_principal_name.is_not_null())
             .into_boxed(),
@@ -402,7 +410,7 @@ fn outside_events<'a>(f: &EventFilter) -> method_events::BoxedQuery<'a, Db> {
 }
 
 fn outside_count(conn: &mut DbConnection, f: &EventFilter) -> QueryResult<i64> {
-    let mut q = outside_events(f).filter(method_events::occurred_at.ge(f.window.start));
+    let mut q = outside_events(conn, f).filter(method_events::occurred_at.ge(f.window.start));
     if let Some(end) = f.window.end {
         q = q.filter(method_events::occurred_at.lt(end));
     }
@@ -415,7 +423,7 @@ fn outside_stream(
     keyset: &Keyset,
     limit: i64,
 ) -> QueryResult<Vec<(NaiveDateTime, String)>> {
-    let q = outside_events(f).select((method_events::occurred_at, method_events::id));
+    let q = outside_events(conn, f).select((method_events::occurred_at, method_events::id));
     window_and_keyset!(q, method_events, f.window, keyset, limit).load(conn)
 }
 
@@ -450,6 +458,28 @@ fn kind_stream(
         q = q.filter(method_events::user_principal_name.is_null());
     }
     window_and_keyset!(q, method_events, window, keyset, limit).load(conn)
+}
+
+/// [`with_kind_filter`] that keeps SQLite's planner off the kind index
+/// (`+feature`), for a walk of another index in its order.
+fn unindexed_kind_filter<'a>(
+    conn: &DbConnection,
+    mut q: method_events::BoxedQuery<'a, Db>,
+    f: &EventFilter,
+) -> method_events::BoxedQuery<'a, Db> {
+    if !matches!(conn, DbConnection::Sqlite(_)) {
+        return with_kind_filter(q, f);
+    }
+    if let Some(feature) = f.feature {
+        q = q.filter(sql::<Integer>("+method_events.feature").eq(feature.code()));
+    }
+    if let Some(method) = f.method {
+        q = q.filter(sql::<Integer>("+method_events.method").eq(method.code()));
+    }
+    if let Some(outcome) = f.outcome {
+        q = q.filter(sql::<Bool>("+method_events.success").eq(outcome.is_success()));
+    }
+    q
 }
 
 fn with_kind_filter<'a>(
@@ -501,42 +531,121 @@ fn search_walk(
     keyset: &Keyset,
     limit: i64,
 ) -> QueryResult<Vec<(NaiveDateTime, String)>> {
-    let mut q = method_events::table
+    let q = method_events::table
         .into_boxed()
         .filter(super::search::event_user_condition(conn, search));
-    if matches!(conn, DbConnection::Sqlite(_)) {
-        if let Some(feature) = f.feature {
-            q = q.filter(sql::<Integer>("+method_events.feature").eq(feature.code()));
-        }
-        if let Some(method) = f.method {
-            q = q.filter(sql::<Integer>("+method_events.method").eq(method.code()));
-        }
-        if let Some(outcome) = f.outcome {
-            q = q.filter(sql::<Bool>("+method_events.success").eq(outcome.is_success()));
-        }
-    } else {
-        q = with_kind_filter(q, f);
-    }
-    let q = q.select((method_events::occurred_at, method_events::id));
+    let q =
+        unindexed_kind_filter(conn, q, f).select((method_events::occurred_at, method_events::id));
     window_and_keyset!(q, method_events, f.window, keyset, limit).load(conn)
 }
 
-fn kind_search_stream(
+/// The events of `kinds` whose user the search matches, up to `limit` past
+/// the keyset. Reading each kind's stream to `limit` matches would check
+/// about `limit / share` events per kind; the streams are read side by side
+/// instead, one slice of time at a time (each slice sized from the matches
+/// `expected` in the window, the next one twice as long), until the slices
+/// read hold `limit` matches: every event before the last slice's far edge
+/// has then been seen, so the first `limit` in reading order are the page.
+fn sliced_search_stream(
     conn: &mut DbConnection,
     window: TimeWindow,
-    k: &KindCount,
+    kinds: &[KindCount],
     search: &Search,
+    expected: f64,
     keyset: &Keyset,
     limit: i64,
 ) -> QueryResult<Vec<(NaiveDateTime, String)>> {
-    let q = method_events::table
-        .filter(method_events::feature.eq(k.feature.code()))
-        .filter(method_events::method.eq(k.method.code()))
-        .filter(method_events::success.eq(k.success))
-        .into_boxed::<Db>()
-        .filter(super::search::event_user_condition(conn, search))
-        .select((method_events::occurred_at, method_events::id));
-    window_and_keyset!(q, method_events, window, keyset, limit).load(conn)
+    let of_kind = |k: &KindCount| {
+        method_events::table
+            .filter(method_events::feature.eq(k.feature.code()))
+            .filter(method_events::method.eq(k.method.code()))
+            .filter(method_events::success.eq(k.success))
+            .into_boxed::<Db>()
+    };
+    // The newest and oldest events of these kinds in the window bound the
+    // walk (a MIN or a MAX alone is one seek in the kind index; both in one
+    // query would read the whole range).
+    let (mut newest, mut oldest): (Option<NaiveDateTime>, Option<NaiveDateTime>) = (None, None);
+    for k in kinds {
+        let in_window = || {
+            let mut q = of_kind(k).filter(method_events::occurred_at.ge(window.start));
+            if let Some(end) = window.end {
+                q = q.filter(method_events::occurred_at.lt(end));
+            }
+            q
+        };
+        let first: Option<NaiveDateTime> = in_window()
+            .select(diesel::dsl::min(method_events::occurred_at))
+            .first(conn)?;
+        let last: Option<NaiveDateTime> = in_window()
+            .select(diesel::dsl::max(method_events::occurred_at))
+            .first(conn)?;
+        oldest = oldest.into_iter().chain(first).min();
+        newest = newest.into_iter().chain(last).max();
+    }
+    let (Some(oldest), Some(newest)) = (oldest, newest) else {
+        return Ok(Vec::new());
+    };
+    let backwards = keyset.backwards_in_time;
+    let mut edge = match &keyset.at {
+        Some((t, _)) => *t,
+        None if backwards => newest,
+        None => oldest,
+    };
+    let length = (newest - oldest).num_milliseconds().max(1) as f64;
+    let share = (2.0 * limit as f64 / expected.max(1.0)).min(1.0);
+    let mut span = chrono::Duration::milliseconds((length * share).max(60_000.0) as i64);
+    let mut found: Vec<(NaiveDateTime, String)> = Vec::new();
+    let mut first = true;
+    loop {
+        // The slice: from the edge (inclusive the first time, where the
+        // keyset decides the ties) a span further in the reading direction.
+        let far = if backwards { edge - span } else { edge + span };
+        for k in kinds {
+            let mut q = of_kind(k).filter(super::search::event_user_condition(conn, search));
+            q = if backwards {
+                let q = q.filter(method_events::occurred_at.ge(far));
+                if first {
+                    q
+                } else {
+                    q.filter(method_events::occurred_at.lt(edge))
+                }
+            } else {
+                let q = q.filter(method_events::occurred_at.lt(far));
+                if first {
+                    q
+                } else {
+                    q.filter(method_events::occurred_at.ge(edge))
+                }
+            };
+            let q = q.select((method_events::occurred_at, method_events::id));
+            found.extend(
+                window_and_keyset!(q, method_events, window, keyset, limit).load::<(
+                    NaiveDateTime,
+                    String,
+                )>(
+                    conn
+                )?,
+            );
+        }
+        first = false;
+        let done = if backwards {
+            far <= oldest
+        } else {
+            far > newest
+        };
+        if found.len() as i64 >= limit || done {
+            break;
+        }
+        edge = far;
+        span = span * 2;
+    }
+    found.sort_unstable();
+    if backwards {
+        found.reverse();
+    }
+    found.truncate(limit as usize);
+    Ok(found)
 }
 
 fn matching_user_ids(conn: &mut DbConnection, search: &Search) -> QueryResult<Vec<String>> {

@@ -290,6 +290,10 @@ const PATHS: &[(&str, &str)] = &[
     ("search", "/activity?q=zoe.jensen720"),
     ("search", "/activity?q=smith"),
     ("search", "/activity?q=smith&method=office_call"),
+    (
+        "search",
+        "/activity?q=smith&feature=reset&method=email&status=success",
+    ),
     ("search", "/activity?q=contoso"),
     ("list", "/reports/registration-activity"),
     ("list", "/reports/registration-activity?range=24h"),
