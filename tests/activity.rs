@@ -271,3 +271,67 @@ async fn broad_search_paths(backend: Backend) {
     }
 }
 db_test!(broad_searches_walk_to_the_same_rows, broad_search_paths);
+
+/// A broad search of a rare kind of event reads the kinds' streams side by
+/// side, a slice of time at a time: paged to the end and back by cursor, it
+/// gives the pages reading by user gives.
+async fn broad_search_of_rare_kinds(backend: Backend) {
+    use authinsights::db::cache::Counts;
+    use authinsights::db::events::{event_page_with, EventPage, EventQuery};
+    use authinsights::domain::filter::PagePosition;
+    use authinsights::ingest::demo::{self, DemoOptions};
+    use authinsights::web::lists::events::parse_query;
+    let app = TestApp::spawn(backend).await;
+    let now = Utc::now().naive_utc();
+    app.with_conn(|conn| {
+        let options = DemoOptions {
+            users: 300,
+            days: 3,
+            seed: 11,
+            events_per_user_day: 3.0,
+            now,
+        };
+        demo::generate(conn, &options, false).unwrap();
+    });
+    for query in [
+        "q=an&method=office_call&size=7",
+        "q=an&feature=reset&method=mobile_call&status=failure&size=2",
+        // Nearly every user: slices of a few events each, most too short
+        // for a page, so the walk widens them until one is found.
+        "q=.&feature=reset&method=mobile_call&status=failure&size=1",
+    ] {
+        let mut q = parse_query(query, now).unwrap();
+        let page = |q: &EventQuery, limit| {
+            app.with_conn(|conn| event_page_with(conn, &Counts::uncached(), q, limit).unwrap())
+        };
+        let mut forward = Vec::new();
+        loop {
+            let (by_user, walked) = (page(&q, 5_000), page(&q, 0));
+            assert_eq!(walked.rows, by_user.rows, "{query}, page {}", forward.len());
+            assert_eq!(
+                (walked.has_prev, walked.has_next),
+                (by_user.has_prev, by_user.has_next),
+                "{query}, page {}",
+                forward.len()
+            );
+            forward.push(by_user.rows.clone());
+            if !by_user.has_next {
+                break;
+            }
+            q.position = PagePosition::After(EventPage::cursor(by_user.rows.last().unwrap()));
+        }
+        assert!(forward.len() > 2, "{query}: {} pages", forward.len());
+        // Back from the last page, one page at a time.
+        for back in (0..forward.len() - 1).rev() {
+            let first_shown = &forward[back + 1][0];
+            q.position = PagePosition::Before(EventPage::cursor(first_shown));
+            let (by_user, walked) = (page(&q, 5_000), page(&q, 0));
+            assert_eq!(walked.rows, forward[back], "{query}, back to page {back}");
+            assert_eq!(by_user.rows, forward[back], "{query}, back to page {back}");
+        }
+    }
+}
+db_test!(
+    broad_searches_of_rare_kinds_page_like_reading_by_user,
+    broad_search_of_rare_kinds
+);
