@@ -86,10 +86,15 @@ impl Row {
     }
 
     fn new(u: &ListUser) -> Row {
+        Row::of(u, Some(user_href(&u.id)))
+    }
+
+    /// The row of a user; `href` none for a download, which has no links.
+    fn of(u: &ListUser, href: Option<String>) -> Row {
         let key = u.key();
         let methods = u.methods();
         Row {
-            href: user_href(&u.id),
+            href: href.unwrap_or_default(),
             name: u.display_name.clone(),
             user_name: u.user_principal_name.clone(),
             registered: yes_no(key.status.registered),
@@ -316,7 +321,7 @@ pub async fn registrations_csv(
         loop {
             let page = registration_page(conn, &counts, &q)?;
             for u in &page.users {
-                sink.row(Row::new(u).cells())?;
+                sink.row(Row::of(u, None).cells())?;
             }
             match page.users.last() {
                 Some(last) if page.has_next => {
