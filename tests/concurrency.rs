@@ -285,32 +285,35 @@ async fn graph_writer(remote: Remote, client: reqwest::Client, users: Vec<String
     ]
 }
 
-async fn writers_on_two_instances(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+/// A demo tenant of [`USERS`] users (generated with `seed`), their ids in
+/// order, and an ingest key.
+fn tenant_with_ingest_key(app: &TestApp, seed: u64) -> (Vec<String>, String) {
     app.with_conn(|conn| {
         let options = DemoOptions {
             users: USERS as u64,
             days: 2,
-            seed: 3,
+            seed,
             events_per_user_day: 0.5,
             now: chrono::Utc::now().naive_utc(),
         };
         demo::generate(conn, &options, false).unwrap();
-    });
-    let users: Vec<String> = app.with_conn(|conn| {
-        db::schema::users::table
+        let users: Vec<String> = db::schema::users::table
             .select(db::schema::users::id)
             .order(db::schema::users::id)
             .load(conn)
-            .unwrap()
-    });
-    assert_eq!(users.len(), USERS);
-    let key = app.with_conn(|conn| {
+            .unwrap();
+        assert_eq!(users.len(), USERS);
         let now = chrono::Utc::now().naive_utc();
-        db::api_keys::create_key(conn, "sender", false, true, "test", now)
+        let key = db::api_keys::create_key(conn, "sender", false, true, "test", now)
             .unwrap()
-            .1
-    });
+            .1;
+        (users, key)
+    })
+}
+
+async fn writers_on_two_instances(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (users, key) = tenant_with_ingest_key(&app, 3);
     let first = Remote::new(&app.address);
     let second = app.second_instance();
     let instance = |i: usize| {
@@ -477,29 +480,7 @@ async fn api_count(remote: &Remote, client: &reqwest::Client, path: &str) -> i64
 /// rows, on every list, with no wait.
 async fn lists_count_what_another_instance_just_wrote(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.with_conn(|conn| {
-        let options = DemoOptions {
-            users: USERS as u64,
-            days: 2,
-            seed: 5,
-            events_per_user_day: 0.5,
-            now: chrono::Utc::now().naive_utc(),
-        };
-        demo::generate(conn, &options, false).unwrap();
-    });
-    let users: Vec<String> = app.with_conn(|conn| {
-        db::schema::users::table
-            .select(db::schema::users::id)
-            .order(db::schema::users::id)
-            .load(conn)
-            .unwrap()
-    });
-    let key = app.with_conn(|conn| {
-        let now = chrono::Utc::now().naive_utc();
-        db::api_keys::create_key(conn, "sender", false, true, "test", now)
-            .unwrap()
-            .1
-    });
+    let (users, key) = tenant_with_ingest_key(&app, 5);
     let reader = Remote::new(&app.address);
     let writer = app.second_instance();
     let client = app.client.clone();
