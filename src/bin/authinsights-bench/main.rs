@@ -551,15 +551,21 @@ fn child(raw_url: &str, args: &[&str]) -> anyhow::Result<(f64, f64)> {
 
 /// Times `import activities` of every activity and method event of the
 /// bench's data set, exported in the import format, into a new SQLite file
-/// holding the same directory (the same demo seed) and no events.
-fn time_import(raw_url: &str, opts: &Options, events: i64) -> anyhow::Result<Vec<Line>> {
+/// holding the same directory (the demo's default seed, `users` users) and
+/// no events.
+fn time_import(
+    raw_url: &str,
+    opts: &Options,
+    users: u64,
+    events: i64,
+) -> anyhow::Result<Vec<Line>> {
     let dir = tempfile::tempdir().context("a folder for the import")?;
     let file = dir.path().join("activities.csv");
     let file = file.to_str().context("a UTF-8 temp path")?;
     eprintln!("bench: exporting the activities for the import");
     child(raw_url, &["export", "activities", file])?;
     let target = format!("sqlite://{}", dir.path().join("import.db").display());
-    let (users, days) = (opts.users.to_string(), opts.days.to_string());
+    let (users, days) = (users.to_string(), opts.days.to_string());
     eprintln!("bench: the same directory with no events, then the import");
     child(
         &target,
@@ -757,7 +763,8 @@ fn run(opts: &Options) -> anyhow::Result<bool> {
     drop(account);
     if opts.import {
         if sqlite {
-            lines.extend(time_import(raw_url, opts, events)?);
+            // The users the database holds (with --reuse, not --users).
+            lines.extend(time_import(raw_url, opts, totals.users as u64, events)?);
         } else {
             lines.push(Line::new(
                 "import of the events",
