@@ -160,29 +160,42 @@ async fn import_writer(remote: Remote, client: reqwest::Client, users: Vec<Strin
                 .to_string()
             })
             .collect();
-        let page = remote
-            .get_as(&client, "/admin/imports")
-            .await
-            .text()
-            .await
-            .unwrap();
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", input_value(&page, "csrf"))
-            .text("kind", "activities")
-            .part(
-                "files",
-                reqwest::multipart::Part::bytes(lines.join("\n").into_bytes())
-                    .file_name(format!("activities-{round}.jsonl")),
-            );
-        let response = client
-            .post(format!("{}/admin/imports", remote.address))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        statuses.push(response.status().as_u16());
+        let file = format!("activities-{round}.jsonl");
+        let status = upload(&remote, &client, "activities", &file, lines.join("\n")).await;
+        statuses.push(status);
     }
     statuses
+}
+
+/// Uploads one file of `kind` through Admin › Imports; the answer's status.
+async fn upload(
+    remote: &Remote,
+    client: &reqwest::Client,
+    kind: &'static str,
+    file: &str,
+    text: String,
+) -> u16 {
+    let page = remote
+        .get_as(client, "/admin/imports")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", input_value(&page, "csrf"))
+        .text("kind", kind)
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(text.into_bytes()).file_name(file.to_string()),
+        );
+    client
+        .post(format!("{}/admin/imports", remote.address))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// Uploads one Graph export file.
@@ -519,30 +532,13 @@ async fn lists_count_what_another_instance_just_wrote(backend: Backend) {
             .unwrap();
         assert_eq!(sent.status(), 200);
         // And a new user, through an upload on the other instance.
-        let page = writer
-            .get_as(&client, "/admin/imports")
-            .await
-            .text()
-            .await
-            .unwrap();
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", input_value(&page, "csrf"))
-            .text("kind", "users")
-            .part(
-                "files",
-                reqwest::multipart::Part::bytes(
-                    format!("id,display_name,user_principal_name\nfresh-user-{round},Fresh {round},fresh{round}@contoso.example\n")
-                        .into_bytes(),
-                )
-                .file_name("users.csv"),
-            );
-        let uploaded = client
-            .post(format!("{}/admin/imports", writer.address))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(uploaded.status(), 200);
+        let users_csv = format!(
+            "id,display_name,user_principal_name\nfresh-user-{round},Fresh {round},fresh{round}@contoso.example\n"
+        );
+        assert_eq!(
+            upload(&writer, &client, "users", "users.csv", users_csv).await,
+            200
+        );
         let mut after = Vec::new();
         for path in lists {
             after.push(api_count(&reader, &client, path).await);
