@@ -188,7 +188,7 @@ fn user_condition(
     search: &Search,
 ) -> Box<dyn BoxableExpression<activities::table, Db, SqlType = Bool>> {
     let users = match conn {
-        DbConnection::Sqlite(_) => "users INDEXED BY users_by_id_search",
+        DbConnection::Sqlite(_) => "users INDEXED BY users_by_id_names",
         DbConnection::Postgresql(_) => "users",
     };
     Box::new(
@@ -433,19 +433,22 @@ pub fn load_rows(
     let ids: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
     let mut rows: Vec<ActivityRow> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ID_CHUNK) {
-        let found: Vec<(Activity, Option<(String, String)>)> = activities::table
-            .left_join(users::table.on(activities::user_id.eq(users::id.nullable())))
+        let found: Vec<Activity> = activities::table
             .filter(activities::id.eq_any(chunk))
-            .select((
-                Activity::as_select(),
-                (users::display_name, users::user_principal_name).nullable(),
-            ))
+            .select(Activity::as_select())
             .load(conn)?;
-        rows.extend(
-            found
-                .into_iter()
-                .map(|(activity, current)| ActivityRow { activity, current }),
-        );
+        let user_ids: Vec<&str> = found.iter().filter_map(|a| a.user_id.as_deref()).collect();
+        let names = super::users::current_names(conn, &user_ids)?;
+        rows.extend(found.into_iter().map(|activity| {
+            ActivityRow {
+                current: activity
+                    .user_id
+                    .as_ref()
+                    .and_then(|id| names.get(id))
+                    .cloned(),
+                activity,
+            }
+        }));
     }
     let order: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     rows.sort_by_key(|r| {

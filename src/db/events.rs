@@ -670,42 +670,36 @@ pub fn load_rows(
     let ids: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
     let mut rows: Vec<EventRow> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ID_CHUNK) {
-        type Found = (
-            MethodEvent,
-            Option<(String, String)>,
-            Option<String>,
-            Option<String>,
-        );
+        type Found = (MethodEvent, Option<String>, Option<String>);
         let found: Vec<Found> = method_events::table
-            .left_join(users::table.on(users::id.eq(method_events::user_id)))
             .filter(method_events::id.eq_any(chunk))
             .select((
                 MethodEvent::as_select(),
-                (users::display_name, users::user_principal_name).nullable(),
                 method_events::user_principal_name,
                 method_events::user_display_name,
             ))
             .load(conn)?;
-        rows.extend(
-            found
-                .into_iter()
-                .map(|(e, user, named_upn, named_name)| EventRow {
-                    id: e.id,
-                    occurred_at: e.occurred_at,
-                    feature: e.feature,
-                    method: e.method,
-                    success: e.success,
-                    failure_reason: e.failure_reason,
-                    user_id: e.user_id,
-                    named: match (&user, named_upn) {
-                        (None, Some(upn)) => Some((upn, named_name.unwrap_or_default())),
-                        _ => None,
-                    },
-                    display_name: user.as_ref().map(|u| u.0.clone()),
-                    user_principal_name: user.map(|u| u.1),
-                    method_name: e.method_name,
-                }),
-        );
+        let user_ids: Vec<&str> = found.iter().map(|(e, _, _)| e.user_id.as_str()).collect();
+        let names = super::users::current_names(conn, &user_ids)?;
+        rows.extend(found.into_iter().map(|(e, named_upn, named_name)| {
+            let user = names.get(&e.user_id);
+            EventRow {
+                id: e.id,
+                occurred_at: e.occurred_at,
+                feature: e.feature,
+                method: e.method,
+                success: e.success,
+                failure_reason: e.failure_reason,
+                user_id: e.user_id,
+                named: match (&user, named_upn) {
+                    (None, Some(upn)) => Some((upn, named_name.unwrap_or_default())),
+                    _ => None,
+                },
+                display_name: user.map(|u| u.0.clone()),
+                user_principal_name: user.map(|u| u.1.clone()),
+                method_name: e.method_name,
+            }
+        }));
     }
     let order: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     rows.sort_by_key(|r| order.get(r.id.as_str()).copied().unwrap_or(usize::MAX));

@@ -496,6 +496,42 @@ pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     Ok(applied)
 }
 
+/// Applies the pending migrations up to and including `version` (as
+/// `20261205000014`), leaving the later ones pending: a database as an
+/// earlier release left it, for the tests that upgrade one.
+pub fn migrate_through(conn: &mut DbConnection, version: &str) -> anyhow::Result<Vec<String>> {
+    fn run<C, B>(
+        c: &mut C,
+        source: EmbeddedMigrations,
+        version: &str,
+    ) -> anyhow::Result<Vec<String>>
+    where
+        C: MigrationHarness<B>,
+        B: diesel::backend::Backend,
+    {
+        let pending = c
+            .pending_migrations(source)
+            .map_err(|e| anyhow::anyhow!("listing migrations: {e}"))?;
+        let mut applied = Vec::new();
+        for m in pending {
+            let name = m.name().version().to_string();
+            if name.replace('-', "").as_str() > version {
+                break;
+            }
+            c.run_migration(&*m)
+                .map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
+            applied.push(name);
+        }
+        Ok(applied)
+    }
+    let applied = match conn {
+        DbConnection::Sqlite(c) => run(c, SQLITE_MIGRATIONS, version)?,
+        DbConnection::Postgresql(c) => run(c, POSTGRES_MIGRATIONS, version)?,
+    };
+    after_migrations(conn, &applied)?;
+    Ok(applied)
+}
+
 /// What applied migrations leave to the portal's own code: the migration
 /// that adds the status key's verdict bits (whether a directory export and
 /// the policy disagree) needs every user evaluated once.

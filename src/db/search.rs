@@ -48,11 +48,11 @@ pub type EventSearchCondition =
 
 /// Checked row by row (a correlated lookup of the event's user), so a walk
 /// through the events in time order stops after one page, however many users
-/// the search matches. On SQLite the lookup reads the `(id, search_text)`
+/// the search matches. On SQLite the lookup reads the `users_by_id_names`
 /// index alone, which the planner would otherwise pass over for the key.
 pub fn event_user_condition(conn: &DbConnection, search: &Search) -> EventSearchCondition {
     let users = match conn {
-        DbConnection::Sqlite(_) => "users INDEXED BY users_by_id_search",
+        DbConnection::Sqlite(_) => "users INDEXED BY users_by_id_names",
         DbConnection::Postgresql(_) => "users",
     };
     Box::new(
