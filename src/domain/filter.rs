@@ -481,7 +481,7 @@ impl PageSize {
     pub const DEFAULT: PageSize = PageSize(50);
     pub const MAX: u32 = 500;
     /// Rows a CSV download reads at a time (not a size a URL may ask for).
-    pub const EXPORT: PageSize = PageSize(20_000);
+    pub const EXPORT: PageSize = PageSize(5_000);
     /// The sizes the page's form offers (any size up to the maximum works in a URL).
     pub const CHOICES: [u32; 4] = [25, 50, 100, 200];
 

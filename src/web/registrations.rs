@@ -3,7 +3,7 @@
 use super::auth::Viewer;
 use super::describe::{minute_utc, system_preferred_text};
 use super::error::AppResult;
-use super::export::{download, file_name};
+use super::export::{download, file_name, ExportError, Sink};
 use super::forms::{yes_no, yes_no_unknown, Pager, SelectField, UNKNOWN};
 use super::layout::Layout;
 use super::lists::registrations::{
@@ -22,7 +22,9 @@ use crate::web::auth;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::Utc;
+use chrono::{NaiveDateTime, Timelike, Utc};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 pub struct Row {
     pub href: String,
@@ -85,16 +87,13 @@ impl Row {
         ]
     }
 
+    /// The row of a user as the page shows it (a download writes the same
+    /// cells through [`CsvTexts`]).
     fn new(u: &ListUser) -> Row {
-        Row::of(u, Some(user_href(&u.id)))
-    }
-
-    /// The row of a user; `href` none for a download, which has no links.
-    fn of(u: &ListUser, href: Option<String>) -> Row {
         let key = u.key();
         let methods = u.methods();
         Row {
-            href: href.unwrap_or_default(),
+            href: user_href(&u.id),
             name: u.display_name.clone(),
             user_name: u.user_principal_name.clone(),
             registered: yes_no(key.status.registered),
@@ -121,6 +120,82 @@ impl Row {
             ),
             last_updated: u.registration_updated_at.map_or(UNKNOWN.into(), minute_utc),
         }
+    }
+}
+
+/// Writes users as download rows, the cells [`Row`] shows, borrowed where
+/// they can be: the texts many users share (methods, system-preferred
+/// methods, the minute of the last update) are made once and reused, since a
+/// download of a million users would otherwise build each a million times.
+#[derive(Default)]
+struct CsvTexts {
+    methods: HashMap<i32, String>,
+    /// (methods as stored, enabled, text): a few combinations in a tenant.
+    preferred: Vec<(Option<String>, Option<bool>, String)>,
+    minute: Option<(NaiveDateTime, String)>,
+}
+
+impl CsvTexts {
+    fn write(&mut self, u: &ListUser, sink: &mut Sink) -> Result<(), ExportError> {
+        let key = u.key();
+        let methods = u.methods();
+        let named;
+        let methods_text: &str = if methods.contains(Method::Other) {
+            named = methods.display_naming(&u.other_method_names());
+            &named
+        } else {
+            self.methods
+                .entry(key.methods_mask)
+                .or_insert_with(|| methods.display())
+        };
+        let stored = u.system_preferred_methods.as_deref();
+        let enabled = u.is_system_preferred_enabled;
+        let known = self
+            .preferred
+            .iter()
+            .position(|(m, e, _)| m.as_deref() == stored && *e == enabled);
+        let at = known.unwrap_or_else(|| {
+            let text = system_preferred_text(stored, enabled);
+            self.preferred
+                .push((stored.map(str::to_string), enabled, text));
+            self.preferred.len() - 1
+        });
+        let preferred = self.preferred[at].2.as_str();
+        let minute = match u.registration_updated_at {
+            None => UNKNOWN,
+            Some(t) => {
+                let t = t
+                    .with_second(0)
+                    .unwrap_or(t)
+                    .with_nanosecond(0)
+                    .unwrap_or(t);
+                if self.minute.as_ref().map(|m| m.0) != Some(t) {
+                    self.minute = Some((t, minute_utc(t)));
+                }
+                self.minute.as_ref().map_or(UNKNOWN, |m| m.1.as_str())
+            }
+        };
+        let default_mfa = u
+            .default_mfa_method
+            .as_deref()
+            .map_or(Cow::Borrowed(UNKNOWN), second_factor::display);
+        sink.row([
+            u.display_name.as_str(),
+            &u.user_principal_name,
+            yes_no(key.status.registered),
+            yes_no(key.status.enabled),
+            yes_no(key.status.capable),
+            methods_text,
+            yes_no(key.status.mfa_capable),
+            yes_no(key.status.passwordless_capable),
+            yes_no(key.is_admin),
+            if key.is_guest { "Guest" } else { "Member" },
+            yes_no_unknown(key.account_enabled),
+            yes_no_unknown(u.is_mfa_registered),
+            &default_mfa,
+            preferred,
+            minute,
+        ])
     }
 }
 
@@ -313,6 +388,7 @@ pub async fn registrations_csv(
     let cache = state.counts.clone();
     Ok(download(&state, name, &COLUMNS, move |conn, sink| {
         let counts = cache.read(conn)?;
+        let mut texts = CsvTexts::default();
         let mut q = RegistrationQuery {
             size: PageSize::EXPORT,
             position: PagePosition::First,
@@ -321,7 +397,7 @@ pub async fn registrations_csv(
         loop {
             let page = registration_page(conn, &counts, &q)?;
             for u in &page.users {
-                sink.row(Row::of(u, None).cells())?;
+                texts.write(u, sink)?;
             }
             match page.users.last() {
                 Some(last) if page.has_next => {
