@@ -62,43 +62,53 @@ impl Row {
     }
 
     fn new(e: &EventRow) -> Row {
-        let (href, outside, name, user_name) = match (&e.display_name, &e.named) {
-            (Some(name), _) => (
-                Some(user_href(&e.user_id)),
-                false,
-                name.clone(),
-                e.user_principal_name.clone().unwrap_or_default(),
-            ),
-            (None, Some((upn, name))) => (
-                Some(outside_user_href(upn)),
-                true,
-                if name.is_empty() {
-                    upn.clone()
-                } else {
-                    name.clone()
-                },
-                upn.clone(),
-            ),
-            (None, None) => (None, false, "(unknown user)".to_string(), e.user_id.clone()),
+        let (name, user_name) = user_cells(e);
+        let href = match (&e.display_name, &e.named) {
+            (Some(_), _) => Some(user_href(&e.user_id)),
+            (None, Some((upn, _))) => Some(outside_user_href(upn)),
+            (None, None) => None,
         };
         Row {
             user_href: href,
-            outside,
-            name,
-            user_name,
-            feature: Feature::from_code(e.feature)
-                .map(|f| f.display_name())
-                .unwrap_or("Unknown"),
-            method: match (Method::from_code(e.method), &e.method_name) {
-                (Some(Method::Other), Some(name)) => name.clone(),
-                (Some(m), _) => m.display_name().to_string(),
-                (None, _) => "Unknown".to_string(),
-            },
+            outside: e.display_name.is_none() && e.named.is_some(),
+            name: name.to_string(),
+            user_name: user_name.to_string(),
+            feature: feature_text(e),
+            method: method_text(e).to_string(),
             status: Outcome::from_success(e.success).display_name(),
             date: e.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             date_iso: e.occurred_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             failure_reason: e.failure_reason.clone().unwrap_or_default(),
         }
+    }
+}
+
+/// The Name and User name cells: the directory's names now; for a user not
+/// in the directory the event's own (the user name when it gave no name).
+fn user_cells(e: &EventRow) -> (&str, &str) {
+    match (&e.display_name, &e.named) {
+        (Some(name), _) => (
+            name.as_str(),
+            e.user_principal_name.as_deref().unwrap_or_default(),
+        ),
+        (None, Some((upn, name))) if name.is_empty() => (upn.as_str(), upn.as_str()),
+        (None, Some((upn, name))) => (name.as_str(), upn.as_str()),
+        (None, None) => ("(unknown user)", e.user_id.as_str()),
+    }
+}
+
+fn feature_text(e: &EventRow) -> &'static str {
+    Feature::from_code(e.feature)
+        .map(|f| f.display_name())
+        .unwrap_or("Unknown")
+}
+
+/// The method's name; a method this portal does not know by the source's.
+fn method_text(e: &EventRow) -> &str {
+    match (Method::from_code(e.method), &e.method_name) {
+        (Some(Method::Other), Some(name)) => name.as_str(),
+        (Some(m), _) => m.display_name(),
+        (None, _) => "Unknown",
     }
 }
 
@@ -112,20 +122,7 @@ struct CsvTexts {
 
 impl CsvTexts {
     fn write(&mut self, e: &EventRow, sink: &mut Sink) -> Result<(), ExportError> {
-        let (name, user_name) = match (&e.display_name, &e.named) {
-            (Some(name), _) => (
-                name.as_str(),
-                e.user_principal_name.as_deref().unwrap_or_default(),
-            ),
-            (None, Some((upn, name))) if name.is_empty() => (upn.as_str(), upn.as_str()),
-            (None, Some((upn, name))) => (name.as_str(), upn.as_str()),
-            (None, None) => ("(unknown user)", e.user_id.as_str()),
-        };
-        let method = match (Method::from_code(e.method), &e.method_name) {
-            (Some(Method::Other), Some(name)) => name.as_str(),
-            (Some(m), _) => m.display_name(),
-            (None, _) => "Unknown",
-        };
+        let (name, user_name) = user_cells(e);
         if self.second.as_ref().map(|s| s.0) != Some(e.occurred_at) {
             self.second = Some((
                 e.occurred_at,
@@ -136,10 +133,8 @@ impl CsvTexts {
         sink.row([
             name,
             user_name,
-            Feature::from_code(e.feature)
-                .map(|f| f.display_name())
-                .unwrap_or("Unknown"),
-            method,
+            feature_text(e),
+            method_text(e),
             Outcome::from_success(e.success).display_name(),
             date,
             e.failure_reason.as_deref().unwrap_or_default(),

@@ -90,12 +90,49 @@ impl Row {
     /// The row of a user as the page shows it (a download writes the same
     /// cells through [`CsvTexts`]).
     fn new(u: &ListUser) -> Row {
-        let key = u.key();
-        let methods = u.methods();
+        let words = Words::of(u);
         Row {
             href: user_href(&u.id),
             name: u.display_name.clone(),
             user_name: u.user_principal_name.clone(),
+            registered: words.registered,
+            enabled: words.enabled,
+            capable: words.capable,
+            mfa_capable: words.mfa_capable,
+            passwordless_capable: words.passwordless_capable,
+            admin: words.admin,
+            user_type: words.user_type,
+            account_enabled: words.account_enabled,
+            methods: methods_text(u),
+            mfa_registered: words.mfa_registered,
+            default_mfa_method: default_mfa_text(u).into_owned(),
+            system_preferred: system_preferred_text(
+                u.system_preferred_methods.as_deref(),
+                u.is_system_preferred_enabled,
+            ),
+            last_updated: u.registration_updated_at.map_or(UNKNOWN.into(), minute_utc),
+        }
+    }
+}
+
+/// The cells of a user that are fixed words ("Yes", "Guest", …), for the
+/// page's rows and the download's alike.
+struct Words {
+    registered: &'static str,
+    enabled: &'static str,
+    capable: &'static str,
+    mfa_capable: &'static str,
+    passwordless_capable: &'static str,
+    admin: &'static str,
+    user_type: &'static str,
+    account_enabled: &'static str,
+    mfa_registered: &'static str,
+}
+
+impl Words {
+    fn of(u: &ListUser) -> Words {
+        let key = u.key();
+        Words {
             registered: yes_no(key.status.registered),
             enabled: yes_no(key.status.enabled),
             capable: yes_no(key.status.capable),
@@ -104,23 +141,25 @@ impl Row {
             admin: yes_no(key.is_admin),
             user_type: if key.is_guest { "Guest" } else { "Member" },
             account_enabled: yes_no_unknown(key.account_enabled),
-            methods: if methods.contains(Method::Other) {
-                methods.display_naming(&u.other_method_names())
-            } else {
-                methods.display()
-            },
             mfa_registered: yes_no_unknown(u.is_mfa_registered),
-            default_mfa_method: u
-                .default_mfa_method
-                .as_deref()
-                .map_or(UNKNOWN.into(), |m| second_factor::display(m).into_owned()),
-            system_preferred: system_preferred_text(
-                u.system_preferred_methods.as_deref(),
-                u.is_system_preferred_enabled,
-            ),
-            last_updated: u.registration_updated_at.map_or(UNKNOWN.into(), minute_utc),
         }
     }
+}
+
+/// The user's methods as a cell shows them, other methods by their names.
+fn methods_text(u: &ListUser) -> String {
+    let methods = u.methods();
+    if methods.contains(Method::Other) {
+        methods.display_naming(&u.other_method_names())
+    } else {
+        methods.display()
+    }
+}
+
+fn default_mfa_text(u: &ListUser) -> Cow<'_, str> {
+    u.default_mfa_method
+        .as_deref()
+        .map_or(Cow::Borrowed(UNKNOWN), second_factor::display)
 }
 
 /// Writes users as download rows, the cells [`Row`] shows, borrowed where
@@ -137,16 +176,15 @@ struct CsvTexts {
 
 impl CsvTexts {
     fn write(&mut self, u: &ListUser, sink: &mut Sink) -> Result<(), ExportError> {
-        let key = u.key();
-        let methods = u.methods();
+        let words = Words::of(u);
         let named;
-        let methods_text: &str = if methods.contains(Method::Other) {
-            named = methods.display_naming(&u.other_method_names());
+        let methods_text: &str = if u.methods().contains(Method::Other) {
+            named = methods_text(u);
             &named
         } else {
             self.methods
-                .entry(key.methods_mask)
-                .or_insert_with(|| methods.display())
+                .entry(u.key().methods_mask)
+                .or_insert_with(|| methods_text(u))
         };
         let stored = u.system_preferred_methods.as_deref();
         let enabled = u.is_system_preferred_enabled;
@@ -175,23 +213,20 @@ impl CsvTexts {
                 self.minute.as_ref().map_or(UNKNOWN, |m| m.1.as_str())
             }
         };
-        let default_mfa = u
-            .default_mfa_method
-            .as_deref()
-            .map_or(Cow::Borrowed(UNKNOWN), second_factor::display);
+        let default_mfa = default_mfa_text(u);
         sink.row([
             u.display_name.as_str(),
             &u.user_principal_name,
-            yes_no(key.status.registered),
-            yes_no(key.status.enabled),
-            yes_no(key.status.capable),
+            words.registered,
+            words.enabled,
+            words.capable,
             methods_text,
-            yes_no(key.status.mfa_capable),
-            yes_no(key.status.passwordless_capable),
-            yes_no(key.is_admin),
-            if key.is_guest { "Guest" } else { "Member" },
-            yes_no_unknown(key.account_enabled),
-            yes_no_unknown(u.is_mfa_registered),
+            words.mfa_capable,
+            words.passwordless_capable,
+            words.admin,
+            words.user_type,
+            words.account_enabled,
+            words.mfa_registered,
             &default_mfa,
             preferred,
             minute,
