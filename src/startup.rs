@@ -19,6 +19,8 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::reports::registration_activity_csv)
         .service(web::reports::reset_activity)
         .service(web::reports::reset_activity_csv)
+        .service(web::trends::trends)
+        .service(web::trends::trends_csv)
         .service(web::users::user)
         .service(web::health::healthz)
         .service(web::sign_in::sign_in_page)

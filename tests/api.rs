@@ -1200,7 +1200,7 @@ async fn overview_match(backend: Backend) {
     let registered = |s: &(&str, bool, bool, bool, bool, bool)| s.1;
     let enabled = |s: &(&str, bool, bool, bool, bool, bool)| s.2;
     let capable = |s: &(&str, bool, bool, bool, bool, bool)| s.3;
-    let tiles: [(&str, i64, &str, i64); 3] = [
+    let tiles: [(&str, i64, &str, i64); 5] = [
         (
             "registered",
             users_where(|s, _| registered(s)),
@@ -1218,6 +1218,18 @@ async fn overview_match(backend: Backend) {
             users_where(|s, _| capable(s)),
             "notCapable",
             users_where(|s, _| !capable(s)),
+        ),
+        (
+            "mfaCapable",
+            users_where(|s, _| s.4),
+            "notMfaCapable",
+            users_where(|s, _| !s.4),
+        ),
+        (
+            "passwordlessCapable",
+            users_where(|s, _| s.5),
+            "notPasswordlessCapable",
+            users_where(|s, _| !s.5),
         ),
     ];
     let insights: [(&str, i64); 7] = [
@@ -1240,7 +1252,7 @@ async fn overview_match(backend: Backend) {
     ];
     assert_eq!(
         tiles.map(|t| t.1),
-        [5, 8, 4],
+        [5, 8, 4, 8, 1],
         "DESIGN.md's tiles, as the overview test states them"
     );
 
@@ -1269,15 +1281,18 @@ async fn overview_match(backend: Backend) {
         );
         let since = format!("Since {}:", start.format("%Y-%m-%d %H:%M UTC"));
         assert!(
-            texts(&html, ".chart-desc")
-                .iter()
-                .all(|d| d.contains(&since)),
+            texts(
+                &html,
+                "#chart-registrations .chart-desc, #chart-resets .chart-desc"
+            )
+            .iter()
+            .all(|d| d.contains(&since)),
             "{range}: {since}"
         );
 
         // Tiles: rules, page, and the lists behind them.
         let api_tiles = body["tiles"].as_array().unwrap();
-        assert_eq!(api_tiles.len(), 3);
+        assert_eq!(api_tiles.len(), 5);
         let page_titles = texts(&html, ".tile-title");
         let page_counts = texts(&html, ".tile-count");
         let page_shares = texts(&html, ".tile-share");

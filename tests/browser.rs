@@ -73,6 +73,8 @@ async fn journeys(backend: Backend, scripting: Scripting) {
     filters_update_url_and_rows(&run).await;
     paging_next_and_back(&run).await;
     chart_bar_leads_to_reset_details(&run).await;
+    method_bar_leads_to_its_users(&run).await;
+    trends_compare_with_a_day(&run).await;
     csv_downloads_match_counts(&run).await;
     policy_change_moves_the_overview(&run).await;
     import_upload(&run).await;
@@ -135,8 +137,14 @@ async fn overview_tiles_and_charts(run: &Run) {
     let titles = texts(&b, ".tile .tile-title").await;
     assert_eq!(
         titles,
-        ["Users registered", "Users enabled", "Users capable"],
-        "the three status tiles"
+        [
+            "Users registered",
+            "Users enabled",
+            "Users capable",
+            "Capable of multifactor authentication",
+            "Capable of passwordless sign-in"
+        ],
+        "the three status tiles, then MFA and passwordless"
     );
     for count in texts(&b, ".tile .tile-count").await {
         assert!(number(&count) > 0, "a tile shows a count, not {count:?}");
@@ -371,6 +379,107 @@ async fn chart_bar_leads_to_reset_details(run: &Run) {
     b.close().await.unwrap();
 }
 
+/// A bar of "Users registered by authentication method" opens the users who
+/// registered that method, as many as the bar says.
+async fn method_bar_leads_to_its_users(run: &Run) {
+    let b = run.admin(LAPTOP).await;
+    b.goto(&run.url("/")).await.unwrap();
+    let figure = b.find(Locator::Css("#chart-methods")).await.unwrap();
+    let bars = figure
+        .find_all(Locator::Css("svg a.bar-link"))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 19, "a bar per method of the catalogue");
+    let bar = bars.into_iter().next().unwrap();
+    let href = bar.attr("href").await.unwrap().unwrap();
+    assert_eq!(href, "/registrations?method=app_notification");
+    let count = number(
+        &bar.find(Locator::Css("text.bar-count"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(count > 0);
+    open(&b, bar).await;
+    let url = b.current_url().await.unwrap();
+    assert_eq!(url.path(), "/registrations");
+    assert_eq!(match_count(&b).await, count);
+    b.close().await.unwrap();
+}
+
+/// From the overview to the trends, at laptop and phone width: a panel per
+/// figure, a comparison with the history's first day that lists as many users as it
+/// counts, and another figure chosen in the form.
+async fn trends_compare_with_a_day(run: &Run) {
+    for size in [LAPTOP, PHONE] {
+        let b = run.admin(size).await;
+        b.goto(&run.url("/")).await.unwrap();
+        let capable = tile_count(&b, "Users capable").await;
+        let link = b.find(Locator::Css(".trend-link a")).await.unwrap();
+        open(&b, link).await;
+        assert_eq!(b.current_url().await.unwrap().path(), "/trends");
+        assert_eq!(
+            texts(&b, ".trend-panel h2").await,
+            [
+                "Registered",
+                "Enabled",
+                "Capable",
+                "MFA capable",
+                "Passwordless capable"
+            ]
+        );
+        assert_eq!(
+            number(&text(&b, "#trend-capable .trend-latest").await),
+            capable
+        );
+        let first = b
+            .find(Locator::LinkText("The first day of the history"))
+            .await
+            .unwrap();
+        open(&b, first).await;
+        let url = b.current_url().await.unwrap();
+        let since = query(&url, "since").expect("a comparison day");
+        assert_eq!(selected(&b, "figure").await, "capable");
+        // "Since D: +N capable (A then, B now). G became capable, L stopped being capable."
+        let summary = text(&b, "#since-summary").await;
+        let numbers: Vec<i64> = summary
+            .split(|c: char| !c.is_ascii_digit() && c != ',')
+            .filter(|w| !w.is_empty() && w.chars().any(|c| c.is_ascii_digit()))
+            .map(number)
+            .collect();
+        // The date's three parts, then N, A, B, G, L.
+        let [_, _, _, change, then, now, gained, lost] = numbers[..] else {
+            panic!("{summary}");
+        };
+        assert_eq!(now, capable, "{summary}");
+        assert_eq!(now - then, change, "{summary}");
+        assert_eq!(gained - lost, change, "{summary}");
+        assert!(gained > 0, "the demo's campaign: {summary}");
+        let rows = b
+            .find_all(Locator::Css(".since table.list tbody tr"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len() as i64, (gained + lost).min(500));
+        choose(&b, "figure", "mfaCapable").await;
+        submit(&b, ".since form").await;
+        let url = b.current_url().await.unwrap();
+        assert_eq!(query(&url, "since").as_deref(), Some(since.as_str()));
+        assert_eq!(query(&url, "figure").as_deref(), Some("mfaCapable"));
+        let csv = b
+            .find(Locator::Css(".since a.download"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(csv, format!("/trends.csv?since={since}&figure=mfaCapable"));
+        b.close().await.unwrap();
+    }
+}
+
 /// The Download CSV link of a filtered list gives a file with one row per
 /// user or event the page counts.
 async fn csv_downloads_match_counts(run: &Run) {
@@ -567,6 +676,10 @@ async fn screenshots(run: &Run) {
         .await
         .unwrap()
         .unwrap();
+    let trends_since = format!(
+        "/trends?since={}",
+        chrono::Utc::now().date_naive() - chrono::Duration::days(7)
+    );
     let pages = [
         ("overview", "/"),
         ("overview-24h", "/?range=24h"),
@@ -577,6 +690,8 @@ async fn screenshots(run: &Run) {
             "activity",
             "/activity?feature=reset&status=failure&range=7d",
         ),
+        ("trends", "/trends"),
+        ("trends-since", trends_since.as_str()),
         ("registration-activity", "/reports/registration-activity"),
         ("reset-activity", "/reports/reset-activity?result=failed"),
         ("empty", "/registrations?q=nobody-by-this-name"),

@@ -52,7 +52,7 @@ async fn serve_demo_body(backend: Backend) {
             .contains("Your password was changed"),
         "{html}"
     );
-    let counts = texts(&html, ".tile-count");
+    let counts = texts(&html, "#sspr-tiles .tile-count");
     assert_eq!(counts.len(), 3);
     let lede = texts(&html, ".lede").join(" ");
     assert!(lede.starts_with("300 users in the directory"), "{lede}");

@@ -455,6 +455,38 @@ async fn writers_on_two_instances(backend: Backend) {
         assert_eq!(stale, [users[0].clone()], "stale verdicts");
         // Events and activities per hour and per day equal a recount.
         assert_eq!(stored_aggregates(conn), recount(&activities, &events));
+        // The trend history ends today with the figures the users have,
+        // and each user's last recorded change is the user's status now.
+        let today = chrono::Utc::now().date_naive();
+        let history = db::trends::daily_figures(conn, today, today).unwrap()[0].1;
+        let mut counted = db::trends::StatusFigures::default();
+        let keys: Vec<i64> = db::schema::users::table
+            .select(db::schema::users::status_key)
+            .load(conn)
+            .unwrap();
+        for key in &keys {
+            counted.add(((key >> 32) & 0x1f) as i32, 1);
+        }
+        assert_eq!(history, counted, "the trend history's today");
+        let changes: Vec<(String, i32)> = db::schema::status_changes::table
+            .order(db::schema::status_changes::id)
+            .select((
+                db::schema::status_changes::user_id,
+                db::schema::status_changes::status_after,
+            ))
+            .load(conn)
+            .unwrap();
+        let last: std::collections::HashMap<String, i32> = changes.into_iter().collect();
+        let now: std::collections::HashMap<String, i32> = db::schema::users::table
+            .select((db::schema::users::id, db::schema::users::status_key))
+            .load::<(String, i64)>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|(id, key)| (id, ((key >> 32) & 0x1f) as i32))
+            .collect();
+        for (user, after) in &last {
+            assert_eq!(now.get(user), Some(after), "{user}'s last change");
+        }
         // Users per status combination equal a recount.
         let maintained = status_totals(conn).unwrap();
         rebuild_status_counts(conn).unwrap();

@@ -27,18 +27,21 @@ async fn tiles_and_insights(backend: Backend) {
     app.with_conn(build_worked_example);
     let html = app.get("/").await.text().await.unwrap();
 
-    assert_eq!(texts(&html, ".tile-count"), ["5", "8", "4"]);
+    let counts = ["5", "8", "4", "8", "1"];
+    assert_eq!(texts(&html, ".tile-count"), counts);
     let tile_links = links(&html, "a.tile");
     assert_eq!(
         tile_links,
         [
             "/registrations?registered=yes",
             "/registrations?enabled=yes",
-            "/registrations?capable=yes"
+            "/registrations?capable=yes",
+            "/registrations?mfa_capable=yes",
+            "/registrations?passwordless_capable=yes"
         ]
     );
     // Each tile's list holds exactly the tile's users.
-    for (href, count) in tile_links.iter().zip(["5", "8", "4"]) {
+    for (href, count) in tile_links.iter().zip(counts) {
         assert_eq!(count_at(&app, href).await, count, "{href}");
     }
 
@@ -96,6 +99,59 @@ async fn tiles_and_insights(backend: Backend) {
     }
 }
 db_test!(tiles_and_insights_link_to_their_lists, tiles_and_insights);
+
+async fn registered_by_method(backend: Backend) {
+    use common::tenant::WORKED_EXAMPLE;
+    let app = TestApp::spawn(backend).await;
+    app.with_conn(build_worked_example);
+    let html = app.get("/").await.text().await.unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let rows = scraper::Selector::parse("#chart-methods .chart-table tbody tr").unwrap();
+    let th = scraper::Selector::parse("th").unwrap();
+    let a = scraper::Selector::parse("td a").unwrap();
+    let table: Vec<(String, String, String)> = doc
+        .select(&rows)
+        .map(|r| {
+            let link = r.select(&a).next().unwrap();
+            (
+                r.select(&th).next().unwrap().text().collect::<String>(),
+                link.text().collect::<String>(),
+                link.value().attr("href").unwrap().to_string(),
+            )
+        })
+        .collect();
+    // Every method of the catalogue, "other" included, in its order.
+    assert_eq!(table.len(), Method::ALL.len());
+    for (method, (name, count, href)) in Method::ALL.iter().zip(&table) {
+        assert_eq!(name, method.display_name());
+        assert_eq!(href, &format!("/registrations?method={}", method.key()));
+        // The count is a count over the users who have the method…
+        let users = WORKED_EXAMPLE
+            .iter()
+            .filter(|p| p.6.contains(method))
+            .count();
+        assert_eq!(count, &users.to_string(), "{name}");
+        // …and the bar opens exactly those users.
+        assert_eq!(count_at(&app, href).await, users.to_string(), "{href}");
+    }
+    assert_eq!(
+        links(&html, "#chart-methods svg a").len(),
+        Method::ALL.len(),
+        "a bar per method"
+    );
+    // The API has the same figures.
+    let api = common::api::Api::new(&app);
+    let (status, body) = api.get("/api/v1/overview").await;
+    assert_eq!(status, 200);
+    let by_method = body["usersRegisteredByMethod"].as_array().unwrap();
+    for (m, (_, count, _)) in by_method.iter().zip(&table) {
+        assert_eq!(m["userCount"].to_string(), *count);
+    }
+}
+db_test!(
+    users_registered_by_method_count_the_users,
+    registered_by_method
+);
 
 /// The numbers table of a chart: method → (success, failure).
 fn chart_numbers(html: &str, chart: &str) -> Vec<(String, String, String)> {

@@ -858,7 +858,7 @@ async fn sessions_across_instances(backend: Backend) {
     assert_eq!(there.status(), 200);
     let html = there.text().await.unwrap();
     assert_eq!(texts(&html, ".account-name"), [ADMIN]);
-    assert_eq!(texts(&html, ".tile-count"), ["5", "8", "4"]);
+    assert_eq!(texts(&html, "#sspr-tiles .tile-count"), ["5", "8", "4"]);
     // The first instance has shown the overview too (and keeps its figures
     // while the data is unchanged).
     let here = get_with_cookie(&app, "/", &token)
@@ -866,7 +866,7 @@ async fn sessions_across_instances(backend: Backend) {
         .text()
         .await
         .unwrap();
-    assert_eq!(texts(&here, ".tile-count"), ["5", "8", "4"]);
+    assert_eq!(texts(&here, "#sspr-tiles .tile-count"), ["5", "8", "4"]);
 
     // A policy change through the second shows on the first at once.
     let csrf = input_value(&html, "csrf");
@@ -891,7 +891,7 @@ async fn sessions_across_instances(backend: Backend) {
         .text()
         .await
         .unwrap();
-    assert_eq!(texts(&here, ".tile-count"), ["5", "2", "1"]);
+    assert_eq!(texts(&here, "#sspr-tiles .tile-count"), ["5", "2", "1"]);
 
     // Events ingested through the second show on the first at once: Ben
     // registers an app code beside his one phone, and is registered.
@@ -921,7 +921,7 @@ async fn sessions_across_instances(backend: Backend) {
         .text()
         .await
         .unwrap();
-    assert_eq!(texts(&here, ".tile-count"), ["6", "2", "1"]);
+    assert_eq!(texts(&here, "#sspr-tiles .tile-count"), ["6", "2", "1"]);
 
     // Signing out on one ends the session on both.
     let out = new_client()
@@ -1292,7 +1292,7 @@ async fn policy_page(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.with_conn(build_worked_example);
     let before = app.get("/").await.text().await.unwrap();
-    assert_eq!(texts(&before, ".tile-count"), ["5", "8", "4"]);
+    assert_eq!(texts(&before, "#sspr-tiles .tile-count"), ["5", "8", "4"]);
 
     let form = app.get("/admin/policy").await.text().await.unwrap();
     let checked = {
@@ -1336,7 +1336,7 @@ async fn policy_page(backend: Backend) {
         "{notice}"
     );
     let after = app.get("/").await.text().await.unwrap();
-    assert_eq!(texts(&after, ".tile-count"), ["5", "2", "1"]);
+    assert_eq!(texts(&after, "#sspr-tiles .tile-count"), ["5", "2", "1"]);
 
     // Back to the pilot group: the original figures.
     let mut selected = vec![("scope", "selected"), ("group", "group-sspr-pilot")];
@@ -1344,7 +1344,7 @@ async fn policy_page(backend: Backend) {
     app.post_form(&app.client, "/admin/policy", "/admin/policy", &selected)
         .await;
     let back = app.get("/").await.text().await.unwrap();
-    assert_eq!(texts(&back, ".tile-count"), ["5", "8", "4"]);
+    assert_eq!(texts(&back, "#sspr-tiles .tile-count"), ["5", "8", "4"]);
 
     // Invalid choices are refused with the reason, and change nothing.
     for (fields, message) in [
@@ -1389,7 +1389,10 @@ async fn policy_page(backend: Backend) {
         assert_eq!(texts(&html, ".form-error"), [message]);
     }
     let unchanged = app.get("/").await.text().await.unwrap();
-    assert_eq!(texts(&unchanged, ".tile-count"), ["5", "8", "4"]);
+    assert_eq!(
+        texts(&unchanged, "#sspr-tiles .tile-count"),
+        ["5", "8", "4"]
+    );
     let audit = app.get("/admin/audit").await.text().await.unwrap();
     let rows = rows(&audit, "#audit tbody tr");
     // Two policy changes, after the test account's creation.

@@ -20,7 +20,7 @@ async fn overview_counts(backend: Backend) {
         texts(&html, ".tile-title"),
         ["Users registered", "Users enabled", "Users capable"]
     );
-    assert_eq!(texts(&html, ".tile-count"), ["5", "8", "4"]);
+    assert_eq!(texts(&html, "#sspr-tiles .tile-count"), ["5", "8", "4"]);
     assert_eq!(
         texts(&html, ".tile-share"),
         ["55.6% of users", "88.9% of users", "44.4% of users"]
@@ -32,7 +32,7 @@ async fn overview_counts(backend: Backend) {
     // A policy change shows on the next load: no delay.
     app.with_conn(|conn| save_policy(conn, &pilot_policy(Scope::None), Some("test")).unwrap());
     let html = app.get("/").await.text().await.unwrap();
-    assert_eq!(texts(&html, ".tile-count"), ["5", "2", "1"]);
+    assert_eq!(texts(&html, "#sspr-tiles .tile-count"), ["5", "2", "1"]);
 }
 db_test!(overview_shows_the_three_counts, overview_counts);
 

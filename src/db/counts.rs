@@ -84,13 +84,30 @@ pub fn add_status_counts(
             .execute(conn))?;
     }
     diesel::delete(c::user_status_counts.filter(c::user_count.le(0))).execute(conn)?;
-    Ok(())
+    super::trends::add_history(conn, &super::trends::history_changes(deltas), today())
+}
+
+/// The start of today (UTC): the day of the trend history a change goes to.
+fn today() -> NaiveDateTime {
+    day_bucket(chrono::Utc::now().naive_utc())
+}
+
+/// Users per combination of the five statuses, from the status counts.
+fn users_per_status(conn: &mut DbConnection) -> QueryResult<HashMap<i32, i64>> {
+    let mut users: HashMap<i32, i64> = HashMap::new();
+    for row in status_count_rows(conn)? {
+        *users
+            .entry(super::trends::status_bits(&row.key()))
+            .or_default() += row.user_count;
+    }
+    Ok(users)
 }
 
 /// Recounts users per status from the users table (after bulk loads and
 /// policy changes, which touch every user anyway).
 pub fn rebuild_status_counts(conn: &mut DbConnection) -> QueryResult<()> {
     use user_status_counts::dsl as c;
+    let before = users_per_status(conn)?;
     diesel::delete(c::user_status_counts).execute(conn)?;
     let grouped = users::table
         .group_by(users::status_key)
@@ -99,7 +116,12 @@ pub fn rebuild_status_counts(conn: &mut DbConnection) -> QueryResult<()> {
         .values(grouped)
         .into_columns((c::status_key, c::user_count))
         .execute(conn)?;
-    Ok(())
+    // The trend history gains what the recount changed.
+    let mut changes = users_per_status(conn)?;
+    for (status, n) in before {
+        *changes.entry(status).or_default() -= n;
+    }
+    super::trends::add_history(conn, &changes, today())
 }
 
 /// Every row of the users-per-status aggregate (a few thousand at most).

@@ -6,6 +6,7 @@ use super::models::{NewUserMethod, PolicyRow, StatusKey, User};
 use super::schema::{
     directory_groups, group_members, portal_state, sspr_policy, user_methods, users,
 };
+use super::trends::{record_changes, status_bits, StatusChange};
 use super::{indexes, DbConnection};
 use crate::domain::second_factor::MfaDetails;
 use crate::domain::{evaluate, Method, MethodSet, SsprPolicy, UserFacts, VerdictSource};
@@ -270,6 +271,7 @@ pub fn recompute_all_with(
     let source = verdict_source(conn)?;
     let mut summary = Recomputed::default();
     let mut changed: HashMap<StatusKey, Vec<String>> = HashMap::new();
+    let mut status_changes: Vec<StatusChange> = Vec::new();
     let mut after = String::new();
     loop {
         let page: Vec<User> = users::table
@@ -293,6 +295,15 @@ pub fn recompute_all_with(
             let key = user.evaluated_key(evaluate(policy, &facts), source, user.methods_mask);
             if key.pack() != user.status_key {
                 summary.changed += 1;
+                let (before, after) = (status_bits(&user.key()), status_bits(&key));
+                if before != after {
+                    status_changes.push(StatusChange {
+                        user_id: user.id.clone(),
+                        at: now,
+                        before: Some(before),
+                        after,
+                    });
+                }
                 changed.entry(key).or_default().push(user.id.clone());
             }
         }
@@ -322,6 +333,7 @@ pub fn recompute_all_with(
     let updated = started.elapsed();
     indexes::create(conn, &dropped)?;
     rebuild_status_counts(conn)?;
+    record_changes(conn, &status_changes)?;
     tracing::info!(
         "recomputed {} users ({} changed): evaluated in {:.1} s, updated in {:.1} s, {} indexes rebuilt and counts in {:.1} s",
         summary.users,
@@ -343,8 +355,21 @@ pub fn refresh_users(
     ids: &[String],
     now: NaiveDateTime,
 ) -> QueryResult<u64> {
+    refresh_users_arrived(conn, policy, ids, &HashSet::new(), now)
+}
+
+/// [`refresh_users`], where the users in `arrived` were inserted just now
+/// (the trend history records them as arriving with their statuses).
+fn refresh_users_arrived(
+    conn: &mut DbConnection,
+    policy: &SsprPolicy,
+    ids: &[String],
+    arrived: &HashSet<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<u64> {
     let source = verdict_source(conn)?;
     let mut deltas: HashMap<StatusKey, i64> = HashMap::new();
+    let mut status_changes: Vec<StatusChange> = Vec::new();
     let mut changed = 0;
     for chunk in ids.chunks(ID_CHUNK) {
         let page: Vec<User> = users::table
@@ -373,6 +398,15 @@ pub fn refresh_users(
             };
             let old = user.key();
             let new = user.evaluated_key(evaluate(policy, &facts), source, methods.mask());
+            let is_new = arrived.contains(user.id.as_str());
+            if is_new || status_bits(&old) != status_bits(&new) {
+                status_changes.push(StatusChange {
+                    user_id: user.id.clone(),
+                    at: now,
+                    before: (!is_new).then(|| status_bits(&old)),
+                    after: status_bits(&new),
+                });
+            }
             if new.pack() == user.status_key {
                 continue;
             }
@@ -383,6 +417,7 @@ pub fn refresh_users(
         }
     }
     add_status_counts(conn, &deltas)?;
+    record_changes(conn, &status_changes)?;
     if changed > 0 {
         touch_data_changed(conn, now)?;
     }
@@ -419,6 +454,7 @@ pub fn put_users(
 ) -> QueryResult<u64> {
     let mut deltas: HashMap<StatusKey, i64> = HashMap::new();
     let mut inserted = 0;
+    let mut arrived: HashSet<&str> = HashSet::new();
     let mut next_search_rowid = next_search_rowid(conn)?;
     for record in records {
         let stored: Option<User> = users::table
@@ -467,6 +503,7 @@ pub fn put_users(
             }
             None => {
                 inserted += 1;
+                arrived.insert(record.id.as_str());
                 let mut row = User {
                     id: record.id.clone(),
                     display_name: record.display_name.clone(),
@@ -507,7 +544,7 @@ pub fn put_users(
     }
     add_status_counts(conn, &deltas)?;
     let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-    refresh_users(conn, policy, &ids, now)?;
+    refresh_users_arrived(conn, policy, &ids, &arrived, now)?;
     touch_data_changed(conn, now)?;
     Ok(inserted)
 }

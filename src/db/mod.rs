@@ -32,6 +32,7 @@ pub mod sessions;
 pub mod syncs;
 pub mod throttle;
 pub mod timeline;
+pub mod trends;
 pub mod users;
 
 /// A connection to either backend. Queries written with the diesel DSL run on

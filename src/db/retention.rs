@@ -78,6 +78,9 @@ pub fn prune(
         if cutoff != day {
             recount_days(conn, day)?;
         }
+        // The trend history keeps the window's figures; users' changes
+        // before it go.
+        super::trends::prune(conn, cutoff)?;
         if pruned.events + pruned.activities > 0 {
             touch_data_changed(conn, now)?;
         }

@@ -273,6 +273,24 @@ diesel::joinable!(group_members -> directory_groups (group_id));
 diesel::joinable!(user_methods -> users (user_id));
 diesel::joinable!(sessions -> accounts (account_id));
 
+diesel::table! {
+    status_history (day, status) {
+        day -> Timestamp,
+        status -> Integer,
+        user_change -> BigInt,
+    }
+}
+
+diesel::table! {
+    status_changes (id) {
+        id -> BigInt,
+        user_id -> Text,
+        changed_at -> Timestamp,
+        status_before -> Nullable<Integer>,
+        status_after -> Integer,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     directory_groups,
@@ -286,6 +304,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     activity_counts,
     activity_counts_daily,
     user_status_counts,
+    status_history,
+    status_changes,
     portal_state,
     accounts,
     sessions,

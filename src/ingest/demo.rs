@@ -16,6 +16,7 @@ use crate::db::events::tally;
 use crate::db::models::{
     search_text, Activity, MethodEvent, NewMember, NewUserMethod, StatusKey, User,
 };
+use crate::db::trends::{record_changes, replace_history, status_bits, StatusChange};
 use crate::db::{self, accounts::format_guid, DbConnection};
 use crate::domain::second_factor::MfaDetails;
 use crate::domain::{
@@ -23,11 +24,11 @@ use crate::domain::{
     UserFacts, UserStatus,
 };
 use anyhow::{bail, Context};
-use chrono::{Datelike, Duration, NaiveDateTime, SubsecRound, Timelike, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, SubsecRound, Timelike, Weekday};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
@@ -371,6 +372,7 @@ fn load(
         summary.users,
         phase.elapsed().as_secs_f64()
     );
+    let history = DemoHistory::of(opts, &policy, &people);
     let phase = Instant::now();
     generate_activity(
         conn,
@@ -389,12 +391,85 @@ fn load(
     );
     let phase = Instant::now();
     rebuild_status_counts(conn)?;
+    history.write(conn)?;
     tracing::info!(
-        "demo: status counts rebuilt in {:.1} s",
+        "demo: status counts and trend history written in {:.1} s",
         phase.elapsed().as_secs_f64()
     );
     touch_data_changed(conn, opts.now)?;
     Ok(summary)
+}
+
+/// The trend history of the demo tenant: every user was in the directory
+/// before the window began, with the methods registered by then; each
+/// registration within the window that changed a user's statuses is a
+/// change on its day.
+struct DemoHistory {
+    /// Users per day and status bits (the day before the window: everyone).
+    changes: BTreeMap<(NaiveDate, i32), i64>,
+    users: Vec<StatusChange>,
+}
+
+impl DemoHistory {
+    fn of(opts: &DemoOptions, policy: &SsprPolicy, people: &[DemoUser]) -> DemoHistory {
+        let start = opts.now - Duration::days(i64::from(opts.days));
+        let before_window = start.date() - Duration::days(1);
+        let mut history = DemoHistory {
+            changes: BTreeMap::new(),
+            users: Vec::new(),
+        };
+        for p in people {
+            let bits = |methods: MethodSet| {
+                let facts = UserFacts {
+                    is_guest: p.is_guest,
+                    is_admin: p.is_admin,
+                    in_policy_group: p.in_pilot,
+                    methods,
+                };
+                status_bits(&StatusKey {
+                    status: evaluate(policy, &facts),
+                    ..StatusKey::default()
+                })
+            };
+            let mut registrations: Vec<(NaiveDateTime, Method)> = p
+                .registered_at
+                .iter()
+                .copied()
+                .zip(p.methods.iter())
+                .collect();
+            registrations.sort_unstable();
+            let mut methods: MethodSet = registrations
+                .iter()
+                .filter(|(at, _)| *at < start)
+                .map(|(_, m)| *m)
+                .collect();
+            let mut now = bits(methods);
+            *history.changes.entry((before_window, now)).or_default() += 1;
+            for (at, method) in registrations.into_iter().filter(|(at, _)| *at >= start) {
+                methods.insert(method);
+                let after = bits(methods);
+                if after != now {
+                    *history.changes.entry((at.date(), now)).or_default() -= 1;
+                    *history.changes.entry((at.date(), after)).or_default() += 1;
+                    history.users.push(StatusChange {
+                        user_id: p.id.clone(),
+                        at,
+                        before: Some(now),
+                        after,
+                    });
+                    now = after;
+                }
+            }
+        }
+        history.users.sort_by_key(|c| c.at);
+        history
+    }
+
+    fn write(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
+        replace_history(conn, &self.changes)?;
+        record_changes(conn, &self.users)?;
+        Ok(())
+    }
 }
 
 fn draw_methods(rng: &mut ChaCha8Rng, is_admin: bool, is_guest: bool) -> MethodSet {
@@ -495,9 +570,20 @@ fn generate_users(
             "User"
         };
         let methods = draw_methods(rng, is_admin, is_guest);
+        // Registrations over two years, and a campaign: about one in seven
+        // within the generated window, so the trends have a story to tell.
+        let window_seconds = i64::from(opts.days) * 86_400;
         let registered_at = methods
             .iter()
-            .map(|_| opts.now - Duration::seconds(rng.random_range(0..720 * 86_400)))
+            .map(|_| {
+                let ago: i64 = rng.random_range(0..720 * 86_400);
+                let ago = if ago % 7 == 0 {
+                    ago % window_seconds
+                } else {
+                    ago
+                };
+                opts.now - Duration::seconds(ago)
+            })
             .collect();
         let in_pilot = rng.random_bool(if is_guest { 0.35 } else { 0.6 });
         let department = (!is_guest).then(|| DEPARTMENTS[rng.random_range(0..DEPARTMENTS.len())].0);

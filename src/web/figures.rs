@@ -6,6 +6,7 @@ use super::thousands;
 use crate::db::counts::{data_state, status_count_rows};
 use crate::db::events::{kind_counts, KindCount};
 use crate::db::models::StatusCountRow;
+use crate::db::trends::{daily_figures, StatusFigures};
 use crate::domain::filter::{RegistrationFilter, Stated, TimeWindow, Tristate, UserType};
 use crate::domain::{Feature, Method};
 use crate::web::error::AppResult;
@@ -33,6 +34,8 @@ pub struct TileFigure {
     pub count: i64,
     pub filter: RegistrationFilter,
     pub note: UserFigure,
+    /// This tile's figure among the trend history's five.
+    pub pick: fn(&StatusFigures) -> i64,
 }
 
 /// One method's bars of a chart.
@@ -101,7 +104,29 @@ pub struct Figures {
     pub users: i64,
     pub tiles: Vec<TileFigure>,
     pub insights: Vec<UserFigure>,
+    /// Users registered per method: every method of the catalogue, in its order.
+    pub methods: Vec<MethodUsers>,
+    /// The five figures at the end of each of the last [`SPARK_DAYS`] days
+    /// (the tiles' sparklines), oldest first.
+    pub trend: Vec<(chrono::NaiveDate, StatusFigures)>,
     pub charts: Vec<ChartFigure>,
+}
+
+/// Days a tile's sparkline spans.
+pub const SPARK_DAYS: i64 = 30;
+
+/// Users who have registered one method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodUsers {
+    pub method: Method,
+    pub users: i64,
+}
+
+impl TileFigure {
+    /// This tile's figure in a day's figures.
+    pub fn of(&self, figures: &StatusFigures) -> i64 {
+        (self.pick)(figures)
+    }
 }
 
 impl Figures {
@@ -116,17 +141,23 @@ impl Figures {
                 filter: f,
             }
         };
-        let tile = |key, title, f: RegistrationFilter, note: UserFigure| TileFigure {
+        let tile = |key,
+                    title,
+                    pick: fn(&StatusFigures) -> i64,
+                    f: RegistrationFilter,
+                    note: UserFigure| TileFigure {
             key,
             title,
             count: users_matching(rows, &f),
             filter: f,
             note,
+            pick,
         };
         let tiles = vec![
             tile(
                 "registered",
                 "Users registered",
+                |t| t.registered,
                 filter(|f| f.registered = Tristate::Yes),
                 note(
                     "enabledNotRegistered",
@@ -140,6 +171,7 @@ impl Figures {
             tile(
                 "enabled",
                 "Users enabled",
+                |t| t.enabled,
                 filter(|f| f.enabled = Tristate::Yes),
                 note(
                     "registeredNotEnabled",
@@ -153,11 +185,34 @@ impl Figures {
             tile(
                 "capable",
                 "Users capable",
+                |t| t.capable,
                 filter(|f| f.capable = Tristate::Yes),
                 note(
                     "notCapable",
                     filter(|f| f.capable = Tristate::No),
                     "users are not capable",
+                ),
+            ),
+            tile(
+                "mfaCapable",
+                "Capable of multifactor authentication",
+                |t| t.mfa_capable,
+                filter(|f| f.mfa_capable = Tristate::Yes),
+                note(
+                    "notMfaCapable",
+                    filter(|f| f.mfa_capable = Tristate::No),
+                    "users have no method usable as a second factor",
+                ),
+            ),
+            tile(
+                "passwordlessCapable",
+                "Capable of passwordless sign-in",
+                |t| t.passwordless_capable,
+                filter(|f| f.passwordless_capable = Tristate::Yes),
+                note(
+                    "notPasswordlessCapable",
+                    filter(|f| f.passwordless_capable = Tristate::No),
+                    "users have no passwordless method",
                 ),
             ),
         ];
@@ -251,6 +306,14 @@ impl Figures {
             users,
             tiles,
             insights,
+            methods: Method::ALL
+                .into_iter()
+                .map(|method| MethodUsers {
+                    method,
+                    users: users_matching(rows, &filter(|f| f.methods = f.methods.with(method))),
+                })
+                .collect(),
+            trend: Vec::new(),
             charts: vec![
                 ChartFigure::new(Feature::Registration, counts),
                 ChartFigure::new(Feature::Reset, counts),
@@ -316,10 +379,10 @@ pub fn load_figures(
     if let Some(figures) = cache.get(version, window) {
         return Ok((figures, refreshed));
     }
-    let figures = Arc::new(Figures::new(
-        &status_count_rows(conn)?,
-        &kind_counts(conn, window)?,
-    ));
+    let mut figures = Figures::new(&status_count_rows(conn)?, &kind_counts(conn, window)?);
+    let today = chrono::Utc::now().date_naive();
+    figures.trend = daily_figures(conn, today - chrono::Duration::days(SPARK_DAYS - 1), today)?;
+    let figures = Arc::new(figures);
     cache.put(version, window, figures.clone());
     Ok((figures, refreshed))
 }

@@ -22,6 +22,7 @@ pub mod registrations;
 pub mod reports;
 pub mod request;
 pub mod sign_in;
+pub mod trends;
 pub mod users;
 
 use crate::db::{DbConnection, Pool};
@@ -37,6 +38,8 @@ pub struct AppState {
     /// The overview's figures while the data is unchanged (checked against
     /// the database's data version on every request).
     pub figures: Arc<figures::FiguresCache>,
+    /// The trends and their comparisons, per data version.
+    pub trends: Arc<trends::TrendsCache>,
     /// The counts the lists read besides their rows, per data version.
     pub counts: Arc<crate::db::cache::CountCache>,
     /// Places for CSV downloads streaming at once: their share of the pool.
@@ -53,6 +56,7 @@ impl AppState {
             backend,
             settings: Arc::new(settings),
             figures: Default::default(),
+            trends: Default::default(),
             counts: Default::default(),
             downloads: Arc::new(tokio::sync::Semaphore::new(downloads)),
             sync: None,

@@ -9,8 +9,8 @@ use super::lists::events::kind_href;
 use super::lists::overview::parse_range;
 use super::lists::registrations::filter_href;
 use super::{html, percent, thousands, AppState};
-use crate::domain::filter::{Outcome, RangeChoice};
-use crate::domain::{Feature, Method};
+use crate::domain::filter::{Outcome, RangeChoice, RegistrationFilter};
+use crate::domain::{Feature, Method, MethodSet};
 use crate::web::auth;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -23,7 +23,68 @@ pub struct Tile {
     pub share: String,
     pub href: String,
     pub note: String,
+    pub spark: Spark,
 }
+
+/// A tile's figure over the last days as a small line (the trends page has
+/// it in full).
+pub struct Spark {
+    /// The polyline's points in the SVG's user units.
+    pub points: String,
+    /// What the line shows, in words.
+    pub label: String,
+}
+
+pub const SPARK_WIDTH: u32 = 120;
+pub const SPARK_HEIGHT: u32 = 28;
+
+impl Spark {
+    pub fn new(values: &[(chrono::NaiveDate, i64)]) -> Spark {
+        let max = values.iter().map(|v| v.1).max().unwrap_or(0);
+        let min = values.iter().map(|v| v.1).min().unwrap_or(0);
+        let span = (max - min).max(1) as f64;
+        // A figure that did not move is a line through the middle.
+        let flat = max == min;
+        let step = f64::from(SPARK_WIDTH - 2) / (values.len().max(2) - 1) as f64;
+        let points = values
+            .iter()
+            .enumerate()
+            .map(|(i, (_, v))| {
+                let x = 1.0 + i as f64 * step;
+                let y = if flat {
+                    f64::from(SPARK_HEIGHT) / 2.0
+                } else {
+                    2.0 + (1.0 - (v - min) as f64 / span) * f64::from(SPARK_HEIGHT - 4)
+                };
+                format!("{x:.1},{y:.1}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let label = match (values.first(), values.last()) {
+            (Some(first), Some(last)) => format!(
+                "{} on {}, {} on {}",
+                thousands(first.1),
+                first.0.format("%Y-%m-%d"),
+                thousands(last.1),
+                last.0.format("%Y-%m-%d")
+            ),
+            _ => "no history yet".into(),
+        };
+        Spark { points, label }
+    }
+}
+
+/// One method's bar of "Users registered by authentication method".
+pub struct MethodRow {
+    pub method: &'static str,
+    pub label_y: u32,
+    pub bar: Bar,
+}
+
+const METHOD_ROW_HEIGHT: u32 = 22;
+/// The method chart's labels are the catalogue's longest names.
+const METHOD_LABEL_WIDTH: u32 = 220;
+pub const METHOD_CHART_WIDTH: u32 = METHOD_LABEL_WIDTH + BAR_MAX + 70;
 
 pub struct Insight {
     pub count: String,
@@ -155,7 +216,14 @@ impl Chart {
 pub struct OverviewPage {
     pub layout: Layout,
     pub total_users: String,
+    /// Self-service password reset: registered, enabled, capable.
     pub tiles: Vec<Tile>,
+    /// Multifactor and passwordless capable.
+    pub capability_tiles: Vec<Tile>,
+    pub methods: Vec<MethodRow>,
+    pub methods_height: u32,
+    pub methods_width: u32,
+    pub spark_days: i64,
     pub insights: Vec<Insight>,
     pub ranges: Vec<RangeLink>,
     pub range_label: &'static str,
@@ -172,7 +240,7 @@ impl OverviewPage {
         layout: Layout,
     ) -> OverviewPage {
         let users = figures.users;
-        let tiles = figures
+        let mut tiles: Vec<Tile> = figures
             .tiles
             .iter()
             .map(|t| Tile {
@@ -181,6 +249,59 @@ impl OverviewPage {
                 share: percent(t.count, users),
                 href: filter_href(&t.filter),
                 note: t.note.text.clone(),
+                spark: Spark::new(
+                    &figures
+                        .trend
+                        .iter()
+                        .map(|(day, f)| (*day, t.of(f)))
+                        .collect::<Vec<_>>(),
+                ),
+            })
+            .collect();
+        let capability_tiles = tiles.split_off(3.min(tiles.len()));
+        let max = figures
+            .methods
+            .iter()
+            .map(|m| m.users)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let methods: Vec<MethodRow> = figures
+            .methods
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let top = 4 + i as u32 * METHOD_ROW_HEIGHT;
+                let n = m.users;
+                let width = ((n as f64 / max as f64) * f64::from(BAR_MAX)).round() as u32;
+                let width = if n > 0 { width.max(2) } else { 0 };
+                MethodRow {
+                    method: m.method.display_name(),
+                    label_y: top + BAR_HEIGHT - 2,
+                    bar: Bar {
+                        x: METHOD_LABEL_WIDTH,
+                        y: top,
+                        width,
+                        count: n,
+                        count_text: thousands(n),
+                        text_x: METHOD_LABEL_WIDTH + width + 6,
+                        href: filter_href(&RegistrationFilter {
+                            methods: MethodSet::EMPTY.with(m.method),
+                            ..RegistrationFilter::default()
+                        }),
+                        title: format!(
+                            "{}: {} {} registered",
+                            m.method.display_name(),
+                            thousands(n),
+                            if n == 1 {
+                                "user has it"
+                            } else {
+                                "users have it"
+                            }
+                        ),
+                        class: "bar-registered",
+                    },
+                }
             })
             .collect();
         let insights = figures
@@ -208,6 +329,11 @@ impl OverviewPage {
             layout,
             total_users: thousands(users),
             tiles,
+            capability_tiles,
+            methods_height: 8 + methods.len() as u32 * METHOD_ROW_HEIGHT,
+            methods_width: METHOD_CHART_WIDTH,
+            methods,
+            spark_days: crate::web::figures::SPARK_DAYS,
             insights,
             ranges,
             range_label: range.label(),

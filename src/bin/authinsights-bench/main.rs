@@ -314,6 +314,8 @@ const PATHS: &[(&str, &str)] = &[
     ("search", "/reports/reset-activity?q=smith"),
     ("search", "/reports/reset-activity?q=smith&result=abandoned"),
     ("search", "/reports/reset-activity?q=contoso"),
+    ("list", "/trends"),
+    ("list", "/trends?figure=mfaCapable"),
 ];
 
 /// The paths put under concurrent load: (kind, path). Each list is loaded on
@@ -701,6 +703,9 @@ fn run(opts: &Options) -> anyhow::Result<bool> {
     paths.push(deep("/registrations", (totals.users / 2) as u64)?);
     paths.push(deep("/activity", 100_000)?);
     paths.push(deep("/reports/reset-activity", 100_000)?);
+    // Who changed in the last week (the demo's campaign: thousands of users).
+    let week_ago = chrono::Utc::now().date_naive() - chrono::Duration::days(7);
+    paths.push(("list", format!("/trends?since={week_ago}")));
     let samples = opts.samples as usize;
     let page_budget = |kind: &str| match (sqlite, kind) {
         (true, "overview") => budget::OVERVIEW_P50_MS,

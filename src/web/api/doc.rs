@@ -1,7 +1,7 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and the
 //! types they answer with (`/api/v1/openapi.json`).
 
-use super::{figures, lists, ErrorBody, ErrorDetail, Me};
+use super::{figures, lists, trends, ErrorBody, ErrorDetail, Me};
 use crate::web::auth;
 use crate::web::auth::SESSION_COOKIE;
 use actix_web::middleware::from_fn;
@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         figures::overview,
         figures::policy,
         figures::user,
+        trends::trends,
         lists::registration_details,
         lists::reset_details,
         lists::registration_activity,

@@ -36,14 +36,27 @@ pub struct Overview {
     pub total_users: i64,
     pub tiles: Vec<Tile>,
     pub insights: Vec<Insight>,
+    /// Users who registered each method of the catalogue (Graph's
+    /// `usersRegisteredByMethod`), in the catalogue's order.
+    pub users_registered_by_method: Vec<MethodUserCount>,
     pub charts: Vec<Chart>,
+}
+
+/// Users who registered one method.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MethodUserCount {
+    pub auth_method: MethodKey,
+    pub user_count: i64,
+    /// Those users (registration details, filtered by the method).
+    pub href: String,
 }
 
 /// A tile: users with a status.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Tile {
-    /// `registered`, `enabled` or `capable`.
+    /// `registered`, `enabled`, `capable`, `mfaCapable` or `passwordlessCapable`.
     pub key: &'static str,
     pub title: &'static str,
     pub count: i64,
@@ -132,6 +145,21 @@ impl Overview {
                 })
                 .collect(),
             insights: figures.insights.iter().map(|i| insight(req, i)).collect(),
+            users_registered_by_method: figures
+                .methods
+                .iter()
+                .map(|m| MethodUserCount {
+                    auth_method: MethodKey(m.method),
+                    user_count: m.users,
+                    href: registrations_href(
+                        req,
+                        &RegistrationFilter {
+                            methods: crate::domain::MethodSet::EMPTY.with(m.method),
+                            ..RegistrationFilter::default()
+                        },
+                    ),
+                })
+                .collect(),
             charts: figures
                 .charts
                 .iter()

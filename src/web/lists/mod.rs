@@ -12,6 +12,7 @@ pub mod events;
 pub mod overview;
 pub mod registrations;
 pub mod reports;
+pub mod trends;
 
 use crate::db::timeline::validate_position;
 use crate::domain::filter::{PagePosition, PageSize, RangeChoice, Search, SEARCH_MAX_CHARS};

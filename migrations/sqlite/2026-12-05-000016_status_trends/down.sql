@@ -1,0 +1,2 @@
+DROP TABLE status_changes;
+DROP TABLE status_history;
