@@ -17,12 +17,12 @@ async fn overview_counts(backend: Backend) {
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert_eq!(
-        texts(&html, ".tile-title"),
+        texts(&html, "#sspr-tiles .tile-title"),
         ["Users registered", "Users enabled", "Users capable"]
     );
     assert_eq!(texts(&html, "#sspr-tiles .tile-count"), ["5", "8", "4"]);
     assert_eq!(
-        texts(&html, ".tile-share"),
+        texts(&html, "#sspr-tiles .tile-share"),
         ["55.6% of users", "88.9% of users", "44.4% of users"]
     );
     let notes = texts(&html, ".tile-note");

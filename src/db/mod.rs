@@ -500,40 +500,41 @@ pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     Ok(applied)
 }
 
-/// Applies the pending migrations up to and including `version` (as
-/// `20261205000014`), leaving the later ones pending: a database as an
-/// earlier release left it, for the tests that upgrade one.
-pub fn migrate_through(conn: &mut DbConnection, version: &str) -> anyhow::Result<Vec<String>> {
+/// Reverts the applied migrations newer than `version` (YYYYMMDDNNNNNN),
+/// newest first, with their `down.sql`: the upgrade tests make a database as
+/// a previous release left it. Returns the versions reverted.
+pub fn revert_after(conn: &mut DbConnection, version: &str) -> anyhow::Result<Vec<String>> {
     fn run<C, B>(
         c: &mut C,
-        source: EmbeddedMigrations,
+        source: impl Fn() -> EmbeddedMigrations,
         version: &str,
     ) -> anyhow::Result<Vec<String>>
     where
         C: MigrationHarness<B>,
         B: diesel::backend::Backend,
     {
-        let pending = c
-            .pending_migrations(source)
-            .map_err(|e| anyhow::anyhow!("listing migrations: {e}"))?;
-        let mut applied = Vec::new();
-        for m in pending {
-            let name = m.name().version().to_string();
-            if name.replace('-', "").as_str() > version {
+        let mut reverted = Vec::new();
+        loop {
+            let applied = c
+                .applied_migrations()
+                .map_err(|e| anyhow::anyhow!("listing migrations: {e}"))?;
+            let Some(last) = applied.iter().map(|v| v.to_string()).max() else {
+                break;
+            };
+            if last.replace('-', "").as_str() <= version {
                 break;
             }
-            c.run_migration(&*m)
-                .map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
-            applied.push(name);
+            let done = c
+                .revert_last_migration(source())
+                .map_err(|e| anyhow::anyhow!("reverting {last}: {e}"))?;
+            reverted.push(done.to_string());
         }
-        Ok(applied)
+        Ok(reverted)
     }
-    let applied = match conn {
-        DbConnection::Sqlite(c) => run(c, SQLITE_MIGRATIONS, version)?,
-        DbConnection::Postgresql(c) => run(c, POSTGRES_MIGRATIONS, version)?,
-    };
-    after_migrations(conn, &applied)?;
-    Ok(applied)
+    match conn {
+        DbConnection::Sqlite(c) => run(c, || SQLITE_MIGRATIONS, version),
+        DbConnection::Postgresql(c) => run(c, || POSTGRES_MIGRATIONS, version),
+    }
 }
 
 /// What applied migrations leave to the portal's own code: the migration
