@@ -210,7 +210,7 @@ async fn bad_parameters(backend: Backend) {
         (
             "feature=login".into(),
             "feature",
-            "registration, reset or all",
+            "registration, reset, unlock or all",
         ),
         ("method=fido3".into(), "method", "security_questions"),
         ("size=1000".into(), "size", "from 1 to 500"),

@@ -29,6 +29,7 @@ pub mod retention;
 pub mod schema;
 pub mod search;
 pub mod sessions;
+pub mod sign_ins;
 pub mod syncs;
 pub mod throttle;
 pub mod timeline;

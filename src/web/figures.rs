@@ -83,6 +83,7 @@ impl ChartFigure {
         match self.feature {
             Feature::Registration => "registrations",
             Feature::Reset => "resets",
+            Feature::Unlock => "unlocks",
         }
     }
 

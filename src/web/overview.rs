@@ -93,6 +93,7 @@ impl Chart {
         let what = match feature {
             Feature::Registration => "registrations",
             Feature::Reset => "verifications during password reset",
+            Feature::Unlock => "verifications during account unlock",
         };
         let bar = |m: Method, outcome: Outcome, n: i64, y: u32| {
             let width = ((n as f64 / max as f64) * f64::from(BAR_MAX)).round() as u32;
@@ -137,6 +138,7 @@ impl Chart {
             title: match feature {
                 Feature::Registration => "Registrations",
                 Feature::Reset => "Resets",
+                Feature::Unlock => "Unlocks",
             },
             description: format!(
                 "Successful and failed {what} per authentication method in the last {}.",
