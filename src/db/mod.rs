@@ -33,6 +33,7 @@ pub mod sign_ins;
 pub mod syncs;
 pub mod throttle;
 pub mod timeline;
+pub mod usage;
 pub mod users;
 
 /// A connection to either backend. Queries written with the diesel DSL run on

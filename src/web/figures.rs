@@ -52,7 +52,7 @@ pub struct ChartFigure {
 }
 
 impl ChartFigure {
-    fn new(feature: Feature, counts: &[KindCount]) -> ChartFigure {
+    pub fn new(feature: Feature, counts: &[KindCount]) -> ChartFigure {
         let count = |m: Method, success: bool| -> i64 {
             counts
                 .iter()

@@ -8,8 +8,9 @@ use chrono::NaiveDateTime;
 pub const FLASH_ERROR: &str = "error:";
 
 /// The navigation entries: (key, href, label).
-pub const NAV: [(&str, &str, &str); 6] = [
+pub const NAV: [(&str, &str, &str); 7] = [
     ("overview", "/", "Overview"),
+    ("usage", "/usage", "Usage"),
     ("registrations", "/registrations", "Registration details"),
     ("activity", "/activity", "Reset details"),
     (

@@ -14,6 +14,7 @@ pub mod doc;
 pub mod figures;
 pub mod lists;
 pub mod schema;
+pub mod usage;
 
 use super::auth::Principal;
 use super::error::AppError;
@@ -146,6 +147,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(me)
         .service(doc::openapi_json)
         .service(figures::overview)
+        .service(usage::usage)
         .service(figures::policy)
         .service(figures::user)
         .service(lists::registration_details)
