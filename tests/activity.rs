@@ -139,7 +139,7 @@ async fn filters_and_ranges(backend: Backend) {
     );
     assert_eq!(
         texts(&html, "#f-feature option"),
-        ["All", "Registration", "Reset"]
+        ["All", "Registration", "Reset", "Unlock"]
     );
     let _ = Feature::ALL;
 }

@@ -1079,7 +1079,7 @@ impl<'a> ActivityGenerator<'a> {
         // a new password. Chosen from the time, not the generator, so the
         // rest of the tenant stays as it was for a seed.
         let unlock = matches!(details, Succeeded | CancelledBeforeMethods)
-            && at.and_utc().timestamp_subsec_millis() % 6 == 0;
+            && at.and_utc().timestamp_subsec_millis().is_multiple_of(6);
         let feature = if unlock {
             Feature::Unlock
         } else {

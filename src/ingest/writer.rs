@@ -1476,6 +1476,15 @@ fn same_user(old: &User, new: &DirectoryUser) -> bool {
         && old.verdicts_stale == new.verdicts_stale
 }
 
+fn count_put(tally: &mut Tally, put: crate::db::sign_ins::Put) {
+    use crate::db::sign_ins::Put;
+    match put {
+        Put::Inserted => tally.inserted += 1,
+        Put::Updated => tally.updated += 1,
+        Put::Unchanged => tally.skipped += 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1527,14 +1536,5 @@ mod tests {
                 .map(|d| Verdicts::unpack(d.0).registered),
             Some(Some(true))
         );
-    }
-}
-
-fn count_put(tally: &mut Tally, put: crate::db::sign_ins::Put) {
-    use crate::db::sign_ins::Put;
-    match put {
-        Put::Inserted => tally.inserted += 1,
-        Put::Updated => tally.updated += 1,
-        Put::Unchanged => tally.skipped += 1,
     }
 }

@@ -3,7 +3,7 @@
 //! `/api/v1`): one row per operation, newest first.
 
 use super::{
-    choice, documented, openapi_params, query, range_and_position, range_pairs, search_pair,
+    choice, documented, one_of, openapi_params, query, range_and_position, range_pairs, search_pair,
 };
 use crate::db::activities::ActivityQuery;
 use crate::domain::filter::{parse_policy_method, parse_result, ActivityFilter, PageSize, Search};
@@ -201,8 +201,8 @@ fn document(name: &str) -> Option<Parameter> {
         ),
         "feature" => query(
             name,
-            choice(
-                RESET_REPORT_FEATURES.iter().map(|f| f.key()),
+            one_of(
+                RESET_REPORT_FEATURES.map(|f| f.key()),
                 "reset (the default) or unlock.",
             ),
             "Password resets (the default) or self-service account unlocks.",
