@@ -60,6 +60,8 @@ pub struct ColumnChart {
     pub legend: Vec<LegendKey>,
 }
 
+/// Column charts are wider than the method charts: up to 31 days of two columns.
+const COLUMN_WIDTH: u32 = 760;
 const PLOT_TOP: u32 = 14;
 const PLOT_HEIGHT: u32 = 150;
 const PLOT_LEFT: u32 = 8;
@@ -85,7 +87,7 @@ impl ColumnChart {
             .unwrap_or(0)
             .max(1);
         let stacks = columns.first().map_or(1, Vec::len).max(1) as u32;
-        let slot = ((CHART_WIDTH - PLOT_LEFT) / days.len().max(1) as u32).clamp(8, 64);
+        let slot = ((COLUMN_WIDTH - PLOT_LEFT) / days.len().max(1) as u32).clamp(8, 64);
         let bar = ((slot - 2) / stacks).clamp(2, 22);
         let axis_y = PLOT_TOP + PLOT_HEIGHT;
         let mut segments = Vec::new();
@@ -124,7 +126,7 @@ impl ColumnChart {
             id,
             title,
             description,
-            width: CHART_WIDTH,
+            width: COLUMN_WIDTH,
             height: axis_y + 22,
             axis_y,
             label_y: axis_y + 15,
@@ -353,7 +355,7 @@ impl UsagePage {
             .enumerate()
             .map(|(i, m)| {
                 let y = 8 + i as u32 * 24;
-                let width = ((m.sign_ins as f64 / max as f64) * 290.0).round() as u32;
+                let width = ((m.sign_ins as f64 / max as f64) * 260.0).round() as u32;
                 let width = if m.sign_ins > 0 { width.max(2) } else { 0 };
                 MethodBar {
                     label: m.label(),
