@@ -77,7 +77,8 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// users, groups, members, methods, activities, or graph (Microsoft Graph exports).
+    /// users, groups, members, methods, activities, sign-ins, sign-in-methods, or graph
+    /// (Microsoft Graph exports).
     #[arg(value_parser = clap::builder::PossibleValuesParser::new(ImportKind::KEYS))]
     pub kind: String,
     /// Files to import, read in the order given (the pages of a paged Graph export form one data set).

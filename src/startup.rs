@@ -11,6 +11,8 @@ use std::net::TcpListener;
 /// hygiene (canonical paths, no compressed bodies, HEAD) runs before routing.
 pub fn routes(cfg: &mut aw::ServiceConfig) {
     cfg.service(web::overview::overview)
+        .service(web::usage::usage)
+        .service(web::usage::usage_csv)
         .service(web::registrations::registrations)
         .service(web::registrations::registrations_csv)
         .service(web::activity::activity)

@@ -139,7 +139,7 @@ async fn filters_and_ranges(backend: Backend) {
     );
     assert_eq!(
         texts(&html, "#f-feature option"),
-        ["All", "Registration", "Reset"]
+        ["All", "Registration", "Reset", "Unlock"]
     );
     let _ = Feature::ALL;
 }
@@ -210,7 +210,7 @@ async fn bad_parameters(backend: Backend) {
         (
             "feature=login".into(),
             "feature",
-            "registration, reset or all",
+            "registration, reset, unlock or all",
         ),
         ("method=fido3".into(), "method", "security_questions"),
         ("size=1000".into(), "size", "from 1 to 500"),

@@ -75,6 +75,7 @@ async fn journeys(backend: Backend, scripting: Scripting) {
     chart_bar_leads_to_reset_details(&run).await;
     method_bar_leads_to_its_users(&run).await;
     trends_compare_with_a_day(&run).await;
+    usage_view(&run).await;
     csv_downloads_match_counts(&run).await;
     policy_change_moves_the_overview(&run).await;
     import_upload(&run).await;
@@ -480,6 +481,69 @@ async fn trends_compare_with_a_day(run: &Run) {
     }
 }
 
+/// The usage view at a laptop's and a phone's width: its four charts with
+/// their tables, from the demo tenant's unlocks and sign-in summaries; a
+/// column's bar leads to the reset report of that day with the bar's count.
+async fn usage_view(run: &Run) {
+    for size in [LAPTOP, PHONE] {
+        let b = run.admin(size).await;
+        b.goto(&run.url("/usage")).await.unwrap();
+        assert_eq!(text(&b, "h1").await, "Usage");
+        let nav = b
+            .find(Locator::Css("nav.sidenav a[aria-current=page]"))
+            .await
+            .unwrap();
+        assert_eq!(nav.text().await.unwrap(), "Usage");
+        for chart in [
+            "#chart-operations",
+            "#chart-resets",
+            "#chart-sign-ins",
+            "#chart-sign-in-methods",
+        ] {
+            let figure = b.find(Locator::Css(chart)).await.unwrap();
+            let svg = figure.find(Locator::Css("svg.chart-svg")).await.unwrap();
+            assert!(svg.is_displayed().await.unwrap(), "{chart} is drawn");
+            let rects = figure.find_all(Locator::Css("svg rect")).await.unwrap();
+            assert!(rects.len() > 3, "{chart} has bars");
+        }
+        assert!(!texts(&b, "#table-sign-in-methods tbody tr")
+            .await
+            .is_empty());
+        b.close().await.unwrap();
+    }
+    let b = run.admin(LAPTOP).await;
+    b.goto(&run.url("/usage?range=7d")).await.unwrap();
+    // The table twin's cell and the bar share their link: the cell says how many.
+    let mut target = None;
+    for cell in b
+        .find_all(Locator::Css("#table-operations tbody td a"))
+        .await
+        .unwrap()
+    {
+        let href = cell.attr("href").await.unwrap().unwrap();
+        let n = number(&cell.text().await.unwrap());
+        if n > 0 && href.contains("result=succeeded") {
+            target = Some((href, n));
+            break;
+        }
+    }
+    let (href, n) = target.expect("a day with successful resets or unlocks");
+    let bar = b
+        .find(Locator::Css(&format!("#chart-operations a[href='{href}']")))
+        .await
+        .unwrap();
+    open(&b, bar).await;
+    let url = b.current_url().await.unwrap();
+    assert_eq!(url.path(), "/reports/reset-activity");
+    assert_eq!(query(&url, "result").as_deref(), Some("succeeded"));
+    assert_eq!(
+        event_count(&b).await,
+        n,
+        "the report has the bar's {n} rows"
+    );
+    b.close().await.unwrap();
+}
+
 /// The Download CSV link of a filtered list gives a file with one row per
 /// user or event the page counts.
 async fn csv_downloads_match_counts(run: &Run) {
@@ -683,6 +747,7 @@ async fn screenshots(run: &Run) {
     let pages = [
         ("overview", "/"),
         ("overview-24h", "/?range=24h"),
+        ("usage", "/usage"),
         ("registrations", "/registrations?enabled=yes&registered=no"),
         ("registrations-search", "/registrations?q=silva&sort=-name"),
         ("user", user.as_str()),

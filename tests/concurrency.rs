@@ -37,12 +37,13 @@ fn iso_minutes_ago(m: i64) -> String {
     format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S"))
 }
 
-/// An activity of `user` that registers `method`, or a reset with it.
-fn activity(id: &str, user: &str, method: &str, reset: bool, minutes_ago: i64) -> Value {
+/// An activity of `user` that registers `method`, or a reset or an account
+/// unlock with it.
+fn activity(id: &str, user: &str, method: &str, feature: &str, minutes_ago: i64) -> Value {
     json!({
         "id": id,
         "user_id": user,
-        "feature": if reset { "reset" } else { "registration" },
+        "feature": feature,
         "result": "succeeded",
         "occurred_at": iso_minutes_ago(minutes_ago),
         "events": [{ "id": format!("{id}-e"), "method": method, "success": true }]
@@ -67,7 +68,12 @@ fn batch(users: &[String], w: usize, b: usize) -> Value {
                 &format!("w{w}-b{b}-{i}"),
                 &users[n % users.len()],
                 METHODS[n % METHODS.len()],
-                i == 4,
+                // Unlocks too: their aggregates must also equal a recount.
+                match i {
+                    3 => "unlock",
+                    4 => "reset",
+                    _ => "registration",
+                },
                 (n % 600) as i64 + 1,
             )
         })
@@ -154,7 +160,11 @@ async fn import_writer(remote: Remote, client: reqwest::Client, users: Vec<Strin
                     &format!("upload-{n}"),
                     &users[(n * 3) % users.len()],
                     METHODS[(n + 2) % METHODS.len()],
-                    n % 3 == 0,
+                    match n % 6 {
+                        0 => "reset",
+                        3 => "unlock",
+                        _ => "registration",
+                    },
                     (n % 300) as i64 + 5,
                 )
                 .to_string()
@@ -550,7 +560,7 @@ async fn lists_count_what_another_instance_just_wrote(backend: Backend) {
                     &format!("fresh-{round}-{i}"),
                     &users[(round * 5 + i) % users.len()],
                     "email",
-                    i == 4,
+                    if i == 4 { "reset" } else { "registration" },
                     i as i64 + 1,
                 )
             })

@@ -85,7 +85,9 @@ fn build_tenant(app: &TestApp, now: NaiveDateTime) {
                         result: ActivityResult,
                         minutes: i64| {
             let details = match feature {
-                Feature::Reset => Details::for_result(result).next().map(|d| d.code()),
+                Feature::Reset | Feature::Unlock => {
+                    Details::for_result(result).next().map(|d| d.code())
+                }
                 Feature::Registration => None,
             };
             Activity {

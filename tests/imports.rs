@@ -2260,6 +2260,8 @@ async fn prune_keeps_counts_exact(backend: Backend) {
             (Reset, _, false) => ("failed", Some("failed_not_enabled")),
             (Registration, _, true) => ("succeeded", None),
             (Registration, _, false) => ("failed", None),
+            (Feature::Unlock, _, true) => ("succeeded", None),
+            (Feature::Unlock, _, false) => ("failed", Some("failed_not_enabled")),
         };
         let events: Vec<serde_json::Value> = events
             .iter()
@@ -2552,6 +2554,10 @@ async fn large_file_in_bulk(backend: Backend) {
                 }
                 (Feature::Registration, true) => (ActivityResult::Succeeded, None),
                 (Feature::Registration, false) => (ActivityResult::Failed, None),
+                (Feature::Unlock, true) => (ActivityResult::Succeeded, None),
+                (Feature::Unlock, false) => {
+                    (ActivityResult::Failed, Some(Details::FailedNotEnabled))
+                }
             };
             let id = format!("big-{i:05}");
             expected_acts.push(Activity {

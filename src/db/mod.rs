@@ -29,10 +29,12 @@ pub mod retention;
 pub mod schema;
 pub mod search;
 pub mod sessions;
+pub mod sign_ins;
 pub mod syncs;
 pub mod throttle;
 pub mod timeline;
 pub mod trends;
+pub mod usage;
 pub mod users;
 
 /// A connection to either backend. Queries written with the diesel DSL run on

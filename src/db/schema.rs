@@ -316,3 +316,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_runs,
     sync_resources,
 );
+
+diesel::table! {
+    sign_in_days (day) {
+        day -> Timestamp,
+        total_sign_ins -> BigInt,
+        single_factor -> BigInt,
+        multi_factor -> BigInt,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sign_in_method_days (day, method, method_name) {
+        day -> Timestamp,
+        method -> Text,
+        method_name -> Text,
+        sign_ins -> BigInt,
+    }
+}

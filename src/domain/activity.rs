@@ -9,15 +9,19 @@ use std::fmt;
 pub enum Feature {
     Registration,
     Reset,
+    /// A self-service account unlock: the same verification as a reset,
+    /// ending in an unlocked account instead of a new password.
+    Unlock,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 2] = [Feature::Registration, Feature::Reset];
+    pub const ALL: [Feature; 3] = [Feature::Registration, Feature::Reset, Feature::Unlock];
 
     pub const fn code(self) -> i32 {
         match self {
             Feature::Registration => 0,
             Feature::Reset => 1,
+            Feature::Unlock => 2,
         }
     }
 
@@ -29,6 +33,7 @@ impl Feature {
         match self {
             Feature::Registration => "registration",
             Feature::Reset => "reset",
+            Feature::Unlock => "unlock",
         }
     }
 
@@ -36,10 +41,16 @@ impl Feature {
         Feature::ALL.into_iter().find(|f| f.key() == key)
     }
 
+    /// The keys as a list for messages: "registration, reset, unlock".
+    pub fn keys_text() -> String {
+        Feature::ALL.map(Feature::key).join(", ")
+    }
+
     pub const fn display_name(self) -> &'static str {
         match self {
             Feature::Registration => "Registration",
             Feature::Reset => "Reset",
+            Feature::Unlock => "Unlock",
         }
     }
 }

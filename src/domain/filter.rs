@@ -801,7 +801,7 @@ pub fn parse_feature(param: &str, value: Option<&str>) -> FilterResult<Option<Fe
         v => Feature::from_key(v).map(Some).ok_or_else(|| {
             FilterError::new(
                 param,
-                format!("'{v}' is not a feature; use registration, reset or all"),
+                format!("'{v}' is not a feature; use registration, reset, unlock or all"),
             )
         }),
     }

@@ -6,6 +6,7 @@ pub mod filter;
 pub mod method;
 pub mod policy;
 pub mod second_factor;
+pub mod sign_in;
 pub mod status;
 
 pub use activity::{ActivityResult, Details, Feature, Verification};

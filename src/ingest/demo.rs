@@ -396,6 +396,7 @@ fn load(
         "demo: status counts and trend history written in {:.1} s",
         phase.elapsed().as_secs_f64()
     );
+    generate_sign_ins(conn, opts)?;
     touch_data_changed(conn, opts.now)?;
     Ok(summary)
 }
@@ -470,6 +471,69 @@ impl DemoHistory {
         record_changes(conn, &self.users)?;
         Ok(())
     }
+}
+
+/// Days of daily sign-in summaries the demo tenant has.
+pub const SIGN_IN_DAYS: i64 = 30;
+
+/// Thirty days of sign-in summaries up to today: about two sign-ins per
+/// user and working day (a third of that at weekends), seven in ten of
+/// them multifactor, and the methods in the shares a tenant rolling out
+/// passwordless sees. From a generator of its own, so the rest of the
+/// tenant stays as it was for a seed.
+fn generate_sign_ins(conn: &mut DbConnection, opts: &DemoOptions) -> anyhow::Result<()> {
+    use crate::domain::sign_in::{SignInDayRecord, SignInMethod, SignInMethodRecord};
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5167_6e49_6e73);
+    let shares: [(SignInMethod, f64); 9] = [
+        (SignInMethod::Password, 0.52),
+        (SignInMethod::AppNotification, 0.21),
+        (SignInMethod::WindowsHelloForBusiness, 0.11),
+        (SignInMethod::PasskeyDeviceBound, 0.05),
+        (SignInMethod::Sms, 0.04),
+        (SignInMethod::AuthenticatorPasswordless, 0.03),
+        (SignInMethod::Fido2SecurityKey, 0.02),
+        (SignInMethod::OneTimePasscode, 0.015),
+        (SignInMethod::TemporaryAccessPass, 0.005),
+    ];
+    let today = opts.now.date();
+    for back in (0..SIGN_IN_DAYS).rev() {
+        let day = today - Duration::days(back);
+        let weekend = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+        let per_user = if weekend { 0.7 } else { 2.1 } * rng.random_range(0.9..1.1);
+        // Today is under way: part of a day's sign-ins.
+        let part = if back == 0 {
+            f64::from(opts.now.num_seconds_from_midnight()) / 86_400.0
+        } else {
+            1.0
+        };
+        let total = (opts.users as f64 * per_user * part).round() as i64;
+        // The multifactor share grows slowly over the month.
+        let mfa = 0.66 + 0.002 * (SIGN_IN_DAYS - back) as f64 + rng.random_range(-0.02..0.02);
+        let multi_factor = (total as f64 * mfa).round() as i64;
+        db::sign_ins::put_day(
+            conn,
+            &SignInDayRecord {
+                day,
+                total,
+                single_factor: total - multi_factor,
+                multi_factor,
+            },
+            opts.now,
+        )?;
+        for (method, share) in shares {
+            let n = (total as f64 * share * rng.random_range(0.85..1.15)).round() as i64;
+            db::sign_ins::put_method(
+                conn,
+                &SignInMethodRecord {
+                    day,
+                    method,
+                    name: String::new(),
+                    sign_ins: n,
+                },
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn draw_methods(rng: &mut ChaCha8Rng, is_admin: bool, is_guest: bool) -> MethodSet {
@@ -1096,9 +1160,21 @@ impl<'a> ActivityGenerator<'a> {
         };
         let people = self.people;
         let user = &people[idx];
-        let mut activity = self.base(Some(user), Feature::Reset, at);
+        // About one in six self-service operations that verify the user and
+        // then end (or are cancelled early) is an account unlock rather than
+        // a new password. Chosen from the time, not the generator, so the
+        // rest of the tenant stays as it was for a seed.
+        let unlock = matches!(details, Succeeded | CancelledBeforeMethods)
+            && at.and_utc().timestamp_subsec_millis().is_multiple_of(6);
+        let feature = if unlock {
+            Feature::Unlock
+        } else {
+            Feature::Reset
+        };
+        let mut activity = self.base(Some(user), feature, at);
         activity.result = details.result().code();
-        activity.details = Some(details.code());
+        // A successful unlock has no reset detail (as the audit log's).
+        activity.details = (!(unlock && details == Succeeded)).then(|| details.code());
 
         let mut plan: Vec<(Method, Option<&'static str>)> = Vec::new();
         let fail = |n: usize, m: Method, why: &'static str| vec![(m, Some(why)); n];
@@ -1201,7 +1277,7 @@ impl<'a> ActivityGenerator<'a> {
         let mut t = at;
         let mut used = MethodSet::EMPTY;
         for (method, failure) in plan {
-            events.push(self.event(user, Feature::Reset, method, failure, t));
+            events.push(self.event(user, feature, method, failure, t));
             used.insert(method);
             t += Duration::seconds(self.rng.random_range(10..75));
         }

@@ -24,6 +24,9 @@ pub fn export(conn: &mut DbConnection, kind: FileKind, out: impl Write) -> anyho
         FileKind::Members => members_csv(conn, &mut csv)?,
         FileKind::Methods => methods_csv(conn, &mut csv)?,
         FileKind::Activities => activities_csv(conn, &mut csv)?,
+        FileKind::SignIns | FileKind::SignInMethods => {
+            anyhow::bail!("sign-in summaries are not exported: the export moves users and events")
+        }
     };
     csv.flush()?;
     Ok(rows)

@@ -7,10 +7,12 @@
 //! group being read, the activity being assembled from CSV rows).
 
 use super::records::{
-    ActivityRecord, GroupRecord, Identity, ImportError, LineLimit, Located, Location, MemberRecord,
-    MethodsRecord, Position, Record, Sink, Stop, UserRecord, MAX_LINE_BYTES,
+    ActivityRecord, GroupRecord, Identity, ImportError, ImportWarning, LineLimit, Located,
+    Location, MemberRecord, MethodsRecord, Position, Record, SignInDayRecord, SignInMethodRecord,
+    Sink, Stop, UserRecord, MAX_LINE_BYTES,
 };
 use crate::db::models::{Activity, MethodEvent};
+use crate::domain::sign_in::SignInMethod;
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
@@ -24,15 +26,21 @@ pub enum FileKind {
     Members,
     Methods,
     Activities,
+    /// Daily sign-ins by authentication requirement.
+    SignIns,
+    /// Daily sign-ins per authentication method.
+    SignInMethods,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 5] = [
+    pub const ALL: [FileKind; 7] = [
         FileKind::Users,
         FileKind::Groups,
         FileKind::Members,
         FileKind::Methods,
         FileKind::Activities,
+        FileKind::SignIns,
+        FileKind::SignInMethods,
     ];
 
     pub fn key(self) -> &'static str {
@@ -42,6 +50,8 @@ impl FileKind {
             FileKind::Members => "members",
             FileKind::Methods => "methods",
             FileKind::Activities => "activities",
+            FileKind::SignIns => "sign-ins",
+            FileKind::SignInMethods => "sign-in-methods",
         }
     }
 
@@ -65,6 +75,8 @@ impl FileKind {
             FileKind::Members => &["group_id", "user_id"],
             FileKind::Methods => &["user_id", "method", "registered_at"],
             FileKind::Activities => ACTIVITY_FIELDS,
+            FileKind::SignIns => &["day", "single_factor", "multi_factor", "total"],
+            FileKind::SignInMethods => &["day", "method", "sign_ins"],
         }
     }
 }
@@ -186,6 +198,48 @@ impl Fields<'_> {
         }
     }
 
+    /// A count: a whole number from 0 (a JSON number, or text in CSV).
+    fn count(&self, field: &str) -> FieldResult<Option<i64>> {
+        let text = match self {
+            Fields::Json(map) => match map.get(field) {
+                None | Some(Value::Null) => return Ok(None),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::String(s)) if s.is_empty() => return Ok(None),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => {
+                    return field_error(field, format!("expected a count, got {}", shown(other)))
+                }
+            },
+            Fields::Csv { .. } => match self.text(field)? {
+                Some(t) => t,
+                None => return Ok(None),
+            },
+        };
+        match text.trim().parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(Some(n)),
+            _ => field_error(
+                field,
+                format!("expected a count (a whole number from 0), got \"{text}\""),
+            ),
+        }
+    }
+
+    fn required_count(&self, field: &str) -> FieldResult<i64> {
+        self.count(field)?
+            .map_or_else(|| field_error(field, "missing required field"), Ok)
+    }
+
+    /// A day, `YYYY-MM-DD`.
+    fn day(&self, field: &str) -> FieldResult<chrono::NaiveDate> {
+        let text = self.required(field)?;
+        chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+            (
+                field.to_string(),
+                format!("\"{text}\" is not a day (YYYY-MM-DD)"),
+            )
+        })
+    }
+
     fn time(&self, field: &str) -> FieldResult<Option<NaiveDateTime>> {
         match self.text(field)? {
             None => Ok(None),
@@ -271,7 +325,7 @@ fn parse_feature(field: &str, key: &str) -> FieldResult<Feature> {
     Feature::from_key(key).ok_or_else(|| {
         (
             field.to_string(),
-            format!("unknown feature \"{key}\"; known: registration, reset"),
+            format!("unknown feature \"{key}\"; known: {}", Feature::keys_text()),
         )
     })
 }
@@ -570,6 +624,32 @@ impl Parser {
             FileKind::Members => return self.member(at, fields, sink),
             FileKind::Methods => return self.method(at, fields, sink),
             FileKind::Activities => return self.activity(at, fields, sink),
+            FileKind::SignIns => sign_in_day(fields).map(|r| Some(Record::SignInDay(r))),
+            FileKind::SignInMethods => {
+                return match sign_in_method(fields) {
+                    Ok((record, unknown)) => {
+                        self.emit(at, Record::SignInMethod(record), sink)?;
+                        match unknown {
+                            Some(name) => self.emit(
+                                at,
+                                Record::Warning(ImportWarning::new(
+                                    self.at(at),
+                                    "method",
+                                    &name,
+                                    "as an other method",
+                                    Some(&format!(
+                                        "Not a sign-in method this portal knows; known: {}",
+                                        SignInMethod::keys_text()
+                                    )),
+                                )),
+                                sink,
+                            ),
+                            None => Ok(()),
+                        }
+                    }
+                    Err((field, reason)) => Err(self.error(at, Some(&field), reason).into()),
+                };
+            }
         };
         match outcome {
             Ok(Some(record)) => self.emit(at, record, sink),
@@ -809,6 +889,43 @@ fn group(f: &Fields<'_>) -> FieldResult<GroupRecord> {
         id: f.required("id")?,
         display_name: f.required("display_name")?,
     })
+}
+
+/// One day's sign-ins by requirement; `total` defaults to the sum.
+fn sign_in_day(f: &Fields<'_>) -> FieldResult<SignInDayRecord> {
+    let single_factor = f.required_count("single_factor")?;
+    let multi_factor = f.required_count("multi_factor")?;
+    let total = match f.count("total")? {
+        Some(total) => total,
+        None => single_factor + multi_factor,
+    };
+    Ok(SignInDayRecord {
+        day: f.day("day")?,
+        total,
+        single_factor,
+        multi_factor,
+    })
+}
+
+/// One day's sign-ins with one method (our key or Graph's name); an unknown
+/// name is kept as an other method, returned for the warning.
+fn sign_in_method(f: &Fields<'_>) -> FieldResult<(SignInMethodRecord, Option<String>)> {
+    let day = f.day("day")?;
+    let name = f.required("method")?;
+    let sign_ins = f.required_count("sign_ins")?;
+    let (method, kept, unknown) = match SignInMethod::parse(&name) {
+        Some(m) => (m, String::new(), None),
+        None => (SignInMethod::Other, name.clone(), Some(name)),
+    };
+    Ok((
+        SignInMethodRecord {
+            day,
+            method,
+            name: kept,
+            sign_ins,
+        },
+        unknown,
+    ))
 }
 
 /// The activity's own fields (CSV rows repeat them on every row).

@@ -18,12 +18,14 @@ pub enum ImportKind {
 }
 
 impl ImportKind {
-    pub const KEYS: [&'static str; 6] = [
+    pub const KEYS: [&'static str; 8] = [
         "users",
         "groups",
         "members",
         "methods",
         "activities",
+        "sign-ins",
+        "sign-in-methods",
         "graph",
     ];
 

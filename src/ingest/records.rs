@@ -4,6 +4,7 @@
 
 use crate::db::models::{Activity, MethodEvent};
 use crate::domain::second_factor::MfaDetails;
+pub use crate::domain::sign_in::{SignInDayRecord, SignInMethodRecord};
 use crate::domain::{Method, Verdicts};
 use chrono::NaiveDateTime;
 use std::fmt;
@@ -426,6 +427,9 @@ pub enum Record {
     },
     /// A value kept although the import does not know it.
     Warning(ImportWarning),
+    /// A daily sign-in summary (written at once: small, replaced by day).
+    SignInDay(SignInDayRecord),
+    SignInMethod(SignInMethodRecord),
     /// The import's registration details (Graph's `userRegistrationDetails`)
     /// are a whole export (`complete`: its last page carries no
     /// `@odata.nextLink`): the verdicts of users it does not list are stale.

@@ -57,6 +57,10 @@ pub struct Summary {
     pub methods: Tally,
     pub activities: Tally,
     pub events: Tally,
+    /// Days of sign-ins by authentication requirement (replaced by day).
+    pub sign_in_days: Tally,
+    /// Days × methods of sign-ins (replaced by day and method).
+    pub sign_in_methods: Tally,
     /// Method events stored although their user is not in the directory.
     pub events_outside_directory: u64,
     /// Stored method events of users not in the directory whose users this
@@ -71,7 +75,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn rows(&self) -> [(&'static str, Tally); 6] {
+    pub fn rows(&self) -> [(&'static str, Tally); 8] {
         [
             ("users", self.users),
             ("groups", self.groups),
@@ -79,6 +83,8 @@ impl Summary {
             ("registered methods", self.methods),
             ("activities", self.activities),
             ("method events", self.events),
+            ("sign-in days", self.sign_in_days),
+            ("sign-in days per method", self.sign_in_methods),
         ]
     }
 
@@ -300,6 +306,18 @@ impl<'c> Writer<'c> {
             return Ok(());
         }
         self.records += 1;
+        // Sign-in summaries are a few rows a day, apart from everything
+        // else: stored as they come.
+        if let Record::SignInDay(r) = &located.record {
+            let put = crate::db::sign_ins::put_day(self.conn, r, self.now)?;
+            count_put(&mut self.summary.sign_in_days, put);
+            return Ok(());
+        }
+        if let Record::SignInMethod(r) = &located.record {
+            let put = crate::db::sign_ins::put_method(self.conn, r)?;
+            count_put(&mut self.summary.sign_in_methods, put);
+            return Ok(());
+        }
         if let Record::GroupListed { group_id } = located.record {
             return self.begin_member_run(group_id, true, located.at);
         }
@@ -384,8 +402,11 @@ impl<'c> Writer<'c> {
                 Record::Member(_) | Record::GroupListed { .. } => {
                     unreachable!("members are written by runs")
                 }
-                Record::Warning(_) | Record::Listing { .. } => {
-                    unreachable!("warnings and listings are taken as they come")
+                Record::Warning(_)
+                | Record::Listing { .. }
+                | Record::SignInDay(_)
+                | Record::SignInMethod(_) => {
+                    unreachable!("warnings, listings and sign-ins are taken as they come")
                 }
             }
         }
@@ -1400,7 +1421,10 @@ fn batch_class(record: &Record) -> u8 {
         Record::Group(_) => 1,
         Record::Member(_) | Record::GroupListed { .. } => 2,
         Record::Activity(..) | Record::Event { .. } => 3,
-        Record::Warning(_) | Record::Listing { .. } => 4,
+        Record::Warning(_)
+        | Record::Listing { .. }
+        | Record::SignInDay(_)
+        | Record::SignInMethod(_) => 4,
     }
 }
 
@@ -1450,6 +1474,15 @@ fn same_user(old: &User, new: &DirectoryUser) -> bool {
         && old.directory_status.zip(old.directory_status_at) == new.directory_status
         && old.mfa_details() == new.mfa
         && old.verdicts_stale == new.verdicts_stale
+}
+
+fn count_put(tally: &mut Tally, put: crate::db::sign_ins::Put) {
+    use crate::db::sign_ins::Put;
+    match put {
+        Put::Inserted => tally.inserted += 1,
+        Put::Updated => tally.updated += 1,
+        Put::Unchanged => tally.skipped += 1,
+    }
 }
 
 #[cfg(test)]

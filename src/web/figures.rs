@@ -55,7 +55,7 @@ pub struct ChartFigure {
 }
 
 impl ChartFigure {
-    fn new(feature: Feature, counts: &[KindCount]) -> ChartFigure {
+    pub fn new(feature: Feature, counts: &[KindCount]) -> ChartFigure {
         let count = |m: Method, success: bool| -> i64 {
             counts
                 .iter()
@@ -86,6 +86,7 @@ impl ChartFigure {
         match self.feature {
             Feature::Registration => "registrations",
             Feature::Reset => "resets",
+            Feature::Unlock => "unlocks",
         }
     }
 

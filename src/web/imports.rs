@@ -37,6 +37,8 @@ fn kinds() -> Vec<KindChoice> {
         ImportKind::File(FileKind::Members) => "Group members",
         ImportKind::File(FileKind::Methods) => "Registered methods",
         ImportKind::File(FileKind::Activities) => "Activities with their method events",
+        ImportKind::File(FileKind::SignIns) => "Daily sign-ins by authentication requirement",
+        ImportKind::File(FileKind::SignInMethods) => "Daily sign-ins per authentication method",
         ImportKind::Graph => "Microsoft Graph exports (JSON pages or JSON lines)",
     };
     ImportKind::KEYS

@@ -8,9 +8,10 @@ use chrono::NaiveDateTime;
 pub const FLASH_ERROR: &str = "error:";
 
 /// The navigation entries: (key, href, label).
-pub const NAV: [(&str, &str, &str); 7] = [
+pub const NAV: [(&str, &str, &str); 8] = [
     ("overview", "/", "Overview"),
     ("trends", "/trends", "Trends"),
+    ("usage", "/usage", "Usage"),
     ("registrations", "/registrations", "Registration details"),
     ("activity", "/activity", "Reset details"),
     (

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod charts;
 pub mod data_sources;
 pub mod describe;
 pub mod error;
@@ -23,6 +24,8 @@ pub mod reports;
 pub mod request;
 pub mod sign_in;
 pub mod trends;
+pub mod usage;
+pub mod usage_figures;
 pub mod users;
 
 use crate::db::{DbConnection, Pool};

@@ -7,7 +7,7 @@ use super::error::AppResult;
 use super::export::{download, file_name, ExportError, Sink};
 use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
-use super::lists::reports::{filter_pairs, list_href, parse_query, Report};
+use super::lists::reports::{filter_pairs, list_href, parse_query, Report, RESET_REPORT_FEATURES};
 use super::lists::RETENTION_DAYS;
 use super::{html, thousands, user_href, AppState};
 use crate::db::activities::{
@@ -17,7 +17,7 @@ use crate::db::activities::{
 use crate::db::cache::CountCache;
 use crate::db::timeline::EXPORT_BLOCK;
 use crate::domain::filter::{ActivityFilter, PageSize};
-use crate::domain::{ActivityResult, Details, MethodSet, PolicyMethod};
+use crate::domain::{ActivityResult, Details, Feature, MethodSet, PolicyMethod};
 use crate::web::auth;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -112,6 +112,28 @@ impl ReportPage {
         let path = report.path();
         let mut selects = Vec::new();
         if report == Report::ResetActivity {
+            let features: Vec<(&str, &str)> = RESET_REPORT_FEATURES
+                .iter()
+                .map(|x| {
+                    (
+                        if *x == Feature::Reset { "" } else { x.key() },
+                        match x {
+                            Feature::Unlock => "Account unlocks",
+                            _ => "Password resets",
+                        },
+                    )
+                })
+                .collect();
+            selects.push(SelectField::new(
+                "feature",
+                "Operation",
+                &features,
+                if f.feature == Feature::Unlock {
+                    f.feature.key()
+                } else {
+                    ""
+                },
+            ));
             let results: Vec<(&str, &str)> = std::iter::once(("", "All"))
                 .chain(
                     ActivityResult::ALL
@@ -144,6 +166,9 @@ impl ReportPage {
         ));
         let noun = match report {
             Report::RegistrationActivity => ("registration", "registrations"),
+            Report::ResetActivity if f.feature == Feature::Unlock => {
+                ("account unlock", "account unlocks")
+            }
             Report::ResetActivity => ("password reset", "password resets"),
         };
         let span = RangeFields::span(f.range, f.window);

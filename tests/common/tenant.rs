@@ -286,7 +286,8 @@ pub fn build_events(conn: &mut DbConnection, now: NaiveDateTime) {
                 Details::for_result(ActivityResult::Failed).next(),
             ),
             (Feature::Registration, true) => (ActivityResult::Succeeded, None),
-            (Feature::Registration, false) => (ActivityResult::Failed, None),
+            (Feature::Registration | Feature::Unlock, false) => (ActivityResult::Failed, None),
+            (Feature::Unlock, true) => (ActivityResult::Succeeded, None),
         };
         let mut event = serde_json::json!({
             "id": e.id,

@@ -19,6 +19,8 @@ pub(super) enum Step {
     Completed(Method),
     NewPasswordRejected,
     Outcome(Details),
+    /// The account was unlocked (no detail) or the unlock failed (its detail).
+    Unlocked(Option<Details>),
     /// Blocked, with the detail when the entry gives it.
     Blocked(Option<Details>),
     RegistrationStarted(MethodSet),
@@ -47,6 +49,7 @@ impl Step {
             | Step::Completed(_)
             | Step::NewPasswordRejected
             | Step::Outcome(_)
+            | Step::Unlocked(_)
             | Step::Blocked(_) => Flow::Reset,
             _ => Flow::Registration,
         }
@@ -232,6 +235,14 @@ pub(super) fn audit_step(
                 ))
             }
         }
+        AuditActivity::UnlockDone if success => Ok(Step::Unlocked(None)),
+        AuditActivity::UnlockDone => match details_from_text(reason) {
+            Some(details) => Ok(Step::Unlocked(Some(details))),
+            None => Err(format!(
+                "unknown reason why an account unlock failed {reason:?}; known: the texts of \
+                 the password reset details table"
+            )),
+        },
         AuditActivity::Blocked if reason.is_empty() => Ok(Step::Blocked(None)),
         AuditActivity::Blocked => match details_from_text(reason) {
             Some(details) if details.result() == ActivityResult::Blocked => {
@@ -469,17 +480,27 @@ pub(super) fn blocked_detail(
 
 pub(super) fn reset_activity(id: String, entries: &[AuditEntry]) -> Result<Located, Stop> {
     let mut activity = activity_base(id, entries, Feature::Reset);
-    let ending = entries
-        .iter()
-        .rev()
-        .find(|e| matches!(e.step, Step::Outcome(_) | Step::Blocked(_)));
+    let ending = entries.iter().rev().find(|e| {
+        matches!(
+            e.step,
+            Step::Outcome(_) | Step::Unlocked(_) | Step::Blocked(_)
+        )
+    });
+    if ending.is_some_and(|e| matches!(e.step, Step::Unlocked(_))) {
+        activity.feature = Feature::Unlock.code();
+    }
     let details = match ending.map(|e| (e, &e.step)) {
         Some((_, Step::Outcome(d))) => Some(*d),
+        Some((_, Step::Unlocked(d))) => *d,
         Some((_, Step::Blocked(Some(d)))) => Some(*d),
         Some((block, _)) => Some(blocked_detail(entries, block)?),
         None => abandoned_detail(entries),
     };
-    let result = details.map_or(ActivityResult::Abandoned, Details::result);
+    let result = match ending.map(|e| &e.step) {
+        // An unlock has no detail of its own when it succeeds.
+        Some(Step::Unlocked(None)) => ActivityResult::Succeeded,
+        _ => details.map_or(ActivityResult::Abandoned, Details::result),
+    };
     let mut log = EventLog::default();
     for entry in entries {
         match entry.step {

@@ -38,6 +38,8 @@
 //! | `userCredentialUsageDetails` | [`Record::Event`] with Graph's event `id`, keyed by user principal name |
 //! | `userEventsSummary` | [`Record::Event`] keyed by the user's id (its `id` is the user's), with an id derived from the content: see [`events_summary_id`] |
 //! | `directoryAudits` | one [`Record::Activity`] per password-reset flow or registration (entries grouped by `correlationId`), emitted by [`GraphImport::finish`] |
+//! | `userMfaSignInSummary` (beta) | [`Record::SignInDay`]: the day of `createdDateTime`, `totalSignIns`, `singleFactorSignIns`, `multiFactorSignIns` as given |
+//! | `userSignInsByAuthMethodSummary(period='d1')` (beta; records typed `userSignInUsageByAuthMethodActivity`) | [`Record::SignInMethod`]: `authenticationMethod` ([`SignInMethod`], an unknown name kept as other with a warning) and `successActivityCount`, for the day of the import (the records carry no date) |
 //!
 //! Text Graph leaves empty (`""`, or `null`) counts as absent. Booleans must
 //! be JSON booleans. When a registration export does not say when its
@@ -63,7 +65,8 @@
 //! kept; everything else in an audit export is skipped silently.
 //!
 //! A password reset flow (service "Self-service Password Management") is
-//! every entry of one `correlationId`. It becomes one reset activity, id
+//! every entry of one `correlationId`. It becomes one reset activity (an unlock
+//! activity when it ends in an account unlock, below), id
 //! `aud-<correlationId>`, at the time of its earliest entry, for the user
 //! named by the entries' `targetResources` (the entry of type User) or else
 //! `initiatedBy.user` (an empty or all-zero id is an unknown user). The steps,
@@ -75,9 +78,11 @@
 //! | "User started the *option* verification option" | a method started (*option* in [`VERIFICATION_OPTIONS`]) |
 //! | "User completed the *option* verification option" | that method verified |
 //! | any text of the seed's details table, or its first sentence ("Password reset is not enabled for this user") | the flow's outcome: that detail |
-//! | "Reset password (self-service)" or "Unlock user account (self-service)", result success | outcome: succeeded |
+//! | "Reset password (self-service)", result success | outcome: succeeded |
 //! | the same, failure with a banned-password reason ([`NEW_PASSWORD_REJECTED`]) | the new password was refused (the flow goes on) |
 //! | the same, failure with a details text | outcome: that detail |
+//! | "Unlock user account (self-service)", result success | outcome: the account was unlocked — the flow is an *unlock* activity, Succeeded with no detail |
+//! | the same, failure with a details text | outcome: an unlock activity with that detail |
 //! | "Blocked from self-service password reset" | outcome: blocked; the detail from its reason, else from an earlier blocked detail of the flow, else from the method last tried ([`BLOCKED_AT`]) |
 //!
 //! The last outcome (by time) decides the result and details. A flow without
@@ -116,10 +121,12 @@ mod vocabulary;
 
 use crate::db::models::{Activity, MethodEvent};
 use crate::domain::second_factor::{self, MfaDetails};
+use crate::domain::sign_in::SignInMethod;
 use crate::domain::{ActivityResult, Details, Feature, Method, MethodSet, Verdicts};
 use crate::ingest::records::{
     ActivityRecord, GroupRecord, Identity, ImportError, ImportWarning, Located, Location,
-    MemberRecord, MethodsRecord, NamedUser, Position, Record, Sink, Stop, UserKey, UserRecord,
+    MemberRecord, MethodsRecord, NamedUser, Position, Record, SignInDayRecord, SignInMethodRecord,
+    Sink, Stop, UserKey, UserRecord,
 };
 use chrono::{NaiveDateTime, SubsecRound};
 use flows::*;

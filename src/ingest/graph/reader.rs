@@ -261,6 +261,13 @@ pub(super) enum Resource {
     Groups,
     /// `GET /groups/{id}/members`: pages of `directoryObjects`.
     GroupMembers,
+    /// Beta `reports/authenticationMethods/userMfaSignInSummary`: a day's
+    /// single-factor and multifactor sign-ins.
+    UserMfaSignInSummary,
+    /// Beta `reports/authenticationMethods/userSignInsByAuthMethodSummary(period='d1')`:
+    /// `userSignInUsageByAuthMethodActivity` records, successful sign-ins
+    /// per method over the period, undated.
+    UserSignInsByAuthMethodSummary,
 }
 
 impl Resource {
@@ -274,6 +281,8 @@ impl Resource {
             Resource::Users => "users",
             Resource::Groups => "groups",
             Resource::GroupMembers => "directoryObjects",
+            Resource::UserMfaSignInSummary => "userMfaSignInSummary",
+            Resource::UserSignInsByAuthMethodSummary => "userSignInsByAuthMethodSummary",
         }
     }
 }
@@ -304,11 +313,20 @@ pub(super) const RESOURCE_NAMES: &[(&str, Resource)] = &[
     ("groups", Resource::Groups),
     ("group", Resource::Groups),
     ("directoryObjects", Resource::GroupMembers),
+    ("userMfaSignInSummary", Resource::UserMfaSignInSummary),
+    (
+        "userSignInsByAuthMethodSummary",
+        Resource::UserSignInsByAuthMethodSummary,
+    ),
+    (
+        "userSignInUsageByAuthMethodActivity",
+        Resource::UserSignInsByAuthMethodSummary,
+    ),
 ];
 
 pub(super) const READABLE: &str = "userRegistrationDetails, credentialUserRegistrationDetails, \
-     userCredentialUsageDetails, userEventsSummary, directoryAudits, users, groups, \
-     and a group's members (directoryObjects)";
+     userCredentialUsageDetails, userEventsSummary, directoryAudits, userMfaSignInSummary, \
+     userSignInsByAuthMethodSummary, users, groups, and a group's members (directoryObjects)";
 
 pub(super) fn resource_named(name: &str) -> Option<Resource> {
     RESOURCE_NAMES
@@ -351,6 +369,10 @@ pub(super) fn guess_from_fields(obj: &Map<String, Value>) -> Guess {
         Guess::One(Resource::CredentialUserRegistrationDetails)
     } else if has("correlationId") && has("activityDisplayName") {
         Guess::One(Resource::DirectoryAudits)
+    } else if has("multiFactorSignIns") && has("singleFactorSignIns") {
+        Guess::One(Resource::UserMfaSignInSummary)
+    } else if has("authenticationMethod") && has("successActivityCount") {
+        Guess::One(Resource::UserSignInsByAuthMethodSummary)
     } else if has("authMethod") && has("feature") {
         Guess::UsageOrEvents
     } else {
@@ -577,6 +599,14 @@ impl FileState<'_, '_> {
                 let display_name = rec.text("displayName")?.unwrap_or("").to_string();
                 self.import.current_group = Some(id.clone());
                 self.emit(&at, Record::Group(GroupRecord { id, display_name }))?;
+            }
+            Resource::UserMfaSignInSummary => {
+                let record = mfa_sign_in_summary(&rec)?;
+                self.emit(&at, Record::SignInDay(record))?;
+            }
+            Resource::UserSignInsByAuthMethodSummary => {
+                let record = sign_ins_by_method(&rec, self.import.read_at.date())?;
+                self.emit(&at, Record::SignInMethod(record))?;
             }
             Resource::GroupMembers => {
                 if let Some(user_id) = member_user(&rec)? {

@@ -966,8 +966,48 @@ fn outcomes_come_from_the_last_ending_entry() {
         ),
         ("Unlock user account (self-service)", "success", ""),
     ]);
+    // An unlock is an activity of its own feature, not a password reset:
+    // succeeded, with no reset detail, its verification an unlock's event.
+    assert_eq!(unlocked.activity.feature, Feature::Unlock.code());
     assert_eq!(unlocked.activity.result, ActivityResult::Succeeded.code());
+    assert_eq!(unlocked.activity.details, None);
     assert_eq!(unlocked.activity.methods_mask, Method::OfficeCall.bit());
+    assert!(unlocked
+        .events
+        .iter()
+        .all(|e| e.feature == Feature::Unlock.code() && e.success));
+
+    let unlock_refused = flow(&[
+        (
+            PROGRESS,
+            "success",
+            "User started the email verification option",
+        ),
+        (
+            "Unlock user account (self-service)",
+            "failure",
+            "User's password is managed on-premises",
+        ),
+    ]);
+    assert_eq!(unlock_refused.activity.feature, Feature::Unlock.code());
+    assert_eq!(
+        unlock_refused.activity.result,
+        ActivityResult::Failed.code()
+    );
+    assert_eq!(
+        unlock_refused.activity.details,
+        Some(Details::FailedManagedOnPremises.code())
+    );
+
+    let reset = flow(&[
+        (
+            PROGRESS,
+            "success",
+            "User completed the email verification option",
+        ),
+        ("Reset password (self-service)", "success", ""),
+    ]);
+    assert_eq!(reset.activity.feature, Feature::Reset.code());
 
     let cancelled = flow(&[
         (

@@ -58,9 +58,11 @@ pub const AUTHENTICATION_METHODS_SERVICE: &str = "Authentication Methods";
 pub enum AuditActivity {
     /// One step of a password reset flow.
     ResetProgress,
-    /// The end of a reset flow: "Reset password (self-service)" and the
-    /// account unlock that stands in for it.
+    /// The end of a reset flow: "Reset password (self-service)".
     ResetDone,
+    /// The end of an unlock flow: "Unlock user account (self-service)", the
+    /// same verification ending in an unlocked account (an unlock activity).
+    UnlockDone,
     /// The user was blocked from password reset for 24 hours.
     Blocked,
     /// The user began registering one piece of security info.
@@ -90,12 +92,12 @@ pub const AUDIT_ACTIVITIES: &[(&str, &str, AuditActivity)] = &[
     (
         SSPR_SERVICE,
         "Unlock user account (self-service)",
-        AuditActivity::ResetDone,
+        AuditActivity::UnlockDone,
     ),
     (
         SSPR_SERVICE,
         "Unlock a user account (self-service)",
-        AuditActivity::ResetDone,
+        AuditActivity::UnlockDone,
     ),
     (
         SSPR_SERVICE,

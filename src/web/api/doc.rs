@@ -1,7 +1,7 @@
 //! The OpenAPI 3 description of the API, generated from the handlers and the
 //! types they answer with (`/api/v1/openapi.json`).
 
-use super::{figures, lists, trends, ErrorBody, ErrorDetail, Me};
+use super::{figures, lists, trends, usage, ErrorBody, ErrorDetail, Me};
 use crate::web::auth;
 use crate::web::auth::SESSION_COOKIE;
 use actix_web::middleware::from_fn;
@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         super::me,
         figures::overview,
+        usage::usage,
         figures::policy,
         figures::user,
         trends::trends,

@@ -85,7 +85,7 @@ pub struct Insight {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Chart {
-    /// `registrations` or `resets`.
+    /// `registrations`, `resets` or `unlocks`.
     pub key: &'static str,
     pub feature: FeatureKey,
     pub total_success: i64,
@@ -163,27 +163,37 @@ impl Overview {
             charts: figures
                 .charts
                 .iter()
-                .map(|c| Chart {
-                    key: c.key(),
-                    feature: FeatureKey(c.feature),
-                    total_success: c.total(true),
-                    total_failure: c.total(false),
-                    methods: c
-                        .rows
-                        .iter()
-                        .map(|r| {
-                            let link = |o| {
-                                absolute(req, &api_path(&kind_href(c.feature, r.method, o, range)))
-                            };
-                            ChartMethod {
-                                auth_method: MethodKey(r.method),
-                                success: r.success,
-                                failure: r.failure,
-                                success_href: link(Outcome::Success),
-                                failure_href: link(Outcome::Failure),
-                            }
-                        })
-                        .collect(),
+                .map(|c| Chart::new(req, c, range))
+                .collect(),
+        }
+    }
+}
+
+impl Chart {
+    /// A method chart of a range, its bars' links absolute API links.
+    pub fn new(
+        req: &HttpRequest,
+        c: &crate::web::figures::ChartFigure,
+        range: crate::domain::filter::RangeChoice,
+    ) -> Chart {
+        Chart {
+            key: c.key(),
+            feature: FeatureKey(c.feature),
+            total_success: c.total(true),
+            total_failure: c.total(false),
+            methods: c
+                .rows
+                .iter()
+                .map(|r| {
+                    let link =
+                        |o| absolute(req, &api_path(&kind_href(c.feature, r.method, o, range)));
+                    ChartMethod {
+                        auth_method: MethodKey(r.method),
+                        success: r.success,
+                        failure: r.failure,
+                        success_href: link(Outcome::Success),
+                        failure_href: link(Outcome::Failure),
+                    }
                 })
                 .collect(),
         }

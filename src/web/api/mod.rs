@@ -15,6 +15,7 @@ pub mod figures;
 pub mod lists;
 pub mod schema;
 pub mod trends;
+pub mod usage;
 
 use super::auth::Principal;
 use super::error::AppError;
@@ -148,6 +149,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(doc::openapi_json)
         .service(figures::overview)
         .service(trends::trends)
+        .service(usage::usage)
         .service(figures::policy)
         .service(figures::user)
         .service(lists::registration_details)

@@ -127,7 +127,7 @@ fn document(name: &str) -> Option<Parameter> {
             name,
             choice(
                 Feature::ALL.iter().map(|f| f.key()),
-                "registration, reset, or all.",
+                "registration, reset, unlock, or all.",
             ),
             "Only events of this feature.",
         ),

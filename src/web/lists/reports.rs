@@ -3,7 +3,7 @@
 //! `/api/v1`): one row per operation, newest first.
 
 use super::{
-    choice, documented, openapi_params, query, range_and_position, range_pairs, search_pair,
+    choice, documented, one_of, openapi_params, query, range_and_position, range_pairs, search_pair,
 };
 use crate::db::activities::ActivityQuery;
 use crate::domain::filter::{parse_policy_method, parse_result, ActivityFilter, PageSize, Search};
@@ -21,6 +21,7 @@ pub enum Report {
 }
 
 impl Report {
+    /// The feature a report lists when the URL names none.
     pub const fn feature(self) -> Feature {
         match self {
             Report::RegistrationActivity => Feature::Registration,
@@ -57,7 +58,8 @@ impl Report {
                 "method", "range", "from", "to", "q", "size", "after", "before",
             ],
             Report::ResetActivity => &[
-                "result", "method", "range", "from", "to", "q", "size", "after", "before",
+                "feature", "result", "method", "range", "from", "to", "q", "size", "after",
+                "before",
             ],
         }
     }
@@ -92,7 +94,7 @@ impl Report {
                  An attempt that stored nothing says so, with the methods tried."
             }
             Report::ResetActivity => {
-                "Every password reset attempt: the methods used, how it ended, and why, \
+                "Every password reset attempt (or, with Operation set to account unlocks, every self-service account unlock): the methods used, how it ended, and why, \
                  with the steps that resolve an unexpected failure."
             }
         }
@@ -105,10 +107,14 @@ pub fn parse_query(report: Report, query: &str, now: NaiveDateTime) -> AppResult
         Report::ResetActivity => parse_result("result", p.one("result")?)?,
         Report::RegistrationActivity => None,
     };
+    let feature = match report {
+        Report::ResetActivity => parse_reset_feature(p.one("feature")?)?,
+        Report::RegistrationActivity => report.feature(),
+    };
     let (range, position) = range_and_position(&p, now)?;
     Ok(ActivityQuery {
         filter: ActivityFilter {
-            feature: report.feature(),
+            feature,
             result,
             method: parse_policy_method("method", p.one("method")?)?,
             range,
@@ -120,9 +126,38 @@ pub fn parse_query(report: Report, query: &str, now: NaiveDateTime) -> AppResult
     })
 }
 
+/// The features the reset report lists: password resets (the default,
+/// the classic report) or self-service account unlocks.
+pub const RESET_REPORT_FEATURES: [Feature; 2] = [Feature::Reset, Feature::Unlock];
+
+/// The reset report's `feature`: `reset` (also when absent) or `unlock`.
+fn parse_reset_feature(value: Option<&str>) -> AppResult<Feature> {
+    match value.unwrap_or("") {
+        "" => Ok(Feature::Reset),
+        v => RESET_REPORT_FEATURES
+            .into_iter()
+            .find(|f| f.key() == v)
+            .ok_or_else(|| {
+                crate::domain::filter::FilterError::new(
+                    "feature",
+                    format!("'{v}' is not a feature of this report; use reset or unlock"),
+                )
+                .into()
+            }),
+    }
+}
+
 /// The filter as URL parameters, defaults left out.
 pub fn filter_pairs(f: &ActivityFilter) -> Vec<(&'static str, String)> {
     let mut pairs = vec![
+        (
+            "feature",
+            if f.feature == Feature::Unlock {
+                f.feature.key().to_string()
+            } else {
+                String::new()
+            },
+        ),
         (
             "result",
             f.result.map(|r| r.key()).unwrap_or("").to_string(),
@@ -164,6 +199,14 @@ fn document(name: &str) -> Option<Parameter> {
             ),
             "Only operations that used this authentication info.",
         ),
+        "feature" => query(
+            name,
+            one_of(
+                RESET_REPORT_FEATURES.map(|f| f.key()),
+                "reset (the default) or unlock.",
+            ),
+            "Password resets (the default) or self-service account unlocks.",
+        ),
         "result" => query(
             name,
             choice(
@@ -204,5 +247,26 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("Unknown parameter 'result'"), "{e}");
+    }
+
+    #[test]
+    fn the_reset_report_lists_resets_unless_asked_for_unlocks() {
+        let now = chrono::Utc::now().naive_utc();
+        let q = parse_query(Report::ResetActivity, "", now).unwrap();
+        assert_eq!(q.filter.feature, Feature::Reset);
+        assert_eq!(
+            report_href(Report::ResetActivity, &q.filter),
+            "/reports/reset-activity"
+        );
+        let q = parse_query(Report::ResetActivity, "feature=unlock&result=failed", now).unwrap();
+        assert_eq!(q.filter.feature, Feature::Unlock);
+        assert_eq!(
+            report_href(Report::ResetActivity, &q.filter),
+            "/reports/reset-activity?feature=unlock&result=failed"
+        );
+        let e = parse_query(Report::ResetActivity, "feature=registration", now)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("use reset or unlock"), "{e}");
     }
 }

@@ -1,0 +1,2 @@
+DROP TABLE sign_in_method_days;
+DROP TABLE sign_in_days;
