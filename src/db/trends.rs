@@ -296,9 +296,7 @@ pub fn changed_since(
             }
         }
     }
-    changed.sort_by(|a, b| {
-        (a.display_name.to_lowercase(), &a.id).cmp(&(b.display_name.to_lowercase(), &b.id))
-    });
+    changed.sort_by_cached_key(|u| (u.display_name.to_lowercase(), u.id.clone()));
     Ok(changed)
 }
 

@@ -83,7 +83,7 @@ pub struct MethodRow {
 
 const METHOD_ROW_HEIGHT: u32 = 22;
 /// The method chart's labels are the catalogue's longest names.
-const METHOD_LABEL_WIDTH: u32 = 220;
+const METHOD_LABEL_WIDTH: u32 = 240;
 pub const METHOD_CHART_WIDTH: u32 = METHOD_LABEL_WIDTH + BAR_MAX + 70;
 
 pub struct Insight {
