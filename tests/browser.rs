@@ -468,15 +468,10 @@ async fn trends_compare_with_a_day(run: &Run) {
         let url = b.current_url().await.unwrap();
         assert_eq!(query(&url, "since").as_deref(), Some(since.as_str()));
         assert_eq!(query(&url, "figure").as_deref(), Some("mfaCapable"));
-        let csv = b
-            .find(Locator::Css(".since a.download"))
-            .await
-            .unwrap()
-            .attr("href")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(csv, format!("/trends.csv?since={since}&figure=mfaCapable"));
+        assert_eq!(
+            href(&b, ".since a.download").await,
+            format!("/trends.csv?since={since}&figure=mfaCapable")
+        );
         b.close().await.unwrap();
     }
 }
@@ -732,14 +727,7 @@ async fn screenshots(run: &Run) {
     b.goto(&run.url("/registrations?admin=yes&capable=yes&size=10"))
         .await
         .unwrap();
-    let user = b
-        .find(Locator::Css("td.c-name a"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = href(&b, "td.c-name a").await;
     let trends_since = format!(
         "/trends?since={}",
         chrono::Utc::now().date_naive() - chrono::Duration::days(7)
@@ -803,6 +791,19 @@ async fn screenshots(run: &Run) {
 
 // ---------------------------------------------------------------------------
 // Reading and filling pages
+
+/// The link of the first element `css` finds.
+async fn href(b: &Client, css: &str) -> String {
+    let element = b
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} is on the page: {e}"));
+    element
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{css} has a link"))
+}
 
 async fn text(b: &Client, css: &str) -> String {
     let element = b

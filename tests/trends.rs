@@ -119,6 +119,24 @@ db_test!(
     follows_writes_and_survives_a_restart
 );
 
+/// A portal with a demo tenant of `users` over 30 days (with its history),
+/// and the demo's "now".
+async fn demo_tenant(backend: Backend, users: u64, seed: u64) -> (TestApp, NaiveDateTime) {
+    let app = TestApp::spawn(backend).await;
+    let now = Utc::now().naive_utc();
+    app.with_conn(|conn| {
+        let options = DemoOptions {
+            users,
+            days: 30,
+            seed,
+            events_per_user_day: 0.3,
+            now,
+        };
+        demo::generate(conn, &options, false).unwrap();
+    });
+    (app, now)
+}
+
 /// Users' statuses at `at` from what the database holds: the methods each
 /// registered before it, under the stored policy and memberships.
 fn capable_at(conn: &mut DbConnection, at: NaiveDateTime) -> HashMap<String, bool> {
@@ -179,18 +197,7 @@ fn ids(list: &Value) -> BTreeSet<String> {
 }
 
 async fn since_lists_who_changed(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let now = Utc::now().naive_utc();
-    app.with_conn(|conn| {
-        let options = DemoOptions {
-            users: 600,
-            days: 30,
-            seed: 7,
-            events_per_user_day: 0.5,
-            now,
-        };
-        demo::generate(conn, &options, false).unwrap();
-    });
+    let (app, now) = demo_tenant(backend, 600, 7).await;
     let api = Api::new(&app);
     let since: NaiveDate = now.date() - Duration::days(12);
     let start = since.and_time(chrono::NaiveTime::MIN);
@@ -304,18 +311,7 @@ db_test!(
 );
 
 async fn retention_keeps_the_window(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let now = Utc::now().naive_utc();
-    app.with_conn(|conn| {
-        let options = DemoOptions {
-            users: 300,
-            days: 30,
-            seed: 3,
-            events_per_user_day: 0.2,
-            now,
-        };
-        demo::generate(conn, &options, false).unwrap();
-    });
+    let (app, now) = demo_tenant(backend, 300, 3).await;
     let api = Api::new(&app);
     let before = trends(&api, "").await["days"].as_array().unwrap().clone();
     let cutoff = now - Duration::days(10);

@@ -6,7 +6,7 @@
 //! ever recomputed from events.
 
 use super::models::StatusKey;
-use super::schema::{audit_log, imports, status_changes, status_history, users};
+use super::schema::{audit_log, imports, status_changes, status_history};
 use super::{with_backend, DbConnection};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -242,61 +242,57 @@ pub fn markers(conn: &mut DbConnection, from: NaiveDateTime) -> QueryResult<Vec<
     Ok(markers)
 }
 
-/// A user whose statuses differ from what they were at a time.
+/// A user whose statuses changed since a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangedUser {
+pub struct UserChange {
     pub id: String,
-    pub display_name: String,
-    pub user_principal_name: String,
-    /// `None`: the user arrived since.
+    /// The statuses at that time; `None`: the user arrived since.
     pub before: Option<i32>,
+    /// The statuses now: those the user's last change left.
     pub now: i32,
+    /// When the user's statuses last changed.
+    pub changed_at: NaiveDateTime,
 }
 
-/// Users whose statuses now differ from what they were at `since` (users who
-/// arrived since count as having had none), in name order.
-pub fn changed_since(
+/// Users whose statuses now differ from what they were at `since` (users
+/// who arrived since count as having had none), the latest change first.
+/// Every change of a user's statuses is recorded, so the first change since
+/// then says what the user was and the last one what the user is: the users
+/// table is not read.
+pub fn changes_since(
     conn: &mut DbConnection,
     since: NaiveDateTime,
-) -> QueryResult<Vec<ChangedUser>> {
+) -> QueryResult<Vec<UserChange>> {
     use status_changes::dsl as c;
-    // The first change of each user since then says what the user was.
-    let rows: Vec<(String, Option<i32>)> = c::status_changes
+    let rows: Vec<(String, NaiveDateTime, Option<i32>, i32)> = c::status_changes
         .filter(c::changed_at.ge(since))
         .order(c::id)
-        .select((c::user_id, c::status_before))
+        .select((c::user_id, c::changed_at, c::status_before, c::status_after))
         .load(conn)?;
-    let mut first: HashMap<String, Option<i32>> = HashMap::new();
-    for (user_id, before) in rows {
-        first.entry(user_id).or_insert(before);
+    let mut users: HashMap<String, UserChange> = HashMap::new();
+    for (id, changed_at, before, after) in rows {
+        users
+            .entry(id)
+            .and_modify(|u| {
+                u.now = after;
+                u.changed_at = changed_at;
+            })
+            .or_insert_with_key(|id| UserChange {
+                id: id.clone(),
+                before,
+                now: after,
+                changed_at,
+            });
     }
-    let ids: Vec<&String> = first.keys().collect();
-    let mut changed = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let found: Vec<(String, String, String, i64)> = users::table
-            .filter(users::id.eq_any(chunk))
-            .select((
-                users::id,
-                users::display_name,
-                users::user_principal_name,
-                users::status_key,
-            ))
-            .load(conn)?;
-        for (id, display_name, user_principal_name, key) in found {
-            let now = ((key >> 32) & 0x1f) as i32;
-            let before = first.get(&id).copied().flatten();
-            if before != Some(now) {
-                changed.push(ChangedUser {
-                    before: first[&id],
-                    id,
-                    display_name,
-                    user_principal_name,
-                    now,
-                });
-            }
-        }
-    }
-    changed.sort_by_cached_key(|u| (u.display_name.to_lowercase(), u.id.clone()));
+    let mut changed: Vec<UserChange> = users
+        .into_values()
+        .filter(|u| u.before != Some(u.now))
+        .collect();
+    changed.sort_unstable_by(|a, b| {
+        b.changed_at
+            .cmp(&a.changed_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     Ok(changed)
 }
 

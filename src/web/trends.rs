@@ -11,8 +11,9 @@ use super::{html, thousands, user_href, AppState};
 use crate::db::counts::data_state;
 use crate::db::retention::retention_days;
 use crate::db::trends::{
-    changed_since, daily_figures, first_day, markers, ChangedUser, Marker, StatusFigures,
+    changes_since, daily_figures, first_day, markers, Marker, StatusFigures, UserChange,
 };
+use crate::db::users::current_names;
 use crate::db::DbConnection;
 use crate::domain::filter::FilterError;
 use crate::web::auth;
@@ -20,6 +21,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Everything the trends page, its CSV and the API show.
@@ -44,10 +46,24 @@ pub struct Comparison {
     /// Users with it now.
     pub now: i64,
     /// Users who have it now and did not then (users who arrived since
-    /// included), in name order.
-    pub gained: Vec<ChangedUser>,
+    /// included).
+    pub gained: i64,
     /// Users who had it then and do not now.
-    pub lost: Vec<ChangedUser>,
+    pub lost: i64,
+    /// Those users, the latest change first.
+    pub changes: Vec<FigureChange>,
+    /// The names of the first [`PAGE_ROWS`] of them (the page's rows).
+    pub names: Names,
+}
+
+/// Users' (display name, user principal name) by id.
+pub type Names = HashMap<String, (String, String)>;
+
+/// A user who gained or lost the figure.
+#[derive(Debug, Clone)]
+pub struct FigureChange {
+    pub user: UserChange,
+    pub gained: bool,
 }
 
 impl Comparison {
@@ -71,24 +87,30 @@ pub fn load_trends(
         None => None,
         Some(since) => {
             let figure = q.figure;
-            let mut gained = Vec::new();
-            let mut lost = Vec::new();
-            for user in changed_since(conn, since.and_time(chrono::NaiveTime::MIN))? {
-                let before = user.before.is_some_and(|b| figure.of_bits(b));
-                match (before, figure.of_bits(user.now)) {
-                    (false, true) => gained.push(user),
-                    (true, false) => lost.push(user),
-                    _ => {}
-                }
-            }
+            let changes: Vec<FigureChange> =
+                changes_since(conn, since.and_time(chrono::NaiveTime::MIN))?
+                    .into_iter()
+                    .filter_map(|user| {
+                        let before = user.before.is_some_and(|b| figure.of_bits(b));
+                        (before != figure.of_bits(user.now)).then_some(FigureChange {
+                            gained: !before,
+                            user,
+                        })
+                    })
+                    .collect();
+            let gained = changes.iter().filter(|c| c.gained).count() as i64;
+            let lost = changes.len() as i64 - gained;
             let now = days.last().map_or(0, |(_, f)| figure.of(f));
+            let names = names_of(conn, changes.iter().take(PAGE_ROWS))?;
             Some(Comparison {
                 since,
                 figure,
-                then: now - gained.len() as i64 + lost.len() as i64,
+                then: now - gained + lost,
                 now,
                 gained,
                 lost,
+                changes,
+                names,
             })
         }
     };
@@ -192,8 +214,17 @@ impl TrendsCache {
     }
 }
 
+/// The names of the users of `changes`.
+pub fn names_of<'c>(
+    conn: &mut DbConnection,
+    changes: impl Iterator<Item = &'c FigureChange>,
+) -> AppResult<Names> {
+    let ids: Vec<&str> = changes.map(|c| c.user.id.as_str()).collect();
+    Ok(current_names(conn, &ids)?)
+}
+
 /// The columns of the comparison's list and its CSV.
-pub const COLUMNS: [&str; 7] = [
+pub const COLUMNS: [&str; 8] = [
     "Name",
     "User name",
     "User id",
@@ -201,6 +232,7 @@ pub const COLUMNS: [&str; 7] = [
     "Change",
     "Then",
     "Now",
+    "Changed (UTC)",
 ];
 
 fn yes_no(on: bool) -> &'static str {
@@ -214,36 +246,36 @@ fn yes_no(on: bool) -> &'static str {
 /// One user of the comparison's list, as cells.
 pub struct ChangeRow {
     pub href: String,
-    pub cells: [String; 7],
+    pub cells: [String; 8],
 }
 
 impl ChangeRow {
-    fn new(user: &ChangedUser, figure: TrendFigure, gained: bool) -> ChangeRow {
+    pub fn new(c: &FigureChange, figure: TrendFigure, names: &Names) -> ChangeRow {
+        let (name, user_name) = names
+            .get(&c.user.id)
+            .cloned()
+            .unwrap_or_else(|| ("(not in the directory)".to_string(), String::new()));
         ChangeRow {
-            href: user_href(&user.id),
+            href: user_href(&c.user.id),
             cells: [
-                user.display_name.clone(),
-                user.user_principal_name.clone(),
-                user.id.clone(),
+                name,
+                user_name,
+                c.user.id.clone(),
                 figure.label().to_string(),
-                if gained { "became" } else { "stopped being" }.to_string(),
-                match user.before {
+                if c.gained { "became" } else { "stopped being" }.to_string(),
+                match c.user.before {
                     None => "Not in the directory".to_string(),
                     Some(b) => yes_no(figure.of_bits(b)).to_string(),
                 },
-                yes_no(figure.of_bits(user.now)).to_string(),
+                yes_no(figure.of_bits(c.user.now)).to_string(),
+                c.user.changed_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             ],
         }
     }
 }
 
-/// The rows of a comparison: who gained the figure, then who lost it.
-fn change_rows(c: &Comparison) -> impl Iterator<Item = ChangeRow> + '_ {
-    c.gained
-        .iter()
-        .map(|u| ChangeRow::new(u, c.figure, true))
-        .chain(c.lost.iter().map(|u| ChangeRow::new(u, c.figure, false)))
-}
+/// Rows a download names at a time.
+const CSV_NAMES: usize = 5_000;
 
 /// One figure's small chart: its own scale, so a change of a few users shows.
 pub struct Panel {
@@ -447,16 +479,21 @@ impl TrendsPage {
             .last()
             .map_or_else(|| Utc::now().date_naive(), |d| d.0);
         let comparison = t.comparison.as_ref().map(|c| {
-            let rows: Vec<ChangeRow> = change_rows(c).take(PAGE_ROWS).collect();
-            let all = c.gained.len() + c.lost.len();
+            let rows: Vec<ChangeRow> = c
+                .changes
+                .iter()
+                .take(PAGE_ROWS)
+                .map(|ch| ChangeRow::new(ch, c.figure, &c.names))
+                .collect();
+            let all = c.changes.len();
             ComparisonView {
                 since: c.since.format("%Y-%m-%d").to_string(),
                 label: c.figure.label(),
                 then: thousands(c.then),
                 now: thousands(c.now),
                 change: signed(c.change()),
-                gained: thousands(c.gained.len() as i64),
-                lost: thousands(c.lost.len() as i64),
+                gained: thousands(c.gained),
+                lost: thousands(c.lost),
                 more: if all > rows.len() {
                     thousands((all - rows.len()) as i64)
                 } else {
@@ -622,8 +659,13 @@ pub async fn trends_csv(state: web::Data<AppState>, req: HttpRequest) -> AppResu
         let t = load_trends(conn, &q, today, window_days)
             .map_err(|e| ExportError::Csv(e.to_string()))?;
         if let Some(c) = &t.comparison {
-            for row in change_rows(c) {
-                sink.row(row.cells.iter().map(String::as_str))?;
+            for block in c.changes.chunks(CSV_NAMES) {
+                let names =
+                    names_of(conn, block.iter()).map_err(|e| ExportError::Csv(e.to_string()))?;
+                for change in block {
+                    let row = ChangeRow::new(change, c.figure, &names);
+                    sink.row(row.cells.iter().map(String::as_str))?;
+                }
             }
         }
         Ok(())

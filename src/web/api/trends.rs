@@ -3,10 +3,9 @@
 
 use super::lists::utc;
 use super::{absolute, api_path, json, ApiResult, ErrorBody};
-use crate::db::trends::ChangedUser;
 use crate::web::auth;
 use crate::web::lists::trends::{OpenApiParams as TrendParams, TrendFigure};
-use crate::web::trends::{trends_for, Comparison, Trends};
+use crate::web::trends::{names_of, trends_for, Comparison, FigureChange, Names, Trends};
 use crate::web::{user_href, AppState};
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -64,9 +63,13 @@ pub struct TrendComparison {
     pub now: i64,
     /// `now - then`: those who gained it less those who lost it.
     pub change: i64,
-    /// Users who have it now and did not then, in name order.
+    /// How many users have it now and did not then.
+    pub gained_count: i64,
+    /// How many had it then and do not now.
+    pub lost_count: i64,
+    /// Users who have it now and did not then, the latest change first.
     pub gained: Vec<ChangedUserRecord>,
-    /// Users who had it then and do not now.
+    /// Users who had it then and do not now, the latest change first.
     pub lost: Vec<ChangedUserRecord>,
 }
 
@@ -74,38 +77,55 @@ pub struct TrendComparison {
 #[serde(rename_all = "camelCase")]
 pub struct ChangedUserRecord {
     pub id: String,
-    pub user_display_name: String,
-    pub user_principal_name: String,
+    /// Null when the directory no longer holds the user.
+    #[schema(required = true)]
+    pub user_display_name: Option<String>,
+    #[schema(required = true)]
+    pub user_principal_name: Option<String>,
+    /// When the user's statuses last changed.
+    pub changed_date_time: DateTime<Utc>,
     /// False when the user arrived in the directory since.
     pub existed_then: bool,
     /// The user, explained (`/api/v1/users/{id}`).
     pub href: String,
 }
 
-fn record(req: &HttpRequest, u: &ChangedUser) -> ChangedUserRecord {
+fn record(req: &HttpRequest, c: &FigureChange, names: &Names) -> ChangedUserRecord {
+    let u = &c.user;
+    let found = names.get(&u.id);
     ChangedUserRecord {
         id: u.id.clone(),
-        user_display_name: u.display_name.clone(),
-        user_principal_name: u.user_principal_name.clone(),
+        user_display_name: found.map(|n| n.0.clone()),
+        user_principal_name: found.map(|n| n.1.clone()),
+        changed_date_time: utc(u.changed_at),
         existed_then: u.before.is_some(),
         href: absolute(req, &api_path(&user_href(&u.id))),
     }
 }
 
-fn comparison(req: &HttpRequest, c: &Comparison) -> TrendComparison {
+fn comparison(req: &HttpRequest, c: &Comparison, names: &Names) -> TrendComparison {
+    let records = |gained: bool| {
+        c.changes
+            .iter()
+            .filter(|ch| ch.gained == gained)
+            .map(|ch| record(req, ch, names))
+            .collect()
+    };
     TrendComparison {
         since: c.since,
         figure: c.figure.key(),
         then: c.then,
         now: c.now,
         change: c.change(),
-        gained: c.gained.iter().map(|u| record(req, u)).collect(),
-        lost: c.lost.iter().map(|u| record(req, u)).collect(),
+        gained_count: c.gained,
+        lost_count: c.lost,
+        gained: records(true),
+        lost: records(false),
     }
 }
 
 impl TrendReport {
-    fn new(req: &HttpRequest, t: &Trends) -> TrendReport {
+    fn new(req: &HttpRequest, t: &Trends, names: &Names) -> TrendReport {
         TrendReport {
             window_days: t.window_days,
             days: t
@@ -129,7 +149,7 @@ impl TrendReport {
                     text: m.text.clone(),
                 })
                 .collect(),
-            comparison: t.comparison.as_ref().map(|c| comparison(req, c)),
+            comparison: t.comparison.as_ref().map(|c| comparison(req, c, names)),
         }
     }
 }
@@ -152,5 +172,23 @@ impl TrendReport {
 #[get("/api/v1/trends", wrap = "from_fn(auth::api_reader)")]
 pub async fn trends(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     let t = trends_for(&state, req.query_string()).await?;
-    Ok(json(&TrendReport::new(&req, &t)))
+    // Every changed user is named: read in blocks, as a download does.
+    let names = match &t.comparison {
+        None => Names::new(),
+        Some(_) => {
+            let t = t.clone();
+            state
+                .db(move |conn| {
+                    let mut names = Names::new();
+                    if let Some(c) = &t.comparison {
+                        for block in c.changes.chunks(5_000) {
+                            names.extend(names_of(conn, block.iter())?);
+                        }
+                    }
+                    Ok(names)
+                })
+                .await?
+        }
+    };
+    Ok(json(&TrendReport::new(&req, &t, &names)))
 }
