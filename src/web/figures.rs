@@ -111,6 +111,9 @@ pub struct Figures {
     /// (the tiles' sparklines), oldest first.
     pub trend: Vec<(chrono::NaiveDate, StatusFigures)>,
     pub charts: Vec<ChartFigure>,
+    /// The overview's content rendered from these figures, once (it is the
+    /// same for every viewer).
+    pub page_html: std::sync::OnceLock<Arc<str>>,
 }
 
 /// Days a tile's sparkline spans.
@@ -315,6 +318,7 @@ impl Figures {
                 })
                 .collect(),
             trend: Vec::new(),
+            page_html: std::sync::OnceLock::new(),
             charts: vec![
                 ChartFigure::new(Feature::Registration, counts),
                 ChartFigure::new(Feature::Reset, counts),

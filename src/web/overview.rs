@@ -16,6 +16,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;
+use std::sync::Arc;
 
 pub struct Tile {
     pub title: &'static str,
@@ -98,10 +99,58 @@ pub struct RangeLink {
     pub current: bool,
 }
 
+/// The overview's page: the layout (whose account bar is the viewer's) and
+/// the range control around the content, which is the same for every viewer
+/// and is rendered once per data version and range.
 #[derive(Template)]
 #[template(path = "overview.html")]
 pub struct OverviewPage {
     pub layout: Layout,
+    pub ranges: Vec<RangeLink>,
+    pub content: Arc<str>,
+}
+
+impl OverviewPage {
+    pub fn new(
+        figures: &Figures,
+        range: RangeChoice,
+        since: chrono::NaiveDateTime,
+        layout: Layout,
+    ) -> AppResult<OverviewPage> {
+        let content = match figures.page_html.get() {
+            Some(html) => html.clone(),
+            None => {
+                let html: Arc<str> = OverviewContent::new(figures, range, since).render()?.into();
+                figures.page_html.get_or_init(|| html).clone()
+            }
+        };
+        Ok(OverviewPage {
+            layout,
+            ranges: range_links(range),
+            content,
+        })
+    }
+}
+
+/// The range control: the three presets, the current one marked.
+fn range_links(range: RangeChoice) -> Vec<RangeLink> {
+    RangeChoice::PRESETS
+        .iter()
+        .map(|r| RangeLink {
+            label: r.label(),
+            href: if *r == RangeChoice::default() {
+                "/".into()
+            } else {
+                format!("/?range={}", r.key())
+            },
+            current: *r == range,
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "overview_content.html")]
+pub struct OverviewContent {
     pub total_users: String,
     /// Self-service password reset: registered, enabled, capable.
     pub tiles: Vec<Tile>,
@@ -112,20 +161,18 @@ pub struct OverviewPage {
     pub methods_width: u32,
     pub spark_days: i64,
     pub insights: Vec<Insight>,
-    pub ranges: Vec<RangeLink>,
     pub range_label: &'static str,
     pub since: String,
     pub charts: Vec<Chart>,
     pub chart_width: u32,
 }
 
-impl OverviewPage {
+impl OverviewContent {
     pub fn new(
         figures: &Figures,
         range: RangeChoice,
         since: chrono::NaiveDateTime,
-        layout: Layout,
-    ) -> OverviewPage {
+    ) -> OverviewContent {
         let users = figures.users;
         let mut tiles: Vec<Tile> = figures
             .tiles
@@ -200,20 +247,7 @@ impl OverviewPage {
                 href: filter_href(&i.filter),
             })
             .collect();
-        let ranges = RangeChoice::PRESETS
-            .iter()
-            .map(|r| RangeLink {
-                label: r.label(),
-                href: if *r == RangeChoice::default() {
-                    "/".into()
-                } else {
-                    format!("/?range={}", r.key())
-                },
-                current: *r == range,
-            })
-            .collect();
-        OverviewPage {
-            layout,
+        OverviewContent {
             total_users: thousands(users),
             tiles,
             capability_tiles,
@@ -222,7 +256,6 @@ impl OverviewPage {
             methods,
             spark_days: crate::web::figures::SPARK_DAYS,
             insights,
-            ranges,
             range_label: range.label(),
             since: since.format("%Y-%m-%d %H:%M UTC").to_string(),
             charts: figures
@@ -250,5 +283,5 @@ pub async fn overview(
     let layout = Layout::page("Usage & insights", "overview")
         .signed(&viewer)
         .refreshed(refreshed);
-    html(OverviewPage::new(&figures, range, window.start, layout))
+    html(OverviewPage::new(&figures, range, window.start, layout)?)
 }
