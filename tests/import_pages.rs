@@ -849,9 +849,11 @@ async fn upload_page(backend: Backend) {
             "members",
             "methods",
             "activities",
+            "sign-ins",
+            "sign-in-methods",
             "graph"
         ],
-        "six kinds"
+        "eight kinds"
     );
     assert_eq!(count(&html, "form#upload input[type=file][name=files]"), 1);
     let token = attr(&html, "form#upload input[type=hidden][name=csrf]", "value").unwrap();
@@ -1758,6 +1760,24 @@ async fn registration_details_fields(backend: Backend) {
     assert_eq!(ben["lastUpdatedDateTime"], "2025-05-19T23:10:41.619583Z");
     let old: Value = app.get("/api/v1/users/old").await.json().await.unwrap();
     assert_eq!(old["defaultMfaMethod"], Value::Null, "{old}");
+    // The overview says how many users the export states are registered
+    // for MFA, and links to them.
+    let overview: Value = app.get("/api/v1/overview").await.json().await.unwrap();
+    let mfa = overview["insights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "mfaRegistered")
+        .cloned()
+        .unwrap();
+    assert_eq!(mfa["count"], 6, "{mfa}");
+    assert!(
+        mfa["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/registrations?mfa_registered=yes"),
+        "{mfa}"
+    );
     assert_eq!(old["directoryRole"], Value::Null, "{old}");
 
     // The user page: what the export said, and no role or account state

@@ -13,7 +13,7 @@ use crate::web::error::AppResult;
 use std::sync::Arc;
 
 /// Insights about directory-stated verdicts, shown when they count someone.
-const DIRECTORY_INSIGHTS: [&str; 2] = ["directoryDisagrees", "staleVerdicts"];
+const DIRECTORY_INSIGHTS: [&str; 3] = ["mfaRegistered", "directoryDisagrees", "staleVerdicts"];
 
 /// Users that pass a filter of registration details, with what the count means.
 #[derive(Debug, Clone)]
@@ -285,6 +285,12 @@ impl Figures {
                 filter(|f| f.verdicts_disagree = Tristate::Yes),
                 "user where the directory and this portal's policy disagree: a directory export states statuses the policy does not give.",
                 "users where the directory and this portal's policy disagree: a directory export states statuses the policy does not give.",
+            ),
+            insight(
+                "mfaRegistered",
+                filter(|f| f.mfa_registered = Stated::Yes),
+                "user is registered for multifactor authentication, as a directory export states (Graph's isMfaRegistered).",
+                "users are registered for multifactor authentication, as a directory export states (Graph's isMfaRegistered).",
             ),
             insight(
                 "staleVerdicts",
