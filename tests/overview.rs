@@ -40,6 +40,31 @@ async fn tiles_and_insights(backend: Backend) {
             "/registrations?passwordless_capable=yes"
         ]
     );
+    // The sparklines begin with the history (written today), not with
+    // days of zeros before it.
+    let doc = scraper::Html::parse_document(&html);
+    let sparks = scraper::Selector::parse("svg.spark").unwrap();
+    let line = scraper::Selector::parse("polyline").unwrap();
+    let today = Utc::now().date_naive();
+    let spark_labels: Vec<String> = doc
+        .select(&sparks)
+        .map(|svg| {
+            let points = svg
+                .select(&line)
+                .next()
+                .unwrap()
+                .value()
+                .attr("points")
+                .unwrap();
+            assert_eq!(points.split(' ').count(), 1, "one day of history: {points}");
+            svg.value().attr("aria-label").unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(spark_labels.len(), 5);
+    assert_eq!(
+        spark_labels[2],
+        format!("Day by day: 4 on {today}, 4 on {today}")
+    );
     // Each tile's list holds exactly the tile's users.
     for (href, count) in tile_links.iter().zip(counts) {
         assert_eq!(count_at(&app, href).await, count, "{href}");

@@ -6,7 +6,7 @@ use super::thousands;
 use crate::db::counts::{data_state, status_count_rows};
 use crate::db::events::{kind_counts, KindCount};
 use crate::db::models::StatusCountRow;
-use crate::db::trends::{daily_figures, StatusFigures};
+use crate::db::trends::{daily_figures, first_day, StatusFigures};
 use crate::domain::filter::{RegistrationFilter, Stated, TimeWindow, Tristate, UserType};
 use crate::domain::{Feature, Method};
 use crate::web::error::AppResult;
@@ -108,7 +108,7 @@ pub struct Figures {
     /// Users registered per method: every method of the catalogue, in its order.
     pub methods: Vec<MethodUsers>,
     /// The five figures at the end of each of the last [`SPARK_DAYS`] days
-    /// (the tiles' sparklines), oldest first.
+    /// the history holds (the tiles' sparklines), oldest first.
     pub trend: Vec<(chrono::NaiveDate, StatusFigures)>,
     pub charts: Vec<ChartFigure>,
     /// The overview's content rendered from these figures, once (it is the
@@ -392,7 +392,12 @@ pub fn load_figures(
     }
     let mut figures = Figures::new(&status_count_rows(conn)?, &kind_counts(conn, window)?);
     let today = chrono::Utc::now().date_naive();
-    figures.trend = daily_figures(conn, today - chrono::Duration::days(SPARK_DAYS - 1), today)?;
+    // From the first day the history holds: a new portal's sparklines do
+    // not start with days of zeros.
+    let first = (today - chrono::Duration::days(SPARK_DAYS - 1))
+        .max(first_day(conn)?.unwrap_or(today))
+        .min(today);
+    figures.trend = daily_figures(conn, first, today)?;
     let figures = Arc::new(figures);
     cache.put(version, window, figures.clone());
     Ok((figures, refreshed))
