@@ -14,29 +14,12 @@ use authinsights::ingest::writer::WriterOptions;
 use authinsights::service;
 use chrono::{Duration, NaiveDate, Utc};
 use common::api::Api;
-use common::tenant::import_activities;
+use common::tenant::{import_activities, import_file};
 use common::{cells, texts, Backend, TestApp};
 use serde_json::{json, Value};
 
 fn import(app: &TestApp, kind: ImportKind, name: &str, text: String) -> ImportOutcome {
-    let request = ImportRequest {
-        kind,
-        source: ImportSource::CommandLine,
-        actor: "test".into(),
-        options: WriterOptions {
-            bulk: false,
-            register_on_success: false,
-        },
-        strict: false,
-    };
-    app.with_conn(|conn| {
-        let files = vec![ImportFile {
-            name: name.into(),
-            reader: Box::new(std::io::Cursor::new(text.into_bytes())),
-        }];
-        service::imports::import(conn, &request, files)
-            .unwrap_or_else(|e| panic!("the import of {name}: {e}"))
-    })
+    app.with_conn(|conn| import_file(conn, kind, name, text))
 }
 
 fn today() -> NaiveDate {
@@ -149,40 +132,21 @@ db_test!(
 async fn the_reset_report_filters_by_feature(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.with_conn(|conn| import_activities(conn, &operations_jsonl()));
-    let count = |html: &str| texts(html, "#match-count")[0].clone();
-    let resets = app
-        .get("/reports/reset-activity")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        count(&resets).starts_with("10 password resets"),
-        "{}",
-        count(&resets)
-    );
-    let unlocks = app
-        .get("/reports/reset-activity?feature=unlock")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        count(&unlocks).starts_with("5 account unlocks"),
-        "{}",
-        count(&unlocks)
-    );
-    let failed = app
-        .get("/reports/reset-activity?feature=unlock&result=failed")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        count(&failed).starts_with("1 account unlock "),
-        "{}",
-        count(&failed)
-    );
+    for (path, says) in [
+        ("/reports/reset-activity", "10 password resets"),
+        (
+            "/reports/reset-activity?feature=unlock",
+            "5 account unlocks",
+        ),
+        (
+            "/reports/reset-activity?feature=unlock&result=failed",
+            "1 account unlock ",
+        ),
+    ] {
+        let html = app.get(path).await.text().await.unwrap();
+        let count = texts(&html, "#match-count")[0].clone();
+        assert!(count.starts_with(says), "{path}: {count}");
+    }
     let csv = app
         .get("/reports/reset-activity.csv?feature=unlock")
         .await

@@ -12,7 +12,7 @@ use authinsights::domain::{
     ActivityResult, Details, Feature, Method, PolicyMethod, Scope, SsprPolicy,
 };
 use authinsights::ingest::format::FileKind;
-use authinsights::ingest::import::{ImportFile, ImportKind, ImportRequest};
+use authinsights::ingest::import::{ImportFile, ImportKind, ImportOutcome, ImportRequest};
 use authinsights::ingest::writer::WriterOptions;
 use authinsights::service;
 use chrono::{Duration, NaiveDateTime, Utc};
@@ -320,8 +320,24 @@ pub fn build_events(conn: &mut DbConnection, now: NaiveDateTime) {
 
 /// Imports activities given as JSON lines of our import format.
 pub fn import_activities(conn: &mut DbConnection, lines: &str) {
+    import_file(
+        conn,
+        ImportKind::File(FileKind::Activities),
+        "events.jsonl",
+        lines.to_string(),
+    );
+}
+
+/// Imports one file of `kind` named `name` from the command line, as
+/// `authinsights import` does; a refused import fails the test.
+pub fn import_file(
+    conn: &mut DbConnection,
+    kind: ImportKind,
+    name: &str,
+    text: String,
+) -> ImportOutcome {
     let request = ImportRequest {
-        kind: ImportKind::File(FileKind::Activities),
+        kind,
         source: ImportSource::CommandLine,
         actor: "test".into(),
         options: WriterOptions {
@@ -331,11 +347,11 @@ pub fn import_activities(conn: &mut DbConnection, lines: &str) {
         strict: false,
     };
     let files = vec![ImportFile {
-        name: "events.jsonl".into(),
-        reader: Box::new(lines.as_bytes()),
+        name: name.into(),
+        reader: Box::new(std::io::Cursor::new(text.into_bytes())),
     }];
     service::imports::import(conn, &request, files)
-        .unwrap_or_else(|e| panic!("the events import: {e}"));
+        .unwrap_or_else(|e| panic!("the import of {name}: {e}"))
 }
 
 /// A crowd of `n` generated members (two of them administrators) besides
