@@ -347,14 +347,7 @@ async fn chart_bar_leads_to_reset_details(run: &Run) {
     b.goto(&run.url("/")).await.unwrap();
     let bar = chart_bar(&b, "#chart-resets", "failure").await;
     let href = bar.attr("href").await.unwrap().unwrap();
-    let count = number(
-        &bar.find(Locator::Css("text.bar-count"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let count = bar_count(&bar).await;
     let method = query_of(&href, "method").unwrap();
     open(&b, bar).await;
 
@@ -394,14 +387,7 @@ async fn method_bar_leads_to_its_users(run: &Run) {
     let bar = bars.into_iter().next().unwrap();
     let href = bar.attr("href").await.unwrap().unwrap();
     assert_eq!(href, "/registrations?method=app_notification");
-    let count = number(
-        &bar.find(Locator::Css("text.bar-count"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let count = bar_count(&bar).await;
     assert!(count > 0);
     open(&b, bar).await;
     let url = b.current_url().await.unwrap();
@@ -874,14 +860,17 @@ async fn chart_bar(b: &Client, chart: &str, status: &str) -> Element {
     let figure = b.find(Locator::Css(chart)).await.unwrap();
     for bar in figure.find_all(Locator::Css("a.bar-link")).await.unwrap() {
         let href = bar.attr("href").await.unwrap().unwrap();
-        let count = bar.find(Locator::Css("text.bar-count")).await.unwrap();
-        if query_of(&href, "status").as_deref() == Some(status)
-            && number(&count.text().await.unwrap()) > 0
-        {
+        if query_of(&href, "status").as_deref() == Some(status) && bar_count(&bar).await > 0 {
             return bar;
         }
     }
     panic!("{chart} has no {status} bar with events");
+}
+
+/// The number a chart bar shows beside it.
+async fn bar_count(bar: &Element) -> i64 {
+    let text = bar.find(Locator::Css("text.bar-count")).await.unwrap();
+    number(&text.text().await.unwrap())
 }
 
 async fn selected(b: &Client, name: &str) -> String {

@@ -45,11 +45,6 @@ impl StatusFigures {
     }
 }
 
-/// Whether the bits say capable of self-service password reset.
-pub fn capable(bits: i32) -> bool {
-    bits & (1 << 2) != 0
-}
-
 /// Adds changes (users per status bits) to the day `day` of the history.
 pub fn add_history(
     conn: &mut DbConnection,

@@ -10,6 +10,7 @@ use crate::db::trends::{daily_figures, first_day, StatusFigures};
 use crate::domain::filter::{RegistrationFilter, Stated, TimeWindow, Tristate, UserType};
 use crate::domain::{Feature, Method};
 use crate::web::error::AppResult;
+use crate::web::lists::trends::TrendFigure;
 use std::sync::Arc;
 
 /// Insights about directory-stated verdicts, shown when they count someone.
@@ -35,7 +36,7 @@ pub struct TileFigure {
     pub filter: RegistrationFilter,
     pub note: UserFigure,
     /// This tile's figure among the trend history's five.
-    pub pick: fn(&StatusFigures) -> i64,
+    pub figure: TrendFigure,
 }
 
 /// One method's bars of a chart.
@@ -129,7 +130,7 @@ pub struct MethodUsers {
 impl TileFigure {
     /// This tile's figure in a day's figures.
     pub fn of(&self, figures: &StatusFigures) -> i64 {
-        (self.pick)(figures)
+        self.figure.of(figures)
     }
 }
 
@@ -145,23 +146,20 @@ impl Figures {
                 filter: f,
             }
         };
-        let tile = |key,
-                    title,
-                    pick: fn(&StatusFigures) -> i64,
-                    f: RegistrationFilter,
-                    note: UserFigure| TileFigure {
-            key,
-            title,
-            count: users_matching(rows, &f),
-            filter: f,
-            note,
-            pick,
-        };
+        let tile =
+            |key, title, figure: TrendFigure, f: RegistrationFilter, note: UserFigure| TileFigure {
+                key,
+                title,
+                count: users_matching(rows, &f),
+                filter: f,
+                note,
+                figure,
+            };
         let tiles = vec![
             tile(
                 "registered",
                 "Users registered",
-                |t| t.registered,
+                TrendFigure::Registered,
                 filter(|f| f.registered = Tristate::Yes),
                 note(
                     "enabledNotRegistered",
@@ -175,7 +173,7 @@ impl Figures {
             tile(
                 "enabled",
                 "Users enabled",
-                |t| t.enabled,
+                TrendFigure::Enabled,
                 filter(|f| f.enabled = Tristate::Yes),
                 note(
                     "registeredNotEnabled",
@@ -189,7 +187,7 @@ impl Figures {
             tile(
                 "capable",
                 "Users capable",
-                |t| t.capable,
+                TrendFigure::Capable,
                 filter(|f| f.capable = Tristate::Yes),
                 note(
                     "notCapable",
@@ -200,7 +198,7 @@ impl Figures {
             tile(
                 "mfaCapable",
                 "Capable of multifactor authentication",
-                |t| t.mfa_capable,
+                TrendFigure::MfaCapable,
                 filter(|f| f.mfa_capable = Tristate::Yes),
                 note(
                     "notMfaCapable",
@@ -211,7 +209,7 @@ impl Figures {
             tile(
                 "passwordlessCapable",
                 "Capable of passwordless sign-in",
-                |t| t.passwordless_capable,
+                TrendFigure::PasswordlessCapable,
                 filter(|f| f.passwordless_capable = Tristate::Yes),
                 note(
                     "notPasswordlessCapable",
