@@ -189,9 +189,31 @@ impl DatabaseUrl {
 /// corrupted as the process exits ("corrupted size vs. prev_size in
 /// fastbins", seen when a test binary ended with servers still running).
 /// Starting OpenSSL ourselves first, without that handler, leaves its state to
-/// the operating system at exit. libpq links the same system library.
+/// the operating system at exit. libpq links this same, statically built copy.
 fn openssl_without_exit_handler() {
     openssl_sys::init();
+}
+
+/// The statically linked OpenSSL looks for trusted certificates where it was
+/// built to look (under `/usr/local/ssl`), not where this machine keeps them.
+/// So that `sslrootcert=system` trusts what the machine trusts, point OpenSSL
+/// at the machine's store through `SSL_CERT_FILE` and `SSL_CERT_DIR`, each
+/// unless the operator set it. Call it first thing in `main`, before any
+/// other thread runs: the environment is shared by the whole process.
+pub fn use_system_certificates() {
+    let found = openssl_probe::probe();
+    // OpenSSL reads several folders from SSL_CERT_DIR, separated as in PATH.
+    let dirs = Some(found.cert_dir)
+        .filter(|dirs| !dirs.is_empty())
+        .and_then(|dirs| std::env::join_paths(dirs).ok());
+    for (name, path) in [
+        ("SSL_CERT_FILE", found.cert_file.map(Into::into)),
+        ("SSL_CERT_DIR", dirs),
+    ] {
+        if let (None, Some(path)) = (std::env::var_os(name), path) {
+            std::env::set_var(name, path);
+        }
+    }
 }
 
 /// The r2d2 manager: connects to the backend the URL names, never guessing.

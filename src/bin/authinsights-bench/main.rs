@@ -605,6 +605,7 @@ fn time_import(
 }
 
 fn main() -> std::process::ExitCode {
+    authinsights::db::use_system_certificates();
     let opts = Options::parse();
     match run(&opts) {
         Ok(true) => std::process::ExitCode::SUCCESS,
