@@ -51,7 +51,7 @@ pub enum Command {
     /// (CSV or JSON lines, by extension) or Microsoft Graph exports.
     Import(ImportArgs),
     /// Pull the tenant from Microsoft Graph with an app registration (see
-    /// the README's "Connect your tenant"): users, the SSPR group's members,
+    /// docs/graph-sync.md): users, the SSPR group's members,
     /// registration details, the audit log since the last sync and the
     /// events summary, each stored whole or not at all.
     Sync(SyncArgs),
@@ -698,7 +698,7 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
     if args.sync_every.is_some() && graph.is_none() {
         anyhow::bail!(
             "--sync-every needs a Microsoft Graph connection: set AUTHINSIGHTS_GRAPH_TENANT_ID, \
-             AUTHINSIGHTS_GRAPH_CLIENT_ID and a credential (see the README's \"Connect your tenant\")"
+             AUTHINSIGHTS_GRAPH_CLIENT_ID and a credential (see docs/graph-sync.md)"
         );
     }
     let listener =

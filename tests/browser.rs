@@ -8,7 +8,7 @@
 //! JavaScript on and again with it off (the portal needs none). Screenshots
 //! of every page at a laptop and a phone size land in
 //! `target/tmp/browser/<run>/` (not committed; `scripts/screenshots` copies the
-//! overview to `docs/overview.png` for the README).
+//! overview, the usage view and the trends to `docs/`).
 //!
 //! Needs `chromium` and `chromium-driver` from apt-get; `scripts/test`
 //! installs them when they are missing.

@@ -1,4 +1,4 @@
-//! The code's layout, as README's "How it is built" draws it: every SQL
+//! The code's layout, as docs/design.md's code map draws it: every SQL
 //! statement and backend branch inside `src/db/`, and the top-level modules
 //! in layers whose arrows all point down (so there is no import cycle).
 

@@ -252,7 +252,7 @@ pub async fn sync_now(
 }
 
 const NOT_CONNECTED: &str = "The portal is not connected to a tenant: start it with the \
-     AUTHINSIGHTS_GRAPH_* settings (README, \"Connect your tenant\").";
+     AUTHINSIGHTS_GRAPH_* settings (docs/graph-sync.md).";
 
 #[derive(Deserialize)]
 pub struct ScheduleForm {

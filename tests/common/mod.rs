@@ -92,7 +92,7 @@ impl TestDb {
                 let mut conn = admin_connection(&admin).unwrap_or_else(|e| {
                     panic!(
                         "PostgreSQL is needed for this test and is not reachable at {admin}: {e}. \
-                         Start it (see README) or set AUTHINSIGHTS_TEST_POSTGRES."
+                         Start it (see docs/testing.md) or set AUTHINSIGHTS_TEST_POSTGRES."
                     )
                 });
                 conn.batch_execute(&format!("CREATE DATABASE {name}"))
