@@ -1,6 +1,6 @@
 //! The JSON API (`/api/v1/…`) on both backends: each endpoint's figures
 //! against the page that shows the same data for the same query string and
-//! against the domain rules (DESIGN.md's worked example), keyset paging over
+//! against the domain rules (the worked example of docs/design.md), keyset paging over
 //! whole lists, the JSON 400 for every kind of bad parameter, who may call
 //! it, and JSON escaping of hostile names. Every answer goes through
 //! `common::api`, which checks it against the OpenAPI document.
@@ -332,7 +332,7 @@ fn yes_no_unknown(v: &Value) -> String {
     }
 }
 
-/// DESIGN.md's worked example table: (name, Registered, Enabled, Capable,
+/// The worked example's table in docs/design.md: (name, Registered, Enabled, Capable,
 /// MFA capable, Passwordless capable) under the pilot policy.
 const STATUS: [(&str, bool, bool, bool, bool, bool); 9] = [
     ("Ana", true, true, true, true, false),
@@ -380,7 +380,7 @@ async fn registrations_match(backend: Backend) {
     app.with_conn(build_worked_example);
     let api = Api::new(&app);
 
-    // (query, expected names in list order), from DESIGN.md's table: the
+    // (query, expected names in list order), from the worked example's table in docs/design.md: the
     // same cases tests/registrations.rs checks on the page.
     let cases: &[(&str, &[&str])] = &[
         (
@@ -470,7 +470,7 @@ async fn registrations_match(backend: Backend) {
         assert_eq!(ids, attrs(&html, "td.c-name a", "href"), "{query}");
     }
 
-    // The fields of every user against DESIGN.md's table.
+    // The fields of every user against the worked example's table in docs/design.md.
     let (rows, count, _) = list(&api, "/api/v1/registrations").await;
     assert_eq!(count, 9);
     for (name, registered, enabled, capable, mfa, passwordless) in STATUS {
@@ -514,7 +514,7 @@ db_test!(
     registrations_match
 );
 
-/// A change of policy shows at once in the API, as DESIGN.md states it for
+/// A change of policy shows at once in the API, as docs/design.md states it for
 /// the worked example: scope all, then none.
 async fn registrations_follow_the_policy(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -1196,7 +1196,7 @@ async fn overview_match(backend: Backend) {
     let api = Api::new(&app);
     let total = WORKED_EXAMPLE.len() as i64;
 
-    // The figures from DESIGN.md's table.
+    // The figures from the worked example's table in docs/design.md.
     let registered = |s: &(&str, bool, bool, bool, bool, bool)| s.1;
     let enabled = |s: &(&str, bool, bool, bool, bool, bool)| s.2;
     let capable = |s: &(&str, bool, bool, bool, bool, bool)| s.3;
@@ -1253,7 +1253,7 @@ async fn overview_match(backend: Backend) {
     assert_eq!(
         tiles.map(|t| t.1),
         [5, 8, 4, 8, 1],
-        "DESIGN.md's tiles, as the overview test states them"
+        "the worked example's tiles, as the overview test states them"
     );
 
     for (range, hours) in [("24h", 24), ("7d", 7 * 24), ("30d", 30 * 24)] {
@@ -1605,7 +1605,7 @@ async fn user_match(backend: Backend) {
             "{id}"
         );
         assert_eq!(field(explanations, "reason"), reasons, "{id}");
-        // The values are the user's figures (DESIGN.md's table).
+        // The values are the user's figures (the worked example's table in docs/design.md).
         let figures_of = STATUS.iter().find(|s| s.0 == *name).unwrap();
         let values: Vec<bool> = explanations
             .iter()

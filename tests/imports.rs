@@ -1,5 +1,5 @@
 //! Imports of the portal's own format (CSV and JSON lines) through
-//! `service::imports::import`, on both backends: DESIGN.md's worked example imported file
+//! `service::imports::import`, on both backends: the worked example of docs/design.md imported file
 //! by file gives its statuses and events; a re-import changes nothing; every
 //! kind of bad input stops the import with its file, line, field and reason
 //! and leaves the database exactly as it was; complete lists remove what they
@@ -304,7 +304,7 @@ fn flags(u: &User) -> Flags {
     )
 }
 
-/// DESIGN.md section 2's table.
+/// The worked example's table in docs/design.md.
 const STATUSES: [(&str, Flags); 9] = [
     ("u-ana", (true, true, true, true, false)),
     ("u-ben", (false, true, false, true, false)),

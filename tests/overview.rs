@@ -70,7 +70,7 @@ async fn tiles_and_insights(backend: Backend) {
         assert_eq!(count_at(&app, href).await, count, "{href}");
     }
 
-    // The insights, worked out from DESIGN.md's table.
+    // The insights, worked out from the worked example's table in docs/design.md.
     let expected = [
         (
             "4",

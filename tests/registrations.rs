@@ -27,7 +27,7 @@ async fn filters(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.with_conn(build_worked_example);
 
-    // (query, expected names in name order), worked out from DESIGN.md's table.
+    // (query, expected names in name order), worked out from the worked example's table in docs/design.md.
     let cases: &[(&str, &[&str])] = &[
         (
             "",

@@ -1,4 +1,4 @@
-//! The domain rules through the database: DESIGN.md's worked example stored,
+//! The domain rules through the database: the worked example of docs/design.md stored,
 //! re-scoped and changed, with the maintained counts checked against the rows.
 
 #![allow(clippy::unwrap_used)]

@@ -1,5 +1,5 @@
 //! The user page: each figure explained from the rules, for users built to
-//! hit each rule (DESIGN.md's worked example), under each policy scope.
+//! hit each rule (the worked example of docs/design.md), under each policy scope.
 
 #![allow(clippy::unwrap_used)]
 

@@ -63,7 +63,7 @@ pub struct Assessment {
     pub status: UserStatus,
 }
 
-/// Applies the rules of DESIGN.md section 2 to one user.
+/// Applies the status rules of docs/design.md to one user.
 pub fn assess(policy: &SsprPolicy, facts: &UserFacts) -> Assessment {
     let requirement = policy.requirement_for(facts.is_admin);
     let registered_info = facts.methods.policy_methods();
@@ -368,7 +368,7 @@ mod tests {
         passwordless: bool,
     }
 
-    /// DESIGN.md's worked example, row for row.
+    /// The worked example of docs/design.md, row for row.
     const WORKED_EXAMPLE: &[Row] = &[
         Row {
             name: "Ana",

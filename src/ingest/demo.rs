@@ -259,7 +259,7 @@ const ADMIN_ROLES: &[&str] = &[
     "Password Administrator",
 ];
 
-/// The demo tenant's policy: DESIGN.md's worked example.
+/// The demo tenant's policy: the worked example of docs/design.md.
 pub fn demo_policy() -> SsprPolicy {
     SsprPolicy::new(
         Scope::Selected {
@@ -540,7 +540,7 @@ fn draw_methods(rng: &mut ChaCha8Rng, is_admin: bool, is_guest: bool) -> MethodS
     use Method::*;
     let mut m = MethodSet::EMPTY;
     if is_admin {
-        // Most administrators follow the rules; a few (like Gus in DESIGN.md) do not.
+        // Most administrators follow the rules; a few (like Gus in the worked example of docs/design.md) do not.
         if rng.random_bool(0.8) {
             m.insert(AppNotification);
             m.insert(AppCode);

@@ -67,7 +67,7 @@ fn sign_in_form(
     Ok(response.body(page.render()?))
 }
 
-/// `/login` is the name DESIGN.md's interface contract gives other tools.
+/// `/login` is the name other tools rely on.
 #[routes]
 #[get("/sign-in", wrap = "from_fn(auth::public)")]
 #[get("/login", wrap = "from_fn(auth::public)")]

@@ -1,4 +1,4 @@
-//! DESIGN.md's worked example as a tenant, written through the same
+//! The worked example of docs/design.md as a tenant, written through the same
 //! directory functions imports use.
 
 #![allow(clippy::unwrap_used)]

@@ -1,4 +1,4 @@
-//! `authinsights-bench`: measures every budget of DESIGN.md section 7 on one
+//! `authinsights-bench`: measures every performance budget (docs/performance.md) on one
 //! database and prints one table, budget beside measured, failing (exit
 //! status 1) when a budget is missed.
 //!
@@ -56,7 +56,7 @@ struct Options {
     import: bool,
 }
 
-/// The budgets of DESIGN.md section 7 (round 2).
+/// The performance budgets (docs/performance.md).
 mod budget {
     pub const OVERVIEW_P50_MS: f64 = 10.0;
     pub const LIST_P50_MS: f64 = 20.0;
