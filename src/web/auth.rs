@@ -101,7 +101,7 @@ route_guard!(
     api_ingest, Ingest, api: true
 );
 route_guard!(
-    /// The metrics: an API key with the read scope, whoever is signed in.
+    /// The metrics: an API key with the read scope; a session is not asked.
     key_reader, KeyReader, api: true
 );
 
