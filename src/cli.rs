@@ -704,9 +704,15 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let pool = db::pool(&url, args.pool_size);
-    let scheduler =
-        crate::sync::schedule::Scheduler::new(graph, url.clone(), pool.clone(), args.sync_every);
-    let state = AppState::new(pool, url.backend_name(), web_settings(&args)).with_sync(scheduler);
+    let state = AppState::new(pool.clone(), url.backend_name(), web_settings(&args));
+    let scheduler = crate::sync::schedule::Scheduler::new(
+        graph,
+        url.clone(),
+        pool,
+        args.sync_every,
+        state.metrics.syncs.clone(),
+    );
+    let state = state.with_sync(scheduler);
     println!(
         "authinsights is serving http://{} from {}",
         listener.local_addr()?,

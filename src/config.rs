@@ -10,6 +10,46 @@ pub struct WebSettings {
     pub static_dir: PathBuf,
     pub security: SecuritySettings,
     pub downloads: DownloadSettings,
+    /// How the process logs: the request log's level depends on it.
+    pub log_format: LogFormat,
+}
+
+/// The environment variable that chooses how logs are written.
+pub const LOG_FORMAT_VAR: &str = "AUTHINSIGHTS_LOG_FORMAT";
+
+/// How logs are written to standard error (`AUTHINSIGHTS_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Plain lines for a person (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, for a log pipeline.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json` (in any case, surrounding space ignored); an empty
+    /// value is the default.
+    pub fn parse(value: &str) -> Result<LogFormat, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!(
+                "{LOG_FORMAT_VAR}={value:?} is not a log format: use text (the default) or json"
+            )),
+        }
+    }
+
+    /// The format `AUTHINSIGHTS_LOG_FORMAT` asks for; unset is plain text.
+    pub fn from_env() -> Result<LogFormat, String> {
+        match std::env::var(LOG_FORMAT_VAR) {
+            Ok(value) => LogFormat::parse(&value),
+            Err(std::env::VarError::NotPresent) => Ok(LogFormat::Text),
+            Err(std::env::VarError::NotUnicode(_)) => Err(format!(
+                "{LOG_FORMAT_VAR} is not valid text: use text (the default) or json"
+            )),
+        }
+    }
 }
 
 /// CSV downloads hold a database connection for as long as they stream, so
@@ -108,6 +148,8 @@ impl WebSettings {
             static_dir,
             security: SecuritySettings::default(),
             downloads: DownloadSettings::default(),
+            // `main` refuses an unknown value before anything runs.
+            log_format: LogFormat::from_env().unwrap_or_default(),
         }
     }
 }
@@ -116,3 +158,19 @@ impl WebSettings {
 pub const DEFAULT_DATABASE_URL: &str = "./authinsights.db";
 /// Default listen address of `serve`.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_formats_are_text_or_json() {
+        assert_eq!(LogFormat::parse("json"), Ok(LogFormat::Json));
+        assert_eq!(LogFormat::parse(" JSON "), Ok(LogFormat::Json));
+        assert_eq!(LogFormat::parse("text"), Ok(LogFormat::Text));
+        assert_eq!(LogFormat::parse(""), Ok(LogFormat::Text));
+        let e = LogFormat::parse("xml").unwrap_err();
+        assert!(e.contains("AUTHINSIGHTS_LOG_FORMAT"), "{e}");
+        assert!(e.contains("text") && e.contains("json"), "{e}");
+    }
+}

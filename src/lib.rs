@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod ingest;
+pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod sync;

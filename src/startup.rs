@@ -25,6 +25,7 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::trends::trends_csv)
         .service(web::users::user)
         .service(web::health::healthz)
+        .service(web::metrics::metrics)
         .service(web::sign_in::sign_in_page)
         .service(web::sign_in::sign_in)
         .service(web::sign_in::sign_out)
@@ -96,6 +97,8 @@ pub fn run(
             .wrap(security_headers())
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(from_fn(web::request::hygiene))
+            // Outermost: every answer is counted and logged, the hygiene's too.
+            .wrap(from_fn(web::request_log::observe))
             .configure(routes)
             .service(actix_files::Files::new("/static", &static_dir))
             .default_service(

@@ -640,6 +640,57 @@ async fn of_two_portals_with_a_schedule_exactly_one_syncs(backend: Backend) {
     });
     let runs = syncs::recent_runs(&mut conn, 10).unwrap();
     assert_eq!(runs[0].trigger, "owner");
+    // Each portal counts the syncs it ran (one each, or both on one); both
+    // show the same last success, read from the database.
+    let key = authinsights::db::api_keys::create_key(
+        &mut conn,
+        "prometheus",
+        true,
+        false,
+        "test",
+        Utc::now().naive_utc(),
+    )
+    .unwrap()
+    .1;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut runs = 0.0;
+        let mut last_successes = Vec::new();
+        for address in [&address_a, &address_b] {
+            let text = common::new_client()
+                .get(format!("{address}/metrics"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let value = |name: &str| -> f64 {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+                    .unwrap_or_else(|| panic!("{name} in {text}"))
+            };
+            runs += value("authinsights_sync_runs_total{outcome=\"success\"}");
+            assert_eq!(
+                value("authinsights_sync_runs_total{outcome=\"failed\"}"),
+                0.0
+            );
+            last_successes.push(value("authinsights_sync_last_success_timestamp_seconds"));
+        }
+        assert!(
+            last_successes[0] > 0.0 && last_successes[0] == last_successes[1],
+            "{last_successes:?}"
+        );
+        if runs == 2.0 {
+            break;
+        }
+        assert!(
+            runs < 2.0 && Instant::now() < deadline,
+            "{runs} syncs counted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let audit = authinsights::db::audit::entries(&mut conn, None, 10).unwrap();
     assert!(audit
         .iter()

@@ -36,6 +36,8 @@ const ROUTES: &[Route] = &[
     ("GET", "/sign-in", &[], [200, 200, 200, 200, 200]),
     ("GET", "/login", &[], [200, 200, 200, 200, 200]),
     ("GET", "/healthz", &[], [200, 200, 200, 200, 200]),
+    // An API key with the read scope only: a session is not asked.
+    ("GET", "/metrics", &[], [401, 401, 401, 401, 401]),
     ("GET", "/", &[], [303, 200, 200, 200, 200]),
     ("GET", "/registrations", &[], [303, 200, 200, 200, 200]),
     ("GET", "/registrations.csv", &[], [303, 200, 200, 200, 200]),
@@ -277,6 +279,7 @@ fn every_route_declares_its_access_rule() {
         "auth::api_signed",
         "auth::api_reader",
         "auth::api_ingest",
+        "auth::key_reader",
     ];
     for (method, path, rule) in declared_rules() {
         assert!(
@@ -599,7 +602,7 @@ async fn encoded_paths(backend: Backend) {
         let (read, ingest) = (scope.contains("read"), scope.contains("ingest"));
         for (method, path, _, _) in ROUTES {
             let path = fill(path, &account, &key_id);
-            if !path.starts_with("/api/") {
+            if !path.starts_with("/api/") && path != "/metrics" {
                 continue;
             }
             let url = format!("{}{}", app.address, path);

@@ -25,6 +25,17 @@ impl ImportSource {
             ImportSource::Sync => "graph sync",
         }
     }
+
+    pub fn from_key(key: &str) -> Option<ImportSource> {
+        [
+            ImportSource::CommandLine,
+            ImportSource::Upload,
+            ImportSource::Api,
+            ImportSource::Sync,
+        ]
+        .into_iter()
+        .find(|s| s.key() == key)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -111,4 +122,19 @@ pub fn newest(conn: &mut DbConnection) -> QueryResult<Option<NaiveDateTime>> {
     imports::table
         .select(diesel::dsl::max(imports::finished_at))
         .first(conn)
+}
+
+/// When the newest import of each source finished (the log holds only
+/// imports that were stored), for the metrics.
+pub fn newest_by_source(
+    conn: &mut DbConnection,
+) -> QueryResult<Vec<(ImportSource, NaiveDateTime)>> {
+    let rows: Vec<(String, Option<NaiveDateTime>)> = imports::table
+        .group_by(imports::source)
+        .select((imports::source, diesel::dsl::max(imports::finished_at)))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(source, at)| Some((ImportSource::from_key(&source)?, at?)))
+        .collect())
 }

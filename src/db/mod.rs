@@ -1,6 +1,7 @@
 //! Storage: one connection type for SQLite and PostgreSQL, the pool, embedded
 //! migrations, and one module per question the pages ask.
 
+use crate::metrics::{PoolCheckouts, PoolUsage};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{self, R2D2Connection};
@@ -72,7 +73,53 @@ pub const SQLITE_PAGE_SIZE: u32 = 16_384;
 pub const SQLITE_BULK_PRAGMAS: &str =
     "PRAGMA cache_size = -65536; PRAGMA temp_store = FILE; PRAGMA threads = 2;";
 
-pub type Pool = r2d2::Pool<Manager>;
+/// The connection pool: r2d2's (which it dereferences to), recording how
+/// long each checkout waited for the metrics.
+#[derive(Clone)]
+pub struct Pool {
+    inner: r2d2::Pool<Manager>,
+    checkouts: PoolCheckouts,
+}
+
+impl std::ops::Deref for Pool {
+    type Target = r2d2::Pool<Manager>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl Pool {
+    /// What the pool records of its checkouts.
+    pub fn checkouts(&self) -> &PoolCheckouts {
+        &self.checkouts
+    }
+
+    /// Its connections now.
+    pub fn usage(&self) -> PoolUsage {
+        let state = self.inner.state();
+        PoolUsage {
+            in_use: i64::from(state.connections - state.idle_connections),
+            idle: i64::from(state.idle_connections),
+            max: i64::from(self.inner.max_size()),
+        }
+    }
+}
+
+/// Hands the pool's checkouts to [`PoolCheckouts`].
+#[derive(Debug)]
+struct CheckoutObserver(PoolCheckouts);
+
+impl r2d2::HandleEvent for CheckoutObserver {
+    fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
+        self.0.checked_out(event.duration());
+    }
+
+    fn handle_timeout(&self, _: r2d2::event::TimeoutEvent) {
+        self.0.timed_out();
+    }
+}
+
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -243,12 +290,15 @@ impl r2d2::ManageConnection for Manager {
 /// Builds a pool without connecting yet: a database that is down at the
 /// moment makes requests fail with 503 until it returns, not the process exit.
 pub fn pool(url: &DatabaseUrl, max_size: u32) -> Pool {
-    r2d2::Pool::builder()
+    let checkouts = PoolCheckouts::default();
+    let inner = r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(3))
         .test_on_check_out(true)
-        .build_unchecked(Manager { url: url.clone() })
+        .event_handler(Box::new(CheckoutObserver(checkouts.clone())))
+        .build_unchecked(Manager { url: url.clone() });
+    Pool { inner, checkouts }
 }
 
 /// A query's result: the error type every function of this module returns.

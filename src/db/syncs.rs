@@ -57,6 +57,19 @@ pub struct ResourceResult {
     pub message: String,
 }
 
+/// The outcome of a run that stored everything.
+pub const SUCCEEDED: &str = "succeeded";
+/// The outcome of a run that did not.
+pub const FAILED: &str = "failed";
+
+/// When the newest run that stored everything ended.
+pub fn last_succeeded(conn: &mut DbConnection) -> QueryResult<Option<NaiveDateTime>> {
+    sync_runs::table
+        .filter(sync_runs::outcome.eq(SUCCEEDED))
+        .select(diesel::dsl::max(sync_runs::finished_at))
+        .first(conn)
+}
+
 /// The newest run.
 pub fn latest_run(conn: &mut DbConnection) -> QueryResult<Option<SyncRun>> {
     sync_runs::table

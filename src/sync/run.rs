@@ -378,9 +378,9 @@ pub fn sync(
     report.seconds = started.elapsed().as_secs_f64();
     if let Some(run_id) = report.run_id {
         let (outcome, message) = if report.succeeded() {
-            ("succeeded", String::new())
+            (syncs::SUCCEEDED, String::new())
         } else {
-            ("failed", report.problems())
+            (syncs::FAILED, report.problems())
         };
         db::write::<_, DbError, _>(conn, |conn| {
             syncs::finish_run(conn, run_id, outcome, &message, now())

@@ -9,6 +9,7 @@ use super::run::{sync, Quiet, SyncOptions, SyncResource};
 use super::{GraphClient, GraphSettings};
 use crate::db::syncs;
 use crate::db::{DatabaseUrl, Pool};
+use crate::metrics::{self, Runs};
 use chrono::{Duration, NaiveDateTime, Utc};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -41,6 +42,8 @@ pub struct Scheduler {
     every_flag: Option<Duration>,
     state: Mutex<State>,
     wake: Condvar,
+    /// The runs of this portal, for its metrics.
+    runs: Runs,
 }
 
 /// Why Sync now did not start a sync.
@@ -56,6 +59,7 @@ impl Scheduler {
         url: DatabaseUrl,
         pool: Pool,
         every_flag: Option<Duration>,
+        runs: Runs,
     ) -> Arc<Scheduler> {
         let scheduler = Arc::new(Scheduler {
             settings,
@@ -64,6 +68,7 @@ impl Scheduler {
             every_flag,
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
+            runs,
         });
         if scheduler.settings.is_some() {
             let worker = scheduler.clone();
@@ -228,12 +233,20 @@ impl Scheduler {
                 trigger: trigger.to_string(),
             };
             let report = sync(&mut conn, &mut client, &options, &mut Quiet)?;
+            let stored: u64 = report
+                .resources
+                .iter()
+                .filter(|r| r.outcome == super::run::Outcome::Stored)
+                .map(|r| r.records)
+                .sum();
             if report.succeeded() {
+                self.runs.record(metrics::Outcome::Success, stored);
                 tracing::info!(
                     "sync ({trigger}) done: {}",
                     report.to_string().replace('\n', "; ")
                 );
             } else {
+                self.runs.record(metrics::Outcome::Failed, stored);
                 tracing::warn!(
                     "sync ({trigger}) did not store everything: {}",
                     report.problems()
@@ -244,6 +257,7 @@ impl Scheduler {
         drop(lock);
         self.state().running = false;
         if let Err(e) = outcome {
+            self.runs.record(metrics::Outcome::Failed, 0);
             tracing::error!("sync ({trigger}) stopped: {e}");
             // Not again at once: the database is what failed.
             self.sleep(LOOK_AGAIN);

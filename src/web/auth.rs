@@ -45,6 +45,9 @@ pub enum Access {
     Admin,
     /// Live ingest: API keys with the ingest scope.
     Ingest,
+    /// API keys with the read scope, and no session (`/metrics`, read by a
+    /// machine, with nothing to show a person).
+    KeyReader,
 }
 
 /// A route's rule: who, and whether it answers as the API (JSON errors, API
@@ -97,6 +100,10 @@ route_guard!(
     /// Live ingest.
     api_ingest, Ingest, api: true
 );
+route_guard!(
+    /// The metrics: an API key with the read scope; a session is not asked.
+    key_reader, KeyReader, api: true
+);
 
 /// Routes anyone may use (sign-in, health). Declared like the others, so
 /// that a route without any rule stands out.
@@ -148,6 +155,8 @@ async fn guard(
     }
     let found = if api && bearer(req.request()).is_some() {
         key_principal(&state, req.request()).await
+    } else if rule.access == Access::KeyReader {
+        Ok(Found::Nobody { expired: false })
     } else {
         session_principal(&state, req.request()).await
     };
@@ -210,8 +219,8 @@ fn allowed(principal: &Principal, rule: Rule, method: &Method) -> AppResult<()> 
             }
             match access {
                 Access::Signed => Ok(()),
-                Access::Reader if key.can_read => Ok(()),
-                Access::Reader => Err(AppError::Forbidden(format!(
+                Access::Reader | Access::KeyReader if key.can_read => Ok(()),
+                Access::Reader | Access::KeyReader => Err(AppError::Forbidden(format!(
                     "The API key '{}' has no read scope.",
                     key.name
                 ))),
@@ -226,6 +235,11 @@ fn allowed(principal: &Principal, rule: Rule, method: &Method) -> AppResult<()> 
             }
         }
         Principal::Session(viewer) => {
+            if access == Access::KeyReader {
+                return Err(AppError::Forbidden(
+                    "This needs an API key with the read scope (Authorization: Bearer).".into(),
+                ));
+            }
             if access == Access::Ingest || (api && !is_safe(method)) {
                 return Err(AppError::Forbidden(
                     "Changes through the API need an API key (Authorization: Bearer), not a session."

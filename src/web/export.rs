@@ -193,6 +193,10 @@ where
                 "Too many downloads are running at once; try again in {RETRY_AFTER_SECONDS} seconds.\n"
             ));
     };
+    // Streaming until both the reader and the response are done with it:
+    // the rows read, or the client gone (the stream is then dropped).
+    let in_flight = Arc::new(state.metrics.download_started());
+    let reading = in_flight.clone();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(BLOCKS_IN_FLIGHT);
     let pool = state.pool.clone();
     let idle = state.settings.downloads.idle;
@@ -203,6 +207,7 @@ where
     let completed = complete.clone();
     actix_web::rt::task::spawn_blocking(move || {
         let _place = place;
+        let _reading = reading;
         let mut sink = Sink {
             block: CsvBlock::starting_with(BOM.to_vec()),
             rows: 0,
@@ -228,6 +233,7 @@ where
         }
     });
     let body = futures_util::stream::unfold(Some(rx), move |rx| {
+        let _in_flight = &in_flight;
         let complete = complete.clone();
         async move {
             let mut rx = rx?;

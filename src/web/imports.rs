@@ -13,6 +13,7 @@ use crate::ingest::format::FileKind;
 use crate::ingest::import::{ImportFile, ImportKind, ImportRequest};
 use crate::ingest::records::{ImportError, Stop, Warnings};
 use crate::ingest::writer::{Summary, WriterOptions};
+use crate::metrics::Outcome;
 use crate::web::auth;
 use actix_multipart::form::tempfile::TempFile;
 use actix_multipart::form::text::Text;
@@ -257,7 +258,14 @@ pub async fn upload(
                 Err(Stop::Cancelled) => Err(AppError::Internal("the import stopped".into())),
             }
         })
-        .await?;
+        .await;
+    let runs = &state.metrics.imports;
+    match &outcome {
+        Ok(Ok(done)) => runs.record(Outcome::Success, done.records),
+        Ok(Err(_)) => runs.record(Outcome::Rejected, 0),
+        Err(_) => runs.record(Outcome::Failed, 0),
+    }
+    let outcome = outcome?;
     let failed = outcome.is_err();
     let warnings = outcome
         .as_ref()

@@ -18,6 +18,7 @@ use crate::ingest::format::FileKind;
 use crate::ingest::import::{ImportKind, ImportRequest};
 use crate::ingest::records::{Identity, Located, Location, Position, Record, Stop};
 use crate::ingest::writer::{Tally, WriterOptions};
+use crate::metrics::Outcome;
 use crate::web::auth;
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
@@ -98,16 +99,33 @@ pub async fn ingest(
     state: web::Data<AppState>,
     principal: Principal,
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> HttpResponse {
+    let (outcome, events, response) = match receive(&state, principal, req, payload).await {
+        Ok((events, response)) => (Outcome::Success, events, response),
+        Err(response) if response.status().is_server_error() => (Outcome::Failed, 0, response),
+        Err(response) => (Outcome::Rejected, 0, response),
+    };
+    state.metrics.ingest.record(outcome, events);
+    response
+}
+
+/// Reads, checks and stores a batch: the method events stored and the
+/// answer, or the answer of a batch not stored.
+async fn receive(
+    state: &AppState,
+    principal: Principal,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<(u64, HttpResponse), HttpResponse> {
     // The route's rule already demands the ingest scope; a handler that
     // writes checks its own permission again all the same.
     let key = match principal {
         Principal::Key(key) if key.can_ingest => key,
         _ => {
-            return error_response(&AppError::Forbidden(
+            return Err(error_response(&AppError::Forbidden(
                 "Live ingest needs an API key with the ingest scope.".into(),
-            ))
+            )))
         }
     };
     let declared = req
@@ -122,40 +140,40 @@ pub async fn ingest(
         )
     };
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return too_large(limit_message());
+        return Err(too_large(limit_message()));
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
-            return bad_request("The body could not be read.");
+            return Err(bad_request("The body could not be read."));
         };
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return too_large(limit_message());
+            return Err(too_large(limit_message()));
         }
         body.extend_from_slice(&chunk);
     }
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return bad_request(format!("The body is not valid JSON: {e}.")),
+        Err(e) => return Err(bad_request(format!("The body is not valid JSON: {e}."))),
     };
     let Some(items) = value.get("activities").and_then(Value::as_array) else {
-        return bad_request(
+        return Err(bad_request(
             "The body must be a JSON object with an \"activities\" list: {\"activities\": [ … ]}.",
-        );
+        ));
     };
     if let Some(other) = value
         .as_object()
         .and_then(|o| o.keys().find(|k| *k != "activities"))
     {
-        return bad_request(format!(
+        return Err(bad_request(format!(
             "Unknown top-level field \"{other}\": the body holds \"activities\" only."
-        ));
+        )));
     }
     if items.len() > MAX_ACTIVITIES {
-        return too_large(format!(
+        return Err(too_large(format!(
             "The batch holds {} activities; send at most {MAX_ACTIVITIES} per batch.",
             items.len()
-        ));
+        )));
     }
     let received = items.len();
     let (records, mut bad) = check_batch(items);
@@ -219,15 +237,18 @@ pub async fn ingest(
         })
         .await;
     match outcome {
-        Ok(Ok(done)) => HttpResponse::Ok().json(Stored {
-            import_id: done.import_id,
-            received,
-            activities: done.summary.activities.into(),
-            method_events: done.summary.events.into(),
-            registered_methods_added: done.summary.methods.inserted,
-        }),
-        Ok(Err(bad)) => invalid_records(received, bad),
-        Err(e) => error_response(&e),
+        Ok(Ok(done)) => Ok((
+            done.summary.events.inserted,
+            HttpResponse::Ok().json(Stored {
+                import_id: done.import_id,
+                received,
+                activities: done.summary.activities.into(),
+                method_events: done.summary.events.into(),
+                registered_methods_added: done.summary.methods.inserted,
+            }),
+        )),
+        Ok(Err(bad)) => Err(invalid_records(received, bad)),
+        Err(e) => Err(error_response(&e)),
     }
 }
 

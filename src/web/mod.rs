@@ -16,12 +16,14 @@ pub mod imports;
 pub mod ingest;
 pub mod layout;
 pub mod lists;
+pub mod metrics;
 pub mod overview;
 pub mod params;
 pub mod principal;
 pub mod registrations;
 pub mod reports;
 pub mod request;
+pub mod request_log;
 pub mod sign_in;
 pub mod trends;
 pub mod usage;
@@ -49,11 +51,14 @@ pub struct AppState {
     pub downloads: Arc<tokio::sync::Semaphore>,
     /// The Graph connector's schedule and Sync now (none: not connected).
     pub sync: Option<Arc<crate::sync::schedule::Scheduler>>,
+    /// What `GET /metrics` shows: this portal's one registry.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
     pub fn new(pool: Pool, backend: &'static str, settings: crate::config::WebSettings) -> Self {
         let downloads = settings.downloads.budget(pool.max_size());
+        let metrics = Arc::new(crate::metrics::Metrics::new(pool.checkouts()));
         AppState {
             pool,
             backend,
@@ -63,6 +68,7 @@ impl AppState {
             counts: Default::default(),
             downloads: Arc::new(tokio::sync::Semaphore::new(downloads)),
             sync: None,
+            metrics,
         }
     }
 
