@@ -299,7 +299,7 @@ impl Metrics {
             ["sync", "runs", "records"],
             [
                 "Microsoft Graph syncs (scheduled or Sync now)",
-                "Records of the resources of successful syncs",
+                "Records stored, of the resources syncs stored whole,",
                 "the last sync that stored everything",
             ],
         );
