@@ -299,7 +299,7 @@ impl Metrics {
             ["sync", "runs", "records"],
             [
                 "Microsoft Graph syncs (scheduled or Sync now)",
-                "Records stored, of the resources syncs stored whole,",
+                "Records of the resources that syncs",
                 "the last sync that stored everything",
             ],
         );
