@@ -14,7 +14,7 @@ use authinsights::config::WebSettings;
 use authinsights::db;
 use authinsights::ingest::demo::{self, DemoOptions};
 use common::binary::serve_demo;
-use common::{input_value, new_client, texts, Backend, TestApp, ADMIN, PASSWORD};
+use common::{input_value, new_client, stalled_reader, texts, Backend, TestApp, ADMIN, PASSWORD};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Stdio;
@@ -280,21 +280,6 @@ db_test!(
     a_gzip_bomb_is_refused_without_inflating_it,
     gzip_bomb_attack
 );
-
-/// A client that asks for `path` and then reads nothing: its receive buffer
-/// is as small as the system allows, so the server's writes stall soon.
-fn stalled_reader(address: &str, path: &str, cookie: &str) -> TcpStream {
-    let addr: std::net::SocketAddr = address.trim_start_matches("http://").parse().unwrap();
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&addr.into()).unwrap();
-    let mut stream: TcpStream = socket.into();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    stream
-}
 
 /// The session cookie of a signed-in client, as a `Cookie` header value.
 async fn session_cookie(app: &TestApp) -> String {

@@ -12,7 +12,9 @@ use authinsights::db;
 use authinsights::db::schema::{activities, method_events};
 use chrono::{Duration, NaiveDateTime, Utc};
 use common::tenant::build_worked_example;
-use common::{input_value, rows, texts, Backend, TestApp, PASSWORD};
+use common::{
+    input_value, multipart, post_multipart, rows, texts, Backend, TestApp, BOUNDARY, PASSWORD,
+};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -753,46 +755,6 @@ fn fixture(name: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-const BOUNDARY: &str = "----authinsights-test-7f3a9c";
-
-/// A multipart/form-data body: text fields, then files (field `files`).
-fn multipart(fields: &[(&str, &str)], files: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    for (file_name, content) in files {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
-
-async fn post_multipart(app: &TestApp, body: Vec<u8>) -> reqwest::Response {
-    app.client
-        .post(format!("{}/admin/imports", app.address))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("the upload is answered")
 }
 
 async fn csrf(app: &TestApp) -> String {

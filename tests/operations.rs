@@ -10,11 +10,13 @@ mod common;
 use authinsights::db;
 use authinsights::ingest::demo::{self, DemoOptions};
 use common::binary::{account_add, authinsights, Running};
-use common::{input_value, new_client, Backend, Remote, TestApp, TestDb, ADMIN, PASSWORD};
+use common::{
+    input_value, multipart, new_client, post_multipart, stalled_reader, Backend, Remote, TestApp,
+    TestDb, ADMIN, PASSWORD,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -344,8 +346,6 @@ fn http(route: &'static str, status: &'static str) -> [(&'static str, &'static s
     [("route", route), ("method", "GET"), ("status", status)]
 }
 
-const BOUNDARY: &str = "----authinsights-operations-5e1d";
-
 /// Uploads one fixture file on Admin › Imports as the administrator.
 async fn upload(app: &TestApp, kind: &str, file: &str) -> u16 {
     let page = app.get("/admin/imports").await.text().await.unwrap();
@@ -355,33 +355,8 @@ async fn upload(app: &TestApp, kind: &str, file: &str) -> u16 {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let mut body = Vec::new();
-    for (name, value) in [("csrf", csrf.as_str()), ("kind", kind)] {
-        body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{file}\"\r\nContent-Type: text/csv\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(&content);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    app.client
-        .post(format!("{}/admin/imports", app.address))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let body = multipart(&[("csrf", &csrf), ("kind", kind)], &[(file, content)]);
+    post_multipart(app, body).await.status().as_u16()
 }
 
 /// A live-ingest batch of one activity of Ana's.
@@ -643,20 +618,6 @@ db_test!(
     metrics_move_with_the_portal
 );
 
-/// A download asked for over a socket whose reader reads nothing.
-fn stalled_download(address: &str, path: &str, cookie: &str) -> TcpStream {
-    let addr: std::net::SocketAddr = address.trim_start_matches("http://").parse().unwrap();
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&addr.into()).unwrap();
-    let mut stream: TcpStream = socket.into();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    stream
-}
-
 /// Scrapes until the downloads in flight are `want` (10 s at most).
 async fn downloads_reach(app: &TestApp, key: &str, want: f64) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -707,8 +668,8 @@ async fn downloads_in_flight(backend: Backend) {
         .unwrap()
         .to_string();
     // Two clients that read nothing: both streaming, until each goes away.
-    let first = stalled_download(&app.address, path, &cookie);
-    let second = stalled_download(&app.address, path, &cookie);
+    let first = stalled_reader(&app.address, path, &cookie);
+    let second = stalled_reader(&app.address, path, &cookie);
     downloads_reach(&app, &key, 2.0).await;
     drop(first);
     downloads_reach(&app, &key, 1.0).await;

@@ -380,3 +380,60 @@ pub fn rows(html: &str, selector: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// The boundary of [`multipart`]'s bodies.
+pub const BOUNDARY: &str = "----authinsights-test-7f3a9c";
+
+/// A multipart/form-data body: text fields, then files (field `files`).
+pub fn multipart(fields: &[(&str, &str)], files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (file_name, content) in files {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// Posts a multipart body to Admin › Imports as the test's administrator.
+pub async fn post_multipart(app: &TestApp, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(format!("{}/admin/imports", app.address))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("the upload is answered")
+}
+
+/// A client that asks for `path` and then reads nothing: its receive buffer
+/// is as small as the system allows, so the server's writes stall soon.
+pub fn stalled_reader(address: &str, path: &str, cookie: &str) -> std::net::TcpStream {
+    let addr: std::net::SocketAddr = address.trim_start_matches("http://").parse().unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut stream: std::net::TcpStream = socket.into();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    stream
+}
