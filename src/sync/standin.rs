@@ -492,11 +492,17 @@ async fn answer(
     body: web::Bytes,
     state: web::Data<Arc<Mutex<State>>>,
 ) -> HttpResponse {
-    let target = percent_encoding::percent_decode_str(
-        req.uri().path_and_query().map(|p| p.as_str()).unwrap_or(""),
-    )
-    .decode_utf8_lossy()
-    .into_owned();
+    // Decoded as Graph reads it: in the query a `+` is a space (our own
+    // next links are form-encoded, the connector's first requests use %20).
+    let path = req.uri().path();
+    let query = req.uri().query().map(|q| q.replace('+', " "));
+    let raw = match &query {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    };
+    let target = percent_encoding::percent_decode_str(&raw)
+        .decode_utf8_lossy()
+        .into_owned();
     let (response, hang) = {
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
         let (response, hang) = respond(&mut state, &req, &body, &target);
