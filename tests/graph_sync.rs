@@ -657,15 +657,7 @@ async fn of_two_portals_with_a_schedule_exactly_one_syncs(backend: Backend) {
         let mut runs = 0.0;
         let mut last_successes = Vec::new();
         for address in [&address_a, &address_b] {
-            let text = common::new_client()
-                .get(format!("{address}/metrics"))
-                .bearer_auth(&key)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = common::metrics_text(address, &key).await;
             let value = |name: &str| -> f64 {
                 text.lines()
                     .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())

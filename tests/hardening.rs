@@ -12,9 +12,11 @@ mod common;
 use authinsights::accounts::Role;
 use authinsights::config::WebSettings;
 use authinsights::db;
-use authinsights::ingest::demo::{self, DemoOptions};
 use common::binary::serve_demo;
-use common::{input_value, new_client, stalled_reader, texts, Backend, TestApp, ADMIN, PASSWORD};
+use common::{
+    generate_demo, input_value, new_client, stalled_reader, texts, Backend, TestApp, ADMIN,
+    PASSWORD,
+};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Stdio;
@@ -301,16 +303,7 @@ async fn slow_downloads(backend: Backend) {
     let mut settings = WebSettings::from_env();
     settings.downloads.idle = Duration::from_secs(2);
     let app = TestApp::spawn_with(backend, settings).await;
-    app.with_conn(|conn| {
-        let options = DemoOptions {
-            users: 2_000,
-            days: 30,
-            seed: 7,
-            events_per_user_day: 3.0,
-            now: chrono::Utc::now().naive_utc(),
-        };
-        demo::generate(conn, &options, false).unwrap();
-    });
+    generate_demo(&app, 2_000);
     let path = "/activity.csv?range=30d";
     let whole = app.get(path).await.bytes().await.unwrap();
     assert!(

@@ -8,11 +8,10 @@
 mod common;
 
 use authinsights::db;
-use authinsights::ingest::demo::{self, DemoOptions};
 use common::binary::{account_add, authinsights, Running};
 use common::{
-    input_value, multipart, new_client, post_multipart, stalled_reader, Backend, Remote, TestApp,
-    TestDb, ADMIN, PASSWORD,
+    generate_demo, input_value, metrics_text, multipart, new_client, post_multipart,
+    stalled_reader, Backend, Remote, TestApp, TestDb, ADMIN, PASSWORD,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -594,15 +593,7 @@ async fn metrics_move_with_the_portal(backend: Backend) {
     // The last successes are the database's: a second instance on it,
     // which imported nothing itself, shows the same.
     let second = app.second_instance();
-    let text = new_client()
-        .get(format!("{}/metrics", second.address))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&second.address, &key).await;
     let other = parse(&text);
     assert_eq!(other.count("authinsights_import_runs_total", &success), 0.0);
     for figure in [
@@ -638,16 +629,7 @@ async fn downloads_reach(app: &TestApp, key: &str, want: f64) {
 
 async fn downloads_in_flight(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.with_conn(|conn| {
-        let options = DemoOptions {
-            users: 2_000,
-            days: 30,
-            seed: 7,
-            events_per_user_day: 3.0,
-            now: chrono::Utc::now().naive_utc(),
-        };
-        demo::generate(conn, &options, false).unwrap();
-    });
+    generate_demo(&app, 2_000);
     let key = make_key(&app, "prometheus", true, false);
     let path = "/activity.csv?range=30d";
     // Read whole: in flight while it streams, none after.

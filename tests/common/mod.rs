@@ -437,3 +437,32 @@ pub fn stalled_reader(address: &str, path: &str, cookie: &str) -> std::net::TcpS
     std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
     stream
 }
+
+/// `/metrics` of the portal at `address` (`http://…`), read with the API key
+/// `key`, as Prometheus reads it.
+pub async fn metrics_text(address: &str, key: &str) -> String {
+    new_client()
+        .get(format!("{address}/metrics"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("a body")
+}
+
+/// A demo tenant of `users` users with 30 days of activity up to now, made
+/// by the portal's own generator in the app's database.
+pub fn generate_demo(app: &TestApp, users: u64) {
+    app.with_conn(|conn| {
+        let options = authinsights::ingest::demo::DemoOptions {
+            users,
+            days: 30,
+            seed: 7,
+            events_per_user_day: 3.0,
+            now: chrono::Utc::now().naive_utc(),
+        };
+        authinsights::ingest::demo::generate(conn, &options, false).expect("the demo tenant");
+    });
+}
