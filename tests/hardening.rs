@@ -14,8 +14,8 @@ use authinsights::config::WebSettings;
 use authinsights::db;
 use common::binary::serve_demo;
 use common::{
-    generate_demo, input_value, new_client, stalled_reader, texts, Backend, TestApp, ADMIN,
-    PASSWORD,
+    generate_demo, input_value, new_client, session_cookie, stalled_reader, texts, Backend,
+    TestApp, ADMIN, PASSWORD,
 };
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -282,22 +282,6 @@ db_test!(
     a_gzip_bomb_is_refused_without_inflating_it,
     gzip_bomb_attack
 );
-
-/// The session cookie of a signed-in client, as a `Cookie` header value.
-async fn session_cookie(app: &TestApp) -> String {
-    let response = app.sign_in(&new_client(), ADMIN, PASSWORD).await;
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|c| c.starts_with("ai_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
 
 async fn slow_downloads(backend: Backend) {
     let mut settings = WebSettings::from_env();

@@ -11,7 +11,7 @@ use authinsights::db;
 use common::binary::{account_add, authinsights, Running};
 use common::{
     generate_demo, input_value, metrics_text, multipart, new_client, post_multipart,
-    stalled_reader, Backend, Remote, TestApp, TestDb, ADMIN, PASSWORD,
+    session_cookie, stalled_reader, Backend, Remote, TestApp, TestDb,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -637,18 +637,7 @@ async fn downloads_in_flight(backend: Backend) {
     assert!(whole.len() > 12 << 20, "{} bytes", whole.len());
     downloads_reach(&app, &key, 0.0).await;
 
-    let signed = app.sign_in(&new_client(), ADMIN, PASSWORD).await;
-    let cookie = signed
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|c| c.starts_with("ai_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&app).await;
     // Two clients that read nothing: both streaming, until each goes away.
     let first = stalled_reader(&app.address, path, &cookie);
     let second = stalled_reader(&app.address, path, &cookie);

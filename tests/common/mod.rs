@@ -466,3 +466,19 @@ pub fn generate_demo(app: &TestApp, users: u64) {
         authinsights::ingest::demo::generate(conn, &options, false).expect("the demo tenant");
     });
 }
+
+/// The session cookie of a signed-in client, as a `Cookie` header value.
+pub async fn session_cookie(app: &TestApp) -> String {
+    let response = app.sign_in(&new_client(), ADMIN, PASSWORD).await;
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("ai_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
