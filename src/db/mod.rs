@@ -31,6 +31,7 @@ pub mod schema;
 pub mod search;
 pub mod sessions;
 pub mod sign_ins;
+pub mod subscriptions;
 pub mod syncs;
 pub mod throttle;
 pub mod timeline;

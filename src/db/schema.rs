@@ -335,3 +335,43 @@ diesel::table! {
         sign_ins -> BigInt,
     }
 }
+
+diesel::table! {
+    subscriptions (id) {
+        id -> BigInt,
+        kind -> Text,
+        name -> Text,
+        owner_id -> Text,
+        view_path -> Text,
+        view_query -> Text,
+        channel -> Text,
+        destination -> Text,
+        secret -> Text,
+        webhook_rows -> BigInt,
+        frequency -> Text,
+        weekday -> Nullable<Text>,
+        day_of_month -> Nullable<BigInt>,
+        hour -> BigInt,
+        time_zone -> Text,
+        condition -> Nullable<Text>,
+        threshold -> Nullable<BigInt>,
+        check_minutes -> Nullable<BigInt>,
+        repeat_minutes -> Nullable<BigInt>,
+        state -> Text,
+        paused_reason -> Nullable<Text>,
+        next_run_at -> Timestamp,
+        last_run_at -> Nullable<Timestamp>,
+        last_result -> Nullable<Text>,
+        last_value -> Nullable<BigInt>,
+        checked_version -> Nullable<BigInt>,
+        firing -> Bool,
+        firing_since -> Nullable<Timestamp>,
+        notified_at -> Nullable<Timestamp>,
+        revision -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(subscriptions -> accounts (owner_id));
+diesel::allow_tables_to_appear_in_same_query!(subscriptions, accounts);

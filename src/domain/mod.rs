@@ -5,6 +5,7 @@ pub mod explain;
 pub mod filter;
 pub mod method;
 pub mod policy;
+pub mod schedule;
 pub mod second_factor;
 pub mod sign_in;
 pub mod status;

@@ -12,6 +12,7 @@ pub mod imports;
 pub mod policy;
 pub mod retention;
 pub mod sessions;
+pub mod subscriptions;
 pub mod syncs;
 
 use std::fmt;

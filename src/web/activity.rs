@@ -2,7 +2,9 @@
 
 use super::auth::Viewer;
 use super::error::AppResult;
-use super::export::{download, file_name, ExportError, Sink, BLOCK_ROWS};
+use super::export::{download, file_name, Export, ExportError, Sink, BLOCK_ROWS};
+use crate::db::cache::CountCache;
+use std::sync::Arc;
 use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
 use super::lists::events::{filter_pairs, list_href, outside_user_href, parse_query, PATH};
@@ -266,22 +268,30 @@ pub async fn activity(
 
 #[get("/activity.csv", wrap = "from_fn(auth::reader)")]
 pub async fn activity_csv(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
-    let now = Utc::now().naive_utc();
-    let query = parse_query(req.query_string(), now).map_err(|e| e.on_page(PATH))?;
-    let name = file_name("reset-details", now.date());
-    let cache = state.counts.clone();
-    Ok(download(&state, name, &COLUMNS, move |conn, sink| {
-        let counts = cache.read(conn)?;
-        let mut keys = event_export(conn, &counts, &query.filter, EXPORT_BLOCK)?;
-        let mut texts = CsvTexts::default();
-        loop {
-            let block = keys.next_keys(conn, BLOCK_ROWS)?;
-            if block.is_empty() {
-                return Ok(());
+    let export = export(state.counts.clone(), req.query_string(), Utc::now().naive_utc())?;
+    Ok(download(&state, export))
+}
+
+/// The view's download for a query string (a 400 naming the parameter when
+/// it is wrong): the page's CSV and a subscription's file alike.
+pub fn export(cache: Arc<CountCache>, query: &str, now: NaiveDateTime) -> AppResult<Export> {
+    let query = parse_query(query, now).map_err(|e| e.on_page(PATH))?;
+    Ok(Export {
+        name: file_name("reset-details", now.date()),
+        header: &COLUMNS,
+        produce: Box::new(move |conn, sink| {
+            let counts = cache.read(conn)?;
+            let mut keys = event_export(conn, &counts, &query.filter, EXPORT_BLOCK)?;
+            let mut texts = CsvTexts::default();
+            loop {
+                let block = keys.next_keys(conn, BLOCK_ROWS)?;
+                if block.is_empty() {
+                    return Ok(());
+                }
+                for e in load_rows(conn, &block)? {
+                    texts.write(&e, sink)?;
+                }
             }
-            for e in load_rows(conn, &block)? {
-                texts.write(&e, sink)?;
-            }
-        }
-    }))
+        }),
+    })
 }

@@ -116,19 +116,49 @@ impl From<csv::Error> for ExportError {
     }
 }
 
-/// Where a download writes its rows: blocks of CSV handed to the response.
+/// Where a download writes its rows: blocks of CSV handed to the response,
+/// or (a subscription's file) one buffer.
 pub struct Sink {
     block: CsvBlock,
     rows: usize,
-    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-    /// How long a block may wait for the client to make room.
-    idle: Duration,
+    target: Target,
+}
+
+enum Target {
+    /// The response's channel; a block waits at most `idle` for room.
+    Stream {
+        tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+        idle: Duration,
+    },
+    /// Everything in memory, and the first `keep` rows' cells besides.
+    Collect {
+        file: Vec<u8>,
+        rows: u64,
+        first: Vec<Vec<String>>,
+        keep: usize,
+    },
 }
 
 impl Sink {
     /// Writes one row; sends the block when it is full.
     pub fn row<'c>(&mut self, cells: impl IntoIterator<Item = &'c str>) -> Result<(), ExportError> {
+        if let Target::Collect {
+            rows, first, keep, ..
+        } = &mut self.target
+        {
+            *rows += 1;
+            if first.len() < *keep {
+                let cells: Vec<&str> = cells.into_iter().collect();
+                first.push(cells.iter().map(|c| c.to_string()).collect());
+                self.block.row(cells)?;
+                return self.full();
+            }
+        }
         self.block.row(cells)?;
+        self.full()
+    }
+
+    fn full(&mut self) -> Result<(), ExportError> {
         self.rows += 1;
         if self.rows >= BLOCK_ROWS {
             self.flush()?;
@@ -139,7 +169,70 @@ impl Sink {
     fn flush(&mut self) -> Result<(), ExportError> {
         let bytes = std::mem::take(&mut self.block).into_bytes()?;
         self.rows = 0;
-        send_within(&self.tx, Ok(bytes), self.idle)
+        match &mut self.target {
+            Target::Stream { tx, idle } => send_within(tx, Ok(bytes), *idle),
+            Target::Collect { file, .. } => {
+                file.extend_from_slice(&bytes);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a view's download writes: its file name, header and rows. The
+/// download and a subscription's file are made by the same [`Export`], so
+/// they are the same bytes for the same data.
+pub struct Export {
+    pub name: String,
+    pub header: &'static [&'static str],
+    pub produce: Produce,
+}
+
+/// Writes a view's rows, reading inside one snapshot.
+pub type Produce = Box<dyn FnOnce(&mut DbConnection, &mut Sink) -> Result<(), ExportError> + Send>;
+
+/// A view's whole file in memory, with its row count and first rows.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    pub name: String,
+    pub header: &'static [&'static str],
+    pub file: Vec<u8>,
+    pub rows: u64,
+    pub first: Vec<Vec<String>>,
+}
+
+/// Makes the file a download of `export` would be (byte for byte), in
+/// memory, inside one snapshot; keeps the cells of the first `keep` rows.
+pub fn collect(
+    conn: &mut DbConnection,
+    export: Export,
+    keep: usize,
+) -> Result<Collected, ExportError> {
+    let mut sink = Sink {
+        block: CsvBlock::starting_with(BOM.to_vec()),
+        rows: 0,
+        target: Target::Collect {
+            file: Vec::new(),
+            rows: 0,
+            first: Vec::new(),
+            keep,
+        },
+    };
+    sink.block.row(export.header.iter().copied())?;
+    let produce = export.produce;
+    crate::db::snapshot(conn, |conn| produce(conn, &mut sink))?;
+    sink.flush()?;
+    match sink.target {
+        Target::Collect {
+            file, rows, first, ..
+        } => Ok(Collected {
+            name: export.name,
+            header: export.header,
+            file,
+            rows,
+            first,
+        }),
+        Target::Stream { .. } => Err(ExportError::Csv("a collected file streamed".into())),
     }
 }
 
@@ -175,15 +268,12 @@ fn send_within(
 /// Starts a download named `name` (see [`file_name`]): the header, then the
 /// rows `produce` writes, reading from the database inside one snapshot. A
 /// 503 with `Retry-After` when the downloads' share of the pool is taken.
-pub fn download<P>(
-    state: &AppState,
-    name: String,
-    header: &'static [&'static str],
-    produce: P,
-) -> HttpResponse
-where
-    P: FnOnce(&mut DbConnection, &mut Sink) -> Result<(), ExportError> + Send + 'static,
-{
+pub fn download(state: &AppState, export: Export) -> HttpResponse {
+    let Export {
+        name,
+        header,
+        produce,
+    } = export;
     let Ok(place) = state.downloads.clone().try_acquire_owned() else {
         return HttpResponse::ServiceUnavailable()
             .insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS))
@@ -211,8 +301,7 @@ where
         let mut sink = Sink {
             block: CsvBlock::starting_with(BOM.to_vec()),
             rows: 0,
-            tx,
-            idle,
+            target: Target::Stream { tx, idle },
         };
         let sent = (|| -> Result<(), ExportError> {
             sink.block.row(header.iter().copied())?;
@@ -228,7 +317,9 @@ where
             }
             Err(e) => {
                 tracing::error!("CSV download {file} failed part way: {e}");
-                let _ = send_within(&sink.tx, Err(std::io::Error::other(e.to_string())), idle);
+                if let Target::Stream { tx, idle } = &sink.target {
+                    let _ = send_within(tx, Err(std::io::Error::other(e.to_string())), *idle);
+                }
             }
         }
     });

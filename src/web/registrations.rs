@@ -3,7 +3,7 @@
 use super::auth::Viewer;
 use super::describe::{minute_utc, system_preferred_text};
 use super::error::AppResult;
-use super::export::{download, file_name, ExportError, Sink};
+use super::export::{download, file_name, Export, ExportError, Sink};
 use super::forms::{yes_no, yes_no_unknown, Pager, SelectField, UNKNOWN};
 use super::layout::Layout;
 use super::lists::registrations::{
@@ -11,6 +11,7 @@ use super::lists::registrations::{
     STATED_FILTERS, STATUS_FILTERS,
 };
 use super::{html, thousands, user_href, AppState};
+use crate::db::cache::CountCache;
 use crate::db::models::ListUser;
 use crate::db::registrations::{registration_page, RegistrationPage, RegistrationQuery};
 use crate::domain::filter::{
@@ -25,6 +26,7 @@ use askama::Template;
 use chrono::{NaiveDateTime, Timelike, Utc};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub struct Row {
     pub href: String,
@@ -418,28 +420,37 @@ pub async fn registrations_csv(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let query = parse_query(req.query_string()).map_err(|e| e.on_page(PATH))?;
-    let name = file_name("registration-details", Utc::now().date_naive());
-    let cache = state.counts.clone();
-    Ok(download(&state, name, &COLUMNS, move |conn, sink| {
-        let counts = cache.read(conn)?;
-        let mut texts = CsvTexts::default();
-        let mut q = RegistrationQuery {
-            size: PageSize::EXPORT,
-            position: PagePosition::First,
-            ..query
-        };
-        loop {
-            let page = registration_page(conn, &counts, &q)?;
-            for u in &page.users {
-                texts.write(u, sink)?;
-            }
-            match page.users.last() {
-                Some(last) if page.has_next => {
-                    q.position = PagePosition::After(RegistrationPage::cursor(last, q.sort));
+    let export = export(state.counts.clone(), req.query_string(), Utc::now().naive_utc())?;
+    Ok(download(&state, export))
+}
+
+/// The view's download for a query string (a 400 naming the parameter when
+/// it is wrong): the page's CSV and a subscription's file alike.
+pub fn export(cache: Arc<CountCache>, query: &str, now: NaiveDateTime) -> AppResult<Export> {
+    let query = parse_query(query).map_err(|e| e.on_page(PATH))?;
+    Ok(Export {
+        name: file_name("registration-details", now.date()),
+        header: &COLUMNS,
+        produce: Box::new(move |conn, sink| {
+            let counts = cache.read(conn)?;
+            let mut texts = CsvTexts::default();
+            let mut q = RegistrationQuery {
+                size: PageSize::EXPORT,
+                position: PagePosition::First,
+                ..query
+            };
+            loop {
+                let page = registration_page(conn, &counts, &q)?;
+                for u in &page.users {
+                    texts.write(u, sink)?;
                 }
-                _ => return Ok(()),
+                match page.users.last() {
+                    Some(last) if page.has_next => {
+                        q.position = PagePosition::After(RegistrationPage::cursor(last, q.sort));
+                    }
+                    _ => return Ok(()),
+                }
             }
-        }
-    }))
+        }),
+    })
 }

@@ -4,7 +4,8 @@
 
 use super::auth::Viewer;
 use super::error::AppResult;
-use super::export::{download, file_name, ExportError, Sink};
+use super::export::{download, file_name, Export, ExportError, Sink};
+use std::sync::Arc;
 use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
 use super::lists::reports::{filter_pairs, list_href, parse_query, Report, RESET_REPORT_FEATURES};
@@ -245,17 +246,32 @@ async fn csv(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let now = Utc::now().naive_utc();
+    let export = export(
+        report,
+        state.counts.clone(),
+        req.query_string(),
+        Utc::now().naive_utc(),
+    )?;
+    Ok(download(&state, export))
+}
+
+/// A report's download for a query string (a 400 naming the parameter when
+/// it is wrong): the page's CSV and a subscription's file alike.
+pub fn export(
+    report: Report,
+    cache: Arc<CountCache>,
+    query: &str,
+    now: NaiveDateTime,
+) -> AppResult<Export> {
     let path = report.path();
-    let query = parse_query(report, req.query_string(), now).map_err(|e| e.on_page(path))?;
-    let name = file_name(report.slug(), now.date());
-    let cache = state.counts.clone();
-    Ok(download(
-        &state,
-        name,
-        report.columns(),
-        move |conn, sink| write_rows(report, conn, &cache, &query.filter, sink),
-    ))
+    let query = parse_query(report, query, now).map_err(|e| e.on_page(path))?;
+    Ok(Export {
+        name: file_name(report.slug(), now.date()),
+        header: report.columns(),
+        produce: Box::new(move |conn, sink| {
+            write_rows(report, conn, &cache, &query.filter, sink)
+        }),
+    })
 }
 
 /// Writes every activity that passes the filter, newest first.

@@ -4,7 +4,7 @@
 
 use super::auth::Viewer;
 use super::error::{AppError, AppResult};
-use super::export::{download, file_name, ExportError};
+use super::export::{download, file_name, Export, ExportError, Sink};
 use super::layout::Layout;
 use super::lists::trends::{earliest_since, href, parse, TrendFigure, TrendQuery, PATH};
 use super::{html, thousands, user_href, AppState};
@@ -655,7 +655,7 @@ pub async fn trends_csv(state: web::Data<AppState>, req: HttpRequest) -> AppResu
         .on_page(PATH));
     }
     let name = file_name("trends", today);
-    Ok(download(&state, name, &COLUMNS, move |conn, sink| {
+    let produce = Box::new(move |conn: &mut crate::db::DbConnection, sink: &mut Sink| {
         let t = load_trends(conn, &q, today, window_days)
             .map_err(|e| ExportError::Csv(e.to_string()))?;
         if let Some(c) = &t.comparison {
@@ -669,5 +669,13 @@ pub async fn trends_csv(state: web::Data<AppState>, req: HttpRequest) -> AppResu
             }
         }
         Ok(())
-    }))
+    });
+    Ok(download(
+        &state,
+        Export {
+            name,
+            header: &COLUMNS,
+            produce,
+        },
+    ))
 }

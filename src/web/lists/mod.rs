@@ -13,6 +13,7 @@ pub mod overview;
 pub mod registrations;
 pub mod reports;
 pub mod trends;
+pub mod views;
 
 use crate::db::timeline::validate_position;
 use crate::domain::filter::{PagePosition, PageSize, RangeChoice, Search, SEARCH_MAX_CHARS};
