@@ -24,6 +24,7 @@ pub mod import_rows;
 pub mod imports;
 pub mod indexes;
 pub mod models;
+pub mod outbox;
 pub mod overview;
 pub mod registrations;
 pub mod retention;
@@ -304,6 +305,8 @@ pub fn pool(url: &DatabaseUrl, max_size: u32) -> Pool {
 
 /// A query's result: the error type every function of this module returns.
 pub use diesel::result::QueryResult;
+/// A query's result, as the outbox's callers name it.
+pub type DbResult<T> = QueryResult<T>;
 /// A database error, as callers outside this module name it.
 pub type DbError = diesel::result::Error;
 /// No connection could be had from the pool in time.

@@ -318,6 +318,29 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        idempotency_key -> Text,
+        origin -> Text,
+        channel -> Text,
+        destination -> Text,
+        subject -> Text,
+        body -> Text,
+        attachment_name -> Nullable<Text>,
+        attachment -> Nullable<Binary>,
+        secret -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        leased_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     sign_in_days (day) {
         day -> Timestamp,
         total_sign_ins -> BigInt,
