@@ -198,6 +198,18 @@ pub struct ServeArgs {
     /// one of them syncs at a time.
     #[arg(long, env = "AUTHINSIGHTS_SYNC_EVERY", value_parser = crate::sync::parse_duration)]
     pub sync_every: Option<chrono::Duration>,
+    /// The portal's address as its readers reach it (https://insights.example.org),
+    /// for the links subscriptions and alerts send (default: http:// and --bind).
+    #[arg(long, env = "AUTHINSIGHTS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// A subscription's CSV up to this many bytes is attached to its mail; a
+    /// larger one is sent as a signed link that needs sign-in.
+    #[arg(long, env = "AUTHINSIGHTS_ATTACH_MAX_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub attach_max_bytes: usize,
+    /// How often the portal looks for due subscriptions and for data changes
+    /// its alerts check.
+    #[arg(long, env = "AUTHINSIGHTS_CHECK_SUBSCRIPTIONS_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub check_subscriptions_seconds: u64,
     #[command(flatten)]
     pub graph: crate::sync::GraphArgs,
 }
@@ -713,6 +725,13 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
         state.metrics.syncs.clone(),
     );
     let state = state.with_sync(scheduler);
+    crate::web::notices::Notices::new(
+        state.pool.clone(),
+        state.counts.clone(),
+        state.settings.subscriptions.clone(),
+        None,
+    )
+    .start();
     println!(
         "authinsights is serving http://{} from {}",
         listener.local_addr()?,
@@ -733,6 +752,15 @@ fn web_settings(args: &ServeArgs) -> WebSettings {
     security.lock = chrono::Duration::minutes(args.sign_in_lock_minutes.into());
     settings.downloads.max_at_once = args.downloads.map(|n| n as usize);
     settings.downloads.idle = std::time::Duration::from_secs(args.download_idle_seconds.into());
+    let subscriptions = &mut settings.subscriptions;
+    subscriptions.public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.bind))
+        .trim_end_matches('/')
+        .to_string();
+    subscriptions.attach_max_bytes = args.attach_max_bytes;
+    subscriptions.every = std::time::Duration::from_secs(args.check_subscriptions_seconds);
     settings
 }
 

@@ -12,6 +12,34 @@ pub struct WebSettings {
     pub downloads: DownloadSettings,
     /// How the process logs: the request log's level depends on it.
     pub log_format: LogFormat,
+    pub subscriptions: SubscriptionSettings,
+}
+
+/// How subscriptions and alerts run on this portal.
+#[derive(Debug, Clone)]
+pub struct SubscriptionSettings {
+    /// The portal's address as readers reach it, for links in messages
+    /// (`--public-url`), without a trailing slash.
+    pub public_url: String,
+    /// A report file up to this size is attached; a larger one is sent as a
+    /// signed link (`--attach-max-bytes`).
+    pub attach_max_bytes: usize,
+    /// How long a signed link works.
+    pub link_valid: Duration,
+    /// How often the portal looks for due subscriptions and changed data
+    /// (`--check-subscriptions-seconds`).
+    pub every: std::time::Duration,
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> Self {
+        SubscriptionSettings {
+            public_url: "http://127.0.0.1:8080".into(),
+            attach_max_bytes: 5 * 1024 * 1024,
+            link_valid: Duration::days(7),
+            every: std::time::Duration::from_secs(15),
+        }
+    }
 }
 
 /// The environment variable that chooses how logs are written.
@@ -150,6 +178,7 @@ impl WebSettings {
             downloads: DownloadSettings::default(),
             // `main` refuses an unknown value before anything runs.
             log_format: LogFormat::from_env().unwrap_or_default(),
+            subscriptions: SubscriptionSettings::default(),
         }
     }
 }

@@ -53,7 +53,18 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::imports::set_retention)
         .service(web::data_sources::data_sources_page)
         .service(web::data_sources::sync_now)
-        .service(web::data_sources::set_schedule);
+        .service(web::data_sources::set_schedule)
+        // "new" before "{id}": the first route that matches answers.
+        .service(web::subscriptions::new_form)
+        .service(web::subscriptions::mine)
+        .service(web::subscriptions::all)
+        .service(web::subscriptions::create)
+        .service(web::subscriptions::file)
+        .service(web::subscriptions::show)
+        .service(web::subscriptions::update)
+        .service(web::subscriptions::pause)
+        .service(web::subscriptions::resume)
+        .service(web::subscriptions::delete);
 }
 
 /// Security headers on every response: no inline script, no framing, no sniffing.

@@ -94,7 +94,10 @@ impl Schedule {
                     .find(|(n, _)| *n == name)
                     .map(|(_, d)| *d)
                     .ok_or_else(|| {
-                        refuse("weekday", "a weekly schedule needs a weekday, monday to sunday")
+                        refuse(
+                            "weekday",
+                            "a weekly schedule needs a weekday, monday to sunday",
+                        )
                     })?;
                 Frequency::Weekly(day)
             }
@@ -315,11 +318,23 @@ mod tests {
     #[test]
     fn bad_fields_name_the_field() {
         let e = |r: Result<Schedule, ScheduleError>| r.expect_err("refused").field;
-        assert_eq!(e(Schedule::parse("hourly", None, None, 1, "UTC")), "frequency");
-        assert_eq!(e(Schedule::parse("weekly", Some("someday"), None, 1, "UTC")), "weekday");
-        assert_eq!(e(Schedule::parse("monthly", None, Some(0), 1, "UTC")), "day");
+        assert_eq!(
+            e(Schedule::parse("hourly", None, None, 1, "UTC")),
+            "frequency"
+        );
+        assert_eq!(
+            e(Schedule::parse("weekly", Some("someday"), None, 1, "UTC")),
+            "weekday"
+        );
+        assert_eq!(
+            e(Schedule::parse("monthly", None, Some(0), 1, "UTC")),
+            "day"
+        );
         assert_eq!(e(Schedule::parse("daily", None, None, 24, "UTC")), "hour");
-        assert_eq!(e(Schedule::parse("daily", None, None, 1, "Mars/Olympus")), "time_zone");
+        assert_eq!(
+            e(Schedule::parse("daily", None, None, 1, "Mars/Olympus")),
+            "time_zone"
+        );
     }
 
     #[test]

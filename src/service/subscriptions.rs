@@ -196,7 +196,10 @@ fn destination(channel: &str, value: &str) -> ServiceResult<String> {
         }
         "webhook" => {
             let url = url::Url::parse(value.trim()).map_err(|e| {
-                ServiceError::Refused(format!("destination: '{}' is not a URL ({e}).", value.trim()))
+                ServiceError::Refused(format!(
+                    "destination: '{}' is not a URL ({e}).",
+                    value.trim()
+                ))
             })?;
             if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
                 return refused("destination: a webhook needs an http:// or https:// URL.");
@@ -276,19 +279,36 @@ pub fn update(
     })
 }
 
-pub fn pause(conn: &mut DbConnection, actor: &Actor, id: i64, now: NaiveDateTime) -> ServiceResult<String> {
+pub fn pause(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    now: NaiveDateTime,
+) -> ServiceResult<String> {
     db::write(conn, |conn| {
         let s = managed(conn, actor, id)?.subscription;
-        let reason = format!("Paused by {} on {} UTC.", actor.username, now.format("%Y-%m-%d %H:%M"));
+        let reason = format!(
+            "Paused by {} on {} UTC.",
+            actor.username,
+            now.format("%Y-%m-%d %H:%M")
+        );
         store::set_state(conn, id, PAUSED, Some(&reason), s.next_run_at, now)?;
         audit::record(conn, &actor.username, "Subscription paused", &s.name, "")?;
-        Ok(format!("'{}' is paused; nothing is sent until it is resumed.", s.name))
+        Ok(format!(
+            "'{}' is paused; nothing is sent until it is resumed.",
+            s.name
+        ))
     })
 }
 
 /// Resumes a paused subscription: a report at its next scheduled time after
 /// now (runs missed meanwhile are not sent), an alert with a check at once.
-pub fn resume(conn: &mut DbConnection, actor: &Actor, id: i64, now: NaiveDateTime) -> ServiceResult<String> {
+pub fn resume(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    now: NaiveDateTime,
+) -> ServiceResult<String> {
     db::write(conn, |conn| {
         let s = managed(conn, actor, id)?.subscription;
         let next = if s.is_alert() {
@@ -308,7 +328,13 @@ pub fn delete(conn: &mut DbConnection, actor: &Actor, id: i64) -> ServiceResult<
     db::write(conn, |conn| {
         let s = managed(conn, actor, id)?.subscription;
         store::delete(conn, id)?;
-        audit::record(conn, &actor.username, "Subscription deleted", &s.name, &s.view_path)?;
+        audit::record(
+            conn,
+            &actor.username,
+            "Subscription deleted",
+            &s.name,
+            &s.view_path,
+        )?;
         Ok(format!("'{}' is deleted.", s.name))
     })
 }

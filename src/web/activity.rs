@@ -3,13 +3,13 @@
 use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name, Export, ExportError, Sink, BLOCK_ROWS};
-use crate::db::cache::CountCache;
-use std::sync::Arc;
 use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
 use super::lists::events::{filter_pairs, list_href, outside_user_href, parse_query, PATH};
+use super::lists::views::SubscribeLinks;
 use super::lists::RETENTION_DAYS;
 use super::{html, thousands, user_href, AppState};
+use crate::db::cache::CountCache;
 use crate::db::events::{
     event_export, event_page, load_rows, EventCount, EventPage, EventQuery, EventRow,
 };
@@ -21,6 +21,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};
+use std::sync::Arc;
 
 /// The columns of the page and of the CSV, in order.
 pub const COLUMNS: [&str; 7] = [
@@ -155,6 +156,7 @@ pub struct ActivityPage {
     pub summary: String,
     pub filtered: bool,
     pub csv_href: String,
+    pub subscribe: SubscribeLinks,
     pub rows: Vec<Row>,
     pub pager: Pager,
 }
@@ -237,6 +239,12 @@ impl ActivityPage {
             size_select,
             summary,
             filtered: !filter_pairs(f).is_empty(),
+            subscribe: SubscribeLinks::of_csv(&list_href(
+                &format!("{PATH}.csv"),
+                f,
+                PageSize::DEFAULT,
+                None,
+            )),
             csv_href: list_href(&format!("{PATH}.csv"), f, PageSize::DEFAULT, None),
             rows: page.rows.iter().map(Row::new).collect(),
             pager,
@@ -268,7 +276,11 @@ pub async fn activity(
 
 #[get("/activity.csv", wrap = "from_fn(auth::reader)")]
 pub async fn activity_csv(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
-    let export = export(state.counts.clone(), req.query_string(), Utc::now().naive_utc())?;
+    let export = export(
+        state.counts.clone(),
+        req.query_string(),
+        Utc::now().naive_utc(),
+    )?;
     Ok(download(&state, export))
 }
 

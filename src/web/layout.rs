@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 pub const FLASH_ERROR: &str = "error:";
 
 /// The navigation entries: (key, href, label).
-pub const NAV: [(&str, &str, &str); 8] = [
+pub const NAV: [(&str, &str, &str); 9] = [
     ("overview", "/", "Overview"),
     ("trends", "/trends", "Trends"),
     ("usage", "/usage", "Usage"),
@@ -24,6 +24,7 @@ pub const NAV: [(&str, &str, &str); 8] = [
         "/reports/reset-activity",
         "Reset activity",
     ),
+    ("subscriptions", "/subscriptions", "Subscriptions"),
     ("admin", "/admin", "Admin"),
 ];
 

@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod layout;
 pub mod lists;
 pub mod metrics;
+pub mod notices;
 pub mod overview;
 pub mod params;
 pub mod principal;
@@ -25,6 +26,7 @@ pub mod reports;
 pub mod request;
 pub mod request_log;
 pub mod sign_in;
+pub mod subscriptions;
 pub mod trends;
 pub mod usage;
 pub mod usage_figures;
@@ -91,6 +93,23 @@ impl AppState {
         })
         .await
         .map_err(AppError::from)?
+    }
+}
+
+/// The download of a list view for a query string, as its page's CSV link
+/// gives it (a 400 naming the parameter when the query is wrong): what a
+/// subscription sends is made by the same code as the download.
+pub fn export_view(
+    view: lists::views::View,
+    counts: Arc<crate::db::cache::CountCache>,
+    query: &str,
+    now: chrono::NaiveDateTime,
+) -> AppResult<export::Export> {
+    use lists::views::View;
+    match view {
+        View::Registrations => registrations::export(counts, query, now),
+        View::ResetDetails => activity::export(counts, query, now),
+        View::Report(report) => reports::export(report, counts, query, now),
     }
 }
 

@@ -10,6 +10,7 @@ use super::lists::registrations::{
     list_href, parse_query, second_factor_of, stated_of, tristate_of, PATH, SECOND_FACTOR_FILTERS,
     STATED_FILTERS, STATUS_FILTERS,
 };
+use super::lists::views::SubscribeLinks;
 use super::{html, thousands, user_href, AppState};
 use crate::db::cache::CountCache;
 use crate::db::models::ListUser;
@@ -266,6 +267,7 @@ pub struct RegistrationsPage {
     pub filtered: bool,
     pub clear_href: String,
     pub csv_href: String,
+    pub subscribe: SubscribeLinks,
     pub headings: Vec<SortHeading>,
     pub rows: Vec<Row>,
     pub pager: Pager,
@@ -383,6 +385,13 @@ impl RegistrationsPage {
             count_capped: page.count_capped,
             filtered: *f != RegistrationFilter::default(),
             clear_href: PATH.to_string(),
+            subscribe: SubscribeLinks::of_csv(&list_href(
+                &format!("{PATH}.csv"),
+                f,
+                q.sort,
+                PageSize::DEFAULT,
+                None,
+            )),
             csv_href: list_href(&format!("{PATH}.csv"), f, q.sort, PageSize::DEFAULT, None),
             headings: vec![
                 heading("Name", SortField::Name),
@@ -420,7 +429,11 @@ pub async fn registrations_csv(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let export = export(state.counts.clone(), req.query_string(), Utc::now().naive_utc())?;
+    let export = export(
+        state.counts.clone(),
+        req.query_string(),
+        Utc::now().naive_utc(),
+    )?;
     Ok(download(&state, export))
 }
 

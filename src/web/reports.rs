@@ -5,10 +5,10 @@
 use super::auth::Viewer;
 use super::error::AppResult;
 use super::export::{download, file_name, Export, ExportError, Sink};
-use std::sync::Arc;
 use super::forms::{Pager, RangeFields, SelectField};
 use super::layout::Layout;
 use super::lists::reports::{filter_pairs, list_href, parse_query, Report, RESET_REPORT_FEATURES};
+use super::lists::views::SubscribeLinks;
 use super::lists::RETENTION_DAYS;
 use super::{html, thousands, user_href, AppState};
 use crate::db::activities::{
@@ -24,6 +24,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};
+use std::sync::Arc;
 
 /// One row as the page and the CSV show it: the cells, in column order.
 pub struct Row {
@@ -97,6 +98,7 @@ pub struct ReportPage {
     pub summary: String,
     pub filtered: bool,
     pub csv_href: String,
+    pub subscribe: SubscribeLinks,
     pub rows: Vec<Row>,
     pub pager: Pager,
 }
@@ -199,6 +201,12 @@ impl ReportPage {
         );
         ReportPage {
             layout,
+            subscribe: SubscribeLinks::of_csv(&list_href(
+                &format!("{path}.csv"),
+                f,
+                PageSize::DEFAULT,
+                None,
+            )),
             csv_href: list_href(&format!("{path}.csv"), f, PageSize::DEFAULT, None),
             description: report.description(),
             columns: report.columns(),
@@ -268,9 +276,7 @@ pub fn export(
     Ok(Export {
         name: file_name(report.slug(), now.date()),
         header: report.columns(),
-        produce: Box::new(move |conn, sink| {
-            write_rows(report, conn, &cache, &query.filter, sink)
-        }),
+        produce: Box::new(move |conn, sink| write_rows(report, conn, &cache, &query.filter, sink)),
     })
 }
 

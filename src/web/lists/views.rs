@@ -113,10 +113,12 @@ impl View {
                 }
                 Ok(page.count)
             }
-            View::ResetDetails => match event_page(conn, counts, &events::parse_query(query, now)?)?.count {
-                EventCount::Exact(n) => Ok(n),
-                EventCount::SearchTooBroad { .. } => Err(too_broad()),
-            },
+            View::ResetDetails => {
+                match event_page(conn, counts, &events::parse_query(query, now)?)?.count {
+                    EventCount::Exact(n) => Ok(n),
+                    EventCount::SearchTooBroad { .. } => Err(too_broad()),
+                }
+            }
             View::Report(r) => {
                 match activity_page(conn, counts, &reports::parse_query(r, query, now)?)?.count {
                     ActivityCount::Exact(n) => Ok(n),
@@ -124,5 +126,55 @@ impl View {
                 }
             }
         }
+    }
+}
+
+/// The links beside a list's Download CSV: subscribe to the view as it is
+/// filtered, or set up an alert on its count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeLinks {
+    pub subscribe: String,
+    pub alert: String,
+}
+
+impl SubscribeLinks {
+    /// From the list's CSV link (its path with `.csv`, and its query).
+    pub fn of_csv(csv_href: &str) -> SubscribeLinks {
+        let (path, query) = csv_href.split_once('?').unwrap_or((csv_href, ""));
+        let view = path.trim_end_matches(".csv");
+        let link = |kind: &str| {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            if !kind.is_empty() {
+                q.append_pair("kind", kind);
+            }
+            q.append_pair("view", view).append_pair("query", query);
+            format!("/subscriptions/new?{}", q.finish())
+        };
+        SubscribeLinks {
+            subscribe: link(""),
+            alert: link("alert"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_links_carry_the_view_and_its_filters() {
+        let links = SubscribeLinks::of_csv("/registrations.csv?capable=no&admin=yes");
+        assert_eq!(
+            links.subscribe,
+            "/subscriptions/new?view=%2Fregistrations&query=capable%3Dno%26admin%3Dyes"
+        );
+        assert_eq!(
+            links.alert,
+            "/subscriptions/new?kind=alert&view=%2Fregistrations&query=capable%3Dno%26admin%3Dyes"
+        );
+        assert_eq!(
+            View::from_path("/reports/reset-activity"),
+            Some(View::Report(Report::ResetActivity))
+        );
     }
 }
