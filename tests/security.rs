@@ -25,7 +25,8 @@ const WHO: [Option<Role>; 5] = [
 
 /// Every route of the portal and the status each kind of client gets, in the
 /// order of [`WHO`]. POSTs carry the client's CSRF token and these fields.
-/// `{user}`, `{account}` and `{key}` are replaced by real ids.
+/// `{user}`, `{account}` and `{key}` are replaced by real ids, `{subscription}`
+/// by one that does not exist.
 type Route = (
     &'static str,
     &'static str,
@@ -116,6 +117,49 @@ const ROUTES: &[Route] = &[
     ("GET", "/admin/audit", &[], [303, 403, 403, 403, 200]),
     ("GET", "/admin/imports", &[], [303, 403, 403, 403, 200]),
     ("GET", "/admin/data-sources", &[], [303, 403, 403, 403, 200]),
+    ("GET", "/subscriptions", &[], [303, 200, 200, 200, 200]),
+    // Without the view to subscribe to: a 400 naming it.
+    ("GET", "/subscriptions/new", &[], [303, 400, 400, 400, 400]),
+    ("GET", "/admin/subscriptions", &[], [303, 403, 403, 403, 200]),
+    (
+        "GET",
+        "/subscriptions/{subscription}",
+        &[],
+        [303, 404, 404, 404, 404],
+    ),
+    // Without its signature: a 400 saying so.
+    (
+        "GET",
+        "/subscriptions/{subscription}/file",
+        &[],
+        [303, 400, 400, 400, 400],
+    ),
+    // An empty form: the form again with what is missing.
+    ("POST", "/subscriptions", &[], [303, 400, 400, 400, 400]),
+    (
+        "POST",
+        "/subscriptions/{subscription}",
+        &[],
+        [303, 404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/subscriptions/{subscription}/pause",
+        &[],
+        [303, 404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/subscriptions/{subscription}/resume",
+        &[],
+        [303, 404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/subscriptions/{subscription}/delete",
+        &[],
+        [303, 404, 404, 404, 404],
+    ),
     (
         "POST",
         "/sign-in",
@@ -301,6 +345,7 @@ fn pattern(path: &str) -> String {
     path.replace("{user}", "{id}")
         .replace("{account}", "{id}")
         .replace("{key}", "{id}")
+        .replace("{subscription}", "{id}")
 }
 
 /// The session's CSRF token, as every signed-in page carries it.
@@ -352,6 +397,9 @@ fn fill(path: &str, account: &str, key: &str) -> String {
     path.replace("{user}", "u-ana")
         .replace("{account}", account)
         .replace("{key}", key)
+        // No such subscription: each route answers as it does for one the
+        // client may not see.
+        .replace("{subscription}", "424242")
 }
 
 fn make_key(app: &TestApp, name: &str, read: bool, ingest: bool) -> (String, String) {
