@@ -1,4 +1,4 @@
-//! The command line: `authinsights serve | migrate | demo | account | import | prune …`.
+//! The command line: `authinsights serve | migrate | demo | account | import | prune | notify …`.
 
 use crate::accounts::Role;
 use crate::config::{SecureCookies, WebSettings, DEFAULT_BIND, DEFAULT_DATABASE_URL};
@@ -64,6 +64,25 @@ pub enum Command {
     /// Write the stored data in the import format (CSV), e.g. to move a
     /// tenant from SQLite to PostgreSQL.
     Export(ExportArgs),
+    /// Mail and webhooks (docs/notifications.md).
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send one test mail at once through the SMTP settings (not through
+    /// the outbox) and say what happened.
+    Test(NotifyTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyTestArgs {
+    /// A recipient; give --to again for more.
+    #[arg(long, required = true)]
+    pub to: Vec<String>,
+    #[command(flatten)]
+    pub smtp: crate::notify::SmtpArgs,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +219,10 @@ pub struct ServeArgs {
     pub sync_every: Option<chrono::Duration>,
     #[command(flatten)]
     pub graph: crate::sync::GraphArgs,
+    #[command(flatten)]
+    pub smtp: crate::notify::SmtpArgs,
+    #[command(flatten)]
+    pub notify: crate::notify::NotifyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -336,6 +359,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sync(args) => sync_command(&url, args),
+        Command::Notify(NotifyCommand::Test(args)) => notify_test(args),
         Command::GraphStandin(args) => {
             use crate::sync::standin::{
                 Standin, Tenant, CLIENT_ID, CLIENT_SECRET, GROUP_ID, TENANT_ID,
@@ -670,6 +694,28 @@ impl crate::sync::Progress for SyncBar {
     }
 }
 
+/// `notify test --to …`: one mail now, and what came of it in words.
+fn notify_test(args: NotifyTestArgs) -> anyhow::Result<()> {
+    let smtp = args
+        .smtp
+        .settings()
+        .context("the SMTP settings are not usable")?
+        .context(
+            "no SMTP server: set AUTHINSIGHTS_SMTP_HOST (or --smtp-host) and \
+             AUTHINSIGHTS_SMTP_FROM (see docs/notifications.md)",
+        )?;
+    println!(
+        "notify test: sending a test message to {} through {} as {}",
+        args.to.join(", "),
+        smtp.describe(),
+        smtp.from
+    );
+    crate::notify::send_test_mail(&smtp, &args.to)
+        .map_err(|e| anyhow::anyhow!("the test message was not sent: {e}"))?;
+    println!("notify test: the SMTP server accepted the message");
+    Ok(())
+}
+
 fn connect(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {
     url.connect()
         .with_context(|| format!("cannot open the database {}", url.redacted()))
@@ -701,6 +747,13 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
              AUTHINSIGHTS_GRAPH_CLIENT_ID and a credential (see docs/graph-sync.md)"
         );
     }
+    let smtp = args
+        .smtp
+        .settings()
+        .context("the SMTP settings are not usable")?;
+    if smtp.is_none() {
+        tracing::info!("no SMTP server configured: mail waits in the outbox, webhooks go");
+    }
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let pool = db::pool(&url, args.pool_size);
@@ -708,11 +761,16 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
     let scheduler = crate::sync::schedule::Scheduler::new(
         graph,
         url.clone(),
-        pool,
+        pool.clone(),
         args.sync_every,
         state.metrics.syncs.clone(),
     );
-    let state = state.with_sync(scheduler);
+    let notifier = crate::notify::Notifier::start(
+        pool,
+        crate::notify::NotifySettings::from_args(&args.notify, smtp),
+        state.metrics.notifications.clone(),
+    );
+    let state = state.with_sync(scheduler).with_notify(notifier);
     println!(
         "authinsights is serving http://{} from {}",
         listener.local_addr()?,

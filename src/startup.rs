@@ -53,7 +53,9 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::imports::set_retention)
         .service(web::data_sources::data_sources_page)
         .service(web::data_sources::sync_now)
-        .service(web::data_sources::set_schedule);
+        .service(web::data_sources::set_schedule)
+        .service(web::deliveries::deliveries_page)
+        .service(web::deliveries::retry_now);
 }
 
 /// Security headers on every response: no inline script, no framing, no sniffing.
