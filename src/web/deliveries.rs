@@ -26,6 +26,18 @@ fn when(t: Option<NaiveDateTime>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
+/// "0.2 s", "30 s", "5 min", "1 h".
+fn pause(d: std::time::Duration) -> String {
+    let seconds = d.as_secs();
+    if seconds >= 3600 && seconds % 3600 == 0 {
+        format!("{} h", seconds / 3600)
+    } else if seconds >= 60 && seconds % 60 == 0 {
+        format!("{} min", seconds / 60)
+    } else {
+        format!("{} s", d.as_secs_f64())
+    }
+}
+
 /// One message, as the page shows it.
 struct Line {
     id: i64,
@@ -112,8 +124,9 @@ pub async fn deliveries_page(state: web::Data<AppState>, admin: Admin) -> AppRes
         facts.push((
             "Retries",
             format!(
-                "after {} s, doubling each time, at most an hour apart; given up after {} attempts",
-                s.first_retry.as_secs_f64(),
+                "after {}, doubling each time, at most {} apart; given up after {} attempts",
+                pause(s.first_retry),
+                pause(s.max_retry),
                 s.max_attempts
             ),
         ));
