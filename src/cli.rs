@@ -1,4 +1,4 @@
-//! The command line: `authinsights serve | migrate | demo | account | import | prune …`.
+//! The command line: `authinsights serve | migrate | demo | account | import | prune | notify …`.
 
 use crate::accounts::Role;
 use crate::config::{SecureCookies, WebSettings, DEFAULT_BIND, DEFAULT_DATABASE_URL};
@@ -36,7 +36,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the portal.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Fill an empty database with a generated demo tenant.
@@ -64,6 +64,25 @@ pub enum Command {
     /// Write the stored data in the import format (CSV), e.g. to move a
     /// tenant from SQLite to PostgreSQL.
     Export(ExportArgs),
+    /// Mail and webhooks (docs/notifications.md).
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send one test mail at once through the SMTP settings (not through
+    /// the outbox) and say what happened.
+    Test(NotifyTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyTestArgs {
+    /// A recipient; give --to again for more.
+    #[arg(long, required = true)]
+    pub to: Vec<String>,
+    #[command(flatten)]
+    pub smtp: crate::notify::SmtpArgs,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +231,10 @@ pub struct ServeArgs {
     pub check_subscriptions_seconds: u64,
     #[command(flatten)]
     pub graph: crate::sync::GraphArgs,
+    #[command(flatten)]
+    pub smtp: crate::notify::SmtpArgs,
+    #[command(flatten)]
+    pub notify: crate::notify::NotifyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -326,7 +349,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
-        Command::Serve(args) => serve(url, args),
+        Command::Serve(args) => serve(url, *args),
         Command::Import(args) => {
             let mut conn = connect(&url)?;
             db::migrate(&mut conn)?;
@@ -348,6 +371,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sync(args) => sync_command(&url, args),
+        Command::Notify(NotifyCommand::Test(args)) => notify_test(args),
         Command::GraphStandin(args) => {
             use crate::sync::standin::{
                 Standin, Tenant, CLIENT_ID, CLIENT_SECRET, GROUP_ID, TENANT_ID,
@@ -682,6 +706,28 @@ impl crate::sync::Progress for SyncBar {
     }
 }
 
+/// `notify test --to …`: one mail now, and what came of it in words.
+fn notify_test(args: NotifyTestArgs) -> anyhow::Result<()> {
+    let smtp = args
+        .smtp
+        .settings()
+        .context("the SMTP settings are not usable")?
+        .context(
+            "no SMTP server: set AUTHINSIGHTS_SMTP_HOST (or --smtp-host) and \
+             AUTHINSIGHTS_SMTP_FROM (see docs/notifications.md)",
+        )?;
+    println!(
+        "notify test: sending a test message to {} through {} as {}",
+        args.to.join(", "),
+        smtp.describe(),
+        smtp.from
+    );
+    crate::notify::send_test_mail(&smtp, &args.to)
+        .map_err(|e| anyhow::anyhow!("the test message was not sent: {e}"))?;
+    println!("notify test: the SMTP server accepted the message");
+    Ok(())
+}
+
 fn connect(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {
     url.connect()
         .with_context(|| format!("cannot open the database {}", url.redacted()))
@@ -713,6 +759,13 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
              AUTHINSIGHTS_GRAPH_CLIENT_ID and a credential (see docs/graph-sync.md)"
         );
     }
+    let smtp = args
+        .smtp
+        .settings()
+        .context("the SMTP settings are not usable")?;
+    if smtp.is_none() {
+        tracing::info!("no SMTP server configured: mail waits in the outbox, webhooks go");
+    }
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
     let pool = db::pool(&url, args.pool_size);
@@ -720,16 +773,21 @@ fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
     let scheduler = crate::sync::schedule::Scheduler::new(
         graph,
         url.clone(),
-        pool,
+        pool.clone(),
         args.sync_every,
         state.metrics.syncs.clone(),
     );
-    let state = state.with_sync(scheduler);
+    let notifier = crate::notify::Notifier::start(
+        pool,
+        crate::notify::NotifySettings::from_args(&args.notify, smtp),
+        state.metrics.notifications.clone(),
+    );
+    let state = state.with_sync(scheduler).with_notify(notifier.clone());
     crate::web::notices::Notices::new(
         state.pool.clone(),
         state.counts.clone(),
         state.settings.subscriptions.clone(),
-        None,
+        Some(std::sync::Arc::new(move || notifier.wake())),
     )
     .start();
     println!(

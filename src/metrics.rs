@@ -141,6 +141,65 @@ impl Runs {
 }
 
 /// The pool's checkouts, recorded by the pool itself (`db::pool`).
+/// What became of one attempt to send a message of the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    Sent,
+    /// Failed; it is tried again later.
+    Retry,
+    /// Failed for the last time: given up.
+    Failed,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 3] = [Delivery::Sent, Delivery::Retry, Delivery::Failed];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Delivery::Sent => "sent",
+            Delivery::Retry => "retry",
+            Delivery::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DeliveryLabels {
+    channel: &'static str,
+    outcome: &'static str,
+}
+
+/// The attempts of this instance's notify worker, by channel and outcome.
+#[derive(Debug, Clone, Default)]
+pub struct Notifications {
+    attempts: Family<DeliveryLabels, Counter>,
+}
+
+impl Notifications {
+    /// Every series of `channels` at 0 from the start.
+    fn new(channels: &[&'static str]) -> Notifications {
+        let notifications = Notifications::default();
+        for &channel in channels {
+            for outcome in Delivery::ALL {
+                drop(notifications.attempts.get_or_create(&DeliveryLabels {
+                    channel,
+                    outcome: outcome.key(),
+                }));
+            }
+        }
+        notifications
+    }
+
+    pub fn record(&self, channel: &'static str, outcome: Delivery) {
+        self.attempts
+            .get_or_create(&DeliveryLabels {
+                channel,
+                outcome: outcome.key(),
+            })
+            .inc();
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PoolCheckouts {
     waited: Histogram,
@@ -178,6 +237,10 @@ pub struct StoredState {
     pub last_import: i64,
     pub last_ingest: i64,
     pub last_sync: i64,
+    /// Messages of the outbox waiting to be sent.
+    pub notifications_pending: i64,
+    /// Messages of the outbox given up.
+    pub notifications_failed: i64,
 }
 
 /// The pool's connections at the moment of a scrape.
@@ -201,6 +264,10 @@ pub struct Metrics {
     pub imports: Runs,
     pub ingest: Runs,
     pub syncs: Runs,
+    /// The notify worker's attempts (`channel`: email, webhook).
+    pub notifications: Notifications,
+    notifications_pending: Gauge,
+    notifications_failed: Gauge,
     data_version: Gauge,
     data_changed: Gauge,
 }
@@ -229,6 +296,9 @@ impl Metrics {
             ingest: Runs::new(&Outcome::ALL),
             // A sync reads from Graph: nothing is sent to it to refuse.
             syncs: Runs::new(&[Outcome::Success, Outcome::Failed]),
+            notifications: Notifications::new(&["email", "webhook"]),
+            notifications_pending: Gauge::default(),
+            notifications_failed: Gauge::default(),
             data_version: Gauge::default(),
             data_changed: Gauge::default(),
         };
@@ -304,6 +374,22 @@ impl Metrics {
             ],
         );
         registry.register(
+            "notifications",
+            "Attempts of this instance to send a mail or webhook of the outbox, by \
+             channel and outcome (sent; retry: failed, tried again later; failed: given up)",
+            metrics.notifications.attempts.clone(),
+        );
+        registry.register(
+            "notifications_pending",
+            "Messages of the outbox not sent yet, on any instance",
+            metrics.notifications_pending.clone(),
+        );
+        registry.register(
+            "notifications_failed",
+            "Messages of the outbox given up after their last attempt, on any instance",
+            metrics.notifications_failed.clone(),
+        );
+        registry.register(
             "data_version",
             "The data version: it changes with every write of the report data",
             metrics.data_version.clone(),
@@ -350,6 +436,8 @@ impl Metrics {
         self.imports.last_success.set(stored.last_import);
         self.ingest.last_success.set(stored.last_ingest);
         self.syncs.last_success.set(stored.last_sync);
+        self.notifications_pending.set(stored.notifications_pending);
+        self.notifications_failed.set(stored.notifications_failed);
         self.pool_in_use.set(pool.in_use);
         self.pool_idle.set(pool.idle);
         self.pool_max.set(pool.max);

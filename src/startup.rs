@@ -54,6 +54,8 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::data_sources::data_sources_page)
         .service(web::data_sources::sync_now)
         .service(web::data_sources::set_schedule)
+        .service(web::deliveries::deliveries_page)
+        .service(web::deliveries::retry_now)
         // "new" before "{id}": the first route that matches answers.
         .service(web::subscriptions::new_form)
         .service(web::subscriptions::mine)

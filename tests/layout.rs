@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 
 /// The layer of each top-level module: a module may use only modules of a
 /// lower layer (the leaves, at 0, use nothing of the crate).
-const LAYERS: [(&str, u8); 13] = [
+const LAYERS: [(&str, u8); 15] = [
     ("domain", 0),
     ("accounts", 0),
     ("config", 0),
     ("metrics", 0),
+    ("tls", 0),
     ("db", 1),
     ("ingest", 2),
     ("service", 3),
     ("sync", 4),
+    ("notify", 4),
     ("web", 5),
     ("startup", 6),
     ("cli", 7),

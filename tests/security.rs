@@ -120,7 +120,12 @@ const ROUTES: &[Route] = &[
     ("GET", "/subscriptions", &[], [303, 200, 200, 200, 200]),
     // Without the view to subscribe to: a 400 naming it.
     ("GET", "/subscriptions/new", &[], [303, 400, 400, 400, 400]),
-    ("GET", "/admin/subscriptions", &[], [303, 403, 403, 403, 200]),
+    (
+        "GET",
+        "/admin/subscriptions",
+        &[],
+        [303, 403, 403, 403, 200],
+    ),
     (
         "GET",
         "/subscriptions/{subscription}",

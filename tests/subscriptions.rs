@@ -18,9 +18,7 @@ use chrono::{Datelike, Duration, NaiveDateTime, Timelike, Utc, Weekday};
 use common::smtp::{decoded_body, header_of, parts, ReceivedMail, SmtpSink};
 use common::tenant::{build_worked_example, pilot_policy, selected};
 use common::webhook::Receiver;
-use common::{
-    generate_demo, notify_settings, texts, Backend, TestApp, ADMIN, PASSWORD,
-};
+use common::{generate_demo, notify_settings, texts, Backend, TestApp, ADMIN, PASSWORD};
 use std::sync::Arc;
 
 const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
@@ -90,9 +88,7 @@ fn stored(app: &TestApp, id: i64) -> Subscription {
 fn attachment(mail: &ReceivedMail) -> (String, Vec<u8>) {
     let part = parts(mail)
         .into_iter()
-        .find(|p| {
-            header_of(p, "Content-Disposition").is_some_and(|d| d.starts_with("attachment"))
-        })
+        .find(|p| header_of(p, "Content-Disposition").is_some_and(|d| d.starts_with("attachment")))
         .unwrap_or_else(|| panic!("an attachment in {}", mail.data));
     let disposition = header_of(&part, "Content-Disposition").unwrap();
     let name = disposition
@@ -109,9 +105,7 @@ fn text_of(mail: &ReceivedMail) -> String {
         Some(t) if t.starts_with("multipart/") => {
             let part = parts(mail)
                 .into_iter()
-                .find(|p| {
-                    header_of(p, "Content-Type").is_some_and(|t| t.starts_with("text/plain"))
-                })
+                .find(|p| header_of(p, "Content-Type").is_some_and(|t| t.starts_with("text/plain")))
                 .unwrap();
             decoded_body(&part)
         }
@@ -147,15 +141,24 @@ async fn weekly_report_is_the_download(backend: Backend) {
     )
     .await;
     let s = stored(&app, id);
-    assert_eq!((s.view_path.as_str(), s.view_query.as_str()), ("/registrations", "capable=no"));
+    assert_eq!(
+        (s.view_path.as_str(), s.view_query.as_str()),
+        ("/registrations", "capable=no")
+    );
     let due = s.next_run_at;
     let local = due.and_utc().with_timezone(&chrono_tz::Europe::Berlin);
-    assert_eq!((local.weekday(), local.hour(), local.minute()), (Weekday::Mon, 7, 0));
+    assert_eq!(
+        (local.weekday(), local.hour(), local.minute()),
+        (Weekday::Mon, 7, 0)
+    );
     assert!(due > Utc::now().naive_utc() && due <= Utc::now().naive_utc() + Duration::days(7));
 
     // Not due yet: nothing happens.
     let runs = runner(&app, 5 * 1024 * 1024);
-    assert_eq!(runs.pass(due - Duration::seconds(1)).unwrap(), Pass::default());
+    assert_eq!(
+        runs.pass(due - Duration::seconds(1)).unwrap(),
+        Pass::default()
+    );
 
     let expected = download(&app, "/registrations.csv?capable=no").await;
     let pass = runs.pass(due).unwrap();
@@ -165,16 +168,28 @@ async fn weekly_report_is_the_download(backend: Backend) {
     let mail = &mails[0];
     assert_eq!(mail.to, ["security-team@example.org", "ciso@example.org"]);
     let (name, file) = attachment(mail);
-    assert!(name.starts_with("registration-details-") && name.ends_with(".csv"), "{name}");
-    assert_eq!(file, expected, "the attachment is the download, byte for byte");
+    assert!(
+        name.starts_with("registration-details-") && name.ends_with(".csv"),
+        "{name}"
+    );
+    assert_eq!(
+        file, expected,
+        "the attachment is the download, byte for byte"
+    );
     let rows = expected.split(|b| *b == b'\n').count() - 2;
     let text = text_of(mail);
     assert!(
         text.contains(&format!("Registration details lists {rows} users")),
         "{text}"
     );
-    assert!(text.contains(&format!("{}/registrations?capable=no", app.address)), "{text}");
-    assert!(mail.header("Subject").unwrap().contains(&format!("{rows} users")));
+    assert!(
+        text.contains(&format!("{}/registrations?capable=no", app.address)),
+        "{text}"
+    );
+    assert!(mail
+        .header("Subject")
+        .unwrap()
+        .contains(&format!("{rows} users")));
 
     // The next run is a week later; running the same occurrence again sends nothing.
     let after = stored(&app, id);
@@ -183,10 +198,18 @@ async fn weekly_report_is_the_download(backend: Backend) {
     assert_eq!(runs.pass(due).unwrap().queued, 0);
 
     // The subscription's page and the lists show what happened.
-    let page = app.get(&format!("/subscriptions/{id}")).await.text().await.unwrap();
+    let page = app
+        .get(&format!("/subscriptions/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(texts(&page, ".delivery")[0].starts_with("sent "), "{page}");
     let mine = app.get("/subscriptions").await.text().await.unwrap();
-    assert!(mine.contains("Weekly on Monday at 07:00 (Europe/Berlin)"), "{mine}");
+    assert!(
+        mine.contains("Weekly on Monday at 07:00 (Europe/Berlin)"),
+        "{mine}"
+    );
     let all = app.get("/admin/subscriptions").await.text().await.unwrap();
     assert!(all.contains(ADMIN), "the owner is listed: {all}");
 }
@@ -246,7 +269,11 @@ async fn schedules_follow_the_wall_clock(backend: Backend) {
             .iter()
             .map(|t| {
                 let local = t.and_utc().with_timezone(&tz);
-                assert_eq!((local.weekday(), local.hour()), (Weekday::Mon, 7), "{zone} {t}");
+                assert_eq!(
+                    (local.weekday(), local.hour()),
+                    (Weekday::Mon, 7),
+                    "{zone} {t}"
+                );
                 (local.naive_local() - *t).num_hours()
             })
             .collect();
@@ -254,8 +281,7 @@ async fn schedules_follow_the_wall_clock(backend: Backend) {
         for pair in times.windows(2) {
             let gap = pair[1] - pair[0];
             assert!(
-                gap == Duration::days(7)
-                    || gap == Duration::days(7) - Duration::hours(1),
+                gap == Duration::days(7) || gap == Duration::days(7) - Duration::hours(1),
                 "{zone}: {pair:?}"
             );
         }
@@ -300,7 +326,12 @@ async fn webhook_report(backend: Backend) {
         ],
     )
     .await;
-    let page = app.get(&format!("/subscriptions/{id}")).await.text().await.unwrap();
+    let page = app
+        .get(&format!("/subscriptions/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     let secret = texts(&page, "#secret code")[0].clone();
     let due = stored(&app, id).next_run_at;
     let expected = download(&app, "/activity.csv?status=failure").await;
@@ -313,7 +344,10 @@ async fn webhook_report(backend: Backend) {
     let timestamp = hook.header("x-authinsights-timestamp").unwrap();
     assert_eq!(
         hook.header("x-authinsights-signature").unwrap(),
-        format!("sha256={}", hmac_hex(&secret, &format!("{timestamp}.{}", hook.body)))
+        format!(
+            "sha256={}",
+            hmac_hex(&secret, &format!("{timestamp}.{}", hook.body))
+        )
     );
     let body: serde_json::Value = serde_json::from_str(&hook.body).unwrap();
     assert_eq!(body["type"], "subscription.report");
@@ -343,7 +377,8 @@ db_test!(webhook, webhook_report);
 
 fn set_methods(conn: &mut DbConnection, id: &str, methods: &[Method]) {
     let now = Utc::now().naive_utc();
-    let list: Vec<(Method, Option<NaiveDateTime>)> = methods.iter().map(|m| (*m, Some(now))).collect();
+    let list: Vec<(Method, Option<NaiveDateTime>)> =
+        methods.iter().map(|m| (*m, Some(now))).collect();
     db::directory::set_user_methods(conn, &pilot_policy(selected()), id, &list, now).unwrap();
 }
 
@@ -396,7 +431,11 @@ async fn alert_fires_and_clears(backend: Backend) {
     // Fay, an administrator, removes her e-mail: one method is not enough.
     app.with_conn(|conn| set_methods(conn, "u-fay", &[Method::AppNotification]));
     assert_eq!(admins_not_capable(&app).await, 1);
-    assert_eq!(runs.pass(now).unwrap().queued, 1, "checked at once after the change");
+    assert_eq!(
+        runs.pass(now).unwrap().queued,
+        1,
+        "checked at once after the change"
+    );
     let mails = sink.wait_for(1, WAIT);
     let subject = mails[0].header("Subject").unwrap();
     assert_eq!(subject, "Alert: An administrator is not capable");
@@ -406,7 +445,10 @@ async fn alert_fires_and_clears(backend: Backend) {
         "{text}"
     );
     assert!(
-        text.contains(&format!("{}/registrations?admin=yes&capable=no", app.address)),
+        text.contains(&format!(
+            "{}/registrations?admin=yes&capable=no",
+            app.address
+        )),
         "{text}"
     );
 
@@ -425,7 +467,11 @@ async fn alert_fires_and_clears(backend: Backend) {
         mails[1].header("Subject").unwrap(),
         "Cleared: An administrator is not capable"
     );
-    assert!(text_of(&mails[1]).contains("went from 1 to 0 users"), "{}", text_of(&mails[1]));
+    assert!(
+        text_of(&mails[1]).contains("went from 1 to 0 users"),
+        "{}",
+        text_of(&mails[1])
+    );
     let s = stored(&app, id);
     assert!(!s.firing);
     assert_eq!(s.last_value, Some(0));
@@ -501,8 +547,7 @@ async fn two_instances_send_once(backend: Backend) {
         ],
     )
     .await;
-    let (_second, worker) =
-        app.second_notifying_instance(notify_settings(Some(sink.settings())));
+    let (_second, worker) = app.second_notifying_instance(notify_settings(Some(sink.settings())));
     let first = runner(&app, 1024 * 1024);
     let second = {
         let w = worker.0.clone();
@@ -554,22 +599,38 @@ async fn owner_lost_the_reader_role(backend: Backend) {
     )
     .await;
     // Rita may see hers, not the admin list; another reader may not open hers.
-    assert_eq!(app.get_as(&rita, "/admin/subscriptions").await.status(), 403);
+    assert_eq!(
+        app.get_as(&rita, "/admin/subscriptions").await.status(),
+        403
+    );
     app.add_account("sam", Role::SecurityReader);
     let sam = app.signed_in("sam", PASSWORD).await;
     let refused = app.get_as(&sam, &format!("/subscriptions/{id}")).await;
     assert_eq!(refused.status(), 403);
     assert!(refused.text().await.unwrap().contains("belongs to rita"));
     let pause = app
-        .post_form(&sam, "/subscriptions", &format!("/subscriptions/{id}/pause"), &[])
+        .post_form(
+            &sam,
+            "/subscriptions",
+            &format!("/subscriptions/{id}/pause"),
+            &[],
+        )
         .await;
     assert_eq!(pause.status(), 403, "a reader cannot pause another's");
 
     let account = app.with_conn(|conn| {
-        db::accounts::find_by_username(conn, "rita").unwrap().unwrap().id
+        db::accounts::find_by_username(conn, "rita")
+            .unwrap()
+            .unwrap()
+            .id
     });
     let disabled = app
-        .post_form(&app.client, "/admin/accounts", &format!("/admin/accounts/{account}/disable"), &[])
+        .post_form(
+            &app.client,
+            "/admin/accounts",
+            &format!("/admin/accounts/{account}/disable"),
+            &[],
+        )
         .await;
     assert_eq!(disabled.status(), 303);
     let due = stored(&app, id).next_run_at;
@@ -582,7 +643,10 @@ async fn owner_lost_the_reader_role(backend: Backend) {
         Some("Its owner, rita, may no longer read reports: the account is disabled.")
     );
     let all = app.get("/admin/subscriptions").await.text().await.unwrap();
-    assert!(all.contains("Paused: Its owner, rita, may no longer read reports"), "{all}");
+    assert!(
+        all.contains("Paused: Its owner, rita, may no longer read reports"),
+        "{all}"
+    );
     let audit = app.get("/admin/audit").await.text().await.unwrap();
     assert!(audit.contains("Subscription paused"), "{audit}");
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -626,9 +690,20 @@ async fn invalid_view_pauses(backend: Backend) {
         reason.starts_with(&format!("Its view, /activity?{query}, no longer works: ")),
         "{reason}"
     );
-    assert!(reason.contains("from"), "the reason names the parameter: {reason}");
-    let page = app.get(&format!("/subscriptions/{id}")).await.text().await.unwrap();
-    assert!(texts(&page, "#status .state")[0].starts_with("Paused: Its view"), "{page}");
+    assert!(
+        reason.contains("from"),
+        "the reason names the parameter: {reason}"
+    );
+    let page = app
+        .get(&format!("/subscriptions/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        texts(&page, "#status .state")[0].starts_with("Paused: Its view"),
+        "{page}"
+    );
 
     // Submitting a bad view is refused with the reason, and nothing is saved.
     let refused = app
@@ -700,7 +775,13 @@ async fn large_report_is_a_signed_link(backend: Backend) {
     assert_eq!(runner(&app, 100).pass(due).unwrap().queued, 1);
     let mails = sink.wait_for(1, WAIT);
     let text = text_of(&mails[0]);
-    assert!(mails[0].header("Content-Type").unwrap().starts_with("text/plain"), "no attachment");
+    assert!(
+        mails[0]
+            .header("Content-Type")
+            .unwrap()
+            .starts_with("text/plain"),
+        "no attachment"
+    );
     let link = text
         .lines()
         .find(|l| l.contains("/file?expires="))

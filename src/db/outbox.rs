@@ -229,13 +229,16 @@ pub fn find(conn: &mut DbConnection, id: i64) -> DbResult<Option<OutboxEntry>> {
         .transpose()
 }
 
-/// Messages per state, every state present (0 for none): the metrics.
-pub fn count_by_state(conn: &mut DbConnection) -> DbResult<Vec<(State, i64)>> {
+/// Messages not sent: pending and failed, both present (0 for none), for
+/// the metrics. Sent ones are not counted (they only grow).
+pub fn count_unsent(conn: &mut DbConnection) -> DbResult<Vec<(State, i64)>> {
+    let unsent = [State::Pending, State::Failed];
     let counted: Vec<(String, i64)> = outbox::table
+        .filter(outbox::state.eq_any(unsent.map(State::key)))
         .group_by(outbox::state)
         .select((outbox::state, diesel::dsl::count_star()))
         .load(conn)?;
-    Ok(State::ALL
+    Ok(unsent
         .into_iter()
         .map(|s| {
             let n = counted

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod imports;
+pub mod outbox;
 pub mod policy;
 pub mod retention;
 pub mod sessions;

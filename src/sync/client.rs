@@ -10,7 +10,6 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use std::fmt;
 use std::io::Read;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A token is renewed when less than this is left of it.
@@ -103,33 +102,6 @@ pub struct GraphClient {
     budget: Duration,
 }
 
-/// TLS for Graph and its sign-in endpoint: rustls, trusting the roots the
-/// machine trusts (so that a TLS-inspecting proxy's CA, installed there,
-/// works). A store that cannot be read is logged; with no root at all every
-/// handshake fails and the sync says so.
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    let found = rustls_native_certs::load_native_certs();
-    for error in &found.errors {
-        tracing::warn!("reading the machine's trusted certificates: {error}");
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    let (added, ignored) = roots.add_parsable_certificates(found.certs);
-    if ignored > 0 {
-        tracing::debug!("{ignored} of the machine's trusted certificates could not be used");
-    }
-    if added == 0 {
-        tracing::warn!(
-            "no trusted certificate found on this machine: HTTPS to Microsoft Graph will fail"
-        );
-    }
-    // ring is the one provider built in (as for ureq), so rustls picks it.
-    Arc::new(
-        rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
-}
-
 /// What one try of a request came to.
 enum Try {
     Done(Box<ureq::Response>),
@@ -147,7 +119,7 @@ impl GraphClient {
             .timeout_write(Duration::from_secs(60))
             .user_agent(concat!("authinsights/", env!("CARGO_PKG_VERSION")))
             .try_proxy_from_env(true)
-            .tls_config(tls_config())
+            .tls_config(crate::tls::client_config("Microsoft Graph"))
             .build();
         let budget = settings.retry_budget;
         GraphClient {

@@ -70,13 +70,14 @@ struct IndexPage {
     keys: String,
     imports: String,
     data_sources: String,
+    deliveries: String,
     audit: String,
 }
 
 #[get("/admin", wrap = "from_fn(auth::admin)")]
 pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
     let connected = state.sync.as_ref().is_some_and(|s| s.settings().is_some());
-    let (policy, accounts, keys, (latest, import), last_sync) = state
+    let (policy, accounts, keys, (latest, import), last_sync, unsent) = state
         .db(|conn| {
             let policy = db::directory::load_policy(conn)?;
             let groups = db::directory::list_groups(conn)?;
@@ -85,12 +86,14 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
             let latest = audit::entries(conn, None, 1)?;
             let import = db::imports::recent(conn, 1)?;
             let last_sync = db::syncs::latest_run(conn)?;
+            let unsent = db::outbox::count_unsent(conn)?;
             Ok((
                 policy_summary(&policy, &groups),
                 accounts,
                 keys,
                 (latest, import),
                 last_sync,
+                unsent,
             ))
         })
         .await?;
@@ -128,6 +131,11 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
             ),
             (true, None) => "Connected to Microsoft Graph; no sync yet".into(),
             (false, None) => "Not connected to a tenant".into(),
+        },
+        deliveries: {
+            let [pending, failed] = [db::outbox::State::Pending, db::outbox::State::Failed]
+                .map(|s| unsent.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n));
+            format!("{pending} waiting, {failed} given up")
         },
         audit: latest.first().map_or("No changes yet".into(), |e| {
             format!("Latest: {} by {}, {}", e.action, e.actor, when(Some(e.at)))

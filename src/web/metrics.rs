@@ -1,13 +1,13 @@
 //! `GET /metrics`: the portal's metrics in Prometheus' text format, for an
 //! API key with the read scope (docs/operations.md lists every family).
 //! What the database knows (the data version, the last successful import,
-//! ingest and sync) is read at each scrape, so every instance on one
+//! ingest and sync, the outbox's pending and failed messages) is read at each scrape, so every instance on one
 //! database shows the same; the rest is this instance's own.
 
 use super::error::error_response;
 use super::AppState;
 use crate::db::imports::{self, ImportSource};
-use crate::db::{counts, syncs};
+use crate::db::{counts, outbox, syncs};
 use crate::metrics::{StoredState, CONTENT_TYPE};
 use crate::web::auth;
 use actix_web::middleware::from_fn;
@@ -29,6 +29,13 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
                 last_sync: syncs::last_succeeded(conn)?.map_or(0, unix),
                 ..StoredState::default()
             };
+            for (state, n) in outbox::count_unsent(conn)? {
+                match state {
+                    outbox::State::Pending => stored.notifications_pending = n,
+                    outbox::State::Failed => stored.notifications_failed = n,
+                    outbox::State::Sent => {}
+                }
+            }
             for (source, at) in imports::newest_by_source(conn)? {
                 let last = match source {
                     ImportSource::CommandLine | ImportSource::Upload => &mut stored.last_import,

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod charts;
 pub mod data_sources;
+pub mod deliveries;
 pub mod describe;
 pub mod error;
 pub mod export;
@@ -55,6 +56,9 @@ pub struct AppState {
     pub sync: Option<Arc<crate::sync::schedule::Scheduler>>,
     /// What `GET /metrics` shows: this portal's one registry.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The notify worker of this portal (none: it sends nothing itself);
+    /// wake it after queueing a message so that it goes at once.
+    pub notify: Option<Arc<crate::notify::Notifier>>,
 }
 
 impl AppState {
@@ -71,12 +75,19 @@ impl AppState {
             downloads: Arc::new(tokio::sync::Semaphore::new(downloads)),
             sync: None,
             metrics,
+            notify: None,
         }
     }
 
     /// The portal with a Graph connector.
     pub fn with_sync(mut self, scheduler: Arc<crate::sync::schedule::Scheduler>) -> Self {
         self.sync = Some(scheduler);
+        self
+    }
+
+    /// The portal with a notify worker.
+    pub fn with_notify(mut self, notifier: Arc<crate::notify::Notifier>) -> Self {
+        self.notify = Some(notifier);
         self
     }
 

@@ -7,11 +7,14 @@ pub mod aggregates;
 pub mod api;
 pub mod binary;
 pub mod reports;
+pub mod smtp;
 pub mod tenant;
+pub mod webhook;
 
 use authinsights::accounts::Role;
 use authinsights::config::WebSettings;
 use authinsights::db::{self, DatabaseUrl, DbConnection, Pool};
+use authinsights::notify::{Notifier, NotifySettings, SmtpSettings};
 use authinsights::service;
 use authinsights::startup;
 use authinsights::web::AppState;
@@ -19,6 +22,8 @@ use diesel::connection::SimpleConnection;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -143,7 +148,42 @@ pub struct TestApp {
     pub remote: Remote,
     pub client: reqwest::Client,
     pub pool: Pool,
+    /// The portal's notify worker, when it runs one ([`TestApp::spawn_notifying`]);
+    /// stopped before the database goes.
+    pub worker: Option<Worker>,
     pub db: TestDb,
+}
+
+/// A portal's notify worker, stopped when dropped.
+pub struct Worker(pub Arc<Notifier>);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// A test's notify worker settings: it looks for messages every 50 ms,
+/// retries after 200 ms (doubling, at most 2 s apart), gives up after 10
+/// attempts, and sends mail to `smtp` (a sink's [`smtp::SmtpSink::settings`])
+/// when given.
+pub fn notify_settings(smtp: Option<SmtpSettings>) -> NotifySettings {
+    NotifySettings {
+        smtp,
+        poll: Duration::from_millis(50),
+        first_retry: Duration::from_millis(200),
+        max_retry: Duration::from_secs(2),
+        max_attempts: 10,
+        webhook_timeout: Duration::from_secs(5),
+    }
+}
+
+impl smtp::SmtpSink {
+    /// SMTP settings that send to this sink, from `reports@portal.test`.
+    pub fn settings(&self) -> SmtpSettings {
+        SmtpSettings::plain("127.0.0.1", self.port, "Authinsights <reports@portal.test>")
+            .expect("the sink's settings")
+    }
 }
 
 /// The account every test app's `client` is signed in with.
@@ -166,17 +206,33 @@ impl TestApp {
         app
     }
 
+    /// A portal running a notify worker with `notify` (see
+    /// [`notify_settings`]), signed in as [`ADMIN`].
+    pub async fn spawn_notifying(backend: Backend, notify: NotifySettings) -> TestApp {
+        let db = TestDb::new(backend);
+        drop(db.connect());
+        let mut app = TestApp::serve_with(db, WebSettings::from_env(), Some(notify));
+        app.add_account(ADMIN, Role::GlobalAdministrator);
+        app.client = app.signed_in(ADMIN, PASSWORD).await;
+        app
+    }
+
     /// Serves an existing (migrated) test database; `client` is not signed in.
     pub fn spawn_on(db: TestDb) -> TestApp {
         TestApp::serve(db, WebSettings::from_env())
     }
 
     fn serve(db: TestDb, settings: WebSettings) -> TestApp {
-        let (address, pool) = start_server(&db.url, settings);
+        TestApp::serve_with(db, settings, None)
+    }
+
+    fn serve_with(db: TestDb, settings: WebSettings, notify: Option<NotifySettings>) -> TestApp {
+        let (address, pool, worker) = start_server(&db.url, settings, notify);
         TestApp {
             remote: Remote::new(&address),
             client: new_client(),
             pool,
+            worker,
             db,
         }
     }
@@ -184,8 +240,23 @@ impl TestApp {
     /// Another portal instance on the same database, with its own pool and
     /// nothing shared in memory: as a second server behind a load balancer.
     pub fn second_instance(&self) -> Remote {
-        let (address, _) = start_server(&self.db.url, WebSettings::from_env());
+        let (address, _, _) = start_server(&self.db.url, WebSettings::from_env(), None);
         Remote::new(&address)
+    }
+
+    /// A second instance that runs a notify worker of its own; the worker
+    /// stops when the returned [`Worker`] is dropped.
+    pub fn second_notifying_instance(&self, notify: NotifySettings) -> (Remote, Worker) {
+        let (address, _, worker) =
+            start_server(&self.db.url, WebSettings::from_env(), Some(notify));
+        (Remote::new(&address), worker.expect("a worker"))
+    }
+
+    /// Wakes this portal's notify worker (as a page that queued a message does).
+    pub fn wake_worker(&self) {
+        if let Some(worker) = &self.worker {
+            worker.0.wake();
+        }
     }
 
     /// A client with no session.
@@ -308,15 +379,26 @@ impl std::ops::Deref for TestApp {
     }
 }
 
-/// Starts a portal on a random port; returns its address and pool.
-fn start_server(url: &DatabaseUrl, settings: WebSettings) -> (String, Pool) {
+/// Starts a portal on a random port, with a notify worker when `notify`
+/// is given; returns its address, pool and worker.
+fn start_server(
+    url: &DatabaseUrl,
+    settings: WebSettings,
+    notify: Option<NotifySettings>,
+) -> (String, Pool, Option<Worker>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let address = format!("http://{}", listener.local_addr().expect("an address"));
     let pool = db::pool(url, 4);
-    let state = AppState::new(pool.clone(), url.backend_name(), settings);
+    let mut state = AppState::new(pool.clone(), url.backend_name(), settings);
+    let mut worker = None;
+    if let Some(notify) = notify {
+        let notifier = Notifier::start(pool.clone(), notify, state.metrics.notifications.clone());
+        worker = Some(Worker(notifier.clone()));
+        state = state.with_notify(notifier);
+    }
     let server = startup::run(listener, state, Some(1)).expect("the server starts");
     actix_rt::spawn(server);
-    (address, pool)
+    (address, pool, worker)
 }
 
 /// An HTTP client that keeps cookies and does not follow redirects.

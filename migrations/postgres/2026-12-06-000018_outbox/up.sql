@@ -30,7 +30,8 @@ CREATE TABLE outbox (
     created_at TIMESTAMP NOT NULL,
     sent_at TIMESTAMP
 );
--- The worker's question: which pending messages are due.
-CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE state = 'pending';
+-- The worker's question (which pending messages are due), and the
+-- metrics' (how many are pending, how many failed).
+CREATE INDEX outbox_state ON outbox (state, next_attempt_at);
 -- "The last result" of a subscription or an alert.
 CREATE INDEX outbox_origin ON outbox (origin, id);
