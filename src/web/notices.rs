@@ -174,7 +174,9 @@ impl Notices {
         now: NaiveDateTime,
     ) -> Result<Ran, AppError> {
         let scheduled = s.next_run_at;
-        let export = super::export_view(view, self.counts.clone(), &s.view_query, now)?;
+        // The file is the view as it is when the run happens.
+        let clock = Utc::now().naive_utc();
+        let export = super::export_view(view, self.counts.clone(), &s.view_query, clock)?;
         let keep = if s.channel == "webhook" {
             usize::try_from(s.webhook_rows).unwrap_or(0)
         } else {
@@ -250,7 +252,7 @@ impl Notices {
                 .map(|(name, bytes)| (name.as_str(), bytes.as_slice())),
             secret: Some(&s.secret),
         };
-        self.record_and_queue(conn, s, &record, &[message], now)
+        self.record_and_queue(conn, s, &record, &[message])
     }
 
     fn report_json(
@@ -306,7 +308,7 @@ impl Notices {
         now: NaiveDateTime,
     ) -> Result<Ran, AppError> {
         let counts = self.counts.read(conn)?;
-        let value = view.count(conn, &counts, &s.view_query, now)?;
+        let value = view.count(conn, &counts, &s.view_query, Utc::now().naive_utc())?;
         let rule = Rule::of(s);
         let holds = rule.holds(value, s.last_value);
         let repeat = Duration::minutes(s.repeat_minutes.unwrap_or(1_440));
@@ -342,7 +344,7 @@ impl Notices {
             ..RunRecord::of(s)
         };
         let Some(event) = event else {
-            return self.record_and_queue(conn, s, &record, &[], now);
+            return self.record_and_queue(conn, s, &record, &[]);
         };
         record.notified_at = Some(now);
         let page = format!("{}{}", self.settings.public_url, view.href(&s.view_query));
@@ -427,7 +429,7 @@ impl Notices {
             now.format("%Y-%m-%d %H:%M"),
             sentence
         ));
-        self.record_and_queue(conn, s, &record, &[message], now)
+        self.record_and_queue(conn, s, &record, &[message])
     }
 
     /// Records the run (if the row is still as read) and queues its
@@ -438,15 +440,16 @@ impl Notices {
         s: &Subscription,
         record: &RunRecord,
         messages: &[NewMessage<'_>],
-        now: NaiveDateTime,
     ) -> Result<Ran, AppError> {
         let queued = db::write(conn, |conn| {
             if !store::record_run(conn, s.id, s.revision, record)? {
                 return db::QueryResult::Ok(None);
             }
             let mut queued = 0;
+            // Queued for now on the clock, whatever time the run is for.
+            let queued_at = Utc::now().naive_utc();
             for m in messages {
-                if outbox::enqueue(conn, m, now)? {
+                if outbox::enqueue(conn, m, queued_at)? {
                     queued += 1;
                 }
             }

@@ -209,8 +209,19 @@ impl TestApp {
     /// A portal running a notify worker with `notify` (see
     /// [`notify_settings`]), signed in as [`ADMIN`].
     pub async fn spawn_notifying(backend: Backend, notify: NotifySettings) -> TestApp {
+        TestApp::spawn_notifying_with(backend, notify, |_| {}).await
+    }
+
+    /// As [`TestApp::spawn_notifying`], with data written by `prepare` into
+    /// the database before the portal and its worker start (a generated
+    /// tenant on SQLite wants the file to itself).
+    pub async fn spawn_notifying_with(
+        backend: Backend,
+        notify: NotifySettings,
+        prepare: impl FnOnce(&mut DbConnection),
+    ) -> TestApp {
         let db = TestDb::new(backend);
-        drop(db.connect());
+        prepare(&mut db.connect());
         let mut app = TestApp::serve_with(db, WebSettings::from_env(), Some(notify));
         app.add_account(ADMIN, Role::GlobalAdministrator);
         app.client = app.signed_in(ADMIN, PASSWORD).await;
@@ -537,7 +548,12 @@ pub async fn metrics_text(address: &str, key: &str) -> String {
 /// A demo tenant of `users` users with 30 days of activity up to now, made
 /// by the portal's own generator in the app's database.
 pub fn generate_demo(app: &TestApp, users: u64) {
-    app.with_conn(|conn| {
+    app.with_conn(|conn| generate_demo_into(conn, users));
+}
+
+/// A demo tenant of `users` users, as [`generate_demo`], into a connection.
+pub fn generate_demo_into(conn: &mut DbConnection, users: u64) {
+    {
         let options = authinsights::ingest::demo::DemoOptions {
             users,
             days: 30,
@@ -546,7 +562,7 @@ pub fn generate_demo(app: &TestApp, users: u64) {
             now: chrono::Utc::now().naive_utc(),
         };
         authinsights::ingest::demo::generate(conn, &options, false).expect("the demo tenant");
-    });
+    }
 }
 
 /// The session cookie of a signed-in client, as a `Cookie` header value.
