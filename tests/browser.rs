@@ -77,6 +77,7 @@ async fn journeys(backend: Backend, scripting: Scripting) {
     trends_compare_with_a_day(&run).await;
     usage_view(&run).await;
     csv_downloads_match_counts(&run).await;
+    subscribe_to_a_list(&run).await;
     policy_change_moves_the_overview(&run).await;
     import_upload(&run).await;
     reader_sees_no_admin(&run).await;
@@ -393,6 +394,43 @@ async fn method_bar_leads_to_its_users(run: &Run) {
     let url = b.current_url().await.unwrap();
     assert_eq!(url.path(), "/registrations");
     assert_eq!(match_count(&b).await, count);
+    b.close().await.unwrap();
+}
+
+/// A filtered list's Subscribe link opens the form for that view; saving
+/// it leads to the subscription's page, listed under Subscriptions.
+async fn subscribe_to_a_list(run: &Run) {
+    let b = run.admin(LAPTOP).await;
+    b.goto(&run.url("/registrations?capable=no")).await.unwrap();
+    let link = b.find(Locator::Css("a.subscribe")).await.unwrap();
+    open(&b, link).await;
+    let url = b.current_url().await.unwrap();
+    assert_eq!(url.path(), "/subscriptions/new");
+    let query = b
+        .find(Locator::Css("input[name=view_query]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(query.as_deref(), Some("capable=no"));
+    fill(&b, "name", "Not capable, weekly").await;
+    fill(&b, "destination", "security-team@example.org").await;
+    choose(&b, "frequency", "weekly").await;
+    choose(&b, "weekday", "monday").await;
+    choose(&b, "hour", "7").await;
+    fill(&b, "time_zone", "Europe/Berlin").await;
+    submit(&b, "#subscription-form").await;
+    let url = b.current_url().await.unwrap();
+    assert!(url.path().starts_with("/subscriptions/"), "{url}");
+    assert_eq!(text(&b, "h1").await, "Not capable, weekly");
+    assert!(text(&b, "#status")
+        .await
+        .contains("Weekly on Monday at 07:00 (Europe/Berlin)"));
+    b.goto(&run.url("/subscriptions")).await.unwrap();
+    assert!(texts(&b, "#subscriptions td a")
+        .await
+        .contains(&"Not capable, weekly".to_string()));
     b.close().await.unwrap();
 }
 
@@ -742,6 +780,13 @@ async fn screenshots(run: &Run) {
         ("imports", "/admin/imports"),
         ("data-sources", "/admin/data-sources"),
         ("audit", "/admin/audit"),
+        (
+            "subscribe",
+            "/subscriptions/new?view=%2Fregistrations&query=capable%3Dno",
+        ),
+        ("subscriptions", "/subscriptions"),
+        ("admin-subscriptions", "/admin/subscriptions"),
+        ("deliveries", "/admin/deliveries"),
     ];
     for (size_name, size) in [("laptop", LAPTOP), ("phone", PHONE)] {
         for (name, path) in pages {
