@@ -36,7 +36,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the portal.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Fill an empty database with a generated demo tenant.
@@ -337,7 +337,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
-        Command::Serve(args) => serve(url, args),
+        Command::Serve(args) => serve(url, *args),
         Command::Import(args) => {
             let mut conn = connect(&url)?;
             db::migrate(&mut conn)?;

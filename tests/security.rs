@@ -116,6 +116,7 @@ const ROUTES: &[Route] = &[
     ("GET", "/admin/audit", &[], [303, 403, 403, 403, 200]),
     ("GET", "/admin/imports", &[], [303, 403, 403, 403, 200]),
     ("GET", "/admin/data-sources", &[], [303, 403, 403, 403, 200]),
+    ("GET", "/admin/deliveries", &[], [303, 403, 403, 403, 200]),
     (
         "POST",
         "/sign-in",
@@ -216,6 +217,13 @@ const ROUTES: &[Route] = &[
         &[("every", "60")],
         [303, 403, 403, 403, 303],
     ),
+    // No such message: the administrator is told so.
+    (
+        "POST",
+        "/admin/deliveries/{message}/retry",
+        &[],
+        [303, 403, 403, 403, 303],
+    ),
     // Not a multipart upload: a 400 page for the administrator.
     ("POST", "/admin/imports", &[], [303, 403, 403, 403, 400]),
     (
@@ -301,6 +309,7 @@ fn pattern(path: &str) -> String {
     path.replace("{user}", "{id}")
         .replace("{account}", "{id}")
         .replace("{key}", "{id}")
+        .replace("{message}", "{id}")
 }
 
 /// The session's CSRF token, as every signed-in page carries it.
@@ -352,6 +361,7 @@ fn fill(path: &str, account: &str, key: &str) -> String {
     path.replace("{user}", "u-ana")
         .replace("{account}", account)
         .replace("{key}", key)
+        .replace("{message}", "1")
 }
 
 fn make_key(app: &TestApp, name: &str, read: bool, ingest: bool) -> (String, String) {

@@ -29,9 +29,9 @@ fn when(t: Option<NaiveDateTime>) -> String {
 /// "0.2 s", "30 s", "5 min", "1 h".
 fn pause(d: std::time::Duration) -> String {
     let seconds = d.as_secs();
-    if seconds >= 3600 && seconds % 3600 == 0 {
+    if seconds >= 3600 && seconds.is_multiple_of(3600) {
         format!("{} h", seconds / 3600)
-    } else if seconds >= 60 && seconds % 60 == 0 {
+    } else if seconds >= 60 && seconds.is_multiple_of(60) {
         format!("{} min", seconds / 60)
     } else {
         format!("{} s", d.as_secs_f64())
