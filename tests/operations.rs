@@ -305,7 +305,7 @@ async fn who_may_read_metrics(backend: Backend) {
 db_test!(metrics_need_a_key_with_the_read_scope, who_may_read_metrics);
 
 /// Every family the portal exports, with its type.
-const FAMILIES: [(&str, &str); 21] = [
+const FAMILIES: [(&str, &str); 24] = [
     ("authinsights_http_requests_total", "counter"),
     ("authinsights_http_request_duration_seconds", "histogram"),
     ("authinsights_db_pool_connections_in_use", "gauge"),
@@ -332,6 +332,9 @@ const FAMILIES: [(&str, &str); 21] = [
     ("authinsights_sync_runs_total", "counter"),
     ("authinsights_sync_records_total", "counter"),
     ("authinsights_sync_last_success_timestamp_seconds", "gauge"),
+    ("authinsights_notifications_total", "counter"),
+    ("authinsights_notifications_pending", "gauge"),
+    ("authinsights_notifications_failed", "gauge"),
     ("authinsights_data_version", "gauge"),
     ("authinsights_data_changed_timestamp_seconds", "gauge"),
     ("authinsights_build_info", "gauge"),

@@ -165,6 +165,7 @@ const ROUTES: &[Route] = &[
         &[],
         [303, 404, 404, 404, 404],
     ),
+    ("GET", "/admin/deliveries", &[], [303, 403, 403, 403, 200]),
     (
         "POST",
         "/sign-in",
@@ -265,6 +266,13 @@ const ROUTES: &[Route] = &[
         &[("every", "60")],
         [303, 403, 403, 403, 303],
     ),
+    // No such message: the administrator is told so.
+    (
+        "POST",
+        "/admin/deliveries/{message}/retry",
+        &[],
+        [303, 403, 403, 403, 303],
+    ),
     // Not a multipart upload: a 400 page for the administrator.
     ("POST", "/admin/imports", &[], [303, 403, 403, 403, 400]),
     (
@@ -351,6 +359,7 @@ fn pattern(path: &str) -> String {
         .replace("{account}", "{id}")
         .replace("{key}", "{id}")
         .replace("{subscription}", "{id}")
+        .replace("{message}", "{id}")
 }
 
 /// The session's CSRF token, as every signed-in page carries it.
@@ -405,6 +414,7 @@ fn fill(path: &str, account: &str, key: &str) -> String {
         // No such subscription: each route answers as it does for one the
         // client may not see.
         .replace("{subscription}", "424242")
+        .replace("{message}", "1")
 }
 
 fn make_key(app: &TestApp, name: &str, read: bool, ingest: bool) -> (String, String) {
