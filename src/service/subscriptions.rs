@@ -222,6 +222,19 @@ fn describe(s: &Settings) -> String {
     )
 }
 
+/// A webhook makes the portal call an address of the subscriber's choosing
+/// (inside the network too), so only a Global Administrator sets one.
+fn may_use_channel(actor: &Actor, settings: &Settings) -> ServiceResult<()> {
+    if settings.channel == "webhook" && !actor.admin {
+        return refused(
+            "channel: only a Global Administrator can send to a webhook, since a webhook makes \
+             this portal call an address of your choosing. Choose e-mail, or ask a Global \
+             Administrator.",
+        );
+    }
+    Ok(())
+}
+
 /// Creates a subscription owned by `actor`; returns its id.
 pub fn create(
     conn: &mut DbConnection,
@@ -230,6 +243,7 @@ pub fn create(
     now: NaiveDateTime,
 ) -> ServiceResult<i64> {
     let settings = settings(form, now)?;
+    may_use_channel(actor, &settings)?;
     let secret = crate::accounts::new_token();
     db::write(conn, |conn| {
         let id = store::insert(conn, &actor.account_id, &settings, &secret, now)?;
@@ -265,6 +279,7 @@ pub fn update(
     now: NaiveDateTime,
 ) -> ServiceResult<String> {
     let settings = settings(form, now)?;
+    may_use_channel(actor, &settings)?;
     db::write(conn, |conn| {
         managed(conn, actor, id)?;
         store::update(conn, id, &settings)?;
