@@ -76,8 +76,8 @@ pub fn settings(form: &Form, now: NaiveDateTime) -> ServiceResult<Settings> {
         other => return refused(format!("kind: '{other}' is not report or alert.")),
     };
     let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return refused("name: give the subscription a name of 1 to 100 characters.");
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return refused("name: give the subscription a name of 1 to 100 characters on one line.");
     }
     let destination = destination(&form.channel, &form.destination)?;
     let webhook_rows = match optional(&form.webhook_rows) {

@@ -526,7 +526,8 @@ fn message(e: &AppError) -> String {
     }
 }
 
-fn origin(s: &Subscription) -> String {
+/// Who queued a message, as the outbox records it: `subscription:12`, `alert:3`.
+pub fn origin(s: &Subscription) -> String {
     format!(
         "{}:{}",
         if s.is_alert() {

@@ -8,7 +8,7 @@ use super::error::{AppError, AppResult};
 use super::export::download;
 use super::layout::{see_other, Layout, FLASH_ERROR};
 use super::lists::views::View;
-use super::notices::file_signature;
+use super::notices::{file_signature, origin};
 use super::{export_view, html, AppState};
 use crate::db::outbox::OutboxEntry;
 use crate::db::sessions;
@@ -111,7 +111,7 @@ impl Row {
             delivery: delivery.map_or_else(
                 || "Nothing sent yet".into(),
                 |m| {
-                    let state = format!("{:?}", m.state).to_lowercase();
+                    let state = m.state.key().to_string();
                     match &m.last_error {
                         Some(e) if state != "sent" => format!(
                             "{state} after {} attempt{}: {e}",
@@ -131,21 +131,7 @@ impl Row {
 
 fn rows(conn: &mut crate::db::DbConnection, owner: Option<&str>) -> AppResult<Vec<Row>> {
     let list = store::list(conn, owner)?;
-    let origins: Vec<String> = list
-        .iter()
-        .map(|o| {
-            let s = &o.subscription;
-            format!(
-                "{}:{}",
-                if s.is_alert() {
-                    "alert"
-                } else {
-                    "subscription"
-                },
-                s.id
-            )
-        })
-        .collect();
+    let origins: Vec<String> = list.iter().map(|o| origin(&o.subscription)).collect();
     let latest: HashMap<String, OutboxEntry> = crate::db::outbox::latest_by_origin(conn, &origins)?;
     Ok(list
         .iter()
@@ -209,6 +195,7 @@ struct FormPage {
     weekdays: Vec<&'static str>,
     conditions: &'static [(&'static str, &'static str)],
     hours: Vec<String>,
+    zones: Vec<&'static str>,
 }
 
 impl FormPage {
@@ -229,6 +216,7 @@ impl FormPage {
             weekdays: WEEKDAYS.iter().map(|(n, _)| *n).collect(),
             conditions: &CONDITIONS,
             hours: (0..24).map(|h| h.to_string()).collect(),
+            zones: chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect(),
         }
     }
 
@@ -516,15 +504,7 @@ pub async fn show(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let o = managed(&state, &viewer, id).await?;
-    let origin = format!(
-        "{}:{}",
-        if o.subscription.is_alert() {
-            "alert"
-        } else {
-            "subscription"
-        },
-        id
-    );
+    let origin = origin(&o.subscription);
     let latest = state
         .db(move |conn| Ok(crate::db::outbox::latest_by_origin(conn, &[origin])?))
         .await?;
