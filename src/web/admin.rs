@@ -4,7 +4,7 @@
 
 use super::auth::{csrf_form, Admin, Protected, TokenOnly};
 use super::error::{AppError, AppResult};
-use super::layout::{see_other, Layout, FLASH_ERROR};
+use super::layout::{see_other, Layout};
 use super::params::Params;
 use super::{html, thousands, AppState};
 use crate::accounts::Role;
@@ -43,20 +43,11 @@ async fn change<F>(
 where
     F: FnOnce(&mut DbConnection, &str) -> Result<String, ServiceError> + Send + 'static,
 {
-    let actor = admin.0.username.clone();
-    let session = admin.0.session.clone();
-    state
-        .db(move |conn| {
-            let notice = match work(conn, &actor) {
-                Ok(done) => done,
-                Err(ServiceError::Refused(why)) => format!("{FLASH_ERROR}{why}"),
-                Err(ServiceError::Database(e)) => return Err(e.into()),
-            };
-            sessions::set_flash(conn, &session, &notice)?;
-            Ok(())
-        })
-        .await?;
-    Ok(see_other(back))
+    let (session, actor) = (admin.0.session.clone(), admin.0.username.clone());
+    super::change_then(state, session, actor, back, move |conn, actor: &String| {
+        work(conn, actor)
+    })
+    .await
 }
 
 // ---- index -------------------------------------------------------------

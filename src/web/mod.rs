@@ -124,6 +124,36 @@ pub fn export_view(
     }
 }
 
+/// Runs a change a form asked for, leaves its notice (or the reason it was
+/// refused) for the next page of the session, and sends the browser `back`.
+pub async fn change_then<A, F>(
+    state: &AppState,
+    session: String,
+    actor: A,
+    back: &str,
+    work: F,
+) -> AppResult<actix_web::HttpResponse>
+where
+    A: Send + 'static,
+    F: FnOnce(&mut DbConnection, &A) -> Result<String, crate::service::ServiceError>
+        + Send
+        + 'static,
+{
+    use crate::service::ServiceError;
+    state
+        .db(move |conn| {
+            let notice = match work(conn, &actor) {
+                Ok(done) => done,
+                Err(ServiceError::Refused(why)) => format!("{}{why}", layout::FLASH_ERROR),
+                Err(ServiceError::Database(e)) => return Err(e.into()),
+            };
+            crate::db::sessions::set_flash(conn, &session, &notice)?;
+            Ok(())
+        })
+        .await?;
+    Ok(layout::see_other(back))
+}
+
 /// Renders a page as an HTML response.
 pub fn html(page: impl askama::Template) -> AppResult<actix_web::HttpResponse> {
     Ok(actix_web::HttpResponse::Ok()

@@ -6,7 +6,7 @@
 use super::auth::{self, Admin, Protected, TokenOnly, Viewer};
 use super::error::{AppError, AppResult};
 use super::export::download;
-use super::layout::{see_other, Layout, FLASH_ERROR};
+use super::layout::{see_other, Layout};
 use super::lists::views::View;
 use super::notices::{file_signature, origin};
 use super::{export_view, html, AppState};
@@ -576,35 +576,38 @@ pub async fn update(
     }
 }
 
+/// What the buttons of a subscription's page do.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Pause,
+    Resume,
+    Delete,
+}
+
 /// Pause, resume or delete: the owner's or a Global Administrator's (the
 /// service checks again), with a notice on the page it returns to.
-async fn act<F>(
-    state: &AppState,
-    viewer: &Viewer,
-    id: i64,
-    back: String,
-    work: F,
-) -> AppResult<HttpResponse>
-where
-    F: FnOnce(&mut crate::db::DbConnection, &Actor) -> Result<String, ServiceError>
-        + Send
-        + 'static,
-{
-    managed(state, viewer, id).await?;
-    let who = actor(viewer);
+async fn act(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    id: web::Path<i64>,
+    action: Action,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    managed(&state, &viewer, id).await?;
+    let back = match action {
+        Action::Delete => "/subscriptions".to_string(),
+        _ => format!("/subscriptions/{id}"),
+    };
     let session = viewer.session.clone();
-    state
-        .db(move |conn| {
-            let notice = match work(conn, &who) {
-                Ok(done) => done,
-                Err(ServiceError::Refused(why)) => format!("{FLASH_ERROR}{why}"),
-                Err(ServiceError::Database(e)) => return Err(e.into()),
-            };
-            sessions::set_flash(conn, &session, &notice)?;
-            Ok(())
-        })
-        .await?;
-    Ok(see_other(&back))
+    super::change_then(&state, session, actor(&viewer), &back, move |conn, who| {
+        let now = Utc::now().naive_utc();
+        match action {
+            Action::Pause => service::pause(conn, who, id, now),
+            Action::Resume => service::resume(conn, who, id, now),
+            Action::Delete => service::delete(conn, who, id),
+        }
+    })
+    .await
 }
 
 #[post("/subscriptions/{id}/pause", wrap = "from_fn(auth::reader)")]
@@ -614,15 +617,7 @@ pub async fn pause(
     id: web::Path<i64>,
     _form: Protected<TokenOnly>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    act(
-        &state,
-        &viewer,
-        id,
-        format!("/subscriptions/{id}"),
-        move |conn, who| service::pause(conn, who, id, Utc::now().naive_utc()),
-    )
-    .await
+    act(state, viewer, id, Action::Pause).await
 }
 
 #[post("/subscriptions/{id}/resume", wrap = "from_fn(auth::reader)")]
@@ -632,15 +627,7 @@ pub async fn resume(
     id: web::Path<i64>,
     _form: Protected<TokenOnly>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    act(
-        &state,
-        &viewer,
-        id,
-        format!("/subscriptions/{id}"),
-        move |conn, who| service::resume(conn, who, id, Utc::now().naive_utc()),
-    )
-    .await
+    act(state, viewer, id, Action::Resume).await
 }
 
 #[post("/subscriptions/{id}/delete", wrap = "from_fn(auth::reader)")]
@@ -650,15 +637,7 @@ pub async fn delete(
     id: web::Path<i64>,
     _form: Protected<TokenOnly>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    act(
-        &state,
-        &viewer,
-        id,
-        "/subscriptions".into(),
-        move |conn, who| service::delete(conn, who, id),
-    )
-    .await
+    act(state, viewer, id, Action::Delete).await
 }
 
 #[derive(Deserialize)]
