@@ -801,3 +801,70 @@ async fn large_report_is_a_signed_link(backend: Backend) {
     assert_eq!(app.get(&altered).await.status(), 403);
 }
 db_test!(signed_link, large_report_is_a_signed_link);
+
+/// `serve` as an operator runs it, with its SMTP settings: an alert set up
+/// through the form is checked by the portal's own runner and its mail
+/// delivered by the portal's own worker, with links to the public address.
+async fn serve_sends_alerts_by_itself(backend: Backend) {
+    let sink = SmtpSink::start();
+    let db = common::TestDb::new(backend);
+    build_worked_example(&mut db.connect());
+    let added = common::binary::account_add(&db, "ops", "global-administrator", PASSWORD);
+    assert!(added.status.success(), "{added:?}");
+    let port = sink.port.to_string();
+    let (_server, address, _) = common::binary::serve(
+        &db,
+        &[
+            "--check-subscriptions-seconds",
+            "1",
+            "--notify-poll-ms",
+            "200",
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            &port,
+            "--smtp-security",
+            "none",
+            "--smtp-from",
+            "Authinsights <reports@portal.test>",
+            "--public-url",
+            "https://insights.example.org/",
+        ],
+        std::process::Stdio::null(),
+    );
+    let portal = common::Remote::new(&address);
+    let client = portal.signed_in("ops", PASSWORD).await;
+    let form = "/subscriptions/new?kind=alert&view=%2Fregistrations&query=capable%3Dno";
+    let page = portal.get_as(&client, form).await.text().await.unwrap();
+    let name = common::input_value(&page, "name");
+    let saved = portal
+        .post_form(
+            &client,
+            form,
+            "/subscriptions",
+            &[
+                ("kind", "alert"),
+                ("name", &name),
+                ("view_path", "/registrations"),
+                ("view_query", "capable=no"),
+                ("channel", "email"),
+                ("destination", "oncall@example.org"),
+                ("condition", "above"),
+                ("threshold", "0"),
+                ("time_zone", "UTC"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let mails = sink.wait_for(1, WAIT);
+    assert_eq!(
+        mails[0].header("Subject").unwrap(),
+        format!("Alert: {name}")
+    );
+    let text = text_of(&mails[0]);
+    assert!(
+        text.contains("https://insights.example.org/registrations?capable=no"),
+        "{text}"
+    );
+}
+db_test!(serve_sends_alerts, serve_sends_alerts_by_itself);

@@ -35,9 +35,35 @@ pub struct ServedDemo {
 /// what it prints until it serves. The server's log goes to `log`.
 pub fn serve_demo(backend: Backend, users: u32, log: Stdio) -> ServedDemo {
     let db = TestDb::new(backend);
+    let users = users.to_string();
+    let (server, address, printed) = serve(&db, &["--demo", "--demo-users", &users], log);
+    let one_time_password = printed
+        .iter()
+        .find_map(|l| l.trim_start().strip_prefix("Password:"))
+        .map(|p| p.trim().to_string())
+        .unwrap_or_else(|| panic!("a one-time password is printed:\n{}", printed.join("\n")));
+    ServedDemo {
+        server,
+        address,
+        printed,
+        one_time_password,
+        db,
+    }
+}
+
+/// Starts `serve --bind 127.0.0.1:0` with `args` on `db` and reads what it
+/// prints until it serves: the running server, its address and what it
+/// printed. The server's log goes to `log`.
+pub fn serve(db: &TestDb, args: &[&str], log: Stdio) -> (Running, String, Vec<String>) {
     let child = authinsights()
-        .args(["--database-url", &db.raw_url, "serve", "--demo"])
-        .args(["--demo-users", &users.to_string(), "--bind", "127.0.0.1:0"])
+        .args([
+            "--database-url",
+            &db.raw_url,
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -62,18 +88,7 @@ pub fn serve_demo(backend: Backend, users: u32, log: Stdio) -> ServedDemo {
     };
     // Whatever it prints later is read and dropped, so it never blocks.
     std::thread::spawn(move || lines.for_each(drop));
-    let one_time_password = printed
-        .iter()
-        .find_map(|l| l.trim_start().strip_prefix("Password:"))
-        .map(|p| p.trim().to_string())
-        .unwrap_or_else(|| panic!("a one-time password is printed:\n{}", printed.join("\n")));
-    ServedDemo {
-        server,
-        address,
-        printed,
-        one_time_password,
-        db,
-    }
+    (server, address, printed)
 }
 
 /// `authinsights account add NAME --role ROLE --password-stdin`, the
