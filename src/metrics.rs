@@ -241,6 +241,12 @@ pub struct StoredState {
     pub notifications_pending: i64,
     /// Messages of the outbox given up.
     pub notifications_failed: i64,
+    /// Subscriptions and alerts that run, and those paused (by their owner,
+    /// or by the portal when the owner or the view stopped working).
+    pub subscriptions_active: i64,
+    pub subscriptions_paused: i64,
+    /// Alerts whose rule holds now.
+    pub alerts_firing: i64,
 }
 
 /// The pool's connections at the moment of a scrape.
@@ -268,6 +274,9 @@ pub struct Metrics {
     pub notifications: Notifications,
     notifications_pending: Gauge,
     notifications_failed: Gauge,
+    subscriptions_active: Gauge,
+    subscriptions_paused: Gauge,
+    alerts_firing: Gauge,
     data_version: Gauge,
     data_changed: Gauge,
 }
@@ -299,6 +308,9 @@ impl Metrics {
             notifications: Notifications::new(&["email", "webhook"]),
             notifications_pending: Gauge::default(),
             notifications_failed: Gauge::default(),
+            subscriptions_active: Gauge::default(),
+            subscriptions_paused: Gauge::default(),
+            alerts_firing: Gauge::default(),
             data_version: Gauge::default(),
             data_changed: Gauge::default(),
         };
@@ -390,6 +402,22 @@ impl Metrics {
             metrics.notifications_failed.clone(),
         );
         registry.register(
+            "subscriptions_active",
+            "Subscriptions and alerts that run, on any instance",
+            metrics.subscriptions_active.clone(),
+        );
+        registry.register(
+            "subscriptions_paused",
+            "Subscriptions and alerts paused, by their owner or because the owner or the view \
+             stopped working, on any instance",
+            metrics.subscriptions_paused.clone(),
+        );
+        registry.register(
+            "alerts_firing",
+            "Alerts whose rule held at their last check, on any instance",
+            metrics.alerts_firing.clone(),
+        );
+        registry.register(
             "data_version",
             "The data version: it changes with every write of the report data",
             metrics.data_version.clone(),
@@ -438,6 +466,9 @@ impl Metrics {
         self.syncs.last_success.set(stored.last_sync);
         self.notifications_pending.set(stored.notifications_pending);
         self.notifications_failed.set(stored.notifications_failed);
+        self.subscriptions_active.set(stored.subscriptions_active);
+        self.subscriptions_paused.set(stored.subscriptions_paused);
+        self.alerts_firing.set(stored.alerts_firing);
         self.pool_in_use.set(pool.in_use);
         self.pool_idle.set(pool.idle);
         self.pool_max.set(pool.max);

@@ -305,7 +305,7 @@ async fn who_may_read_metrics(backend: Backend) {
 db_test!(metrics_need_a_key_with_the_read_scope, who_may_read_metrics);
 
 /// Every family the portal exports, with its type.
-const FAMILIES: [(&str, &str); 24] = [
+const FAMILIES: [(&str, &str); 27] = [
     ("authinsights_http_requests_total", "counter"),
     ("authinsights_http_request_duration_seconds", "histogram"),
     ("authinsights_db_pool_connections_in_use", "gauge"),
@@ -335,6 +335,9 @@ const FAMILIES: [(&str, &str); 24] = [
     ("authinsights_notifications_total", "counter"),
     ("authinsights_notifications_pending", "gauge"),
     ("authinsights_notifications_failed", "gauge"),
+    ("authinsights_subscriptions_active", "gauge"),
+    ("authinsights_subscriptions_paused", "gauge"),
+    ("authinsights_alerts_firing", "gauge"),
     ("authinsights_data_version", "gauge"),
     ("authinsights_data_changed_timestamp_seconds", "gauge"),
     ("authinsights_build_info", "gauge"),

@@ -90,6 +90,20 @@ async fn subscribe(
         .unwrap()
 }
 
+/// One gauge of `/metrics`, read with a key of the read scope.
+async fn gauge(app: &TestApp, name: &str) -> i64 {
+    let (_, secret) = app.with_conn(|conn| {
+        db::api_keys::create_key(conn, "metrics", true, false, "test", Utc::now().naive_utc())
+            .unwrap()
+    });
+    let text = common::metrics_text(&app.address, &secret).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
 fn stored(app: &TestApp, id: i64) -> Subscription {
     app.with_conn(|conn| store::find(conn, id).unwrap().unwrap().subscription)
 }
@@ -478,6 +492,7 @@ async fn alert_fires_and_clears(backend: Backend) {
     let s = stored(&app, id);
     assert!(!s.firing);
     assert_eq!(s.last_value, Some(0));
+    assert_eq!(gauge(&app, "authinsights_alerts_firing").await, 0);
 }
 db_test!(alert, alert_fires_and_clears);
 

@@ -260,6 +260,31 @@ pub fn set_state(
     Ok(n == 1)
 }
 
+/// How many run, how many are paused, how many alerts fire: (active,
+/// paused, firing).
+pub fn tally(conn: &mut DbConnection) -> QueryResult<(i64, i64, i64)> {
+    let by_state: Vec<(String, bool, i64)> = subscriptions::table
+        .group_by((subscriptions::state, subscriptions::firing))
+        .select((
+            subscriptions::state,
+            subscriptions::firing,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    let mut tally = (0, 0, 0);
+    for (state, firing, n) in by_state {
+        if state == ACTIVE {
+            tally.0 += n;
+            if firing {
+                tally.2 += n;
+            }
+        } else {
+            tally.1 += n;
+        }
+    }
+    Ok(tally)
+}
+
 pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(subscriptions::table.find(id)).execute(conn)? == 1)
 }

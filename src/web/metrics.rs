@@ -36,6 +36,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
                     outbox::State::Sent => {}
                 }
             }
+            (
+                stored.subscriptions_active,
+                stored.subscriptions_paused,
+                stored.alerts_firing,
+            ) = crate::db::subscriptions::tally(conn)?;
             for (source, at) in imports::newest_by_source(conn)? {
                 let last = match source {
                     ImportSource::CommandLine | ImportSource::Upload => &mut stored.last_import,
