@@ -62,13 +62,14 @@ struct IndexPage {
     imports: String,
     data_sources: String,
     deliveries: String,
+    subscriptions: String,
     audit: String,
 }
 
 #[get("/admin", wrap = "from_fn(auth::admin)")]
 pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpResponse> {
     let connected = state.sync.as_ref().is_some_and(|s| s.settings().is_some());
-    let (policy, accounts, keys, (latest, import), last_sync, unsent) = state
+    let (policy, accounts, keys, (latest, import), last_sync, (unsent, tally)) = state
         .db(|conn| {
             let policy = db::directory::load_policy(conn)?;
             let groups = db::directory::list_groups(conn)?;
@@ -78,13 +79,14 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
             let import = db::imports::recent(conn, 1)?;
             let last_sync = db::syncs::latest_run(conn)?;
             let unsent = db::outbox::count_unsent(conn)?;
+            let tally = db::subscriptions::tally(conn)?;
             Ok((
                 policy_summary(&policy, &groups),
                 accounts,
                 keys,
                 (latest, import),
                 last_sync,
-                unsent,
+                (unsent, tally),
             ))
         })
         .await?;
@@ -128,6 +130,13 @@ pub async fn index(state: web::Data<AppState>, admin: Admin) -> AppResult<HttpRe
                 .map(|s| unsent.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n));
             format!("{pending} waiting, {failed} given up")
         },
+        subscriptions: format!(
+            "{} active ({} alert{} firing), {} paused",
+            tally.0,
+            tally.2,
+            if tally.2 == 1 { "" } else { "s" },
+            tally.1
+        ),
         audit: latest.first().map_or("No changes yet".into(), |e| {
             format!("Latest: {} by {}, {}", e.action, e.actor, when(Some(e.at)))
         }),
