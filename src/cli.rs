@@ -734,6 +734,13 @@ fn connect(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {
 }
 
 fn serve(url: DatabaseUrl, args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(public) = &args.public_url {
+        let parsed = url::Url::parse(public)
+            .with_context(|| format!("--public-url {public:?} is not an address"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            anyhow::bail!("--public-url {public:?} is not an http:// or https:// address");
+        }
+    }
     {
         let mut conn = connect(&url)?;
         let applied = db::migrate(&mut conn)?;

@@ -64,6 +64,7 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::subscriptions::file)
         .service(web::subscriptions::show)
         .service(web::subscriptions::update)
+        .service(web::subscriptions::run_now)
         .service(web::subscriptions::pause)
         .service(web::subscriptions::resume)
         .service(web::subscriptions::delete);

@@ -187,3 +187,25 @@ fn with_no_configuration_the_database_is_authinsights_db_in_the_working_folder()
     );
     assert!(dir.path().join("authinsights.db").is_file());
 }
+
+#[test]
+fn a_public_url_that_is_not_a_web_address_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        ("insights.example.org", "is not an address"),
+        (
+            "ftp://insights.example.org",
+            "is not an http:// or https:// address",
+        ),
+    ] {
+        let out = authinsights()
+            .current_dir(dir.path())
+            .args(["serve", "--bind", "127.0.0.1:0", "--public-url", url])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{url}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

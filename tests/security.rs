@@ -149,6 +149,12 @@ const ROUTES: &[Route] = &[
     ),
     (
         "POST",
+        "/subscriptions/{subscription}/run",
+        &[],
+        [303, 404, 404, 404, 404],
+    ),
+    (
+        "POST",
         "/subscriptions/{subscription}/pause",
         &[],
         [303, 404, 404, 404, 404],

@@ -215,6 +215,22 @@ async fn weekly_report_is_the_download(backend: Backend) {
     assert!(after.last_result.as_deref().unwrap().starts_with("Queued"));
     assert_eq!(runs.pass(due).unwrap().queued, 0);
 
+    // Send now: the next look sends it, and the schedule carries on.
+    let now = app
+        .post_form(
+            &app.client,
+            &format!("/subscriptions/{id}"),
+            &format!("/subscriptions/{id}/run"),
+            &[],
+        )
+        .await;
+    assert_eq!(now.status(), 303);
+    let at = Utc::now().naive_utc();
+    assert_eq!(runs.pass(at).unwrap().queued, 1);
+    assert_eq!(sink.wait_for(2, WAIT).len(), 2);
+    // The schedule carries on from now: the next Monday's run still comes.
+    assert_eq!(stored(&app, id).next_run_at, due);
+
     // The subscription's page and the lists show what happened.
     let page = app
         .get(&format!("/subscriptions/{id}"))

@@ -339,6 +339,28 @@ pub fn resume(
     })
 }
 
+/// Runs an active subscription at the next look (within seconds) instead of
+/// at its scheduled time; the schedule carries on after it.
+pub fn run_now(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    now: NaiveDateTime,
+) -> ServiceResult<String> {
+    db::write(conn, |conn| {
+        let s = managed(conn, actor, id)?.subscription;
+        if !s.is_active() {
+            return refused(format!("'{}' is paused: resume it first.", s.name));
+        }
+        store::set_state(conn, id, ACTIVE, None, now, now)?;
+        audit::record(conn, &actor.username, "Subscription run now", &s.name, "")?;
+        Ok(format!(
+            "'{}' runs at the portal's next look, within seconds; its result shows here.",
+            s.name
+        ))
+    })
+}
+
 pub fn delete(conn: &mut DbConnection, actor: &Actor, id: i64) -> ServiceResult<String> {
     db::write(conn, |conn| {
         let s = managed(conn, actor, id)?.subscription;

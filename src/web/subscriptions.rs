@@ -579,6 +579,7 @@ pub async fn update(
 /// What the buttons of a subscription's page do.
 #[derive(Debug, Clone, Copy)]
 enum Action {
+    RunNow,
     Pause,
     Resume,
     Delete,
@@ -602,12 +603,23 @@ async fn act(
     super::change_then(&state, session, actor(&viewer), &back, move |conn, who| {
         let now = Utc::now().naive_utc();
         match action {
+            Action::RunNow => service::run_now(conn, who, id, now),
             Action::Pause => service::pause(conn, who, id, now),
             Action::Resume => service::resume(conn, who, id, now),
             Action::Delete => service::delete(conn, who, id),
         }
     })
     .await
+}
+
+#[post("/subscriptions/{id}/run", wrap = "from_fn(auth::reader)")]
+pub async fn run_now(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    id: web::Path<i64>,
+    _form: Protected<TokenOnly>,
+) -> AppResult<HttpResponse> {
+    act(state, viewer, id, Action::RunNow).await
 }
 
 #[post("/subscriptions/{id}/pause", wrap = "from_fn(auth::reader)")]
