@@ -208,4 +208,9 @@ fn a_public_url_that_is_not_a_web_address_stops_the_start() {
         assert!(stderr.contains(says), "{url}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "refused before any database file was made"
+    );
 }
