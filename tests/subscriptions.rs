@@ -899,3 +899,60 @@ async fn serve_sends_alerts_by_itself(backend: Backend) {
     );
 }
 db_test!(serve_sends_alerts, serve_sends_alerts_by_itself);
+
+/// A change rule compares with the check one interval earlier, not with
+/// every write in between: failures that more than double over the hour
+/// alert, however many writes brought them there.
+async fn change_rules_compare_with_the_previous_interval(backend: Backend) {
+    let receiver = Receiver::start(0);
+    let app = notifying_app(backend, None).await;
+    app.with_conn(build_worked_example);
+    subscribe(
+        &app,
+        &app.client,
+        "/subscriptions/new?kind=alert&view=%2Fregistrations&query=registered%3Dno",
+        &[
+            ("channel", "webhook"),
+            ("destination", &receiver.url),
+            ("condition", "rises_by_percent"),
+            ("threshold", "100"),
+            ("check_minutes", "60"),
+            ("time_zone", "UTC"),
+        ],
+    )
+    .await;
+    let runs = runner(&app, 1024);
+    let t = Utc::now().naive_utc();
+    let api = common::api::Api::new(&app);
+    let unregistered = || async {
+        let (_, body) = api.get("/api/v1/registrations?registered=no").await;
+        body["count"].as_i64().unwrap()
+    };
+    let before = unregistered().await;
+    assert!(before > 0);
+    assert_eq!(runs.pass(t).unwrap().checked, 1, "the baseline");
+    // Every user loses their methods, one write at a time: each write alone
+    // is a small rise, and none of them is checked on its own.
+    let registered = [
+        "u-ana", "u-ben", "u-cai", "u-dee", "u-eve", "u-fay", "u-gus", "u-hal", "u-ivy",
+    ];
+    for (i, id) in registered.iter().enumerate() {
+        app.with_conn(|conn| set_methods(conn, id, &[]));
+        let pass = runs.pass(t + Duration::minutes(i as i64 + 1)).unwrap();
+        assert_eq!(pass, Pass::default(), "not checked at a write");
+    }
+    let after = unregistered().await;
+    assert!(after > 2 * before, "{before} → {after}");
+    assert_eq!(runs.pass(t + Duration::minutes(60)).unwrap().queued, 1);
+    let requests = receiver.wait_for(1, WAIT);
+    let body: serde_json::Value = serde_json::from_str(&requests[0].body).unwrap();
+    assert_eq!(body["type"], "alert.fired");
+    assert_eq!(
+        (body["previous"].as_i64(), body["value"].as_i64()),
+        (Some(before), Some(after))
+    );
+}
+db_test!(
+    change_rules,
+    change_rules_compare_with_the_previous_interval
+);

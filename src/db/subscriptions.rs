@@ -13,6 +13,9 @@ pub const REPORT: &str = "report";
 /// An alert: a rule on the view's count.
 pub const ALERT: &str = "alert";
 pub const ACTIVE: &str = "active";
+/// The alert conditions on the count itself (the others compare with the
+/// previous check).
+pub const THRESHOLD_CONDITIONS: [&str; 2] = ["above", "below"];
 pub const PAUSED: &str = "paused";
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -185,15 +188,20 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Owned>> {
 }
 
 /// Active subscriptions to run now: reports due by their schedule; alerts
-/// due by their check interval or because the data changed since their
-/// last check (`version`).
+/// due by their check interval, and threshold alerts (`above`, `below`)
+/// also because the data changed since their last check (`version`). A
+/// change alert compares with its previous check, so it runs only at its
+/// interval: otherwise every small write would become its baseline.
 pub fn due(conn: &mut DbConnection, now: NaiveDateTime, version: i64) -> QueryResult<Vec<Owned>> {
     let due_now = subscriptions::next_run_at.le(now);
-    let data_changed = subscriptions::kind.eq(ALERT).and(
-        subscriptions::checked_version
-            .is_null()
-            .or(subscriptions::checked_version.ne(version)),
-    );
+    let data_changed = subscriptions::kind
+        .eq(ALERT)
+        .and(subscriptions::condition.eq_any(THRESHOLD_CONDITIONS))
+        .and(
+            subscriptions::checked_version
+                .is_null()
+                .or(subscriptions::checked_version.ne(version)),
+        );
     Ok(subscriptions::table
         .inner_join(accounts::table)
         .filter(subscriptions::state.eq(ACTIVE))
