@@ -130,9 +130,12 @@ enum Target {
         tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
         idle: Duration,
     },
-    /// Everything in memory, and the first `keep` rows' cells besides.
+    /// The file in memory up to `max_bytes` (beyond, only its size is
+    /// kept), and the first `keep` rows' cells besides.
     Collect {
         file: Vec<u8>,
+        size: u64,
+        max_bytes: usize,
         rows: u64,
         first: Vec<Vec<String>>,
         keep: usize,
@@ -171,8 +174,19 @@ impl Sink {
         self.rows = 0;
         match &mut self.target {
             Target::Stream { tx, idle } => send_within(tx, Ok(bytes), *idle),
-            Target::Collect { file, .. } => {
-                file.extend_from_slice(&bytes);
+            Target::Collect {
+                file,
+                size,
+                max_bytes,
+                ..
+            } => {
+                *size += bytes.len() as u64;
+                if *size <= *max_bytes as u64 {
+                    file.extend_from_slice(&bytes);
+                } else {
+                    // Too large to keep: memory stays flat, the size is known.
+                    *file = Vec::new();
+                }
                 Ok(())
             }
         }
@@ -191,21 +205,25 @@ pub struct Export {
 /// Writes a view's rows, reading inside one snapshot.
 pub type Produce = Box<dyn FnOnce(&mut DbConnection, &mut Sink) -> Result<(), ExportError> + Send>;
 
-/// A view's whole file in memory, with its row count and first rows.
+/// A view's file, with its size, row count and first rows.
 #[derive(Debug, Clone)]
 pub struct Collected {
     pub name: String,
     pub header: &'static [&'static str],
-    pub file: Vec<u8>,
+    /// The whole file when it is at most the `max_bytes` asked for.
+    pub file: Option<Vec<u8>>,
+    pub size: u64,
     pub rows: u64,
     pub first: Vec<Vec<String>>,
 }
 
-/// Makes the file a download of `export` would be (byte for byte), in
-/// memory, inside one snapshot; keeps the cells of the first `keep` rows.
+/// Makes the file a download of `export` would be (byte for byte) inside one
+/// snapshot: kept in memory when it is at most `max_bytes`, otherwise only
+/// measured; the cells of the first `keep` rows are kept besides.
 pub fn collect(
     conn: &mut DbConnection,
     export: Export,
+    max_bytes: usize,
     keep: usize,
 ) -> Result<Collected, ExportError> {
     let mut sink = Sink {
@@ -213,6 +231,8 @@ pub fn collect(
         rows: 0,
         target: Target::Collect {
             file: Vec::new(),
+            size: 0,
+            max_bytes,
             rows: 0,
             first: Vec::new(),
             keep,
@@ -224,11 +244,17 @@ pub fn collect(
     sink.flush()?;
     match sink.target {
         Target::Collect {
-            file, rows, first, ..
+            file,
+            size,
+            max_bytes,
+            rows,
+            first,
+            ..
         } => Ok(Collected {
             name: export.name,
             header: export.header,
-            file,
+            file: (size <= max_bytes as u64).then_some(file),
+            size,
             rows,
             first,
         }),

@@ -177,12 +177,15 @@ impl Notices {
         // The file is the view as it is when the run happens.
         let clock = Utc::now().naive_utc();
         let export = super::export_view(view, self.counts.clone(), &s.view_query, clock)?;
-        let keep = if s.channel == "webhook" {
-            usize::try_from(s.webhook_rows).unwrap_or(0)
+        // A webhook gets rows, never the file; a mail attaches a file up to
+        // the limit (a larger one is only measured, and linked to).
+        let (max_bytes, keep) = if s.channel == "webhook" {
+            (0, usize::try_from(s.webhook_rows).unwrap_or(0))
         } else {
-            0
+            (self.settings.attach_max_bytes, 0)
         };
-        let file = collect(conn, export, keep).map_err(|e| AppError::Internal(e.to_string()))?;
+        let file = collect(conn, export, max_bytes, keep)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let key = format!(
             "subscription:{}:{}",
             s.id,
@@ -205,7 +208,7 @@ impl Notices {
                 title = view.title(),
                 at = now.format("%Y-%m-%d %H:%M"),
             );
-            let attach = file.file.len() <= self.settings.attach_max_bytes;
+            let attach = file.file.is_some();
             if attach {
                 text.push_str(&format!("The file is attached ({}).\n", file.name));
             } else {
@@ -213,7 +216,7 @@ impl Notices {
                 text.push_str(&format!(
                     "The file ({} bytes) is larger than this portal attaches. Download it, \
                      signed in, until {} UTC:\n{}\n",
-                    thousands(file.file.len() as u64),
+                    thousands(file.size),
                     expires.format("%Y-%m-%d %H:%M"),
                     self.file_link(s, expires)
                 ));
@@ -223,7 +226,7 @@ impl Notices {
                 Channel::Email,
                 format!("{}: {summary}", s.name),
                 text,
-                attach.then_some((file.name.clone(), file.file.clone())),
+                file.file.clone().map(|bytes| (file.name.clone(), bytes)),
             )
         };
         let schedule = schedule_of(s);
