@@ -9,6 +9,7 @@ mod common;
 use authinsights::accounts::Role;
 use authinsights::config::WebSettings;
 use authinsights::db;
+use authinsights::service;
 use chrono::Duration;
 use common::tenant::build_worked_example;
 use common::{input_value, new_client, rows, texts, Backend, Remote, TestApp, ADMIN, PASSWORD};
@@ -419,9 +420,12 @@ fn fill(path: &str, account: &str, key: &str) -> String {
         .replace("{key}", key)
         // No such subscription: each route answers as it does for one the
         // client may not see.
-        .replace("{subscription}", "424242")
+        .replace("{subscription}", NO_SUBSCRIPTION)
         .replace("{message}", "1")
 }
+
+/// The subscription the route matrix names: none has this id.
+const NO_SUBSCRIPTION: &str = "424242";
 
 fn make_key(app: &TestApp, name: &str, read: bool, ingest: bool) -> (String, String) {
     app.with_conn(|conn| {
@@ -559,7 +563,9 @@ fn ingest_batch(tag: &str) -> serde_json::Value {
 
 /// What a state change would leave behind: audit rows (every admin change
 /// writes one), activities (ingest), accounts and keys.
-fn footprint(app: &TestApp) -> (usize, i64, usize, usize) {
+type Footprint = (usize, i64, usize, usize, Vec<(i64, i64, String)>);
+
+fn footprint(app: &TestApp) -> Footprint {
     app.with_conn(|conn| {
         use diesel::prelude::*;
         let audit = db::audit::entries(conn, None, 100_000).unwrap().len();
@@ -569,7 +575,18 @@ fn footprint(app: &TestApp) -> (usize, i64, usize, usize) {
             .unwrap();
         let accounts = db::accounts::list_accounts(conn).unwrap().len();
         let keys = db::api_keys::list_keys(conn).unwrap().len();
-        (audit, activities, accounts, keys)
+        let subscriptions = db::subscriptions::list(conn, None)
+            .unwrap()
+            .into_iter()
+            .map(|o| {
+                (
+                    o.subscription.id,
+                    o.subscription.revision,
+                    o.subscription.state,
+                )
+            })
+            .collect();
+        (audit, activities, accounts, keys, subscriptions)
     })
 }
 
@@ -579,6 +596,29 @@ async fn encoded_paths(backend: Backend) {
     app.add_account("victim", Role::ReportsReader);
     let account = account_id(&app, "victim");
     let (key_id, _) = make_key(&app, "to-revoke", true, false);
+    // A real subscription of the victim's, which every subscription route names.
+    let subscription = app.with_conn(|conn| {
+        let owner = service::subscriptions::Actor {
+            account_id: account.clone(),
+            username: "victim".into(),
+            admin: false,
+        };
+        let form = service::subscriptions::Form {
+            kind: "report".into(),
+            name: "victim's".into(),
+            view_path: "/registrations".into(),
+            view_query: "capable=no".into(),
+            channel: "email".into(),
+            destination: "victim@example.org".into(),
+            frequency: "daily".into(),
+            hour: "6".into(),
+            time_zone: "UTC".into(),
+            ..Default::default()
+        };
+        service::subscriptions::create(conn, &owner, &form, chrono::Utc::now().naive_utc())
+            .unwrap()
+            .to_string()
+    });
     let mut callers = Vec::new();
     for who in WHO {
         let client = match who {
@@ -607,7 +647,7 @@ async fn encoded_paths(backend: Backend) {
             _ => String::new(),
         };
         for (method, path, fields, _) in ROUTES {
-            let canonical = fill(path, &account, &key_id);
+            let canonical = fill(path, &account, &key_id).replace(NO_SUBSCRIPTION, &subscription);
             for variant in encoded_variants(&canonical) {
                 let url = format!("{}{}", app.address, variant);
                 let (client, bearer) = match caller {
@@ -705,7 +745,7 @@ async fn encoded_paths(backend: Backend) {
             );
         }
     }
-    let (_, activities, _, _) = footprint(&app);
+    let (_, activities, _, _, _) = footprint(&app);
     assert_eq!(
         activities,
         before.1 + 2,

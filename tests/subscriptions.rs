@@ -956,3 +956,94 @@ db_test!(
     change_rules,
     change_rules_compare_with_the_previous_interval
 );
+
+/// Several readers on two portals subscribe, change and pause at once:
+/// no 5xx, every subscription saved once, one audit row per change.
+async fn writers_on_two_instances(backend: Backend) {
+    let app = notifying_app(backend, None).await;
+    let second = app.second_instance();
+    let mut writers = Vec::new();
+    for i in 0..6 {
+        let name = format!("writer{i}");
+        app.add_account(&name, Role::ReportsReader);
+        let client = app.signed_in(&name, PASSWORD).await;
+        let portal = if i % 2 == 0 { &app.remote } else { &second };
+        writers.push((portal, client));
+    }
+    let form = "/subscriptions/new?view=%2Fregistrations&query=capable%3Dno";
+    let runs = writers
+        .iter()
+        .enumerate()
+        .map(|(i, (portal, client))| async move {
+            let mut statuses = Vec::new();
+            for n in 0..3 {
+                let name = format!("w{i}-{n}");
+                let saved = portal
+                    .post_form(
+                        client,
+                        form,
+                        "/subscriptions",
+                        &[
+                            ("kind", "report"),
+                            ("name", &name),
+                            ("view_path", "/registrations"),
+                            ("view_query", "capable=no"),
+                            ("channel", "email"),
+                            ("destination", "team@example.org"),
+                            ("frequency", "daily"),
+                            ("hour", "6"),
+                            ("time_zone", "Europe/Paris"),
+                        ],
+                    )
+                    .await;
+                statuses.push(saved.status().as_u16());
+                let id = saved.headers().get("location").map(|l| {
+                    l.to_str()
+                        .unwrap()
+                        .trim_start_matches("/subscriptions/")
+                        .to_string()
+                });
+                if let Some(id) = id {
+                    let paused = portal
+                        .post_form(
+                            client,
+                            "/subscriptions",
+                            &format!("/subscriptions/{id}/pause"),
+                            &[],
+                        )
+                        .await;
+                    statuses.push(paused.status().as_u16());
+                }
+            }
+            statuses
+        });
+    let statuses: Vec<u16> = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(statuses.len(), 36);
+    assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
+    let (subscriptions, audit) = app.with_conn(|conn| {
+        let all = store::list(conn, None).unwrap();
+        let audit = db::audit::entries(conn, None, 10_000).unwrap();
+        (all, audit)
+    });
+    assert_eq!(subscriptions.len(), 18);
+    assert!(subscriptions
+        .iter()
+        .all(|o| o.subscription.state == "paused"));
+    for (i, _) in writers.iter().enumerate() {
+        let own = subscriptions
+            .iter()
+            .filter(|o| o.owner.username == format!("writer{i}"))
+            .count();
+        assert_eq!(own, 3, "writer{i}");
+    }
+    let count = |action: &str| audit.iter().filter(|e| e.action == action).count();
+    assert_eq!(
+        (count("Subscription created"), count("Subscription paused")),
+        (18, 18)
+    );
+}
+db_test!(two_instances_write, writers_on_two_instances);
