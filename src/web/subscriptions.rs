@@ -17,7 +17,7 @@ use crate::domain::schedule::{FREQUENCIES, WEEKDAYS};
 use crate::service::subscriptions::{self as service, Actor, Form, CONDITIONS};
 use crate::service::ServiceError;
 use actix_web::middleware::from_fn;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
@@ -666,7 +666,6 @@ pub async fn file(
     state: web::Data<AppState>,
     id: web::Path<i64>,
     q: web::Query<FileQuery>,
-    _req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let (Some(expires), Some(signature)) = (q.expires, q.signature.clone()) else {
