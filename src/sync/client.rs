@@ -235,6 +235,9 @@ impl GraphClient {
 
     /// The current token, fetched when there is none or it is about to expire.
     fn token(&mut self) -> Result<String, GraphError> {
+        if let Credential::Token(token) = &self.settings.credential {
+            return Ok(token.expose().to_string());
+        }
         if let Some((token, expires)) = &self.token {
             if expires.saturating_duration_since(Instant::now()) > RENEW_BEFORE {
                 return Ok(token.clone());
@@ -253,6 +256,7 @@ impl GraphClient {
                 Credential::Secret(secret) => {
                     form.push(("client_secret", secret.expose().to_string()))
                 }
+                Credential::Token(_) => unreachable!("a token is used as it is"),
                 Credential::Certificate(cert) => {
                     let assertion = cert
                         .assertion(&self.settings.client_id, &url)

@@ -36,6 +36,12 @@ pub struct GraphArgs {
     /// the certificate file itself.
     #[arg(long, env = "AUTHINSIGHTS_GRAPH_CERTIFICATE_KEY_FILE")]
     pub graph_certificate_key_file: Option<PathBuf>,
+    /// A file holding a bearer token sent as it is, with no sign-in: an API
+    /// key with the read scope of another authinsights portal, whose
+    /// `/graph` endpoints then stand for Graph (`--graph-url
+    /// https://portal.example/graph`). Tenant and client ids are not needed.
+    #[arg(long, env = "AUTHINSIGHTS_GRAPH_ACCESS_TOKEN_FILE")]
+    pub graph_access_token_file: Option<PathBuf>,
     /// Microsoft Graph's address (a national cloud has its own).
     #[arg(long, env = "AUTHINSIGHTS_GRAPH_URL", default_value = DEFAULT_GRAPH_URL)]
     pub graph_url: String,
@@ -67,6 +73,7 @@ impl fmt::Debug for GraphArgs {
                 "graph_certificate_key_file",
                 &self.graph_certificate_key_file,
             )
+            .field("graph_access_token_file", &self.graph_access_token_file)
             .field("graph_url", &self.graph_url)
             .field("graph_login_url", &self.graph_login_url)
             .finish_non_exhaustive()
@@ -76,11 +83,16 @@ impl fmt::Debug for GraphArgs {
 impl GraphArgs {
     /// Whether any connection setting is given.
     pub fn is_configured(&self) -> bool {
-        self.graph_tenant_id.is_some() || self.graph_client_id.is_some()
+        self.graph_tenant_id.is_some()
+            || self.graph_client_id.is_some()
+            || self.graph_access_token_file.is_some()
     }
 
     /// The connection, or what is missing or wrong, in words.
     pub fn settings(&self) -> anyhow::Result<GraphSettings> {
+        if let Some(path) = &self.graph_access_token_file {
+            return self.token_settings(path);
+        }
         let tenant = self
             .graph_tenant_id
             .as_deref()
@@ -155,6 +167,55 @@ impl GraphArgs {
     }
 }
 
+impl GraphArgs {
+    /// A connection by a bearer token read from `path`: no sign-in, so no
+    /// tenant, client or other credential.
+    fn token_settings(&self, path: &std::path::Path) -> anyhow::Result<GraphSettings> {
+        if self.graph_client_secret.is_some()
+            || self.graph_client_secret_file.is_some()
+            || self.graph_certificate_file.is_some()
+        {
+            bail!(
+                "more than one credential: give an access token file, a client secret, a secret file or a certificate, not several"
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: the access token file cannot be read", path.display()))?;
+        let token = text.trim().to_string();
+        if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            bail!(
+                "{}: the access token file must hold one token on one line",
+                path.display()
+            );
+        }
+        let graph_url = endpoint("AUTHINSIGHTS_GRAPH_URL", &self.graph_url)?;
+        let named = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Ok(GraphSettings {
+            tenant_id: named(&self.graph_tenant_id).unwrap_or_else(|| {
+                url::Url::parse(&graph_url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_string))
+                    .unwrap_or_default()
+            }),
+            client_id: named(&self.graph_client_id).unwrap_or_else(|| "(access token)".into()),
+            credential: Credential::Token(Secret(token)),
+            graph_url,
+            login_url: endpoint("AUTHINSIGHTS_GRAPH_LOGIN_URL", &self.graph_login_url)?,
+            retry_budget: self
+                .graph_retry_budget
+                .to_std()
+                .unwrap_or(Duration::from_secs(900)),
+            backoff: Duration::from_millis(self.graph_backoff_ms),
+        })
+    }
+}
+
 /// An endpoint without its trailing slash; http only for loopback (a
 /// stand-in), https otherwise.
 fn endpoint(name: &str, value: &str) -> anyhow::Result<String> {
@@ -211,6 +272,7 @@ impl GraphSettings {
         match self.credential {
             Credential::Secret(_) => "client secret",
             Credential::Certificate(_) => "certificate",
+            Credential::Token(_) => "access token",
         }
     }
 }
@@ -220,6 +282,8 @@ impl GraphSettings {
 pub enum Credential {
     Secret(Secret),
     Certificate(Arc<super::certificate::Certificate>),
+    /// A bearer token used as it is (another portal's API key): no sign-in.
+    Token(Secret),
 }
 
 impl fmt::Debug for Credential {
@@ -227,6 +291,7 @@ impl fmt::Debug for Credential {
         match self {
             Credential::Secret(_) => f.write_str("Secret(hidden)"),
             Credential::Certificate(c) => write!(f, "Certificate({})", c.thumbprint()),
+            Credential::Token(_) => f.write_str("Token(hidden)"),
         }
     }
 }
