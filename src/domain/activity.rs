@@ -77,10 +77,20 @@ impl Verification<'_> {
     /// Whether two reports describe one verification: the same user,
     /// feature, method and outcome, at most
     /// [`SAME_VERIFICATION_SECONDS`] apart. A verification a usage report
-    /// and an audit flow both report is one event, counted once.
+    /// and an audit flow both report is one event, counted once. The usage
+    /// reports know no unlock (Graph's `featureType` is registration or
+    /// reset): their reset is the same feature as an unlock.
     pub fn is_same_as(&self, other: &Verification<'_>) -> bool {
+        let unlock_or_reset = |code: i32| {
+            matches!(
+                Feature::from_code(code),
+                Some(Feature::Reset | Feature::Unlock)
+            )
+        };
+        let same_feature = self.feature == other.feature
+            || (unlock_or_reset(self.feature) && unlock_or_reset(other.feature));
         self.user_id == other.user_id
-            && self.feature == other.feature
+            && same_feature
             && self.method == other.method
             && self.success == other.success
             && (self.at - other.at).num_seconds().abs() <= SAME_VERIFICATION_SECONDS

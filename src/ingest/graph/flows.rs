@@ -64,7 +64,33 @@ pub(super) struct AuditEntry {
     pub(super) order: u64,
     pub(super) step: Step,
     pub(super) reason: String,
+    /// Whether the entry's `result` is `success`.
+    pub(super) success: bool,
+    /// The reason a verification or registration failed, when the entry's
+    /// `additionalDetails` give it (key [`FAILURE_REASON_KEY`]): the
+    /// portal's own `directoryAudits` write it, Graph does not.
+    pub(super) failure_reason: Option<String>,
     pub(super) user: AuditUser,
+}
+
+/// The `additionalDetails` key of a failed verification's or
+/// registration's own reason.
+pub const FAILURE_REASON_KEY: &str = "FailureReason";
+
+/// Where an entry goes among entries of the same time: what begins before
+/// what settles, and what settles before what ends the flow (so that the
+/// order a log was read in, newest or oldest first, does not matter).
+pub(super) fn step_rank(step: &Step) -> u8 {
+    match step {
+        Step::UserId => 0,
+        Step::Started(_) | Step::RegistrationStarted(_) => 1,
+        Step::Completed(_)
+        | Step::NewPasswordRejected
+        | Step::Registered(_)
+        | Step::RegistrationFailed(_)
+        | Step::RegistrationOther => 2,
+        Step::Outcome(_) | Step::Unlocked(_) | Step::Blocked(_) | Step::RegisteredAll { .. } => 3,
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -505,6 +531,14 @@ pub(super) fn reset_activity(id: String, entries: &[AuditEntry]) -> Result<Locat
     for entry in entries {
         match entry.step {
             Step::Started(m) => log.start(m, entry.time),
+            // A completion logged as a failure (the portal's own audit log
+            // writes one for a failed verification) settles it as failed.
+            Step::Completed(m) if !entry.success => log.settle(
+                m,
+                entry.time,
+                false,
+                Some(entry.failure_reason.as_deref().unwrap_or(NOT_VERIFIED)),
+            ),
             Step::Completed(m) => log.settle(m, entry.time, true, None),
             _ => {}
         }
@@ -548,7 +582,8 @@ pub(super) fn registration_activity(id: String, entries: &[AuditEntry]) -> Optio
             }
             Step::RegistrationFailed(methods) => {
                 for m in methods.iter() {
-                    log.settle(m, entry.time, false, Some(&entry.reason));
+                    let reason = entry.failure_reason.as_deref().unwrap_or(&entry.reason);
+                    log.settle(m, entry.time, false, Some(reason));
                 }
             }
             Step::RegisteredAll { success } => registered |= *success,

@@ -112,6 +112,7 @@
 //! A `resultReason` of a kept entry that none of these tables knows is an
 //! error naming the file, record and field.
 
+mod expand;
 mod flows;
 mod mappers;
 mod reader;
@@ -140,6 +141,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, BufRead, Read};
 
+pub use expand::{audit_entries, correlation_of, graph_time, service_of};
 pub use mappers::events_summary_id;
 pub use reader::GraphImport;
 pub use vocabulary::*;

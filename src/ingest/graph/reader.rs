@@ -174,7 +174,12 @@ impl GraphImport {
             .flows
             .into_iter()
             .map(|((flow, correlation), mut entries)| {
-                entries.sort_by(|a, b| a.time.cmp(&b.time).then(a.order.cmp(&b.order)));
+                entries.sort_by(|a, b| {
+                    a.time
+                        .cmp(&b.time)
+                        .then(step_rank(&a.step).cmp(&step_rank(&b.step)))
+                        .then(a.order.cmp(&b.order))
+                });
                 (flow, flow.activity_id(&correlation), entries)
             })
             .collect();
@@ -228,6 +233,7 @@ impl GraphImport {
             audit_step(activity, success, reason).map_err(|why| rec.error("resultReason", why))?;
         let correlation = rec.text("correlationId")?.unwrap_or(id).to_string();
         let user = audit_user(rec)?;
+        let failure_reason = failure_reason(rec)?;
         let flow = step.flow();
         self.entries_read += 1;
         let entries = self.flows.entry((flow, correlation)).or_default();
@@ -241,10 +247,29 @@ impl GraphImport {
             order: self.entries_read,
             step,
             reason: reason.to_string(),
+            success,
+            failure_reason,
             user,
         });
         Ok(())
     }
+}
+
+/// The failure reason an entry's `additionalDetails` give, if any.
+fn failure_reason(rec: &Rec<'_>) -> Result<Option<String>, ImportError> {
+    let Some(details) = rec.list("additionalDetails")? else {
+        return Ok(None);
+    };
+    for (i, value) in details.iter().enumerate() {
+        let detail = rec.nested(value, rec.field(&format!("additionalDetails[{i}]")))?;
+        if detail
+            .text("key")?
+            .is_some_and(|k| k.eq_ignore_ascii_case(FAILURE_REASON_KEY))
+        {
+            return Ok(detail.text("value")?.map(str::to_string));
+        }
+    }
+    Ok(None)
 }
 
 /// The resources this import reads.

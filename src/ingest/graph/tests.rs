@@ -1703,3 +1703,181 @@ fn a_groups_member_pages_list_its_users_only() {
     assert_eq!(err.at, at("m1.json", Position::File));
     assert!(err.reason.contains("give every page"), "{}", err.reason);
 }
+
+/// An activity and its method events as a writer stores them.
+fn stored(
+    id: &str,
+    feature: Feature,
+    result: ActivityResult,
+    details: Option<Details>,
+    at: &str,
+    events: &[(Method, bool, Option<&str>, &str)],
+) -> (Activity, Vec<MethodEvent>) {
+    let mut mask = MethodSet::EMPTY;
+    let mut tried = MethodSet::EMPTY;
+    let events: Vec<MethodEvent> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (m, success, reason, time))| {
+            tried.insert(*m);
+            if *success {
+                mask.insert(*m);
+            }
+            MethodEvent {
+                id: format!("{id}-{}", i + 1),
+                activity_id: Some(id.to_string()),
+                user_id: ADELE.to_string(),
+                feature: feature.code(),
+                method: m.code(),
+                success: *success,
+                failure_reason: reason.map(str::to_string),
+                occurred_at: t(time),
+                method_name: None,
+            }
+        })
+        .collect();
+    let methods = match feature {
+        // A registration lists what it registered, else what it tried.
+        Feature::Registration if !mask.is_empty() => mask,
+        _ => tried,
+    };
+    let activity = Activity {
+        id: id.to_string(),
+        user_id: Some(ADELE.to_string()),
+        user_principal_name: "AdeleV@contoso.com".into(),
+        user_display_name: "Adele Vance".into(),
+        user_role: String::new(),
+        feature: feature.code(),
+        methods_mask: methods.mask(),
+        result: result.code(),
+        details: details.map(Details::code),
+        occurred_at: t(at),
+    };
+    (activity, events)
+}
+
+#[test]
+fn the_portals_own_audit_entries_read_back_as_the_same_activities() {
+    use ActivityResult::*;
+    use Method::*;
+    let flows = vec![
+        // A wrong SMS code, the same method again, then success.
+        stored(
+            "aud-reset-1",
+            Feature::Reset,
+            Succeeded,
+            Some(Details::Succeeded),
+            "2025-05-01T08:00:00",
+            &[
+                (MobileSms, false, Some("Invalid verification code"), "2025-05-01T08:00:10.25"),
+                (MobileSms, true, None, "2025-05-01T08:00:40"),
+                (Email, true, None, "2025-05-01T08:01:00"),
+            ],
+        ),
+        stored(
+            "aud-reset-2",
+            Feature::Reset,
+            Blocked,
+            Some(Details::BlockedSmsCodes),
+            "2025-05-01T09:00:00",
+            &[(
+                MobileSms,
+                false,
+                Some(Details::BlockedSmsCodes.text()),
+                "2025-05-01T09:00:30",
+            )],
+        ),
+        stored(
+            "aud-reset-3",
+            Feature::Reset,
+            Abandoned,
+            Some(Details::AbandonedAfterSmsStarted),
+            "2025-05-01T10:00:00",
+            &[(
+                MobileSms,
+                false,
+                Some(Details::AbandonedAfterSmsStarted.text()),
+                "2025-05-01T10:00:05",
+            )],
+        ),
+        stored(
+            "aud-reset-4",
+            Feature::Reset,
+            Failed,
+            Some(Details::FailedNotEnabled),
+            "2025-05-01T11:00:00",
+            &[],
+        ),
+        stored(
+            "aud-unlock-1",
+            Feature::Unlock,
+            Succeeded,
+            None,
+            "2025-05-01T12:00:00",
+            &[(AppNotification, true, None, "2025-05-01T12:00:20")],
+        ),
+        stored(
+            "aud-reg-1",
+            Feature::Registration,
+            Succeeded,
+            None,
+            "2025-05-01T13:00:00",
+            &[
+                (AppCode, false, Some("Invalid verification code"), "2025-05-01T13:00:30"),
+                (AppNotification, true, None, "2025-05-01T13:01:00"),
+                (MobileSms, true, None, "2025-05-01T13:01:30"),
+            ],
+        ),
+        stored(
+            "aud-reg-2",
+            Feature::Registration,
+            Failed,
+            None,
+            "2025-05-01T14:00:00",
+            &[(Email, false, Some("The code expired"), "2025-05-01T14:00:30")],
+        ),
+    ];
+    let mut entries: Vec<Value> = flows
+        .iter()
+        .flat_map(|(a, events)| audit_entries(a, events))
+        .collect();
+    for newest_first in [false, true] {
+        if newest_first {
+            // As `/graph/…/directoryAudits` pages them by default.
+            entries.reverse();
+        }
+        let page = serde_json::json!({
+            "@odata.context": "https://portal.example/graph/v1.0/$metadata#auditLogs/directoryAudits",
+            "value": entries,
+        })
+        .to_string();
+        let mut read: Vec<ActivityRecord> = run(&[("audits.json", &page)])
+            .unwrap()
+            .into_iter()
+            .filter_map(|l| match l.record {
+                Record::Activity(a, Identity::Flow) => Some(a),
+                _ => None,
+            })
+            .collect();
+        read.sort_by(|a, b| a.activity.occurred_at.cmp(&b.activity.occurred_at));
+        assert_eq!(read.len(), flows.len(), "one activity per flow");
+        for ((activity, events), back) in flows.iter().zip(&read) {
+            assert_eq!(&back.activity, activity, "newest first: {newest_first}");
+            let strip = |e: &MethodEvent| {
+                (
+                    e.method,
+                    e.success,
+                    e.failure_reason.clone(),
+                    e.occurred_at,
+                    e.activity_id.clone(),
+                )
+            };
+            assert_eq!(
+                back.events.iter().map(strip).collect::<Vec<_>>(),
+                events.iter().map(strip).collect::<Vec<_>>(),
+                "the events of {}",
+                activity.id
+            );
+        }
+    }
+}
