@@ -47,6 +47,7 @@ pub fn routes(cfg: &mut aw::ServiceConfig) {
         .service(web::admin::revoke_api_key)
         .service(web::admin::audit_page)
         .configure(web::api::routes)
+        .configure(web::graph::routes)
         .service(web::ingest::ingest)
         .service(web::imports::imports_page)
         .service(web::imports::upload)

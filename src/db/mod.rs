@@ -20,6 +20,7 @@ pub mod counts;
 pub mod directory;
 pub mod dump;
 pub mod events;
+pub mod graph;
 pub mod import_rows;
 pub mod imports;
 pub mod indexes;

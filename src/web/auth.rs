@@ -101,6 +101,11 @@ route_guard!(
     api_ingest, Ingest, api: true
 );
 route_guard!(
+    /// The Graph-compatible endpoints (`/graph/…`): as the API, with
+    /// Graph's error body.
+    graph_reader, Reader, api: true
+);
+route_guard!(
     /// The metrics: an API key with the read scope; a session is not asked.
     key_reader, KeyReader, api: true
 );
@@ -134,7 +139,12 @@ pub async fn unmatched(
 }
 
 fn is_api(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/")
+    path == "/api" || path.starts_with("/api/") || is_graph(path)
+}
+
+/// Under `/graph/`, errors take Microsoft Graph's shape.
+fn is_graph(path: &str) -> bool {
+    path == "/graph" || path.starts_with("/graph/")
 }
 
 /// Establishes the principal and applies the route's rule.
@@ -163,7 +173,9 @@ async fn guard(
     let principal = match found {
         Ok(Found::Principal(p)) => p,
         Ok(Found::Nobody { expired }) => {
-            let response = if api {
+            let response = if is_graph(req.path()) {
+                super::graph::graph_error_for(req.headers(), &AppError::Unauthenticated)
+            } else if api {
                 api_unauthenticated()
             } else {
                 to_sign_in(req.request(), expired)
@@ -195,7 +207,10 @@ async fn guard(
 
 /// An error page, or the API's JSON error.
 fn refuse(req: ServiceRequest, e: AppError, api: bool) -> ServiceResponse<BoxBody> {
-    if api {
+    if is_graph(req.path()) {
+        let response = super::graph::graph_error_for(req.headers(), &e);
+        req.into_response(response)
+    } else if api {
         let response = super::error::error_response(&e);
         req.into_response(response)
     } else {

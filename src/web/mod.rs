@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod figures;
 pub mod forms;
+pub mod graph;
 pub mod health;
 pub mod imports;
 pub mod ingest;

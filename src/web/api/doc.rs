@@ -4,6 +4,7 @@
 use super::{figures, lists, trends, usage, ErrorBody, ErrorDetail, Me};
 use crate::web::auth;
 use crate::web::auth::SESSION_COOKIE;
+use crate::web::graph;
 use actix_web::middleware::from_fn;
 use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -27,13 +28,28 @@ use utoipa::{Modify, OpenApi};
         lists::reset_details,
         lists::registration_activity,
         lists::reset_activity,
+        graph::registration_details,
+        graph::registration_one,
+        graph::events_summary_route,
+        graph::feature_summary,
+        graph::method_summary,
+        graph::directory_audits,
+        graph::users,
     ),
-    components(schemas(ErrorBody, ErrorDetail, Me)),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        Me,
+        graph::GraphErrorBody,
+        graph::GraphErrorDetail,
+        graph::InnerError
+    )),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
     tags(
         (name = "reports", description = "Report data, as the pages show it."),
         (name = "portal", description = "About the caller."),
+        (name = "graph", description = "Microsoft Graph's report resources under /graph/v1.0 and /graph/beta: Graph's paths, shapes, enum values, OData options and error bodies (docs/graph-api.md)."),
     )
 )]
 pub struct ApiDoc;

@@ -1,0 +1,2 @@
+DROP INDEX activities_by_time;
+DROP INDEX method_events_by_time_id;

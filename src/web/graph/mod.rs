@@ -1,0 +1,1473 @@
+//! `/graph/v1.0/` and `/graph/beta/`: the report resources the portal
+//! holds, answered as Microsoft Graph answers them — the same paths,
+//! property names, enum values, OData options, paging (`@odata.nextLink`
+//! with `$skiptoken`) and error bodies — so that a script written against
+//! Graph runs against the portal with only its base address and token
+//! changed, and `authinsights sync` can copy one portal into another.
+//!
+//! Authentication is the API's: an API key with the read scope as a bearer
+//! token (or a signed-in session, for a browser).
+
+pub mod odata;
+pub mod records;
+pub mod schema;
+
+use crate::db::cache::{CountCache, Counts};
+use crate::db::graph::{self as reads, Span, TimeKey};
+use crate::db::registrations::{registration_page, RegistrationPage, RegistrationQuery};
+use crate::db::DbConnection;
+use crate::domain::filter::{
+    Cursor, PagePosition, PageSize, RegistrationFilter, Sort, SortField, Tristate, UserType,
+};
+use crate::domain::MethodSet;
+use crate::ingest::graph::audit_entries;
+use crate::web::auth;
+use crate::web::error::AppError;
+use crate::web::AppState;
+use actix_web::http::header::{HeaderMap, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{Duration, NaiveDateTime};
+use odata::{Allowed, Expr, Literal, Op, Query, QueryError};
+use records::*;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// Where the Graph-compatible endpoints live.
+pub const BASE: &str = "/graph";
+/// The versions answered, as Graph names them.
+pub const VERSIONS: [&str; 2] = ["v1.0", "beta"];
+/// How many records one page scan reads at most before it answers with
+/// what it found and a next link (a selective filter over a large tenant).
+const SCAN_LIMIT: usize = 50_000;
+/// Records read from the database at a time.
+const CHUNK: usize = 500;
+
+// ---- errors ------------------------------------------------------------------
+
+/// Graph's error body: `{"error": {"code", "message", "innerError"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GraphErrorBody {
+    pub error: GraphErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GraphErrorDetail {
+    /// Graph's code: `BadRequest`, `Request_UnsupportedQuery`,
+    /// `InvalidAuthenticationToken`, `Authorization_RequestDenied`,
+    /// `Request_ResourceNotFound`, `serviceNotAvailable`, `generalException`.
+    pub code: String,
+    pub message: String,
+    #[serde(rename = "innerError")]
+    pub inner_error: InnerError,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InnerError {
+    /// When the error happened (UTC, seconds).
+    pub date: String,
+    #[serde(rename = "request-id")]
+    pub request_id: String,
+    /// The caller's `client-request-id` header, else the request id.
+    #[serde(rename = "client-request-id")]
+    pub client_request_id: String,
+}
+
+fn client_request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_string)
+}
+
+fn request_uuid() -> String {
+    let n: u128 = rand::random();
+    let h = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// An answer in Graph's error shape.
+pub fn graph_error(
+    headers: &HeaderMap,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> HttpResponse {
+    let request_id = request_uuid();
+    let body = GraphErrorBody {
+        error: GraphErrorDetail {
+            code: code.to_string(),
+            message: message.to_string(),
+            inner_error: InnerError {
+                date: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                client_request_id: client_request_id(headers).unwrap_or_else(|| request_id.clone()),
+                request_id: request_id.clone(),
+            },
+        },
+    };
+    let mut response = HttpResponse::build(status).json(body);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert("request-id".parse().expect("a header name"), v);
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer"),
+        );
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            HeaderValue::from_static("1"),
+        );
+    }
+    response
+}
+
+/// The portal's error in Graph's shape.
+pub fn graph_error_for(headers: &HeaderMap, e: &AppError) -> HttpResponse {
+    let (code, message) = match e {
+        AppError::BadRequest(m)
+        | AppError::BadParameter { message: m, .. }
+        | AppError::BadPageRequest { message: m, .. } => ("BadRequest", m.clone()),
+        AppError::NotFound => (
+            "Request_ResourceNotFound",
+            "Resource not found for the segment.".to_string(),
+        ),
+        AppError::Unauthenticated => (
+            "InvalidAuthenticationToken",
+            "Access token is empty or not valid: send an API key with the read scope as Authorization: Bearer.".to_string(),
+        ),
+        AppError::Forbidden(m) => ("Authorization_RequestDenied", m.clone()),
+        AppError::MustChangePassword => (
+            "Authorization_RequestDenied",
+            "The account must change its password first.".to_string(),
+        ),
+        AppError::Unavailable | AppError::Busy => (
+            "serviceNotAvailable",
+            "The service is temporarily unavailable; try again shortly.".to_string(),
+        ),
+        AppError::Internal(_) => (
+            "generalException",
+            "An internal error occurred; it is in the portal's log.".to_string(),
+        ),
+    };
+    if let AppError::Internal(detail) = e {
+        tracing::error!("graph endpoint: {detail}");
+    }
+    graph_error(
+        headers,
+        actix_web::ResponseError::status_code(e),
+        code,
+        &message,
+    )
+}
+
+/// A handler's failure: Graph's error body.
+#[derive(Debug)]
+pub enum GraphFailure {
+    Query(QueryError),
+    NotFound(String),
+    App(AppError),
+}
+
+impl From<AppError> for GraphFailure {
+    fn from(e: AppError) -> Self {
+        GraphFailure::App(e)
+    }
+}
+
+impl From<QueryError> for GraphFailure {
+    fn from(e: QueryError) -> Self {
+        GraphFailure::Query(e)
+    }
+}
+
+type Answer = Result<HttpResponse, GraphFailure>;
+
+fn answer(req: &HttpRequest, result: Answer) -> HttpResponse {
+    match result {
+        Ok(r) => r,
+        Err(GraphFailure::Query(e)) => {
+            graph_error(req.headers(), StatusCode::BAD_REQUEST, e.code, &e.message)
+        }
+        Err(GraphFailure::NotFound(m)) => graph_error(
+            req.headers(),
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            &m,
+        ),
+        Err(GraphFailure::App(e)) => graph_error_for(req.headers(), &e),
+    }
+}
+
+// ---- requests ----------------------------------------------------------------
+
+/// The version of the path, or a 404 naming it.
+fn version(req: &HttpRequest) -> Result<&'static str, GraphFailure> {
+    let v = req.match_info().get("version").unwrap_or_default();
+    VERSIONS.into_iter().find(|x| *x == v).ok_or_else(|| {
+        GraphFailure::NotFound(format!(
+            "Invalid version: '{v}'. The versions are v1.0 and beta."
+        ))
+    })
+}
+
+/// Whether the caller asked for the enum members newer than
+/// `unknownFutureValue` (`Prefer: include-unknown-enum-members`).
+fn wants_unknown_members(req: &HttpRequest) -> bool {
+    req.headers().get_all("prefer").any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').any(|p| {
+                p.trim()
+                    .eq_ignore_ascii_case("include-unknown-enum-members")
+            })
+        })
+    })
+}
+
+fn consistency_eventual(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("consistencylevel")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"))
+}
+
+/// The absolute address of a path of this portal.
+fn here(req: &HttpRequest, path: &str) -> String {
+    crate::web::api::absolute(req, path)
+}
+
+fn context(
+    req: &HttpRequest,
+    version: &str,
+    fragment: &str,
+    select: &Option<Vec<String>>,
+) -> String {
+    let select = select
+        .as_ref()
+        .map(|s| format!("({})", s.join(",")))
+        .unwrap_or_default();
+    here(
+        req,
+        &format!("{BASE}/{version}/$metadata#{fragment}{select}"),
+    )
+}
+
+fn ok(body: Value, unknown_members: bool) -> HttpResponse {
+    let mut r = HttpResponse::Ok();
+    r.content_type("application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8");
+    if unknown_members {
+        r.insert_header(("Preference-Applied", "include-unknown-enum-members"));
+    }
+    r.body(body.to_string())
+}
+
+/// Records read in order, each with its position, and whether more follow.
+type Chunk<P> = Result<(Vec<(P, Value)>, bool), AppError>;
+
+/// Reads up to `n` records after a position.
+type Fetch<'a, P> = dyn FnMut(&mut DbConnection, Option<&P>, usize) -> Chunk<P> + 'a;
+
+/// One page of a list, with its next position.
+struct Page<P> {
+    records: Vec<Value>,
+    next: Option<P>,
+    count: Option<usize>,
+}
+
+/// Reads a page: records in order from `start`, `CHUNK` at a time, kept
+/// when they pass the filter, until `size` are kept, the list ends, or
+/// `SCAN_LIMIT` were read (then the page is shorter and links on).
+fn collect<P: Clone>(
+    conn: &mut DbConnection,
+    filter: Option<&Expr>,
+    start: Option<P>,
+    size: usize,
+    fetch: &mut Fetch<'_, P>,
+) -> Result<(Vec<Value>, Option<P>), AppError> {
+    let mut out = Vec::new();
+    let mut pos = start;
+    let mut scanned = 0usize;
+    loop {
+        let (rows, more) = fetch(conn, pos.as_ref(), CHUNK)?;
+        let n = rows.len();
+        for (i, (p, record)) in rows.into_iter().enumerate() {
+            scanned += 1;
+            pos = Some(p);
+            if filter.is_none_or(|f| f.matches(&record)) {
+                out.push(record);
+                if out.len() == size {
+                    let rest = i + 1 < n || more;
+                    return Ok((out, pos.filter(|_| rest)));
+                }
+            }
+        }
+        if !more || n == 0 {
+            return Ok((out, None));
+        }
+        if scanned >= SCAN_LIMIT {
+            return Ok((out, pos));
+        }
+    }
+}
+
+/// How many records pass the filter, reading them all.
+fn count_all<P: Clone>(
+    conn: &mut DbConnection,
+    filter: Option<&Expr>,
+    fetch: &mut Fetch<'_, P>,
+) -> Result<usize, AppError> {
+    let mut pos: Option<P> = None;
+    let mut count = 0;
+    loop {
+        let (rows, more) = fetch(conn, pos.as_ref(), CHUNK)?;
+        let n = rows.len();
+        for (p, record) in rows {
+            pos = Some(p);
+            if filter.is_none_or(|f| f.matches(&record)) {
+                count += 1;
+            }
+        }
+        if !more || n == 0 {
+            return Ok(count);
+        }
+    }
+}
+
+/// A list's answer: `@odata.context`, `@odata.count`, `value`,
+/// `@odata.nextLink`.
+fn list_answer<P>(
+    req: &HttpRequest,
+    q: &Query,
+    context_url: String,
+    page: Page<P>,
+    token: impl Fn(&P) -> String,
+    hide: &[&str],
+    unknown_members: bool,
+) -> HttpResponse {
+    let mut body = serde_json::Map::new();
+    body.insert("@odata.context".into(), json!(context_url));
+    if let Some(n) = page.count {
+        body.insert("@odata.count".into(), json!(n));
+    }
+    let value: Vec<Value> = page
+        .records
+        .into_iter()
+        .map(|mut r| {
+            if !unknown_members {
+                hide_evolved(&mut r, hide);
+            }
+            q.project(r)
+        })
+        .collect();
+    body.insert("value".into(), Value::Array(value));
+    if let Some(next) = &page.next {
+        let link = here(
+            req,
+            &format!("{}?{}", req.path(), q.next_query(&token(next))),
+        );
+        body.insert("@odata.nextLink".into(), json!(link));
+    }
+    ok(Value::Object(body), unknown_members)
+}
+
+/// Whether to count: `$count=true` with `ConsistencyLevel: eventual`
+/// (without the header Graph ignores `$count`, and so does the portal).
+fn wants_count(req: &HttpRequest, q: &Query) -> bool {
+    q.count && consistency_eventual(req)
+}
+
+fn bad_token() -> GraphFailure {
+    QueryError::bad("The $skiptoken is not one this service made; start again from the first page.")
+        .into()
+}
+
+// ---- userRegistrationDetails -------------------------------------------------------
+
+const REGISTRATION_PROPERTIES: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "userDisplayName",
+    "userType",
+    "isAdmin",
+    "isSsprRegistered",
+    "isSsprEnabled",
+    "isSsprCapable",
+    "isMfaRegistered",
+    "isMfaCapable",
+    "isPasswordlessCapable",
+    "isSystemPreferredAuthenticationMethodEnabled",
+    "lastUpdatedDateTime",
+    "methodsRegistered",
+    "systemPreferredAuthenticationMethods",
+    "userPreferredMethodForSecondaryAuthentication",
+    "defaultMfaMethod",
+];
+
+const REGISTRATIONS: Allowed = Allowed {
+    type_name: "microsoft.graph.userRegistrationDetails",
+    properties: REGISTRATION_PROPERTIES,
+    filterable: REGISTRATION_PROPERTIES,
+    sortable: &["userPrincipalName", "userDisplayName"],
+    max_top: 999,
+    default_top: 100,
+};
+
+/// The method fields whose values evolve.
+const REGISTRATION_ENUMS: &[&str] = &[
+    "methodsRegistered",
+    "systemPreferredAuthenticationMethods",
+    "userPreferredMethodForSecondaryAuthentication",
+    "defaultMfaMethod",
+];
+
+/// The portal's own filter for what the top `and`s of a Graph filter
+/// certainly require: a superset of the matches, read by the list's
+/// indexed query; the Graph filter then decides each record.
+fn narrowed(filter: Option<&Expr>) -> RegistrationFilter {
+    let mut f = RegistrationFilter::default();
+    let Some(filter) = filter else { return f };
+    let tri = |b: bool| if b { Tristate::Yes } else { Tristate::No };
+    for c in filter.conjuncts() {
+        match c {
+            Expr::Compare(path, Op::Eq, Literal::Bool(b)) if path.len() == 1 => {
+                match path[0].as_str() {
+                    "isSsprRegistered" => f.registered = tri(*b),
+                    "isSsprEnabled" => f.enabled = tri(*b),
+                    "isSsprCapable" => f.capable = tri(*b),
+                    "isMfaCapable" => f.mfa_capable = tri(*b),
+                    "isPasswordlessCapable" => f.passwordless_capable = tri(*b),
+                    "isAdmin" => f.admin = tri(*b),
+                    _ => {}
+                }
+            }
+            Expr::Truthy(path) if path.len() == 1 => match path[0].as_str() {
+                "isSsprRegistered" => f.registered = Tristate::Yes,
+                "isSsprCapable" => f.capable = Tristate::Yes,
+                "isMfaCapable" => f.mfa_capable = Tristate::Yes,
+                "isAdmin" => f.admin = Tristate::Yes,
+                _ => {}
+            },
+            Expr::Compare(path, Op::Eq, Literal::Text(t)) if path == &["userType"] => {
+                if t.eq_ignore_ascii_case("guest") {
+                    f.user_type = Some(UserType::Guest);
+                } else if t.eq_ignore_ascii_case("member") {
+                    f.user_type = Some(UserType::Member);
+                }
+            }
+            Expr::Any {
+                path,
+                var,
+                body,
+                every: false,
+            } if path == &["methodsRegistered"] => {
+                // any(m: m eq 'a' or m eq 'b'): users with any of those methods.
+                let mut set = MethodSet::EMPTY;
+                let mut exact = true;
+                let mut stack = vec![body.as_ref()];
+                while let Some(e) = stack.pop() {
+                    match e {
+                        Expr::Or(a, b) => {
+                            stack.push(a);
+                            stack.push(b);
+                        }
+                        Expr::Compare(p, Op::Eq, Literal::Text(name))
+                            if p.as_slice() == std::slice::from_ref(var) =>
+                        {
+                            match methods_of(name) {
+                                Some(ms) => ms.iter().for_each(|m| set.insert(m)),
+                                None => exact = false,
+                            }
+                        }
+                        _ => exact = false,
+                    }
+                }
+                if exact && !set.is_empty() {
+                    f.methods = set;
+                }
+            }
+            _ => {}
+        }
+    }
+    f
+}
+
+fn registration_sort(q: &Query) -> Sort {
+    match q.orderby.first() {
+        Some((p, desc)) => Sort {
+            field: if p == "userPrincipalName" {
+                SortField::UserName
+            } else {
+                SortField::Name
+            },
+            descending: *desc,
+        },
+        None => Sort::default(),
+    }
+}
+
+fn registration_fetcher(
+    counts: Arc<CountCache>,
+    filter: RegistrationFilter,
+    sort: Sort,
+    beta: bool,
+) -> impl FnMut(&mut DbConnection, Option<&Cursor>, usize) -> Chunk<Cursor> {
+    move |conn, after, size| {
+        let counts: Counts<'_> = counts.read(conn)?;
+        let query = RegistrationQuery {
+            filter: filter.clone(),
+            sort,
+            size: PageSize::parse("size", Some(&size.min(PageSize::MAX as usize).to_string()))
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+            position: after.map_or(PagePosition::First, |c| PagePosition::After(c.clone())),
+        };
+        let page = registration_page(conn, &counts, &query)?;
+        let rows = page
+            .users
+            .iter()
+            .map(|u| {
+                (
+                    RegistrationPage::cursor(u, sort),
+                    registration_record(u, beta),
+                )
+            })
+            .collect();
+        Ok((rows, page.has_next))
+    }
+}
+
+/// The answers of `/graph/…` a route may give besides 200.
+macro_rules! graph_path {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $body:ty, $what:literal, [$($param:tt)*]) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            get,
+            path = $path,
+            tag = "graph",
+            params(
+                ("version" = String, Path, description = "`v1.0` or `beta`."),
+                $($param)*
+            ),
+            responses(
+                (status = 200, description = $what, body = $body),
+                (status = 400, description = "A query option this resource refuses, or one not understood; `error.code` is Graph's (`BadRequest`, `Request_UnsupportedQuery`).", body = GraphErrorBody),
+                (status = 401, description = "No valid API key or session (`InvalidAuthenticationToken`).", body = GraphErrorBody),
+                (status = 403, description = "The key has no read scope (`Authorization_RequestDenied`).", body = GraphErrorBody),
+                (status = 404, description = "No such version, resource or record (`Request_ResourceNotFound`).", body = GraphErrorBody),
+                (status = 503, description = "The database cannot be reached (`serviceNotAvailable`).", body = GraphErrorBody),
+            )
+        )]
+        #[get($path, wrap = "from_fn(auth::graph_reader)")]
+        pub async fn $name(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+            let result = reports_answer(state, &req).await;
+            answer(&req, result)
+        }
+    };
+}
+
+graph_path!(
+    /// Users with their registration and SSPR status, as Graph's
+    /// `userRegistrationDetails`.
+    registration_details,
+    "/graph/{version}/reports/authenticationMethods/userRegistrationDetails",
+    schema::UserRegistrationDetailsCollection,
+    "A page of userRegistrationDetails.",
+    [
+        ("$filter" = Option<String>, Query, description = "OData filter on any property: eq, ne, gt, ge, lt, le, and, or, not, startswith(userPrincipalName, 'a'), methodsRegistered/any(m: m eq 'email')."),
+        ("$select" = Option<String>, Query, description = "Properties to return, comma-separated."),
+        ("$top" = Option<u32>, Query, description = "Page size, 1 to 999 (default 100)."),
+        ("$orderby" = Option<String>, Query, description = "userPrincipalName or userDisplayName, asc or desc."),
+        ("$count" = Option<bool>, Query, description = "With the header ConsistencyLevel: eventual, adds `@odata.count`."),
+        ("$skiptoken" = Option<String>, Query, description = "A next page's position, from `@odata.nextLink`."),
+        ("Prefer" = Option<String>, Header, description = "`include-unknown-enum-members`: method names newer than `unknownFutureValue` as they are."),
+        ("ConsistencyLevel" = Option<String>, Header, description = "`eventual`, for `$count`."),
+    ]
+);
+
+graph_path!(
+    /// Registration and reset verifications, one per method, as Graph's beta
+    /// `userEventsSummary` (`id` is the user's). Beta only.
+    events_summary_route,
+    "/graph/{version}/reports/authenticationMethods/userEventsSummary",
+    schema::UserEventsSummaryCollection,
+    "A page of userEventsSummary, newest first.",
+    [
+        ("$filter" = Option<String>, Query, description = "OData filter on feature, isSuccess, failureReason, authMethod, userDisplayName, userPrincipalName, id, eventDateTime."),
+        ("$select" = Option<String>, Query, description = "Properties to return."),
+        ("$top" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 1000)."),
+        ("$orderby" = Option<String>, Query, description = "eventDateTime asc or desc."),
+        ("$count" = Option<bool>, Query, description = "With ConsistencyLevel: eventual, adds `@odata.count`."),
+        ("$skiptoken" = Option<String>, Query, description = "A next page's position."),
+        ("Prefer" = Option<String>, Header, description = "`include-unknown-enum-members`."),
+        ("ConsistencyLevel" = Option<String>, Header, description = "`eventual`, for `$count`."),
+    ]
+);
+
+graph_path!(
+    /// How many users are registered, enabled and capable, as Graph's
+    /// `usersRegisteredByFeature` (for all users and roles; the function
+    /// form `usersRegisteredByFeature(includedUserTypes='…',includedUserRoles='…')`
+    /// narrows them).
+    feature_summary,
+    "/graph/{version}/reports/authenticationMethods/usersRegisteredByFeature",
+    schema::FeatureSummary,
+    "The userRegistrationFeatureSummary.",
+    []
+);
+
+graph_path!(
+    /// How many users have each method, as Graph's `usersRegisteredByMethod`
+    /// (the function form narrows by user type and role).
+    method_summary,
+    "/graph/{version}/reports/authenticationMethods/usersRegisteredByMethod",
+    schema::MethodSummary,
+    "The userRegistrationMethodSummary.",
+    []
+);
+
+/// `usersRegisteredByFeature(includedUserTypes='…',includedUserRoles='…')`
+/// and `usersRegisteredByMethod(…)`, the function forms of the summaries
+/// (and a Graph 404 for any other segment).
+#[get(
+    "/graph/{version}/reports/authenticationMethods/{function}",
+    wrap = "from_fn(auth::graph_reader)"
+)]
+pub async fn report_function(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let result = reports_answer(state, &req).await;
+    answer(&req, result)
+}
+
+async fn reports_answer(state: web::Data<AppState>, req: &HttpRequest) -> Answer {
+    let version = version(req)?;
+    let resource = req
+        .path()
+        .rsplit('/')
+        .next()
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default();
+    let (name, args) = match resource.split_once('(') {
+        Some((name, rest)) => match rest.strip_suffix(')') {
+            Some(args) => (name.to_string(), Some(args.to_string())),
+            None => {
+                return Err(QueryError::bad(format!(
+                    "The function call '{resource}' is not closed with ')'."
+                ))
+                .into())
+            }
+        },
+        None => (resource.clone(), None),
+    };
+    match (name.as_str(), args) {
+        ("userRegistrationDetails", None) => registration_list(state, req, version).await,
+        ("userEventsSummary", None) if version == "beta" => events_summary(state, req).await,
+        ("usersRegisteredByFeature", args) => summary(state, req, version, true, args).await,
+        ("usersRegisteredByMethod", args) => summary(state, req, version, false, args).await,
+        _ => Err(GraphFailure::NotFound(format!(
+            "Resource not found for the segment '{resource}'."
+        ))),
+    }
+}
+
+async fn registration_list(
+    state: web::Data<AppState>,
+    req: &HttpRequest,
+    version: &'static str,
+) -> Answer {
+    let q = Query::parse(req.query_string(), &REGISTRATIONS)?;
+    let start = match &q.skiptoken {
+        Some(t) => Some(Cursor::parse("$skiptoken", t).map_err(|_| bad_token())?),
+        None => None,
+    };
+    let beta = version == "beta";
+    let size = q.page_size(&REGISTRATIONS);
+    let filter = narrowed(q.filter.as_ref());
+    let sort = registration_sort(&q);
+    let expr = q.filter.clone();
+    let counts = state.counts.clone();
+    let count = wants_count(req, &q);
+    let page = state
+        .db(move |conn| {
+            let mut fetch = registration_fetcher(counts.clone(), filter.clone(), sort, beta);
+            let (records, next) = collect(conn, expr.as_ref(), start, size, &mut fetch)?;
+            let count = if count {
+                let mut fetch = registration_fetcher(counts, filter, sort, beta);
+                Some(count_all(conn, expr.as_ref(), &mut fetch)?)
+            } else {
+                None
+            };
+            Ok(Page {
+                records,
+                next,
+                count,
+            })
+        })
+        .await?;
+    let ctx = context(
+        req,
+        version,
+        "reports/authenticationMethods/userRegistrationDetails",
+        &q.select,
+    );
+    Ok(list_answer(
+        req,
+        &q,
+        ctx,
+        page,
+        Cursor::encode,
+        REGISTRATION_ENUMS,
+        wants_unknown_members(req),
+    ))
+}
+
+/// `GET /graph/{version}/reports/authenticationMethods/userRegistrationDetails/{id}`:
+/// one user's registration details.
+#[utoipa::path(
+    get,
+    path = "/graph/{version}/reports/authenticationMethods/userRegistrationDetails/{id}",
+    tag = "graph",
+    params(
+        ("version" = String, Path, description = "`v1.0` or `beta`."),
+        ("id" = String, Path, description = "The user's directory id."),
+        ("Prefer" = Option<String>, Header, description = "`include-unknown-enum-members`."),
+    ),
+    responses(
+        (status = 200, description = "The user's userRegistrationDetails, with `@odata.context`.", body = schema::UserRegistrationDetailsEntity),
+        (status = 400, description = "A query option was given; this resource takes none.", body = GraphErrorBody),
+        (status = 401, description = "No valid API key or session.", body = GraphErrorBody),
+        (status = 403, description = "The key has no read scope.", body = GraphErrorBody),
+        (status = 404, description = "No user with this id.", body = GraphErrorBody),
+        (status = 503, description = "The database cannot be reached.", body = GraphErrorBody),
+    )
+)]
+#[get(
+    "/graph/{version}/reports/authenticationMethods/userRegistrationDetails/{id}",
+    wrap = "from_fn(auth::graph_reader)"
+)]
+pub async fn registration_one(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let result = async {
+        let version = version(&req)?;
+        if !req.query_string().is_empty() {
+            return Err(QueryError::bad(
+                "This resource does not support OData query parameters.",
+            )
+            .into());
+        }
+        let id = req.match_info().get("id").unwrap_or_default().to_string();
+        let wanted = id.clone();
+        let user = state
+            .db(move |conn| Ok(reads::list_user(conn, &wanted)?))
+            .await?;
+        let Some(user) = user else {
+            return Err(GraphFailure::NotFound(format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            )));
+        };
+        let mut record = registration_record(&user, version == "beta");
+        let unknown = wants_unknown_members(&req);
+        if !unknown {
+            hide_evolved(&mut record, REGISTRATION_ENUMS);
+        }
+        let mut body = serde_json::Map::new();
+        body.insert(
+            "@odata.context".into(),
+            json!(here(
+                &req,
+                &format!(
+                    "{BASE}/{version}/$metadata#reports/authenticationMethods/userRegistrationDetails/$entity"
+                )
+            )),
+        );
+        if let Value::Object(fields) = record {
+            body.extend(fields);
+        }
+        Ok(ok(Value::Object(body), unknown))
+    }
+    .await;
+    answer(&req, result)
+}
+
+// ---- the registration summaries ------------------------------------------------
+
+/// `includedUserTypes` and `includedUserRoles` of a summary function.
+fn summary_args(args: Option<&str>) -> Result<(String, String), GraphFailure> {
+    let (mut types, mut roles) = ("all".to_string(), "all".to_string());
+    let Some(args) = args.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok((types, roles));
+    };
+    for part in args.split(',') {
+        let Some((name, value)) = part.split_once('=') else {
+            return Err(QueryError::bad(format!(
+                "The function parameter '{part}' is not name='value'."
+            ))
+            .into());
+        };
+        let value = value.trim().trim_matches('\'').to_string();
+        match name.trim() {
+            "includedUserTypes" if ["all", "member", "guest"].contains(&value.as_str()) => {
+                types = value
+            }
+            "includedUserRoles"
+                if ["all", "privilegedAdmin", "admin", "user"].contains(&value.as_str()) =>
+            {
+                roles = value
+            }
+            "includedUserTypes" => {
+                return Err(QueryError::bad(format!(
+                    "The value '{value}' is not valid for includedUserTypes: all, member or guest."
+                ))
+                .into())
+            }
+            "includedUserRoles" => {
+                return Err(QueryError::bad(format!(
+                    "The value '{value}' is not valid for includedUserRoles: all, privilegedAdmin, admin or user."
+                ))
+                .into())
+            }
+            other => {
+                return Err(QueryError::bad(format!(
+                    "The function has no parameter '{other}'; it takes includedUserTypes and includedUserRoles."
+                ))
+                .into())
+            }
+        }
+    }
+    Ok((types, roles))
+}
+
+async fn summary(
+    state: web::Data<AppState>,
+    req: &HttpRequest,
+    version: &'static str,
+    by_feature: bool,
+    args: Option<String>,
+) -> Answer {
+    if !req.query_string().is_empty() {
+        return Err(
+            QueryError::bad("This function does not support OData query parameters.").into(),
+        );
+    }
+    let (types, roles) = summary_args(args.as_deref())?;
+    let counts = state.counts.clone();
+    let rows = state
+        .db(move |conn| {
+            let counts = counts.read(conn)?;
+            Ok(counts.status_rows(conn)?)
+        })
+        .await?;
+    let unknown = wants_unknown_members(req);
+    let admitted = rows.iter().filter(|r| {
+        let k = &r.key;
+        let type_ok = match types.as_str() {
+            "member" => !k.is_guest,
+            "guest" => k.is_guest,
+            _ => true,
+        };
+        // The portal knows whether a user holds an administrator role, not
+        // which: privilegedAdmin and admin both read as holding one.
+        let role_ok = match roles.as_str() {
+            "admin" | "privilegedAdmin" => k.is_admin,
+            "user" => !k.is_admin,
+            _ => true,
+        };
+        type_ok && role_ok
+    });
+    let mut total: i64 = 0;
+    let mut body = serde_json::Map::new();
+    if by_feature {
+        let mut n = [0i64; 5];
+        for r in admitted {
+            total += r.users;
+            let s = r.key.status;
+            for (i, on) in [
+                s.registered,
+                s.enabled,
+                s.capable,
+                s.passwordless_capable,
+                s.mfa_capable,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if on {
+                    n[i] += r.users;
+                }
+            }
+        }
+        let names = [
+            "ssprRegistered",
+            "ssprEnabled",
+            "ssprCapable",
+            "passwordlessCapable",
+            "mfaCapable",
+        ];
+        body.insert(
+            "@odata.context".into(),
+            json!(context(
+                req,
+                version,
+                "microsoft.graph.userRegistrationFeatureSummary",
+                &None
+            )),
+        );
+        body.insert(
+            "@odata.type".into(),
+            json!("#microsoft.graph.userRegistrationFeatureSummary"),
+        );
+        body.insert("totalUserCount".into(), json!(total));
+        body.insert("userTypes".into(), json!(types));
+        body.insert("userRoles".into(), json!(roles));
+        body.insert(
+            "userRegistrationFeatureCounts".into(),
+            Value::Array(
+                names
+                    .iter()
+                    .zip(n)
+                    .map(|(f, c)| json!({"feature": f, "userCount": c}))
+                    .collect(),
+            ),
+        );
+    } else {
+        // Users per Graph method name, "password" for every user (each
+        // account has one), then in the catalogue's order.
+        let mut by_name: Vec<(String, i64)> = vec![("password".into(), 0)];
+        for m in crate::domain::Method::ALL {
+            if let Some(name) = registration_name(m) {
+                let shown = if !unknown && EVOLVED_METHODS.contains(&name) {
+                    UNKNOWN_FUTURE_VALUE
+                } else {
+                    name
+                };
+                if !by_name.iter().any(|(n, _)| n == shown) {
+                    by_name.push((shown.to_string(), 0));
+                }
+            }
+        }
+        for r in admitted {
+            total += r.users;
+            by_name[0].1 += r.users;
+            for name in methods_registered(r.key.methods_mask, &[]) {
+                let shown = if !unknown && EVOLVED_METHODS.contains(&name.as_str()) {
+                    UNKNOWN_FUTURE_VALUE.to_string()
+                } else {
+                    name
+                };
+                match by_name.iter_mut().find(|(n, _)| *n == shown) {
+                    Some(entry) => entry.1 += r.users,
+                    None => by_name.push((shown, r.users)),
+                }
+            }
+        }
+        // Names a source gave that the portal does not know are counted as
+        // other methods, not by name: the summary lists the methods it counts.
+        by_name.retain(|(n, c)| n == "password" || *c > 0);
+        body.insert(
+            "@odata.context".into(),
+            json!(context(
+                req,
+                version,
+                "microsoft.graph.userRegistrationMethodSummary",
+                &None
+            )),
+        );
+        body.insert(
+            "@odata.type".into(),
+            json!("#microsoft.graph.userRegistrationMethodSummary"),
+        );
+        body.insert("totalUserCount".into(), json!(total));
+        body.insert("userTypes".into(), json!(types));
+        body.insert("userRoles".into(), json!(roles));
+        body.insert(
+            "userRegistrationMethodCounts".into(),
+            Value::Array(
+                by_name
+                    .into_iter()
+                    .map(|(m, c)| json!({"authenticationMethod": m, "userCount": c}))
+                    .collect(),
+            ),
+        );
+    }
+    Ok(ok(Value::Object(body), unknown))
+}
+
+// ---- userEventsSummary (beta) ------------------------------------------------------
+
+const EVENT_PROPERTIES: &[&str] = &[
+    "id",
+    "feature",
+    "userPrincipalName",
+    "userDisplayName",
+    "isSuccess",
+    "authMethod",
+    "failureReason",
+    "eventDateTime",
+];
+
+const EVENTS: Allowed = Allowed {
+    type_name: "microsoft.graph.userEventsSummary",
+    properties: EVENT_PROPERTIES,
+    filterable: EVENT_PROPERTIES,
+    sortable: &["eventDateTime"],
+    max_top: 1000,
+    default_top: 1000,
+};
+
+/// The members of `usageAuthMethod` after `unknownFutureValue`.
+const EVOLVED_USAGE: &[&str] = &[
+    "externalAuthMethod",
+    "hardwareOneTimePasscode",
+    "windowsHelloForBusiness",
+    "microsoftAuthenticatorPasswordless",
+    "temporaryAccessPass",
+    "macOsSecureEnclaveKey",
+    "passKeyDeviceBound",
+    "passKeyDeviceBoundAuthenticator",
+    "passKeyDeviceBoundWindowsHello",
+    "softwareOneTimePasscode",
+    "microsoftAuthenticatorPush",
+    "mobilePhone",
+    "sms",
+    "alternateMobilePhone",
+    "fido2SecurityKey",
+    "oneTimePasscode",
+    "passKeySynced",
+    "qrCode",
+];
+
+/// The span a filter's top `and`s put on a time property: a superset, the
+/// filter decides each record; `widen` reaches back for records grouped
+/// under an earlier time.
+fn span_of(filter: Option<&Expr>, property: &str, widen: Duration) -> Span {
+    let mut span = Span::default();
+    let Some(filter) = filter else { return span };
+    for c in filter.conjuncts() {
+        if let Expr::Compare(path, op, Literal::Time(t)) = c {
+            if path.len() != 1 || path[0] != property {
+                continue;
+            }
+            let t: NaiveDateTime = t.naive_utc();
+            match op {
+                Op::Ge | Op::Gt => span.from = Some(span.from.map_or(t, |f| f.max(t)) - widen),
+                Op::Le | Op::Lt => span.to = Some(span.to.map_or(t, |x| x.min(t))),
+                Op::Eq => {
+                    span.from = Some(t - widen);
+                    span.to = Some(t);
+                }
+                Op::Ne => {}
+            }
+        }
+    }
+    span
+}
+
+fn time_token(key: &TimeKey) -> String {
+    Cursor::for_time(key.0, &key.1).encode()
+}
+
+fn parse_time_token(token: &str) -> Result<TimeKey, GraphFailure> {
+    let c = Cursor::parse("$skiptoken", token).map_err(|_| bad_token())?;
+    let t = c.time("$skiptoken").map_err(|_| bad_token())?;
+    Ok((t, c.id))
+}
+
+fn newest_first(q: &Query) -> bool {
+    q.orderby.first().is_none_or(|(_, desc)| *desc)
+}
+
+async fn events_summary(state: web::Data<AppState>, req: &HttpRequest) -> Answer {
+    let q = Query::parse(req.query_string(), &EVENTS)?;
+    let start = q.skiptoken.as_deref().map(parse_time_token).transpose()?;
+    let size = q.page_size(&EVENTS);
+    let span = span_of(q.filter.as_ref(), "eventDateTime", Duration::zero());
+    let desc = newest_first(&q);
+    let expr = q.filter.clone();
+    let count = wants_count(req, &q);
+    let page = state
+        .db(move |conn| {
+            let mut fetch =
+                |conn: &mut DbConnection, after: Option<&TimeKey>, n: usize| -> Chunk<TimeKey> {
+                    let rows = reads::events_with_names(conn, span, after, desc, n as i64 + 1)?;
+                    let more = rows.len() > n;
+                    Ok((
+                        rows.iter()
+                            .take(n)
+                            .map(|e| ((e.event.occurred_at, e.event.id.clone()), event_record(e)))
+                            .collect(),
+                        more,
+                    ))
+                };
+            let (records, next) = collect(conn, expr.as_ref(), start, size, &mut fetch)?;
+            let count = if count {
+                Some(count_all(conn, expr.as_ref(), &mut fetch)?)
+            } else {
+                None
+            };
+            Ok(Page {
+                records,
+                next,
+                count,
+            })
+        })
+        .await?;
+    let ctx = context(
+        req,
+        "beta",
+        "reports/authenticationMethods/userEventsSummary",
+        &q.select,
+    );
+    let unknown = wants_unknown_members(req);
+    let mut page = page;
+    if !unknown {
+        for r in &mut page.records {
+            if let Some(Value::String(m)) = r.get_mut("authMethod") {
+                if EVOLVED_USAGE.contains(&m.as_str()) {
+                    *m = UNKNOWN_FUTURE_VALUE.to_string();
+                }
+            }
+        }
+    }
+    Ok(list_answer(req, &q, ctx, page, time_token, &[], unknown))
+}
+
+// ---- auditLogs/directoryAudits ----------------------------------------------------------
+
+const AUDIT_PROPERTIES: &[&str] = &[
+    "id",
+    "category",
+    "correlationId",
+    "result",
+    "resultReason",
+    "activityDisplayName",
+    "activityDateTime",
+    "loggedByService",
+    "operationType",
+    "initiatedBy",
+    "targetResources",
+    "additionalDetails",
+];
+
+const AUDITS: Allowed = Allowed {
+    type_name: "microsoft.graph.directoryAudit",
+    properties: AUDIT_PROPERTIES,
+    filterable: &[
+        "id",
+        "category",
+        "correlationId",
+        "result",
+        "activityDisplayName",
+        "activityDateTime",
+        "loggedByService",
+        "initiatedBy",
+        "targetResources",
+    ],
+    sortable: &["activityDateTime"],
+    max_top: 999,
+    default_top: 100,
+};
+
+/// How far before a filter's start an activity may begin and still have
+/// entries inside it (a flow lasts minutes; a day is ample).
+const FLOW_SPAN: Duration = Duration::days(1);
+
+/// A position in the audit log: the activity and how many of its entries
+/// were served.
+#[derive(Debug, Clone)]
+struct AuditKey {
+    activity: TimeKey,
+    served: usize,
+}
+
+fn audit_token(k: &AuditKey) -> String {
+    Cursor {
+        value: format!(
+            "{}|{}",
+            k.activity.0.format("%Y-%m-%dT%H:%M:%S%.f"),
+            k.served
+        ),
+        id: k.activity.1.clone(),
+    }
+    .encode()
+}
+
+fn parse_audit_token(token: &str) -> Result<AuditKey, GraphFailure> {
+    let c = Cursor::parse("$skiptoken", token).map_err(|_| bad_token())?;
+    let (time, served) = c.value.rsplit_once('|').ok_or_else(bad_token)?;
+    let t = NaiveDateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| bad_token())?;
+    let served: usize = served.parse().map_err(|_| bad_token())?;
+    Ok(AuditKey {
+        activity: (t, c.id),
+        served,
+    })
+}
+
+/// `GET /graph/{version}/auditLogs/directoryAudits`: the stored
+/// registrations and password resets written out as the audit entries
+/// they were read from.
+#[utoipa::path(
+    get,
+    path = "/graph/{version}/auditLogs/directoryAudits",
+    tag = "graph",
+    params(
+        ("version" = String, Path, description = "`v1.0` or `beta`."),
+        ("$filter" = Option<String>, Query, description = "OData filter on activityDisplayName, activityDateTime, loggedByService, correlationId, id, category, result, initiatedBy/user/…, targetResources/any(t: t/id eq '…')."),
+        ("$select" = Option<String>, Query, description = "Properties to return."),
+        ("$top" = Option<u32>, Query, description = "Page size, 1 to 999."),
+        ("$orderby" = Option<String>, Query, description = "activityDateTime asc or desc (default: newest first)."),
+        ("$count" = Option<bool>, Query, description = "With ConsistencyLevel: eventual, adds `@odata.count`."),
+        ("$skiptoken" = Option<String>, Query, description = "The position of a next page."),
+    ),
+    responses(
+        (status = 200, description = "A page of directoryAudit.", body = schema::DirectoryAuditCollection),
+        (status = 400, description = "A query option refused.", body = GraphErrorBody),
+        (status = 401, description = "No valid API key or session.", body = GraphErrorBody),
+        (status = 403, description = "The key has no read scope.", body = GraphErrorBody),
+        (status = 404, description = "No such version.", body = GraphErrorBody),
+        (status = 503, description = "The database cannot be reached.", body = GraphErrorBody),
+    )
+)]
+#[get(
+    "/graph/{version}/auditLogs/directoryAudits",
+    wrap = "from_fn(auth::graph_reader)"
+)]
+pub async fn directory_audits(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let result = audits_answer(state, &req).await;
+    answer(&req, result)
+}
+
+async fn audits_answer(state: web::Data<AppState>, req: &HttpRequest) -> Answer {
+    let version = version(req)?;
+    let q = Query::parse(req.query_string(), &AUDITS)?;
+    let start = q.skiptoken.as_deref().map(parse_audit_token).transpose()?;
+    let size = q.page_size(&AUDITS);
+    let span = span_of(q.filter.as_ref(), "activityDateTime", FLOW_SPAN);
+    let desc = newest_first(&q);
+    let expr = q.filter.clone();
+    let count = wants_count(req, &q);
+    let page = state
+        .db(move |conn| {
+            // Activities are read whole; a position inside one serves the
+            // rest of its entries first.
+            let mut fetch =
+                |conn: &mut DbConnection, after: Option<&AuditKey>, n: usize| -> Chunk<AuditKey> {
+                    let mut rows = Vec::new();
+                    let entries_of =
+                        |activity: &crate::db::models::Activity,
+                         events: &[crate::db::models::MethodEvent]| {
+                            let mut entries = audit_entries(activity, events);
+                            if desc {
+                                entries.reverse();
+                            }
+                            entries
+                        };
+                    if let Some(k) = after.filter(|k| k.served > 0) {
+                        let at = Span {
+                            from: Some(k.activity.0),
+                            to: Some(k.activity.0),
+                        };
+                        let same = reads::activities_with_events(conn, at, None, desc, 10_000)?;
+                        if let Some((activity, events)) =
+                            same.iter().find(|(a, _)| a.id == k.activity.1)
+                        {
+                            for (j, entry) in entries_of(activity, events)
+                                .into_iter()
+                                .enumerate()
+                                .skip(k.served)
+                            {
+                                rows.push((
+                                    AuditKey {
+                                        activity: k.activity.clone(),
+                                        served: j + 1,
+                                    },
+                                    entry,
+                                ));
+                            }
+                        }
+                    }
+                    let limit = n.div_ceil(4).max(1);
+                    let found = reads::activities_with_events(
+                        conn,
+                        span,
+                        after.map(|k| &k.activity),
+                        desc,
+                        limit as i64 + 1,
+                    )?;
+                    let more = found.len() > limit;
+                    for (activity, events) in found.iter().take(limit) {
+                        for (j, entry) in entries_of(activity, events).into_iter().enumerate() {
+                            rows.push((
+                                AuditKey {
+                                    activity: (activity.occurred_at, activity.id.clone()),
+                                    served: j + 1,
+                                },
+                                entry,
+                            ));
+                        }
+                    }
+                    Ok((rows, more))
+                };
+            let (records, next) = collect(conn, expr.as_ref(), start, size, &mut fetch)?;
+            let count = if count {
+                Some(count_all(conn, expr.as_ref(), &mut fetch)?)
+            } else {
+                None
+            };
+            Ok(Page {
+                records,
+                next,
+                count,
+            })
+        })
+        .await?;
+    let ctx = context(req, version, "auditLogs/directoryAudits", &q.select);
+    Ok(list_answer(
+        req,
+        &q,
+        ctx,
+        page,
+        audit_token,
+        &[],
+        wants_unknown_members(req),
+    ))
+}
+
+// ---- users ----------------------------------------------------------------------------
+
+const USERS: Allowed = Allowed {
+    type_name: "microsoft.graph.user",
+    properties: &[
+        "id",
+        "displayName",
+        "userPrincipalName",
+        "accountEnabled",
+        "userType",
+    ],
+    filterable: &[
+        "id",
+        "displayName",
+        "userPrincipalName",
+        "accountEnabled",
+        "userType",
+    ],
+    sortable: &[],
+    max_top: 999,
+    default_top: 100,
+};
+
+/// `GET /graph/{version}/users`: the directory's users (id, names, whether
+/// enabled, member or guest), for `authinsights sync` from another portal.
+#[utoipa::path(
+    get,
+    path = "/graph/{version}/users",
+    tag = "graph",
+    params(
+        ("version" = String, Path, description = "`v1.0` or `beta`."),
+        ("$filter" = Option<String>, Query, description = "OData filter on id, displayName, userPrincipalName, accountEnabled, userType."),
+        ("$select" = Option<String>, Query, description = "Of id, displayName, userPrincipalName, accountEnabled, userType (default: the first three, as Graph's default set)."),
+        ("$top" = Option<u32>, Query, description = "Page size, 1 to 999 (default 100)."),
+        ("$count" = Option<bool>, Query, description = "With ConsistencyLevel: eventual, adds `@odata.count`."),
+        ("$skiptoken" = Option<String>, Query, description = "The position of a next page."),
+    ),
+    responses(
+        (status = 200, description = "A page of user.", body = schema::UserCollection),
+        (status = 400, description = "A query option refused.", body = GraphErrorBody),
+        (status = 401, description = "No valid API key or session.", body = GraphErrorBody),
+        (status = 403, description = "The key has no read scope.", body = GraphErrorBody),
+        (status = 404, description = "No such version.", body = GraphErrorBody),
+        (status = 503, description = "The database cannot be reached.", body = GraphErrorBody),
+    )
+)]
+#[get("/graph/{version}/users", wrap = "from_fn(auth::graph_reader)")]
+pub async fn users(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let result = async {
+        let version = version(&req)?;
+        let mut q = Query::parse(req.query_string(), &USERS)?;
+        let start = q.skiptoken.clone();
+        let size = q.page_size(&USERS);
+        let expr = q.filter.clone();
+        let count = wants_count(&req, &q);
+        let page = state
+            .db(move |conn| {
+                let mut fetch =
+                    |conn: &mut DbConnection, after: Option<&String>, n: usize| -> Chunk<String> {
+                        let rows =
+                            reads::directory_users(conn, after.map(String::as_str), n as i64 + 1)?;
+                        let more = rows.len() > n;
+                        Ok((
+                            rows.iter()
+                                .take(n)
+                                .map(|u| (u.id.clone(), user_record(u)))
+                                .collect(),
+                            more,
+                        ))
+                    };
+                let (records, next) = collect(conn, expr.as_ref(), start, size, &mut fetch)?;
+                let count = if count {
+                    Some(count_all(conn, expr.as_ref(), &mut fetch)?)
+                } else {
+                    None
+                };
+                Ok(Page {
+                    records,
+                    next,
+                    count,
+                })
+            })
+            .await?;
+        let ctx = context(&req, version, "users", &q.select);
+        if q.select.is_none() {
+            // Graph's default set, of the properties the portal holds.
+            q.fallback_select = Some(vec![
+                "id".into(),
+                "displayName".into(),
+                "userPrincipalName".into(),
+            ]);
+        }
+        Ok(list_answer(
+            &req,
+            &q,
+            ctx,
+            page,
+            |k: &String| k.clone(),
+            &[],
+            false,
+        ))
+    }
+    .await;
+    answer(&req, result)
+}
+
+/// Every route of the Graph-compatible endpoints.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // The named resources before `{function}`: the first route that
+    // matches answers.
+    cfg.service(registration_one)
+        .service(registration_details)
+        .service(events_summary_route)
+        .service(feature_summary)
+        .service(method_summary)
+        .service(report_function)
+        .service(directory_audits)
+        .service(users);
+}
