@@ -89,7 +89,11 @@ impl Writer<'_> {
             None => json!([]),
         };
         let a = self.activity;
-        let id = a.user_id.clone().unwrap_or_default();
+        // Graph's id of a user it cannot name: all zeros (read back as unknown).
+        let id = a
+            .user_id
+            .clone()
+            .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".to_string());
         let upn = Some(a.user_principal_name.as_str()).filter(|u| !u.is_empty());
         let display = Some(a.user_display_name.as_str()).filter(|u| !u.is_empty());
         self.entries.push(json!({

@@ -1769,7 +1769,12 @@ fn the_portals_own_audit_entries_read_back_as_the_same_activities() {
             Some(Details::Succeeded),
             "2025-05-01T08:00:00",
             &[
-                (MobileSms, false, Some("Invalid verification code"), "2025-05-01T08:00:10.25"),
+                (
+                    MobileSms,
+                    false,
+                    Some("Invalid verification code"),
+                    "2025-05-01T08:00:10.25",
+                ),
                 (MobileSms, true, None, "2025-05-01T08:00:40"),
                 (Email, true, None, "2025-05-01T08:01:00"),
             ],
@@ -1823,7 +1828,12 @@ fn the_portals_own_audit_entries_read_back_as_the_same_activities() {
             None,
             "2025-05-01T13:00:00",
             &[
-                (AppCode, false, Some("Invalid verification code"), "2025-05-01T13:00:30"),
+                (
+                    AppCode,
+                    false,
+                    Some("Invalid verification code"),
+                    "2025-05-01T13:00:30",
+                ),
                 (AppNotification, true, None, "2025-05-01T13:01:00"),
                 (MobileSms, true, None, "2025-05-01T13:01:30"),
             ],
@@ -1834,7 +1844,12 @@ fn the_portals_own_audit_entries_read_back_as_the_same_activities() {
             Failed,
             None,
             "2025-05-01T14:00:00",
-            &[(Email, false, Some("The code expired"), "2025-05-01T14:00:30")],
+            &[(
+                Email,
+                false,
+                Some("The code expired"),
+                "2025-05-01T14:00:30",
+            )],
         ),
     ];
     let mut entries: Vec<Value> = flows

@@ -1104,6 +1104,7 @@ async fn events_summary(state: web::Data<AppState>, req: &HttpRequest) -> Answer
     let desc = newest_first(&q);
     let expr = q.filter.clone();
     let count = wants_count(req, &q);
+    let modern = wants_unknown_members(req);
     let page = state
         .db(move |conn| {
             let mut fetch =
@@ -1113,7 +1114,12 @@ async fn events_summary(state: web::Data<AppState>, req: &HttpRequest) -> Answer
                     Ok((
                         rows.iter()
                             .take(n)
-                            .map(|e| ((e.event.occurred_at, e.event.id.clone()), event_record(e)))
+                            .map(|e| {
+                                (
+                                    (e.event.occurred_at, e.event.id.clone()),
+                                    event_record(e, modern),
+                                )
+                            })
                             .collect(),
                         more,
                     ))
@@ -1384,7 +1390,7 @@ const USERS: Allowed = Allowed {
     params(
         ("version" = String, Path, description = "`v1.0` or `beta`."),
         ("$filter" = Option<String>, Query, description = "OData filter on id, displayName, userPrincipalName, accountEnabled, userType."),
-        ("$select" = Option<String>, Query, description = "Of id, displayName, userPrincipalName, accountEnabled, userType (default: the first three, as Graph's default set)."),
+        ("$select" = Option<String>, Query, description = "Of id, displayName, userPrincipalName, accountEnabled, userType and Graph's other default properties (empty: the portal does not keep them). Without it, Graph's default set."),
         ("$top" = Option<u32>, Query, description = "Page size, 1 to 999 (default 100)."),
         ("$count" = Option<bool>, Query, description = "With ConsistencyLevel: eventual, adds `@odata.count`."),
         ("$skiptoken" = Option<String>, Query, description = "The position of a next page."),
@@ -1438,11 +1444,12 @@ pub async fn users(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse
         let ctx = context(&req, version, "users", &q.select);
         if q.select.is_none() {
             // Graph's default set, of the properties the portal holds.
-            q.fallback_select = Some(vec![
-                "id".into(),
-                "displayName".into(),
-                "userPrincipalName".into(),
-            ]);
+            q.fallback_select = Some(
+                USER_DEFAULT_PROPERTIES
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect(),
+            );
         }
         Ok(list_answer(
             &req,

@@ -323,6 +323,14 @@ impl Query {
         ) {
             (Some(props), Value::Object(mut map)) => {
                 let mut out = serde_json::Map::new();
+                // Annotations (`@odata.type`) stay, as Graph keeps them.
+                let annotations: Vec<String> =
+                    map.keys().filter(|k| k.starts_with('@')).cloned().collect();
+                for k in annotations {
+                    if let Some((k, v)) = map.remove_entry(&k) {
+                        out.insert(k, v);
+                    }
+                }
                 for p in props {
                     if let Some((k, v)) = map.remove_entry(p.as_str()) {
                         out.insert(k, v);

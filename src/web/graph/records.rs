@@ -52,9 +52,21 @@ pub fn registration_name(method: Method) -> Option<&'static str> {
     })
 }
 
-/// Graph's name of a method in a usage event (`authMethod`): the usage
-/// enumeration tells SMS from calls.
-pub fn usage_name(method: Method) -> Option<&'static str> {
+/// Graph's name of a method in a usage event (`authMethod`, whose
+/// enumeration tells SMS from calls). `modern`: the names Graph added after
+/// `unknownFutureValue` where there is one (`microsoftAuthenticatorPush`,
+/// as Microsoft's example shows), for a caller that asked for them; else
+/// the enumeration's first names (`appNotification`).
+pub fn usage_name(method: Method, modern: bool) -> Option<&'static str> {
+    if modern {
+        match method {
+            Method::AppNotification => return Some("microsoftAuthenticatorPush"),
+            Method::AppCode => return Some("softwareOneTimePasscode"),
+            Method::MobileSms => return Some("sms"),
+            Method::Fido2 => return Some("fido2SecurityKey"),
+            _ => {}
+        }
+    }
     Some(match method {
         Method::Email => "email",
         Method::MobileSms => "mobileSMS",
@@ -69,25 +81,40 @@ pub fn usage_name(method: Method) -> Option<&'static str> {
     })
 }
 
-/// The Graph names of a user's methods, in catalogue order, then the
-/// names of methods the portal does not know, as the source gave them.
+/// The order Graph lists `methodsRegistered` in: the phones before the
+/// Authenticator app, as in Microsoft's own example
+/// (`["mobilePhone", "microsoftAuthenticatorPush", "softwareOneTimePasscode"]`).
+const GRAPH_ORDER: &[&str] = &[
+    "mobilePhone",
+    "alternateMobilePhone",
+    "officePhone",
+    "email",
+    "securityQuestion",
+    "microsoftAuthenticatorPush",
+    "softwareOneTimePasscode",
+    "microsoftAuthenticatorPasswordless",
+    "hardwareOneTimePasscode",
+    "fido2SecurityKey",
+    "passKeyDeviceBound",
+    "windowsHelloForBusiness",
+    "macOsSecureEnclaveKey",
+    "temporaryAccessPass",
+    "externalAuthMethod",
+    "oneTimePasscode",
+    "qrCode",
+    "appPassword",
+];
+
+/// The Graph names of a user's methods, in Graph's order, then the names
+/// of methods the portal does not know, as the source gave them.
 pub fn methods_registered(mask: i32, other: &[String]) -> Vec<String> {
-    let methods = MethodSet::from_mask(mask);
-    let mut names: Vec<String> = Vec::new();
-    // In the order of the first method of each name in the catalogue, so
-    // that the list does not depend on which phone methods stand behind
-    // `mobilePhone`.
-    for m in Method::ALL {
-        let Some(name) = registration_name(m) else {
-            continue;
-        };
-        let held = Method::ALL
-            .iter()
-            .any(|x| methods.contains(*x) && registration_name(*x) == Some(name));
-        if held && !names.iter().any(|n| n == name) {
-            names.push(name.to_string());
-        }
-    }
+    let mut names: Vec<&'static str> = MethodSet::from_mask(mask)
+        .iter()
+        .filter_map(registration_name)
+        .collect();
+    names.sort_by_key(|n| GRAPH_ORDER.iter().position(|o| o == n));
+    names.dedup();
+    let mut names: Vec<String> = names.into_iter().map(str::to_string).collect();
     for name in other {
         if !names.iter().any(|n| n == name) {
             names.push(name.clone());
@@ -106,9 +133,9 @@ pub fn methods_of(name: &str) -> Option<MethodSet> {
 }
 
 /// One user's `userRegistrationDetails`. What no source said is written as
-/// Graph writes an unset value: `isMfaRegistered` from the methods,
-/// `none` for the preferred and default method, no system-preferred
-/// methods, and the zero time.
+/// Graph writes an unset value: `isMfaRegistered` from the methods, an
+/// empty preferred method, `none` for the default method, no
+/// system-preferred methods, and the zero time.
 pub fn registration_record(u: &ListUser, beta: bool) -> Value {
     let key: StatusKey = u.key();
     let mfa = u.mfa_details();
@@ -133,9 +160,10 @@ pub fn registration_record(u: &ListUser, beta: bool) -> Value {
             .map_or_else(|| NO_TIME.to_string(), graph_time),
         "methodsRegistered": methods_registered(key.methods_mask, &u.other_method_names()),
         "systemPreferredAuthenticationMethods": mfa.system_preferred_methods.unwrap_or_default(),
+        // Graph writes "" where the user chose none (its own example).
         "userPreferredMethodForSecondaryAuthentication": mfa
             .user_preferred_method
-            .unwrap_or_else(|| "none".to_string()),
+            .unwrap_or_default(),
     });
     // Documented for beta; Microsoft's own v1.0 example returns it too.
     let _ = beta;
@@ -145,10 +173,10 @@ pub fn registration_record(u: &ListUser, beta: bool) -> Value {
 }
 
 /// One event of `userEventsSummary` (beta): its `id` is the user's.
-pub fn event_record(e: &NamedEvent) -> Value {
+pub fn event_record(e: &NamedEvent, modern: bool) -> Value {
     let ev = &e.event;
     let method = Method::from_code(ev.method).unwrap_or(Method::Other);
-    let auth = match usage_name(method) {
+    let auth = match usage_name(method, modern) {
         Some(name) => name.to_string(),
         None => ev
             .method_name
@@ -160,6 +188,7 @@ pub fn event_record(e: &NamedEvent) -> Value {
         _ => "reset",
     };
     json!({
+        "@odata.type": "#microsoft.graph.userEventsSummary",
         "id": ev.user_id,
         "feature": feature,
         "userPrincipalName": e.user_principal_name.clone().unwrap_or_default(),
@@ -171,12 +200,36 @@ pub fn event_record(e: &NamedEvent) -> Value {
     })
 }
 
-/// One directory user as `users` lists it.
+/// Graph's default properties of a user (without `$select`).
+pub const USER_DEFAULT_PROPERTIES: &[&str] = &[
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+];
+
+/// One directory user as `users` lists it: what the portal holds, and
+/// Graph's other default properties empty (the portal does not keep them).
 pub fn user_record(u: &DirectoryUser) -> Value {
     json!({
-        "id": u.id,
+        "businessPhones": [],
         "displayName": u.display_name,
+        "givenName": null,
+        "jobTitle": null,
+        "mail": null,
+        "mobilePhone": null,
+        "officeLocation": null,
+        "preferredLanguage": null,
+        "surname": null,
         "userPrincipalName": u.user_principal_name,
+        "id": u.id,
         "accountEnabled": u.account_enabled,
         "userType": if u.is_guest { "Guest" } else { "Member" },
     })

@@ -101,6 +101,9 @@ collection!(
 #[schema(as = graph::UserEventsSummary)]
 #[allow(non_snake_case)]
 pub struct UserEventsSummary {
+    #[serde(rename = "@odata.type")]
+    #[schema(nullable = false)]
+    pub odata_type: Option<String>,
     #[schema(nullable = false)]
     pub id: Option<String>,
     /// `registration` or `reset`.
@@ -182,6 +185,17 @@ pub struct User {
     /// `Member` or `Guest`.
     #[schema(nullable = false)]
     pub userType: Option<String>,
+    /// Always empty: the portal does not keep phones.
+    #[schema(nullable = false)]
+    pub businessPhones: Option<Vec<String>>,
+    /// Always null, as the next six: the portal does not keep them.
+    pub givenName: Option<String>,
+    pub jobTitle: Option<String>,
+    pub mail: Option<String>,
+    pub mobilePhone: Option<String>,
+    pub officeLocation: Option<String>,
+    pub preferredLanguage: Option<String>,
+    pub surname: Option<String>,
 }
 
 collection!(
