@@ -42,6 +42,9 @@ async fn the_served_document_is_the_generated_one() {
 /// (who asks, concrete path). None when the document lists a status this
 /// test cannot produce: the test then fails, naming it.
 fn request_for(template: &str, status: &str, user_id: &str) -> Option<(Who, String)> {
+    if template.starts_with("/graph/") {
+        return graph_request_for(template, status, user_id);
+    }
     let path = template.replace("{id}", user_id);
     let bad_query = match template {
         "/api/v1/overview" => "range=1y",
@@ -56,6 +59,26 @@ fn request_for(template: &str, status: &str, user_id: &str) -> Option<(Who, Stri
         "400" => (Who::Reader, format!("{path}?{bad_query}")),
         "401" => (Who::Nobody, path),
         "403" => (Who::IngestOnly, path),
+        _ => return None,
+    })
+}
+
+/// The Graph-compatible endpoints: the beta has every resource; a version
+/// that does not exist is their 404 (and an unknown id, for one user).
+fn graph_request_for(template: &str, status: &str, user_id: &str) -> Option<(Who, String)> {
+    let path = template
+        .replace("{version}", "beta")
+        .replace("{id}", user_id);
+    let summary = template.contains("usersRegisteredBy");
+    Some(match status {
+        "200" => (Who::Reader, path),
+        // The summaries take no query option; the lists no $top of 0.
+        "400" if summary || template.ends_with("{id}") => (Who::Reader, format!("{path}?$top=5")),
+        "400" => (Who::Reader, format!("{path}?$top=0")),
+        "401" => (Who::Nobody, path),
+        "403" => (Who::IngestOnly, path),
+        "404" if template.ends_with("{id}") => (Who::Reader, path.replace(user_id, "no-such-user")),
+        "404" => (Who::Reader, path.replace("/beta/", "/v9.9/")),
         _ => return None,
     })
 }

@@ -268,8 +268,8 @@ fn assert_same_record(documented: &Value, ours: &Value) {
 }
 
 async fn documented_requests_get_documented_answers(backend: Backend) {
-    let (app, key) = documented_portal(backend).await;
-    let key = Some(key.as_str());
+    let (app, read) = documented_portal(backend).await;
+    let key = Some(read.as_str());
 
     // userRegistrationDetails: the list, and one user.
     let (path, documented) = example("list-user-registration-details");
@@ -339,7 +339,7 @@ async fn documented_requests_get_documented_answers(backend: Backend) {
     assert_in(field(counts, "feature"), FEATURES, "feature");
     let users = walk(
         &app,
-        key.unwrap(),
+        &read,
         "/graph/v1.0/reports/authenticationMethods/userRegistrationDetails",
         &[],
     )
@@ -386,13 +386,7 @@ async fn documented_requests_get_documented_answers(backend: Backend) {
             json!("00000000-0000-0000-0000-000000000000")
         );
     }
-    let all = walk(
-        &app,
-        key.unwrap(),
-        "/graph/v1.0/auditLogs/directoryAudits",
-        &[],
-    )
-    .await;
+    let all = walk(&app, &read, "/graph/v1.0/auditLogs/directoryAudits", &[]).await;
     assert_in(field(&all, "result"), RESULTS, "result");
     assert_in(
         field(&all, "loggedByService"),
@@ -444,7 +438,8 @@ async fn the_odata_subset_filters_selects_sorts_counts_and_pages(backend: Backen
     );
 
     // Filters mean what they say, checked against the whole list.
-    let cases: Vec<(&str, Box<dyn Fn(&Value) -> bool>)> = vec![
+    type Keep = Box<dyn Fn(&Value) -> bool>;
+    let cases: Vec<(&str, Keep)> = vec![
         (
             "isMfaCapable eq false",
             Box::new(|r| r["isMfaCapable"] == json!(false)),

@@ -79,6 +79,54 @@ const ROUTES: &[Route] = &[
     ("GET", "/api/v1/me", &[], [401, 200, 200, 200, 200]),
     (
         "GET",
+        "/graph/{version}/reports/authenticationMethods/userRegistrationDetails",
+        &[],
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/graph/{version}/reports/authenticationMethods/userRegistrationDetails/{user}",
+        &[],
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/graph/{version}/reports/authenticationMethods/userEventsSummary",
+        &[],
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/graph/{version}/reports/authenticationMethods/usersRegisteredByFeature",
+        &[],
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/graph/{version}/reports/authenticationMethods/usersRegisteredByMethod",
+        &[],
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/graph/{version}/reports/authenticationMethods/{function}",
+        &[],
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/graph/{version}/auditLogs/directoryAudits",
+        &[],
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/graph/{version}/users",
+        &[],
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
         "/api/v1/openapi.json",
         &[],
         [401, 200, 200, 200, 200],
@@ -344,6 +392,7 @@ fn every_route_declares_its_access_rule() {
         "auth::api_reader",
         "auth::api_ingest",
         "auth::key_reader",
+        "auth::graph_reader",
     ];
     for (method, path, rule) in declared_rules() {
         assert!(
@@ -354,6 +403,8 @@ fn every_route_declares_its_access_rule() {
         assert_eq!(rule == "auth::public", public, "{method} {path}: {rule}");
         if path.starts_with("/api/") {
             assert!(rule.starts_with("auth::api_"), "{method} {path}: {rule}");
+        } else if path.starts_with("/graph/") {
+            assert_eq!(rule, "auth::graph_reader", "{method} {path}");
         } else if path.starts_with("/admin") {
             assert_eq!(rule, "auth::admin", "{method} {path}");
         }
@@ -422,6 +473,12 @@ fn fill(path: &str, account: &str, key: &str) -> String {
         // client may not see.
         .replace("{subscription}", NO_SUBSCRIPTION)
         .replace("{message}", "1")
+        // The beta has every Graph resource (userEventsSummary is beta only).
+        .replace("{version}", "beta")
+        .replace(
+            "{function}",
+            "usersRegisteredByMethod(includedUserTypes='all',includedUserRoles='all')",
+        )
 }
 
 /// The subscription the route matrix names: none has this id.
@@ -711,7 +768,7 @@ async fn encoded_paths(backend: Backend) {
         let (read, ingest) = (scope.contains("read"), scope.contains("ingest"));
         for (method, path, _, _) in ROUTES {
             let path = fill(path, &account, &key_id);
-            if !path.starts_with("/api/") && path != "/metrics" {
+            if !path.starts_with("/api/") && !path.starts_with("/graph/") && path != "/metrics" {
                 continue;
             }
             let url = format!("{}{}", app.address, path);

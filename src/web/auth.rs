@@ -174,7 +174,7 @@ async fn guard(
         Ok(Found::Principal(p)) => p,
         Ok(Found::Nobody { expired }) => {
             let response = if is_graph(req.path()) {
-                super::graph::graph_error_for(req.headers(), &AppError::Unauthenticated)
+                super::error::graph_error_for(req.headers(), &AppError::Unauthenticated)
             } else if api {
                 api_unauthenticated()
             } else {
@@ -208,7 +208,7 @@ async fn guard(
 /// An error page, or the API's JSON error.
 fn refuse(req: ServiceRequest, e: AppError, api: bool) -> ServiceResponse<BoxBody> {
     if is_graph(req.path()) {
-        let response = super::graph::graph_error_for(req.headers(), &e);
+        let response = super::error::graph_error_for(req.headers(), &e);
         req.into_response(response)
     } else if api {
         let response = super::error::error_response(&e);

@@ -2,7 +2,8 @@
 //! renders the error page; internals are logged, never shown.
 
 use super::layout::Layout;
-use actix_web::http::{header::ContentType, StatusCode};
+use actix_web::http::header::{ContentType, HeaderMap, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 use serde::Serialize;
@@ -320,4 +321,139 @@ pub fn method_not_allowed(method: &actix_web::http::Method, allow: &'static str)
                 parameter: None,
             },
         })
+}
+
+// ---- Microsoft Graph's error shape (the `/graph/…` endpoints) -------------------
+
+/// Graph's error body: `{"error": {"code", "message", "innerError"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GraphErrorBody {
+    pub error: GraphErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GraphErrorDetail {
+    /// Graph's code: `BadRequest`, `Request_UnsupportedQuery`,
+    /// `InvalidAuthenticationToken`, `Authorization_RequestDenied`,
+    /// `Request_ResourceNotFound`, `serviceNotAvailable`, `generalException`.
+    pub code: String,
+    pub message: String,
+    #[serde(rename = "innerError")]
+    pub inner_error: InnerError,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InnerError {
+    /// When the error happened (UTC, seconds).
+    pub date: String,
+    #[serde(rename = "request-id")]
+    pub request_id: String,
+    /// The caller's `client-request-id` header, else the request id.
+    #[serde(rename = "client-request-id")]
+    pub client_request_id: String,
+}
+
+fn client_request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_string)
+}
+
+fn request_uuid() -> String {
+    let n: u128 = rand::random();
+    let h = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// An answer in Graph's error shape.
+pub fn graph_error(
+    headers: &HeaderMap,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> HttpResponse {
+    let request_id = request_uuid();
+    let body = GraphErrorBody {
+        error: GraphErrorDetail {
+            code: code.to_string(),
+            message: message.to_string(),
+            inner_error: InnerError {
+                date: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                client_request_id: client_request_id(headers).unwrap_or_else(|| request_id.clone()),
+                request_id: request_id.clone(),
+            },
+        },
+    };
+    let mut response = HttpResponse::build(status).json(body);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert("request-id".parse().expect("a header name"), v);
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer"),
+        );
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            HeaderValue::from_static("1"),
+        );
+    }
+    response
+}
+
+/// The portal's error in Graph's shape.
+pub fn graph_error_for(headers: &HeaderMap, e: &AppError) -> HttpResponse {
+    let (code, message) = match e {
+        AppError::BadRequest(m)
+        | AppError::BadParameter { message: m, .. }
+        | AppError::BadPageRequest { message: m, .. } => ("BadRequest", m.clone()),
+        AppError::NotFound => (
+            "Request_ResourceNotFound",
+            "Resource not found for the segment.".to_string(),
+        ),
+        AppError::Unauthenticated => (
+            "InvalidAuthenticationToken",
+            "Access token is empty or not valid: send an API key with the read scope as Authorization: Bearer.".to_string(),
+        ),
+        AppError::Forbidden(m) => ("Authorization_RequestDenied", m.clone()),
+        AppError::MustChangePassword => (
+            "Authorization_RequestDenied",
+            "The account must change its password first.".to_string(),
+        ),
+        AppError::Unavailable | AppError::Busy => (
+            "serviceNotAvailable",
+            "The service is temporarily unavailable; try again shortly.".to_string(),
+        ),
+        AppError::Internal(_) => (
+            "generalException",
+            "An internal error occurred; it is in the portal's log.".to_string(),
+        ),
+    };
+    if let AppError::Internal(detail) = e {
+        tracing::error!("graph endpoint: {detail}");
+    }
+    graph_error(
+        headers,
+        actix_web::ResponseError::status_code(e),
+        code,
+        &message,
+    )
 }

@@ -1760,7 +1760,7 @@ fn stored(
 fn the_portals_own_audit_entries_read_back_as_the_same_activities() {
     use ActivityResult::*;
     use Method::*;
-    let flows = vec![
+    let flows = [
         // A wrong SMS code, the same method again, then success.
         stored(
             "aud-reset-1",
@@ -1874,7 +1874,7 @@ fn the_portals_own_audit_entries_read_back_as_the_same_activities() {
                 _ => None,
             })
             .collect();
-        read.sort_by(|a, b| a.activity.occurred_at.cmp(&b.activity.occurred_at));
+        read.sort_by_key(|a| a.activity.occurred_at);
         assert_eq!(read.len(), flows.len(), "one activity per flow");
         for ((activity, events), back) in flows.iter().zip(&read) {
             assert_eq!(&back.activity, activity, "newest first: {newest_first}");

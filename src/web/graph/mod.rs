@@ -24,17 +24,15 @@ use crate::ingest::graph::audit_entries;
 use crate::web::auth;
 use crate::web::error::AppError;
 use crate::web::AppState;
-use actix_web::http::header::{HeaderMap, HeaderValue};
+
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{Duration, NaiveDateTime};
 use odata::{Allowed, Expr, Literal, Op, Query, QueryError};
 use records::*;
-use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use utoipa::ToSchema;
 
 /// Where the Graph-compatible endpoints live.
 pub const BASE: &str = "/graph";
@@ -48,138 +46,9 @@ const CHUNK: usize = 500;
 
 // ---- errors ------------------------------------------------------------------
 
-/// Graph's error body: `{"error": {"code", "message", "innerError"}}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GraphErrorBody {
-    pub error: GraphErrorDetail,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GraphErrorDetail {
-    /// Graph's code: `BadRequest`, `Request_UnsupportedQuery`,
-    /// `InvalidAuthenticationToken`, `Authorization_RequestDenied`,
-    /// `Request_ResourceNotFound`, `serviceNotAvailable`, `generalException`.
-    pub code: String,
-    pub message: String,
-    #[serde(rename = "innerError")]
-    pub inner_error: InnerError,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InnerError {
-    /// When the error happened (UTC, seconds).
-    pub date: String,
-    #[serde(rename = "request-id")]
-    pub request_id: String,
-    /// The caller's `client-request-id` header, else the request id.
-    #[serde(rename = "client-request-id")]
-    pub client_request_id: String,
-}
-
-fn client_request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        })
-        .map(str::to_string)
-}
-
-fn request_uuid() -> String {
-    let n: u128 = rand::random();
-    let h = format!("{n:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-/// An answer in Graph's error shape.
-pub fn graph_error(
-    headers: &HeaderMap,
-    status: StatusCode,
-    code: &str,
-    message: &str,
-) -> HttpResponse {
-    let request_id = request_uuid();
-    let body = GraphErrorBody {
-        error: GraphErrorDetail {
-            code: code.to_string(),
-            message: message.to_string(),
-            inner_error: InnerError {
-                date: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
-                client_request_id: client_request_id(headers).unwrap_or_else(|| request_id.clone()),
-                request_id: request_id.clone(),
-            },
-        },
-    };
-    let mut response = HttpResponse::build(status).json(body);
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response
-            .headers_mut()
-            .insert("request-id".parse().expect("a header name"), v);
-    }
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            actix_web::http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer"),
-        );
-    }
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(
-            actix_web::http::header::RETRY_AFTER,
-            HeaderValue::from_static("1"),
-        );
-    }
-    response
-}
-
-/// The portal's error in Graph's shape.
-pub fn graph_error_for(headers: &HeaderMap, e: &AppError) -> HttpResponse {
-    let (code, message) = match e {
-        AppError::BadRequest(m)
-        | AppError::BadParameter { message: m, .. }
-        | AppError::BadPageRequest { message: m, .. } => ("BadRequest", m.clone()),
-        AppError::NotFound => (
-            "Request_ResourceNotFound",
-            "Resource not found for the segment.".to_string(),
-        ),
-        AppError::Unauthenticated => (
-            "InvalidAuthenticationToken",
-            "Access token is empty or not valid: send an API key with the read scope as Authorization: Bearer.".to_string(),
-        ),
-        AppError::Forbidden(m) => ("Authorization_RequestDenied", m.clone()),
-        AppError::MustChangePassword => (
-            "Authorization_RequestDenied",
-            "The account must change its password first.".to_string(),
-        ),
-        AppError::Unavailable | AppError::Busy => (
-            "serviceNotAvailable",
-            "The service is temporarily unavailable; try again shortly.".to_string(),
-        ),
-        AppError::Internal(_) => (
-            "generalException",
-            "An internal error occurred; it is in the portal's log.".to_string(),
-        ),
-    };
-    if let AppError::Internal(detail) = e {
-        tracing::error!("graph endpoint: {detail}");
-    }
-    graph_error(
-        headers,
-        actix_web::ResponseError::status_code(e),
-        code,
-        &message,
-    )
-}
+pub use crate::web::error::{
+    graph_error, graph_error_for, GraphErrorBody, GraphErrorDetail, InnerError,
+};
 
 /// A handler's failure: Graph's error body.
 #[derive(Debug)]
@@ -253,7 +122,11 @@ fn consistency_eventual(req: &HttpRequest) -> bool {
 
 /// The absolute address of a path of this portal.
 fn here(req: &HttpRequest, path: &str) -> String {
-    crate::web::api::absolute(req, path)
+    let trust = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.settings.security.trust_forwarded_for);
+    let (scheme, host) = auth::this_origin(req, trust);
+    format!("{scheme}://{host}{path}")
 }
 
 fn context(
@@ -555,9 +428,11 @@ fn registration_fetcher(
     }
 }
 
-/// The answers of `/graph/…` a route may give besides 200.
+/// A report handler with its OpenAPI entry: Graph's answers besides 200.
+/// The route attribute is written out at each use, where the route table
+/// test reads it.
 macro_rules! graph_path {
-    ($(#[$doc:meta])* $name:ident, $path:literal, $body:ty, $what:literal, [$($param:tt)*]) => {
+    (#[$route:meta] $(#[$doc:meta])* $name:ident, $path:literal, $body:ty, $what:literal, [$($param:tt)*]) => {
         $(#[$doc])*
         #[utoipa::path(
             get,
@@ -576,7 +451,7 @@ macro_rules! graph_path {
                 (status = 503, description = "The database cannot be reached (`serviceNotAvailable`).", body = GraphErrorBody),
             )
         )]
-        #[get($path, wrap = "from_fn(auth::graph_reader)")]
+        #[$route]
         pub async fn $name(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
             let result = reports_answer(state, &req).await;
             answer(&req, result)
@@ -585,6 +460,7 @@ macro_rules! graph_path {
 }
 
 graph_path!(
+    #[get("/graph/{version}/reports/authenticationMethods/userRegistrationDetails", wrap = "from_fn(auth::graph_reader)")]
     /// Users with their registration and SSPR status, as Graph's
     /// `userRegistrationDetails`.
     registration_details,
@@ -604,6 +480,7 @@ graph_path!(
 );
 
 graph_path!(
+    #[get("/graph/{version}/reports/authenticationMethods/userEventsSummary", wrap = "from_fn(auth::graph_reader)")]
     /// Registration and reset verifications, one per method, as Graph's beta
     /// `userEventsSummary` (`id` is the user's). Beta only.
     events_summary_route,
@@ -623,6 +500,10 @@ graph_path!(
 );
 
 graph_path!(
+    #[get(
+        "/graph/{version}/reports/authenticationMethods/usersRegisteredByFeature",
+        wrap = "from_fn(auth::graph_reader)"
+    )]
     /// How many users are registered, enabled and capable, as Graph's
     /// `usersRegisteredByFeature` (for all users and roles; the function
     /// form `usersRegisteredByFeature(includedUserTypes='…',includedUserRoles='…')`
@@ -635,6 +516,10 @@ graph_path!(
 );
 
 graph_path!(
+    #[get(
+        "/graph/{version}/reports/authenticationMethods/usersRegisteredByMethod",
+        wrap = "from_fn(auth::graph_reader)"
+    )]
     /// How many users have each method, as Graph's `usersRegisteredByMethod`
     /// (the function form narrows by user type and role).
     method_summary,
