@@ -42,7 +42,8 @@ use utoipa::{Modify, OpenApi};
         Me,
         graph::GraphErrorBody,
         graph::GraphErrorDetail,
-        graph::InnerError
+        graph::InnerError,
+        graph::schema::GraphVersion
     )),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),

@@ -439,7 +439,7 @@ macro_rules! graph_path {
             path = $path,
             tag = "graph",
             params(
-                ("version" = String, Path, description = "`v1.0` or `beta`."),
+                ("version" = schema::GraphVersion, Path, description = "`v1.0` or `beta`."),
                 $($param)*
             ),
             responses(
@@ -634,7 +634,7 @@ async fn registration_list(
     path = "/graph/{version}/reports/authenticationMethods/userRegistrationDetails/{id}",
     tag = "graph",
     params(
-        ("version" = String, Path, description = "`v1.0` or `beta`."),
+        ("version" = schema::GraphVersion, Path, description = "`v1.0` or `beta`."),
         ("id" = String, Path, description = "The user's directory id."),
         ("Prefer" = Option<String>, Header, description = "`include-unknown-enum-members`."),
     ),
@@ -1121,7 +1121,7 @@ fn parse_audit_token(token: &str) -> Result<AuditKey, GraphFailure> {
     path = "/graph/{version}/auditLogs/directoryAudits",
     tag = "graph",
     params(
-        ("version" = String, Path, description = "`v1.0` or `beta`."),
+        ("version" = schema::GraphVersion, Path, description = "`v1.0` or `beta`."),
         ("$filter" = Option<String>, Query, description = "OData filter on activityDisplayName, activityDateTime, loggedByService, correlationId, id, category, result, initiatedBy/user/…, targetResources/any(t: t/id eq '…')."),
         ("$select" = Option<String>, Query, description = "Properties to return."),
         ("$top" = Option<u32>, Query, description = "Page size, 1 to 999."),
@@ -1273,7 +1273,7 @@ const USERS: Allowed = Allowed {
     path = "/graph/{version}/users",
     tag = "graph",
     params(
-        ("version" = String, Path, description = "`v1.0` or `beta`."),
+        ("version" = schema::GraphVersion, Path, description = "`v1.0` or `beta`."),
         ("$filter" = Option<String>, Query, description = "OData filter on id, displayName, userPrincipalName, accountEnabled, userType."),
         ("$select" = Option<String>, Query, description = "Of id, displayName, userPrincipalName, accountEnabled, userType and Graph's other default properties (empty: the portal does not keep them). Without it, Graph's default set."),
         ("$top" = Option<u32>, Query, description = "Page size, 1 to 999 (default 100)."),

@@ -251,3 +251,12 @@ pub struct MethodSummary {
     pub userRoles: String,
     pub userRegistrationMethodCounts: Vec<MethodCount>,
 }
+
+/// The Graph versions the portal answers.
+#[derive(Serialize, ToSchema)]
+pub enum GraphVersion {
+    #[serde(rename = "v1.0")]
+    V1,
+    #[serde(rename = "beta")]
+    Beta,
+}
