@@ -439,7 +439,42 @@ async fn the_odata_subset_filters_selects_sorts_counts_and_pages(backend: Backen
 
     // Filters mean what they say, checked against the whole list.
     type Keep = Box<dyn Fn(&Value) -> bool>;
+    // A user to look up by id and by name, as scripts do.
+    let someone = all[17].clone();
+    let (upn, id) = (
+        someone["userPrincipalName"].as_str().unwrap().to_string(),
+        someone["id"].as_str().unwrap().to_string(),
+    );
+    let prefix: String = someone["userDisplayName"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .take(3)
+        .collect();
+    let by_upn = format!("userPrincipalName eq '{}'", upn.to_uppercase());
+    let by_id = format!("id eq '{id}' and isAdmin eq {}", someone["isAdmin"]);
+    let by_prefix = format!("startswith(userDisplayName, '{prefix}')");
     let cases: Vec<(&str, Keep)> = vec![
+        (
+            &by_upn,
+            Box::new(move |r| {
+                r["userPrincipalName"]
+                    .as_str()
+                    .unwrap()
+                    .eq_ignore_ascii_case(&upn)
+            }),
+        ),
+        (&by_id, Box::new(move |r| r["id"] == json!(id))),
+        (
+            &by_prefix,
+            Box::new(move |r| {
+                r["userDisplayName"]
+                    .as_str()
+                    .unwrap()
+                    .to_lowercase()
+                    .starts_with(&prefix.to_lowercase())
+            }),
+        ),
         (
             "isMfaCapable eq false",
             Box::new(|r| r["isMfaCapable"] == json!(false)),

@@ -340,6 +340,18 @@ fn narrowed(filter: Option<&Expr>) -> RegistrationFilter {
                 "isAdmin" => f.admin = Tristate::Yes,
                 _ => {}
             },
+            // The names: the list's search (a substring of either name)
+            // holds every user whose name equals or starts with the text.
+            Expr::Compare(path, Op::Eq, Literal::Text(t)) | Expr::StartsWith(path, t)
+                if path.len() == 1
+                    && matches!(path[0].as_str(), "userPrincipalName" | "userDisplayName") =>
+            {
+                if let Ok(Some(search)) = crate::domain::filter::Search::parse("q", Some(t)) {
+                    if search.typed() == t.as_str() {
+                        f.search = Some(search);
+                    }
+                }
+            }
             Expr::Compare(path, Op::Eq, Literal::Text(t)) if path == &["userType"] => {
                 if t.eq_ignore_ascii_case("guest") {
                     f.user_type = Some(UserType::Guest);
@@ -384,6 +396,14 @@ fn narrowed(filter: Option<&Expr>) -> RegistrationFilter {
     f
 }
 
+/// The user a filter's top `and`s pin by `id eq '…'`, if any.
+fn pinned_id(filter: Option<&Expr>) -> Option<String> {
+    filter?.conjuncts().into_iter().find_map(|c| match c {
+        Expr::Compare(path, Op::Eq, Literal::Text(id)) if path == &["id"] => Some(id.clone()),
+        _ => None,
+    })
+}
+
 fn registration_sort(q: &Query) -> Sort {
     match q.orderby.first() {
         Some((p, desc)) => Sort {
@@ -401,10 +421,28 @@ fn registration_sort(q: &Query) -> Sort {
 fn registration_fetcher(
     counts: Arc<CountCache>,
     filter: RegistrationFilter,
+    pinned: Option<String>,
     sort: Sort,
     beta: bool,
 ) -> impl FnMut(&mut DbConnection, Option<&Cursor>, usize) -> Chunk<Cursor> {
     move |conn, after, size| {
+        if let Some(id) = &pinned {
+            // `id eq '…'`: one lookup, one page.
+            if after.is_some() {
+                return Ok((Vec::new(), false));
+            }
+            let user = reads::list_user(conn, id)?;
+            let rows = user
+                .iter()
+                .map(|u| {
+                    (
+                        RegistrationPage::cursor(u, sort),
+                        registration_record(u, beta),
+                    )
+                })
+                .collect();
+            return Ok((rows, false));
+        }
         let counts: Counts<'_> = counts.read(conn)?;
         let query = RegistrationQuery {
             filter: filter.clone(),
@@ -589,16 +627,18 @@ async fn registration_list(
     let beta = version == "beta";
     let size = q.page_size(&REGISTRATIONS);
     let filter = narrowed(q.filter.as_ref());
+    let pinned = pinned_id(q.filter.as_ref());
     let sort = registration_sort(&q);
     let expr = q.filter.clone();
     let counts = state.counts.clone();
     let count = wants_count(req, &q);
     let page = state
         .db(move |conn| {
-            let mut fetch = registration_fetcher(counts.clone(), filter.clone(), sort, beta);
+            let mut fetch =
+                registration_fetcher(counts.clone(), filter.clone(), pinned.clone(), sort, beta);
             let (records, next) = collect(conn, expr.as_ref(), start, size, &mut fetch)?;
             let count = if count {
-                let mut fetch = registration_fetcher(counts, filter, sort, beta);
+                let mut fetch = registration_fetcher(counts, filter, pinned, sort, beta);
                 Some(count_all(conn, expr.as_ref(), &mut fetch)?)
             } else {
                 None
