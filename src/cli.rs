@@ -624,12 +624,20 @@ fn sync_command(url: &DatabaseUrl, args: SyncArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         trigger: db::audit::COMMAND_LINE.to_string(),
     };
+    let who = match settings.credential {
+        crate::sync::settings::Credential::Token(_) => {
+            format!("{} with an access token", settings.graph_url)
+        }
+        _ => format!(
+            "tenant {}, app {} ({}), {}",
+            settings.tenant_id,
+            settings.client_id,
+            settings.credential_kind(),
+            settings.graph_url
+        ),
+    };
     eprintln!(
-        "sync: tenant {}, app {} ({}), {}{}",
-        settings.tenant_id,
-        settings.client_id,
-        settings.credential_kind(),
-        settings.graph_url,
+        "sync: {who}{}",
         if args.dry_run {
             ", dry run: nothing will be stored"
         } else {

@@ -350,6 +350,47 @@ mod tests {
     }
 
     #[test]
+    fn an_access_token_needs_no_tenant_and_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, "aik_s3cr3t-token\n").unwrap();
+        let path = file.to_str().unwrap();
+        let args = parse(&[
+            "--graph-access-token-file",
+            path,
+            "--graph-url",
+            "http://127.0.0.1:8080/graph",
+        ]);
+        assert!(args.is_configured());
+        let settings = args.settings().unwrap();
+        assert!(
+            matches!(&settings.credential, Credential::Token(t) if t.expose() == "aik_s3cr3t-token")
+        );
+        assert_eq!(settings.graph_url, "http://127.0.0.1:8080/graph");
+        assert_eq!(settings.tenant_id, "127.0.0.1");
+        assert_eq!(settings.credential_kind(), "access token");
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
+        // A second credential, an empty file or one of two lines is refused.
+        let err = |args: &[&str]| parse(args).settings().unwrap_err().to_string();
+        assert!(err(&[
+            "--graph-access-token-file",
+            path,
+            "--graph-client-secret",
+            "x"
+        ])
+        .contains("more than one credential"));
+        std::fs::write(&file, "  \n").unwrap();
+        assert!(err(&["--graph-access-token-file", path]).contains("one token on one line"));
+        std::fs::write(&file, "a\nb\n").unwrap();
+        assert!(err(&["--graph-access-token-file", path]).contains("one token on one line"));
+        let missing = dir.path().join("nothing");
+        assert!(
+            err(&["--graph-access-token-file", missing.to_str().unwrap()])
+                .contains("cannot be read")
+        );
+    }
+
+    #[test]
     fn a_connection_says_what_is_missing_or_wrong() {
         let err = |args: &[&str]| parse(args).settings().unwrap_err().to_string();
         assert!(err(&[]).contains("AUTHINSIGHTS_GRAPH_TENANT_ID"));
