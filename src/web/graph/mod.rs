@@ -180,8 +180,14 @@ fn collect<P: Clone>(
     let mut out = Vec::new();
     let mut pos = start;
     let mut scanned = 0usize;
+    // Without a filter every record read is served: read just the page.
+    let chunk = if filter.is_none() {
+        size
+    } else {
+        CHUNK.max(size)
+    };
     loop {
-        let (rows, more) = fetch(conn, pos.as_ref(), CHUNK)?;
+        let (rows, more) = fetch(conn, pos.as_ref(), chunk)?;
         let n = rows.len();
         for (i, (p, record)) in rows.into_iter().enumerate() {
             scanned += 1;
@@ -423,7 +429,6 @@ fn registration_fetcher(
     filter: RegistrationFilter,
     pinned: Option<String>,
     sort: Sort,
-    beta: bool,
 ) -> impl FnMut(&mut DbConnection, Option<&Cursor>, usize) -> Chunk<Cursor> {
     move |conn, after, size| {
         if let Some(id) = &pinned {
@@ -434,12 +439,7 @@ fn registration_fetcher(
             let user = reads::list_user(conn, id)?;
             let rows = user
                 .iter()
-                .map(|u| {
-                    (
-                        RegistrationPage::cursor(u, sort),
-                        registration_record(u, beta),
-                    )
-                })
+                .map(|u| (RegistrationPage::cursor(u, sort), registration_record(u)))
                 .collect();
             return Ok((rows, false));
         }
@@ -455,12 +455,7 @@ fn registration_fetcher(
         let rows = page
             .users
             .iter()
-            .map(|u| {
-                (
-                    RegistrationPage::cursor(u, sort),
-                    registration_record(u, beta),
-                )
-            })
+            .map(|u| (RegistrationPage::cursor(u, sort), registration_record(u)))
             .collect();
         Ok((rows, page.has_next))
     }
@@ -624,7 +619,6 @@ async fn registration_list(
         Some(t) => Some(Cursor::parse("$skiptoken", t).map_err(|_| bad_token())?),
         None => None,
     };
-    let beta = version == "beta";
     let size = q.page_size(&REGISTRATIONS);
     let filter = narrowed(q.filter.as_ref());
     let pinned = pinned_id(q.filter.as_ref());
@@ -635,10 +629,10 @@ async fn registration_list(
     let page = state
         .db(move |conn| {
             let mut fetch =
-                registration_fetcher(counts.clone(), filter.clone(), pinned.clone(), sort, beta);
+                registration_fetcher(counts.clone(), filter.clone(), pinned.clone(), sort);
             let (records, next) = collect(conn, expr.as_ref(), start, size, &mut fetch)?;
             let count = if count {
-                let mut fetch = registration_fetcher(counts, filter, pinned, sort, beta);
+                let mut fetch = registration_fetcher(counts, filter, pinned, sort);
                 Some(count_all(conn, expr.as_ref(), &mut fetch)?)
             } else {
                 None
@@ -710,7 +704,7 @@ pub async fn registration_one(state: web::Data<AppState>, req: HttpRequest) -> H
                 "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
             )));
         };
-        let mut record = registration_record(&user, version == "beta");
+        let mut record = registration_record(&user);
         let unknown = wants_unknown_members(&req);
         if !unknown {
             hide_evolved(&mut record, REGISTRATION_ENUMS);

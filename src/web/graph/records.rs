@@ -136,7 +136,7 @@ pub fn methods_of(name: &str) -> Option<MethodSet> {
 /// Graph writes an unset value: `isMfaRegistered` from the methods, an
 /// empty preferred method, `none` for the default method, no
 /// system-preferred methods, and the zero time.
-pub fn registration_record(u: &ListUser, beta: bool) -> Value {
+pub fn registration_record(u: &ListUser) -> Value {
     let key: StatusKey = u.key();
     let mfa = u.mfa_details();
     let methods = MethodSet::from_mask(key.methods_mask);
@@ -166,7 +166,6 @@ pub fn registration_record(u: &ListUser, beta: bool) -> Value {
             .unwrap_or_default(),
     });
     // Documented for beta; Microsoft's own v1.0 example returns it too.
-    let _ = beta;
     record["defaultMfaMethod"] =
         json!(mfa.default_mfa_method.unwrap_or_else(|| "none".to_string()));
     record
