@@ -88,6 +88,9 @@ fn security_headers() -> DefaultHeaders {
 /// for a path of the API asked with another method.
 async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     use actix_web::ResponseError;
+    if req.path() == "/graph" || req.path().starts_with("/graph/") {
+        return web::graph::unmatched(&req, web::api::doc::allowed_methods(req.path()));
+    }
     if !req.path().starts_with("/api/") {
         return web::error::AppError::NotFound.error_response();
     }

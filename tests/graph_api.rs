@@ -694,6 +694,24 @@ async fn refusals_take_graphs_error_shape(backend: Backend) {
     .await;
     assert_graph_error(&a, 400, "BadRequest", "robots");
 
+    // An address no resource has, and a method none takes.
+    let a = get(&app, k, "/graph/v1.0/reports/nothingHere", &[]).await;
+    assert_graph_error(&a, 404, "Request_ResourceNotFound", "nothingHere");
+    let response = app
+        .anonymous()
+        .post(format!("{}/graph/v1.0/users", app.address))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET");
+    let a = Answer {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.json().await.unwrap(),
+    };
+    assert_graph_error(&a, 405, "Request_BadRequest", "method is not allowed");
+
     // No token, a wrong token, a key without the read scope.
     let a = get(&app, None, base, &[]).await;
     assert_graph_error(&a, 401, "InvalidAuthenticationToken", "Bearer");

@@ -1384,6 +1384,32 @@ pub async fn users(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse
     answer(&req, result)
 }
 
+/// What no route under `/graph` answers: Graph's 405 for a method a
+/// resource does not take (`allow`: the methods it does take), else its
+/// 404 naming the segment.
+pub fn unmatched(req: &HttpRequest, allow: Option<&'static str>) -> HttpResponse {
+    if let Some(allow) = allow {
+        let mut response = graph_error(
+            req.headers(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+        );
+        response.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        return response;
+    }
+    let segment = req.path().rsplit('/').next().unwrap_or_default();
+    graph_error(
+        req.headers(),
+        StatusCode::NOT_FOUND,
+        "Request_ResourceNotFound",
+        &format!("Resource not found for the segment '{segment}'."),
+    )
+}
+
 /// Every route of the Graph-compatible endpoints.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // The named resources before `{function}`: the first route that
