@@ -465,7 +465,7 @@ fn registration_fetcher(
 /// The route attribute is written out at each use, where the route table
 /// test reads it.
 macro_rules! graph_path {
-    (#[$route:meta] $(#[$doc:meta])* $name:ident, $path:literal, $body:ty, $what:literal, [$($param:tt)*]) => {
+    (#[$route:meta] $(#[$doc:meta])* $name:ident => $answer:ident, $path:literal, $body:ty, $what:literal, [$($param:tt)*]) => {
         $(#[$doc])*
         #[utoipa::path(
             get,
@@ -486,7 +486,7 @@ macro_rules! graph_path {
         )]
         #[$route]
         pub async fn $name(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-            let result = reports_answer(state, &req).await;
+            let result = $answer(state, &req).await;
             answer(&req, result)
         }
     };
@@ -496,7 +496,7 @@ graph_path!(
     #[get("/graph/{version}/reports/authenticationMethods/userRegistrationDetails", wrap = "from_fn(auth::graph_reader)")]
     /// Users with their registration and SSPR status, as Graph's
     /// `userRegistrationDetails`.
-    registration_details,
+    registration_details => reports_answer,
     "/graph/{version}/reports/authenticationMethods/userRegistrationDetails",
     schema::UserRegistrationDetailsCollection,
     "A page of userRegistrationDetails.",
@@ -516,7 +516,7 @@ graph_path!(
     #[get("/graph/{version}/reports/authenticationMethods/userEventsSummary", wrap = "from_fn(auth::graph_reader)")]
     /// Registration and reset verifications, one per method, as Graph's beta
     /// `userEventsSummary` (`id` is the user's). Beta only.
-    events_summary_route,
+    events_summary_route => reports_answer,
     "/graph/{version}/reports/authenticationMethods/userEventsSummary",
     schema::UserEventsSummaryCollection,
     "A page of userEventsSummary, newest first.",
@@ -541,7 +541,7 @@ graph_path!(
     /// `usersRegisteredByFeature` (for all users and roles; the function
     /// form `usersRegisteredByFeature(includedUserTypes='…',includedUserRoles='…')`
     /// narrows them).
-    feature_summary,
+    feature_summary => reports_answer,
     "/graph/{version}/reports/authenticationMethods/usersRegisteredByFeature",
     schema::FeatureSummary,
     "The userRegistrationFeatureSummary.",
@@ -555,7 +555,7 @@ graph_path!(
     )]
     /// How many users have each method, as Graph's `usersRegisteredByMethod`
     /// (the function form narrows by user type and role).
-    method_summary,
+    method_summary => reports_answer,
     "/graph/{version}/reports/authenticationMethods/usersRegisteredByMethod",
     schema::MethodSummary,
     "The userRegistrationMethodSummary.",
@@ -661,71 +661,55 @@ async fn registration_list(
     ))
 }
 
-/// `GET /graph/{version}/reports/authenticationMethods/userRegistrationDetails/{id}`:
-/// one user's registration details.
-#[utoipa::path(
-    get,
-    path = "/graph/{version}/reports/authenticationMethods/userRegistrationDetails/{id}",
-    tag = "graph",
-    params(
-        ("version" = schema::GraphVersion, Path, description = "`v1.0` or `beta`."),
+graph_path!(
+    #[get("/graph/{version}/reports/authenticationMethods/userRegistrationDetails/{id}", wrap = "from_fn(auth::graph_reader)")]
+    /// One user's registration details.
+    registration_one => registration_one_answer,
+    "/graph/{version}/reports/authenticationMethods/userRegistrationDetails/{id}",
+    schema::UserRegistrationDetailsEntity,
+    "The user's userRegistrationDetails, with `@odata.context` (`…/$entity`). No query option is taken, as documented.",
+    [
         ("id" = String, Path, description = "The user's directory id."),
         ("Prefer" = Option<String>, Header, description = "`include-unknown-enum-members`."),
-    ),
-    responses(
-        (status = 200, description = "The user's userRegistrationDetails, with `@odata.context`.", body = schema::UserRegistrationDetailsEntity),
-        (status = 400, description = "A query option was given; this resource takes none.", body = GraphErrorBody),
-        (status = 401, description = "No valid API key or session.", body = GraphErrorBody),
-        (status = 403, description = "The key has no read scope.", body = GraphErrorBody),
-        (status = 404, description = "No user with this id.", body = GraphErrorBody),
-        (status = 503, description = "The database cannot be reached.", body = GraphErrorBody),
-    )
-)]
-#[get(
-    "/graph/{version}/reports/authenticationMethods/userRegistrationDetails/{id}",
-    wrap = "from_fn(auth::graph_reader)"
-)]
-pub async fn registration_one(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let result = async {
-        let version = version(&req)?;
-        if !req.query_string().is_empty() {
-            return Err(QueryError::bad(
-                "This resource does not support OData query parameters.",
-            )
-            .into());
-        }
-        let id = req.match_info().get("id").unwrap_or_default().to_string();
-        let wanted = id.clone();
-        let user = state
-            .db(move |conn| Ok(reads::list_user(conn, &wanted)?))
-            .await?;
-        let Some(user) = user else {
-            return Err(GraphFailure::NotFound(format!(
-                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
-            )));
-        };
-        let mut record = registration_record(&user);
-        let unknown = wants_unknown_members(&req);
-        if !unknown {
-            hide_evolved(&mut record, REGISTRATION_ENUMS);
-        }
-        let mut body = serde_json::Map::new();
-        body.insert(
-            "@odata.context".into(),
-            json!(here(
-                &req,
-                &format!(
-                    "{BASE}/{version}/$metadata#reports/authenticationMethods/userRegistrationDetails/$entity"
-                )
-            )),
+    ]
+);
+
+async fn registration_one_answer(state: web::Data<AppState>, req: &HttpRequest) -> Answer {
+    let version = version(req)?;
+    if !req.query_string().is_empty() {
+        return Err(
+            QueryError::bad("This resource does not support OData query parameters.").into(),
         );
-        if let Value::Object(fields) = record {
-            body.extend(fields);
-        }
-        Ok(ok(Value::Object(body), unknown))
     }
-    .await;
-    answer(&req, result)
+    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let wanted = id.clone();
+    let user = state
+        .db(move |conn| Ok(reads::list_user(conn, &wanted)?))
+        .await?;
+    let Some(user) = user else {
+        return Err(GraphFailure::NotFound(format!(
+            "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+        )));
+    };
+    let mut record = registration_record(&user);
+    let unknown = wants_unknown_members(req);
+    if !unknown {
+        hide_evolved(&mut record, REGISTRATION_ENUMS);
+    }
+    let mut body = serde_json::Map::new();
+    body.insert(
+        "@odata.context".into(),
+        json!(here(
+            req,
+            &format!(
+                "{BASE}/{version}/$metadata#reports/authenticationMethods/userRegistrationDetails/$entity"
+            )
+        )),
+    );
+    if let Value::Object(fields) = record {
+        body.extend(fields);
+    }
+    Ok(ok(Value::Object(body), unknown))
 }
 
 // ---- the registration summaries ------------------------------------------------
@@ -1147,39 +1131,23 @@ fn parse_audit_token(token: &str) -> Result<AuditKey, GraphFailure> {
     })
 }
 
-/// `GET /graph/{version}/auditLogs/directoryAudits`: the stored
-/// registrations and password resets written out as the audit entries
-/// they were read from.
-#[utoipa::path(
-    get,
-    path = "/graph/{version}/auditLogs/directoryAudits",
-    tag = "graph",
-    params(
-        ("version" = schema::GraphVersion, Path, description = "`v1.0` or `beta`."),
+graph_path!(
+    #[get("/graph/{version}/auditLogs/directoryAudits", wrap = "from_fn(auth::graph_reader)")]
+    /// The stored registrations and password resets written out as the
+    /// audit entries they were read from.
+    directory_audits => audits_answer,
+    "/graph/{version}/auditLogs/directoryAudits",
+    schema::DirectoryAuditCollection,
+    "A page of directoryAudit.",
+    [
         ("$filter" = Option<String>, Query, description = "OData filter on activityDisplayName, activityDateTime, loggedByService, correlationId, id, category, result, initiatedBy/user/…, targetResources/any(t: t/id eq '…')."),
         ("$select" = Option<String>, Query, description = "Properties to return."),
         ("$top" = Option<u32>, Query, description = "Page size, 1 to 999."),
         ("$orderby" = Option<String>, Query, description = "activityDateTime asc or desc (default: newest first)."),
         ("$count" = Option<bool>, Query, description = "With ConsistencyLevel: eventual, adds `@odata.count`."),
         ("$skiptoken" = Option<String>, Query, description = "The position of a next page."),
-    ),
-    responses(
-        (status = 200, description = "A page of directoryAudit.", body = schema::DirectoryAuditCollection),
-        (status = 400, description = "A query option refused.", body = GraphErrorBody),
-        (status = 401, description = "No valid API key or session.", body = GraphErrorBody),
-        (status = 403, description = "The key has no read scope.", body = GraphErrorBody),
-        (status = 404, description = "No such version.", body = GraphErrorBody),
-        (status = 503, description = "The database cannot be reached.", body = GraphErrorBody),
-    )
-)]
-#[get(
-    "/graph/{version}/auditLogs/directoryAudits",
-    wrap = "from_fn(auth::graph_reader)"
-)]
-pub async fn directory_audits(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let result = audits_answer(state, &req).await;
-    answer(&req, result)
-}
+    ]
+);
 
 async fn audits_answer(state: web::Data<AppState>, req: &HttpRequest) -> Answer {
     let version = version(req)?;
@@ -1300,88 +1268,77 @@ const USERS: Allowed = Allowed {
     default_top: 100,
 };
 
-/// `GET /graph/{version}/users`: the directory's users (id, names, whether
-/// enabled, member or guest), for `authinsights sync` from another portal.
-#[utoipa::path(
-    get,
-    path = "/graph/{version}/users",
-    tag = "graph",
-    params(
-        ("version" = schema::GraphVersion, Path, description = "`v1.0` or `beta`."),
+graph_path!(
+    #[get("/graph/{version}/users", wrap = "from_fn(auth::graph_reader)")]
+    /// The directory's users (id, names, whether enabled, member or
+    /// guest), for `authinsights sync` from another portal.
+    users => users_answer,
+    "/graph/{version}/users",
+    schema::UserCollection,
+    "A page of user.",
+    [
         ("$filter" = Option<String>, Query, description = "OData filter on id, displayName, userPrincipalName, accountEnabled, userType."),
         ("$select" = Option<String>, Query, description = "Of id, displayName, userPrincipalName, accountEnabled, userType and Graph's other default properties (empty: the portal does not keep them). Without it, Graph's default set."),
         ("$top" = Option<u32>, Query, description = "Page size, 1 to 999 (default 100)."),
         ("$count" = Option<bool>, Query, description = "With ConsistencyLevel: eventual, adds `@odata.count`."),
         ("$skiptoken" = Option<String>, Query, description = "The position of a next page."),
-    ),
-    responses(
-        (status = 200, description = "A page of user.", body = schema::UserCollection),
-        (status = 400, description = "A query option refused.", body = GraphErrorBody),
-        (status = 401, description = "No valid API key or session.", body = GraphErrorBody),
-        (status = 403, description = "The key has no read scope.", body = GraphErrorBody),
-        (status = 404, description = "No such version.", body = GraphErrorBody),
-        (status = 503, description = "The database cannot be reached.", body = GraphErrorBody),
-    )
-)]
-#[get("/graph/{version}/users", wrap = "from_fn(auth::graph_reader)")]
-pub async fn users(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let result = async {
-        let version = version(&req)?;
-        let mut q = Query::parse(req.query_string(), &USERS)?;
-        let start = q.skiptoken.clone();
-        let size = q.page_size(&USERS);
-        let expr = q.filter.clone();
-        let count = wants_count(&req, &q);
-        let page = state
-            .db(move |conn| {
-                let mut fetch =
-                    |conn: &mut DbConnection, after: Option<&String>, n: usize| -> Chunk<String> {
-                        let rows =
-                            reads::directory_users(conn, after.map(String::as_str), n as i64 + 1)?;
-                        let more = rows.len() > n;
-                        Ok((
-                            rows.iter()
-                                .take(n)
-                                .map(|u| (u.id.clone(), user_record(u)))
-                                .collect(),
-                            more,
-                        ))
-                    };
-                let (records, next) = collect(conn, expr.as_ref(), start, size, &mut fetch)?;
-                let count = if count {
-                    Some(count_all(conn, expr.as_ref(), &mut fetch)?)
-                } else {
-                    None
+    ]
+);
+
+async fn users_answer(state: web::Data<AppState>, req: &HttpRequest) -> Answer {
+    let version = version(req)?;
+    let mut q = Query::parse(req.query_string(), &USERS)?;
+    let start = q.skiptoken.clone();
+    let size = q.page_size(&USERS);
+    let expr = q.filter.clone();
+    let count = wants_count(req, &q);
+    let page = state
+        .db(move |conn| {
+            let mut fetch =
+                |conn: &mut DbConnection, after: Option<&String>, n: usize| -> Chunk<String> {
+                    let rows =
+                        reads::directory_users(conn, after.map(String::as_str), n as i64 + 1)?;
+                    let more = rows.len() > n;
+                    Ok((
+                        rows.iter()
+                            .take(n)
+                            .map(|u| (u.id.clone(), user_record(u)))
+                            .collect(),
+                        more,
+                    ))
                 };
-                Ok(Page {
-                    records,
-                    next,
-                    count,
-                })
+            let (records, next) = collect(conn, expr.as_ref(), start, size, &mut fetch)?;
+            let count = if count {
+                Some(count_all(conn, expr.as_ref(), &mut fetch)?)
+            } else {
+                None
+            };
+            Ok(Page {
+                records,
+                next,
+                count,
             })
-            .await?;
-        let ctx = context(&req, version, "users", &q.select);
-        if q.select.is_none() {
-            // Graph's default set, of the properties the portal holds.
-            q.fallback_select = Some(
-                USER_DEFAULT_PROPERTIES
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect(),
-            );
-        }
-        Ok(list_answer(
-            &req,
-            &q,
-            ctx,
-            page,
-            |k: &String| k.clone(),
-            &[],
-            false,
-        ))
+        })
+        .await?;
+    let ctx = context(req, version, "users", &q.select);
+    if q.select.is_none() {
+        // Graph's default set, of the properties the portal holds.
+        q.fallback_select = Some(
+            USER_DEFAULT_PROPERTIES
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+        );
     }
-    .await;
-    answer(&req, result)
+    Ok(list_answer(
+        req,
+        &q,
+        ctx,
+        page,
+        |k: &String| k.clone(),
+        &[],
+        false,
+    ))
 }
 
 /// What no route under `/graph` answers: Graph's 405 for a method a
