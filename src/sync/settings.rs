@@ -158,16 +158,19 @@ impl GraphArgs {
             credential,
             graph_url: endpoint("AUTHINSIGHTS_GRAPH_URL", &self.graph_url)?,
             login_url: endpoint("AUTHINSIGHTS_GRAPH_LOGIN_URL", &self.graph_login_url)?,
-            retry_budget: self
-                .graph_retry_budget
-                .to_std()
-                .unwrap_or(Duration::from_secs(900)),
+            retry_budget: self.retry_budget(),
             backoff: Duration::from_millis(self.graph_backoff_ms),
         })
     }
 }
 
 impl GraphArgs {
+    fn retry_budget(&self) -> Duration {
+        self.graph_retry_budget
+            .to_std()
+            .unwrap_or(Duration::from_secs(900))
+    }
+
     /// A connection by a bearer token read from `path`: no sign-in, so no
     /// tenant, client or other credential.
     fn token_settings(&self, path: &std::path::Path) -> anyhow::Result<GraphSettings> {
@@ -207,10 +210,7 @@ impl GraphArgs {
             credential: Credential::Token(Secret(token)),
             graph_url,
             login_url: endpoint("AUTHINSIGHTS_GRAPH_LOGIN_URL", &self.graph_login_url)?,
-            retry_budget: self
-                .graph_retry_budget
-                .to_std()
-                .unwrap_or(Duration::from_secs(900)),
+            retry_budget: self.retry_budget(),
             backoff: Duration::from_millis(self.graph_backoff_ms),
         })
     }

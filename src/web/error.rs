@@ -366,19 +366,6 @@ fn client_request_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-fn request_uuid() -> String {
-    let n: u128 = rand::random();
-    let h = format!("{n:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 /// An answer in Graph's error shape.
 pub fn graph_error(
     headers: &HeaderMap,
@@ -386,7 +373,7 @@ pub fn graph_error(
     code: &str,
     message: &str,
 ) -> HttpResponse {
-    let request_id = request_uuid();
+    let request_id = crate::db::accounts::new_id();
     let body = GraphErrorBody {
         error: GraphErrorDetail {
             code: code.to_string(),
