@@ -68,7 +68,9 @@ fn request_for(template: &str, status: &str, user_id: &str) -> Option<(Who, Stri
 fn graph_request_for(template: &str, status: &str, user_id: &str) -> Option<(Who, String)> {
     let path = template
         .replace("{version}", "beta")
-        .replace("{id}", user_id);
+        .replace("{id}", user_id)
+        .replace("{includedUserTypes}", "all")
+        .replace("{includedUserRoles}", "admin");
     let summary = template.contains("usersRegisteredBy");
     Some(match status {
         "200" => (Who::Reader, path),

@@ -271,7 +271,9 @@ async fn a_stopped_postgresql_gives_503_and_the_next_request_after_it_restarts_s
         }
         let path = template
             .replace("{id}", "someone")
-            .replace("{version}", "beta");
+            .replace("{version}", "beta")
+            .replace("{includedUserTypes}", "all")
+            .replace("{includedUserRoles}", "all");
         let (status, body) = common::api::get_as(&app, &client, &path).await;
         assert_eq!(status, 503, "{path}: {body}");
         // The Graph-compatible endpoints answer in Graph's words.

@@ -33,6 +33,8 @@ use utoipa::{Modify, OpenApi};
         graph::events_summary_route,
         graph::feature_summary,
         graph::method_summary,
+        graph::feature_function,
+        graph::method_function,
         graph::directory_audits,
         graph::users,
     ),
@@ -43,7 +45,9 @@ use utoipa::{Modify, OpenApi};
         graph::GraphErrorBody,
         graph::GraphErrorDetail,
         graph::InnerError,
-        graph::schema::GraphVersion
+        graph::schema::GraphVersion,
+        graph::schema::IncludedUserTypes,
+        graph::schema::IncludedUserRoles
     )),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
@@ -134,10 +138,29 @@ pub fn matches_template(template: &str, path: &str) -> bool {
     loop {
         match (ts.next(), ps.next()) {
             (None, None) => return true,
-            (Some(t), Some(p)) if (t.starts_with('{') && !p.is_empty()) || t == p => {}
+            (Some(t), Some(p)) if segment_matches(t, p) => {}
             _ => return false,
         }
     }
+}
+
+/// One segment against its template: literal text as it is, each `{name}`
+/// standing for at least one character (`f(a='{a}')` matches `f(a='all')`).
+fn segment_matches(template: &str, segment: &str) -> bool {
+    let Some(open) = template.find('{') else {
+        return template == segment;
+    };
+    let Some(rest) = segment.strip_prefix(&template[..open]) else {
+        return false;
+    };
+    let Some(close) = template[open..].find('}') else {
+        return template == segment;
+    };
+    let after = &template[open + close + 1..];
+    // The parameter takes one character or more, then the rest must match.
+    (1..=rest.len())
+        .filter(|&n| rest.is_char_boundary(n))
+        .any(|n| segment_matches(after, &rest[n..]))
 }
 
 /// This document.
@@ -146,4 +169,33 @@ pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches_template;
+
+    #[test]
+    fn templates_match_whole_segments_and_parameters_inside_one() {
+        assert!(matches_template("/api/v1/users/{id}", "/api/v1/users/u-1"));
+        assert!(!matches_template("/api/v1/users/{id}", "/api/v1/users/"));
+        assert!(!matches_template(
+            "/api/v1/users/{id}",
+            "/api/v1/users/u-1/x"
+        ));
+        let function = "/graph/{version}/r/f(a='{a}',b='{b}')";
+        assert!(matches_template(
+            function,
+            "/graph/v1.0/r/f(a='all',b='admin')"
+        ));
+        assert!(!matches_template(
+            function,
+            "/graph/v1.0/r/f(a='',b='admin')"
+        ));
+        assert!(!matches_template(
+            function,
+            "/graph/v1.0/r/g(a='all',b='admin')"
+        ));
+        assert!(!matches_template(function, "/graph/v1.0/r/f"));
+    }
 }

@@ -260,3 +260,22 @@ pub enum GraphVersion {
     #[serde(rename = "beta")]
     Beta,
 }
+
+/// Graph's `includedUserTypes`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum IncludedUserTypes {
+    All,
+    Member,
+    Guest,
+}
+
+/// Graph's `includedUserRoles`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum IncludedUserRoles {
+    All,
+    PrivilegedAdmin,
+    Admin,
+    User,
+}
