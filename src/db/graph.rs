@@ -12,11 +12,14 @@ use std::collections::HashMap;
 
 type Db = <DbConnection as diesel::Connection>::Backend;
 
-/// A span of time, either end open, both ends included.
+/// A span of time, either end open, both ends included; for activities,
+/// also the features read (`None`: all).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Span {
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
+    /// Feature codes ([`crate::domain::Feature::code`]).
+    pub features: Option<&'static [i32]>,
 }
 
 /// A keyset position in time order: the (time, id) of the last row read.
@@ -32,6 +35,9 @@ pub fn activities_with_events(
     limit: i64,
 ) -> QueryResult<Vec<(Activity, Vec<MethodEvent>)>> {
     let mut q = activities::table.into_boxed::<Db>();
+    if let Some(features) = span.features {
+        q = q.filter(activities::feature.eq_any(features));
+    }
     if let Some(from) = span.from {
         q = q.filter(activities::occurred_at.ge(from));
     }

@@ -1143,8 +1143,33 @@ const AUDITS: Allowed = Allowed {
 };
 
 /// How far before a filter's start an activity may begin and still have
-/// entries inside it (a flow lasts minutes; a day is ample).
-const FLOW_SPAN: Duration = Duration::days(1);
+/// entries inside it: a flow lasts minutes, and the sync asks an hour
+/// before its window for the same reason. The entries of a registration
+/// or reset that began longer before a filter's start are not read.
+const FLOW_SPAN: Duration = Duration::hours(1);
+
+/// The features of an audit service, for narrowing the activities read by
+/// a filter's `loggedByService eq '…'`.
+fn service_features(filter: Option<&Expr>) -> Option<&'static [i32]> {
+    use crate::ingest::graph::{AUTHENTICATION_METHODS_SERVICE, SSPR_SERVICE};
+    const REGISTRATION: &[i32] = &[crate::domain::Feature::Registration.code()];
+    const RESET: &[i32] = &[
+        crate::domain::Feature::Reset.code(),
+        crate::domain::Feature::Unlock.code(),
+    ];
+    filter?.conjuncts().into_iter().find_map(|c| match c {
+        Expr::Compare(path, Op::Eq, Literal::Text(service)) if path == &["loggedByService"] => {
+            if service.eq_ignore_ascii_case(AUTHENTICATION_METHODS_SERVICE) {
+                Some(REGISTRATION)
+            } else if service.eq_ignore_ascii_case(SSPR_SERVICE) {
+                Some(RESET)
+            } else {
+                Some(&[][..])
+            }
+        }
+        _ => None,
+    })
+}
 
 /// A position in the audit log: the activity and how many of its entries
 /// were served.
@@ -1200,7 +1225,8 @@ async fn audits_answer(state: web::Data<AppState>, req: &HttpRequest) -> Answer 
     let q = Query::parse(req.query_string(), &AUDITS)?;
     let start = q.skiptoken.as_deref().map(parse_audit_token).transpose()?;
     let size = q.page_size(&AUDITS);
-    let span = span_of(q.filter.as_ref(), "activityDateTime", FLOW_SPAN);
+    let mut span = span_of(q.filter.as_ref(), "activityDateTime", FLOW_SPAN);
+    span.features = service_features(q.filter.as_ref());
     let desc = newest_first(&q);
     let expr = q.filter.clone();
     let count = wants_count(req, &q);
@@ -1224,6 +1250,7 @@ async fn audits_answer(state: web::Data<AppState>, req: &HttpRequest) -> Answer 
                         let at = Span {
                             from: Some(k.activity.0),
                             to: Some(k.activity.0),
+                            features: None,
                         };
                         let same = reads::activities_with_events(conn, at, None, desc, 10_000)?;
                         if let Some((activity, events)) =
