@@ -452,6 +452,8 @@ async fn the_odata_subset_filters_selects_sorts_counts_and_pages(backend: Backen
         .take(3)
         .collect();
     let by_upn = format!("userPrincipalName eq '{}'", upn.to_uppercase());
+    let by_exact_upn = format!("userPrincipalName eq '{upn}'");
+    let exact_upn = upn.clone();
     let by_id = format!("id eq '{id}' and isAdmin eq {}", someone["isAdmin"]);
     let by_prefix = format!("startswith(userDisplayName, '{prefix}')");
     let cases: Vec<(&str, Keep)> = vec![
@@ -463,6 +465,10 @@ async fn the_odata_subset_filters_selects_sorts_counts_and_pages(backend: Backen
                     .unwrap()
                     .eq_ignore_ascii_case(&upn)
             }),
+        ),
+        (
+            &by_exact_upn,
+            Box::new(move |r| r["userPrincipalName"] == json!(exact_upn)),
         ),
         (&by_id, Box::new(move |r| r["id"] == json!(id))),
         (
@@ -584,6 +590,70 @@ async fn the_odata_subset_filters_selects_sorts_counts_and_pages(backend: Backen
     assert!(events
         .iter()
         .all(|e| e["feature"] == json!("registration") && e["isSuccess"] == json!(false)));
+    // One user's events and audit entries, by the ids Graph's scripts use.
+    let all_events = walk(
+        &app,
+        k,
+        "/graph/beta/reports/authenticationMethods/userEventsSummary",
+        &[],
+    )
+    .await;
+    let all_audits = walk(
+        &app,
+        k,
+        "/graph/v1.0/auditLogs/directoryAudits?$top=999",
+        &[],
+    )
+    .await;
+    let user = all_events[3]["id"].as_str().unwrap().to_string();
+    let theirs = |records: &[Value], at: &dyn Fn(&Value) -> &Value| -> Vec<String> {
+        let mut v: Vec<String> = records
+            .iter()
+            .filter(|r| at(r) == &json!(user))
+            .map(|r| r.to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let sorted = |records: Vec<Value>| -> Vec<String> {
+        let mut v: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+        v.sort();
+        v
+    };
+    let events_of = walk(
+        &app,
+        k,
+        &format!(
+            "/graph/beta/reports/authenticationMethods/userEventsSummary?$filter={}&$top=3",
+            urlencode(&format!("id eq '{user}'"))
+        ),
+        &[],
+    )
+    .await;
+    assert!(!events_of.is_empty());
+    assert_eq!(sorted(events_of), theirs(&all_events, &|r| &r["id"]));
+    for filter in [
+        format!("initiatedBy/user/id eq '{user}'"),
+        format!("targetResources/any(t: t/id eq '{user}')"),
+    ] {
+        let entries = walk(
+            &app,
+            k,
+            &format!(
+                "/graph/v1.0/auditLogs/directoryAudits?$filter={}&$top=7",
+                urlencode(&filter)
+            ),
+            &[],
+        )
+        .await;
+        assert!(!entries.is_empty(), "{filter}");
+        assert_eq!(
+            sorted(entries),
+            theirs(&all_audits, &|r| &r["initiatedBy"]["user"]["id"]),
+            "{filter}"
+        );
+    }
+
     let since = "2000-01-01T00:00:00Z";
     let audits = walk(
         &app,

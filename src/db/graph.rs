@@ -14,12 +14,14 @@ type Db = <DbConnection as diesel::Connection>::Backend;
 
 /// A span of time, either end open, both ends included; for activities,
 /// also the features read (`None`: all).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Span {
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
     /// Feature codes ([`crate::domain::Feature::code`]).
     pub features: Option<&'static [i32]>,
+    /// One user's rows only: `Some(None)` for those of no known user.
+    pub user: Option<Option<String>>,
 }
 
 /// A keyset position in time order: the (time, id) of the last row read.
@@ -29,7 +31,7 @@ pub type TimeKey = (NaiveDateTime, String);
 /// first, each with its method events.
 pub fn activities_with_events(
     conn: &mut DbConnection,
-    span: Span,
+    span: &Span,
     after: Option<&TimeKey>,
     newest_first: bool,
     limit: i64,
@@ -37,6 +39,11 @@ pub fn activities_with_events(
     let mut q = activities::table.into_boxed::<Db>();
     if let Some(features) = span.features {
         q = q.filter(activities::feature.eq_any(features));
+    }
+    match &span.user {
+        Some(Some(id)) => q = q.filter(activities::user_id.eq(id.clone())),
+        Some(None) => q = q.filter(activities::user_id.is_null()),
+        None => {}
     }
     if let Some(from) = span.from {
         q = q.filter(activities::occurred_at.ge(from));
@@ -100,12 +107,15 @@ pub struct NamedEvent {
 /// first.
 pub fn events_with_names(
     conn: &mut DbConnection,
-    span: Span,
+    span: &Span,
     after: Option<&TimeKey>,
     newest_first: bool,
     limit: i64,
 ) -> QueryResult<Vec<NamedEvent>> {
     let mut q = method_events::table.into_boxed::<Db>();
+    if let Some(Some(id)) = &span.user {
+        q = q.filter(method_events::user_id.eq(id.clone()));
+    }
     if let Some(from) = span.from {
         q = q.filter(method_events::occurred_at.ge(from));
     }
@@ -171,6 +181,15 @@ pub fn events_with_names(
             }
         })
         .collect())
+}
+
+/// The users whose principal name is exactly `upn` (the directory keeps
+/// them unique ignoring case, so a hit is the one match).
+pub fn list_users_by_upn(conn: &mut DbConnection, upn: &str) -> QueryResult<Vec<ListUser>> {
+    users::table
+        .filter(users::user_principal_name.eq(upn))
+        .select(ListUser::as_select())
+        .load(conn)
 }
 
 /// One user's registration row, as the lists read it.

@@ -410,6 +410,27 @@ fn pinned_id(filter: Option<&Expr>) -> Option<String> {
     })
 }
 
+/// A user a filter pins: by id, or by principal name (unique ignoring case
+/// in the directory: an exact hit is the one match, a miss falls back to
+/// the search).
+#[derive(Debug, Clone)]
+enum Pin {
+    Id(String),
+    Upn(String),
+}
+
+fn pin_of(filter: Option<&Expr>) -> Option<Pin> {
+    if let Some(id) = pinned_id(filter) {
+        return Some(Pin::Id(id));
+    }
+    filter?.conjuncts().into_iter().find_map(|c| match c {
+        Expr::Compare(path, Op::Eq, Literal::Text(upn)) if path == &["userPrincipalName"] => {
+            Some(Pin::Upn(upn.clone()))
+        }
+        _ => None,
+    })
+}
+
 fn registration_sort(q: &Query) -> Sort {
     match q.orderby.first() {
         Some((p, desc)) => Sort {
@@ -427,21 +448,27 @@ fn registration_sort(q: &Query) -> Sort {
 fn registration_fetcher(
     counts: Arc<CountCache>,
     filter: RegistrationFilter,
-    pinned: Option<String>,
+    pinned: Option<Pin>,
     sort: Sort,
 ) -> impl FnMut(&mut DbConnection, Option<&Cursor>, usize) -> Chunk<Cursor> {
     move |conn, after, size| {
-        if let Some(id) = &pinned {
-            // `id eq '…'`: one lookup, one page.
-            if after.is_some() {
-                return Ok((Vec::new(), false));
+        if let Some(pin) = &pinned {
+            let found = match pin {
+                Pin::Id(id) => reads::list_user(conn, id)?.into_iter().collect(),
+                Pin::Upn(upn) => reads::list_users_by_upn(conn, upn)?,
+            };
+            // An id is looked up, and so is a principal name written as
+            // stored: one lookup, one page.
+            if matches!(pin, Pin::Id(_)) || !found.is_empty() {
+                if after.is_some() {
+                    return Ok((Vec::new(), false));
+                }
+                let rows = found
+                    .iter()
+                    .map(|u| (RegistrationPage::cursor(u, sort), registration_record(u)))
+                    .collect();
+                return Ok((rows, false));
             }
-            let user = reads::list_user(conn, id)?;
-            let rows = user
-                .iter()
-                .map(|u| (RegistrationPage::cursor(u, sort), registration_record(u)))
-                .collect();
-            return Ok((rows, false));
         }
         let counts: Counts<'_> = counts.read(conn)?;
         let query = RegistrationQuery {
@@ -667,7 +694,7 @@ async fn registration_list(
     };
     let size = q.page_size(&REGISTRATIONS);
     let filter = narrowed(q.filter.as_ref());
-    let pinned = pinned_id(q.filter.as_ref());
+    let pinned = pin_of(q.filter.as_ref());
     let sort = registration_sort(&q);
     let expr = q.filter.clone();
     let counts = state.counts.clone();
@@ -1049,7 +1076,9 @@ async fn events_summary(state: web::Data<AppState>, req: &HttpRequest) -> Answer
     let q = Query::parse(req.query_string(), &EVENTS)?;
     let start = q.skiptoken.as_deref().map(parse_time_token).transpose()?;
     let size = q.page_size(&EVENTS);
-    let span = span_of(q.filter.as_ref(), "eventDateTime", Duration::zero());
+    let mut span = span_of(q.filter.as_ref(), "eventDateTime", Duration::zero());
+    // `id eq '…'` is the user's id: that user's events only.
+    span.user = pinned_id(q.filter.as_ref()).map(Some);
     let desc = newest_first(&q);
     let expr = q.filter.clone();
     let count = wants_count(req, &q);
@@ -1058,7 +1087,7 @@ async fn events_summary(state: web::Data<AppState>, req: &HttpRequest) -> Answer
         .db(move |conn| {
             let mut fetch =
                 |conn: &mut DbConnection, after: Option<&TimeKey>, n: usize| -> Chunk<TimeKey> {
-                    let rows = reads::events_with_names(conn, span, after, desc, n as i64 + 1)?;
+                    let rows = reads::events_with_names(conn, &span, after, desc, n as i64 + 1)?;
                     let more = rows.len() > n;
                     Ok((
                         rows.iter()
@@ -1148,6 +1177,35 @@ const AUDITS: Allowed = Allowed {
 /// or reset that began longer before a filter's start are not read.
 const FLOW_SPAN: Duration = Duration::hours(1);
 
+/// The user a filter's top `and`s pin an audit entry to (by the initiator's
+/// or the target's id): that user's activities only, and for the all-zero
+/// id those of no known user.
+fn audit_user(filter: Option<&Expr>) -> Option<Option<String>> {
+    const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
+    let pinned = |id: &str| Some(Some(id.to_string()).filter(|id| id != NOBODY));
+    filter?.conjuncts().into_iter().find_map(|c| match c {
+        Expr::Compare(path, Op::Eq, Literal::Text(id))
+            if path == &["initiatedBy", "user", "id"] =>
+        {
+            pinned(id)
+        }
+        Expr::Any {
+            path,
+            var,
+            body,
+            every: false,
+        } if path == &["targetResources"] => match body.as_ref() {
+            Expr::Compare(p, Op::Eq, Literal::Text(id))
+                if p.len() == 2 && &p[0] == var && p[1] == "id" =>
+            {
+                pinned(id)
+            }
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
 /// The features of an audit service, for narrowing the activities read by
 /// a filter's `loggedByService eq '…'`.
 fn service_features(filter: Option<&Expr>) -> Option<&'static [i32]> {
@@ -1227,6 +1285,7 @@ async fn audits_answer(state: web::Data<AppState>, req: &HttpRequest) -> Answer 
     let size = q.page_size(&AUDITS);
     let mut span = span_of(q.filter.as_ref(), "activityDateTime", FLOW_SPAN);
     span.features = service_features(q.filter.as_ref());
+    span.user = audit_user(q.filter.as_ref());
     let desc = newest_first(&q);
     let expr = q.filter.clone();
     let count = wants_count(req, &q);
@@ -1250,9 +1309,9 @@ async fn audits_answer(state: web::Data<AppState>, req: &HttpRequest) -> Answer 
                         let at = Span {
                             from: Some(k.activity.0),
                             to: Some(k.activity.0),
-                            features: None,
+                            ..Span::default()
                         };
-                        let same = reads::activities_with_events(conn, at, None, desc, 10_000)?;
+                        let same = reads::activities_with_events(conn, &at, None, desc, 10_000)?;
                         if let Some((activity, events)) =
                             same.iter().find(|(a, _)| a.id == k.activity.1)
                         {
@@ -1274,7 +1333,7 @@ async fn audits_answer(state: web::Data<AppState>, req: &HttpRequest) -> Answer 
                     let limit = n.div_ceil(4).max(1);
                     let found = reads::activities_with_events(
                         conn,
-                        span,
+                        &span,
                         after.map(|k| &k.activity),
                         desc,
                         limit as i64 + 1,
