@@ -183,13 +183,21 @@ pub fn events_with_names(
         .collect())
 }
 
-/// The users whose principal name is exactly `upn` (the directory keeps
-/// them unique ignoring case, so a hit is the one match).
+/// The users whose principal name is `upn` as written, or else in lower
+/// case (the directory keeps principal names unique ignoring case, so a
+/// hit is the one match); two indexed lookups at most.
 pub fn list_users_by_upn(conn: &mut DbConnection, upn: &str) -> QueryResult<Vec<ListUser>> {
-    users::table
-        .filter(users::user_principal_name.eq(upn))
-        .select(ListUser::as_select())
-        .load(conn)
+    let lower = upn.to_lowercase();
+    for name in [upn, lower.as_str()] {
+        let found: Vec<ListUser> = users::table
+            .filter(users::user_principal_name.eq(name))
+            .select(ListUser::as_select())
+            .load(conn)?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// One user's registration row, as the lists read it.

@@ -180,14 +180,12 @@ fn collect<P: Clone>(
     let mut out = Vec::new();
     let mut pos = start;
     let mut scanned = 0usize;
-    // Without a filter every record read is served: read just the page.
-    let chunk = if filter.is_none() {
-        size
-    } else {
-        CHUNK.max(size)
-    };
+    // First just the page: without a filter, or with one the query's own
+    // narrowing already holds, that is all; after that, larger reads.
+    let mut chunk = size;
     loop {
         let (rows, more) = fetch(conn, pos.as_ref(), chunk)?;
+        chunk = CHUNK.max(size);
         let n = rows.len();
         for (i, (p, record)) in rows.into_iter().enumerate() {
             scanned += 1;
