@@ -256,7 +256,8 @@ impl GraphClient {
                 Credential::Secret(secret) => {
                     form.push(("client_secret", secret.expose().to_string()))
                 }
-                Credential::Token(_) => unreachable!("a token is used as it is"),
+                // Returned above: a token is sent as it is, never exchanged.
+                Credential::Token(token) => return Ok(token.expose().to_string()),
                 Credential::Certificate(cert) => {
                     let assertion = cert
                         .assertion(&self.settings.client_id, &url)
