@@ -587,51 +587,49 @@ graph_path!(
     []
 );
 
-/// The function form of `usersRegisteredByFeature`, as Microsoft documents
+/// The OpenAPI entry of a summary's function form, as Microsoft documents
 /// its request (served by [`report_function`]).
-#[utoipa::path(
-    get,
-    path = "/graph/{version}/reports/authenticationMethods/usersRegisteredByFeature(includedUserTypes='{includedUserTypes}',includedUserRoles='{includedUserRoles}')",
-    tag = "graph",
-    params(
-        ("version" = schema::GraphVersion, Path, description = "`v1.0` or `beta`."),
-        ("includedUserTypes" = schema::IncludedUserTypes, Path, description = "Which users: all, members or guests."),
-        ("includedUserRoles" = schema::IncludedUserRoles, Path, description = "Which roles: all, administrators (privilegedAdmin and admin alike: the portal knows whether a user holds an administrator role, not which) or other users."),
-    ),
-    responses(
-        (status = 200, description = "The userRegistrationFeatureSummary of those users.", body = schema::FeatureSummary),
-        (status = 400, description = "A parameter value Graph does not list, or a query option (`BadRequest`).", body = GraphErrorBody),
-        (status = 401, description = "No valid API key or session (`InvalidAuthenticationToken`).", body = GraphErrorBody),
-        (status = 403, description = "The key has no read scope (`Authorization_RequestDenied`).", body = GraphErrorBody),
-        (status = 404, description = "No such version (`Request_ResourceNotFound`).", body = GraphErrorBody),
-        (status = 503, description = "The database cannot be reached (`serviceNotAvailable`).", body = GraphErrorBody),
-    )
-)]
-#[allow(dead_code)]
-pub fn feature_function() {}
+macro_rules! function_doc {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $body:ty, $what:literal) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            get,
+            path = $path,
+            tag = "graph",
+            params(
+                ("version" = schema::GraphVersion, Path, description = "`v1.0` or `beta`."),
+                ("includedUserTypes" = schema::IncludedUserTypes, Path, description = "Which users: all, members or guests."),
+                ("includedUserRoles" = schema::IncludedUserRoles, Path, description = "Which roles: all, administrators (privilegedAdmin and admin alike: the portal knows whether a user holds an administrator role, not which) or other users."),
+            ),
+            responses(
+                (status = 200, description = $what, body = $body),
+                (status = 400, description = "A parameter value Graph does not list, or a query option (`BadRequest`).", body = GraphErrorBody),
+                (status = 401, description = "No valid API key or session (`InvalidAuthenticationToken`).", body = GraphErrorBody),
+                (status = 403, description = "The key has no read scope (`Authorization_RequestDenied`).", body = GraphErrorBody),
+                (status = 404, description = "No such version (`Request_ResourceNotFound`).", body = GraphErrorBody),
+                (status = 503, description = "The database cannot be reached (`serviceNotAvailable`).", body = GraphErrorBody),
+            )
+        )]
+        #[allow(dead_code)]
+        pub fn $name() {}
+    };
+}
 
-/// The function form of `usersRegisteredByMethod`, as Microsoft documents
-/// its request (served by [`report_function`]).
-#[utoipa::path(
-    get,
-    path = "/graph/{version}/reports/authenticationMethods/usersRegisteredByMethod(includedUserTypes='{includedUserTypes}',includedUserRoles='{includedUserRoles}')",
-    tag = "graph",
-    params(
-        ("version" = schema::GraphVersion, Path, description = "`v1.0` or `beta`."),
-        ("includedUserTypes" = schema::IncludedUserTypes, Path, description = "Which users: all, members or guests."),
-        ("includedUserRoles" = schema::IncludedUserRoles, Path, description = "Which roles: all, administrators (privilegedAdmin and admin alike) or other users."),
-    ),
-    responses(
-        (status = 200, description = "The userRegistrationMethodSummary of those users.", body = schema::MethodSummary),
-        (status = 400, description = "A parameter value Graph does not list, or a query option (`BadRequest`).", body = GraphErrorBody),
-        (status = 401, description = "No valid API key or session (`InvalidAuthenticationToken`).", body = GraphErrorBody),
-        (status = 403, description = "The key has no read scope (`Authorization_RequestDenied`).", body = GraphErrorBody),
-        (status = 404, description = "No such version (`Request_ResourceNotFound`).", body = GraphErrorBody),
-        (status = 503, description = "The database cannot be reached (`serviceNotAvailable`).", body = GraphErrorBody),
-    )
-)]
-#[allow(dead_code)]
-pub fn method_function() {}
+function_doc!(
+    /// `usersRegisteredByFeature(includedUserTypes='…',includedUserRoles='…')`.
+    feature_function,
+    "/graph/{version}/reports/authenticationMethods/usersRegisteredByFeature(includedUserTypes='{includedUserTypes}',includedUserRoles='{includedUserRoles}')",
+    schema::FeatureSummary,
+    "The userRegistrationFeatureSummary of those users."
+);
+
+function_doc!(
+    /// `usersRegisteredByMethod(includedUserTypes='…',includedUserRoles='…')`.
+    method_function,
+    "/graph/{version}/reports/authenticationMethods/usersRegisteredByMethod(includedUserTypes='{includedUserTypes}',includedUserRoles='{includedUserRoles}')",
+    schema::MethodSummary,
+    "The userRegistrationMethodSummary of those users."
+);
 
 /// `usersRegisteredByFeature(includedUserTypes='…',includedUserRoles='…')`
 /// and `usersRegisteredByMethod(…)`, the function forms of the summaries
